@@ -1,0 +1,1 @@
+"""Compare how news outlets cover the same story."""

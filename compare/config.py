@@ -1,0 +1,153 @@
+"""Settings in one place: dataclass defaults, overridden by a TOML file, then environment, then flags.
+
+No other module reads the environment. Each stage receives only its own small frozen config.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """Near-duplicate detection. LSH at 0.8 finds only 67% of pairs near 0.85 (shared/STACK-NOTES.md),
+    so candidates are taken low (0.3, to catch partial reprints) and every one is verified exactly."""
+
+    num_perm: int = 128
+    shingle_size: int = 5
+    lsh_threshold: float = 0.3
+    min_jaccard: float = 0.5
+    min_containment: float = 0.6
+    min_shared_shingles: int = 40
+    template_min_articles: int = 5
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """`model` is BUNDLED_MODEL, any sentence-transformers model name, or a local path."""
+
+    model: str = BUNDLED_MODEL
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", "mps" or "auto"
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """Claims of two outlets are aligned when they are mutual nearest neighbours above min_similarity."""
+
+    min_similarity: float = 0.62
+    mutual: bool = True
+
+
+@dataclass(frozen=True)
+class StoryConfig:
+    """Articles join a story when title+lede similarity passes min_similarity within window_days."""
+
+    min_similarity: float = 0.55
+    window_days: float = 3.0
+    neighbours: int = 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    stories: StoryConfig = field(default_factory=StoryConfig)
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the file and key."""
+
+
+def default_home() -> Path:
+    """`indexes/` of the checkout when running from one, else the user's data directory."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").exists() and (checkout / "indexes").is_dir():
+        return checkout / "indexes"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "compare"
+
+
+_SECTIONS: dict[str, type] = {
+    "minhash": MinHashConfig,
+    "embed": EmbedConfig,
+    "align": AlignConfig,
+    "stories": StoryConfig,
+}
+
+# Environment variables and the (section, key) they set.
+_ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "COMPARE_MODEL": ("embed", "model"),
+    "COMPARE_DEVICE": ("embed", "device"),
+    "COMPARE_BATCH_SIZE": ("embed", "batch_size"),
+}
+
+
+def _coerce(value: Any, target: Any, where: str) -> Any:
+    kind = type(target)
+    try:
+        if kind is bool:
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        return kind(value)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}") from error
+
+
+def _apply(section_config: Any, values: Mapping[str, Any], where: str) -> Any:
+    known = {f.name for f in fields(section_config)}
+    updates = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+        updates[key] = _coerce(value, getattr(section_config, key), f"{where}.{key}")
+    return replace(section_config, **updates)
+
+
+def load_settings(
+    home: Path | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Build settings: defaults < TOML (`config_file`, else `<home>/compare.toml`) < environment < overrides.
+
+    `overrides` is {"section": {"key": value}} from command-line flags; None values are ignored.
+    """
+    environ = os.environ if environ is None else environ
+    resolved_home = Path(home or environ.get("COMPARE_HOME") or default_home()).expanduser()
+    sections: dict[str, Any] = {name: cls() for name, cls in _SECTIONS.items()}
+
+    toml_path = config_file or environ.get("COMPARE_CONFIG") or resolved_home / "compare.toml"
+    toml_path = Path(toml_path)
+    if config_file is not None and not toml_path.exists():
+        raise ConfigError(f"{toml_path}: config file not found")
+    if toml_path.exists():
+        try:
+            document = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{toml_path}: {error}") from error
+        for name, values in document.items():
+            if name not in sections or not isinstance(values, dict):
+                raise ConfigError(f"{toml_path}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
+            sections[name] = _apply(sections[name], values, f"{toml_path} [{name}]")
+
+    for variable, (section, key) in _ENVIRONMENT.items():
+        if environ.get(variable):
+            sections[section] = _apply(sections[section], {key: environ[variable]}, variable)
+
+    for section, values in (overrides or {}).items():
+        present = {key: value for key, value in values.items() if value is not None}
+        sections[section] = _apply(sections[section], present, f"--{section} options")
+
+    return Settings(home=resolved_home, **sections)

@@ -1,0 +1,891 @@
+"""Read articles from JSONL, CSV/TSV, Parquet, saved HTML pages and RSS/Atom feeds into ARTICLE_SCHEMA.
+
+A bad record never aborts a file: every line that is not valid UTF-8 or JSON, every record without an
+outlet or text, every unparseable date becomes a `Reject(file, line, field, reason)` and the rest of the
+file is still read. Whole-file problems (binary data, an unsupported type, a truncated gzip) are one
+Reject each. Ids are content hashes, so ingesting the same file twice adds nothing the second time.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import email.utils
+import hashlib
+import json
+import re
+import warnings
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlsplit
+
+import polars as pl
+
+from compare.schema import ARTICLE_SCHEMA, MAPPABLE_FIELDS
+from compare.store import Reject, Store
+
+SUPPORTED_FORMATS = (
+    ".jsonl, .ndjson, .json, .jsonl.gz, .ndjson.gz, .csv, .tsv, .parquet, "
+    ".html, .htm, .xml, .rss, .atom"
+)
+
+# Names accepted for a field when the user did not map it, after the field's own name.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "outlet": ("source", "site"),
+    "text": ("content", "body"),
+    "published": ("date",),
+    "byline": ("author", "authors"),
+    "language": ("lang",),
+    "url": ("link",),
+    "title": ("headline",),
+}
+
+_CHUNK_BYTES = 1 << 20
+_SNIFF_BYTES = 8192
+_PROGRESS_EVERY = 1000
+_MAX_QUOTED = 60
+# Article bodies in CSV exceed the csv module's default 128 KiB field limit; 64 MiB still stops a
+# runaway unbalanced quote from swallowing a whole multi-gigabyte file into one field.
+_CSV_FIELD_LIMIT = 64 << 20
+
+
+@dataclass(frozen=True)
+class IngestBatch:
+    """What one read of the input produced, before anything touches the store."""
+
+    articles: pl.DataFrame  # exactly ARTICLE_SCHEMA, deduplicated by id
+    rejects: list[Reject]
+    records_read: int  # records seen, accepted or not (whole-file rejects are not records)
+    duplicates: int = 0  # records dropped because an earlier record in the input had the same id
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    accepted: int  # newly added to the store
+    duplicates: int  # already in the store or repeated in the input
+    rejected: int
+    rejects_path: Path | None
+    rejects: list[Reject]  # so the CLI can print the first few one-line errors
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One raw input record; `canonical` records (HTML pages, feed entries) already use our field names."""
+
+    line: int | None
+    data: Mapping[str, object]
+    canonical: bool = False
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """A reject before the file name is attached; `is_record=False` for whole-file or stream problems."""
+
+    line: int | None
+    reason: str
+    field: str | None = None
+    is_record: bool = True
+
+
+_Item = _Record | _Problem
+
+
+# --------------------------------------------------------------------------- public helpers
+
+
+def parse_field_map(pairs: Sequence[str]) -> dict[str, str]:
+    """Turn `["outlet=source", "text=content_original"]` into `{"outlet": "source", ...}`.
+
+    Raises ValueError with a one-line message for a pair without "=" or a field we do not have.
+    """
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        field, column = field.strip(), column.strip()
+        if not sep or not field or not column:
+            raise ValueError(f"invalid mapping {pair!r}: expected field=column, e.g. text=content_original")
+        if field not in MAPPABLE_FIELDS:
+            raise ValueError(f"unknown field {field!r} in {pair!r}: valid fields are {', '.join(MAPPABLE_FIELDS)}")
+        mapping[field] = column
+    return mapping
+
+
+def article_id(outlet: str, title: str | None, text: str) -> str:
+    """Stable 20-hex-char content hash: the same article from the same outlet always gets the same id.
+
+    Outlet is casefolded and all whitespace collapsed, so re-extractions that differ only in spacing
+    or paragraph breaks collide on purpose.
+    """
+    key = "\x1f".join((_collapse(outlet).casefold(), _collapse(title or ""), _collapse(text)))
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+def normalise_text(text: str) -> str:
+    """Strip, unify newlines, collapse runs of spaces, keep paragraph breaks as exactly one blank line.
+
+    Idempotent; single line breaks inside a paragraph are kept.
+    """
+    text = _SURROGATES.sub("\ufffd", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    text = _HORIZONTAL_SPACE.sub(" ", text)
+    text = _SPACE_AROUND_NEWLINE.sub("\n", text)
+    text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
+
+
+def parse_published(value: object) -> datetime | None:
+    """Parse a publication date into an aware UTC datetime; None for a missing or empty value.
+
+    Accepts ISO 8601 (date-only means midnight), RFC 822 (RSS), epoch seconds (numbers of 1e11 or more
+    are taken as milliseconds), and other spelled-out dates with a year, month and day (slashed dates
+    are read month first, the US convention, e.g. "7/23/17"). Naive times are taken as UTC.
+    Raises ValueError for anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _as_utc(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a date")
+    if isinstance(value, int | float):
+        return _from_epoch(value)
+    if not isinstance(value, str):
+        raise ValueError(f"a {type(value).__name__} is not a date")
+    text = value.strip()
+    if not text:
+        return None
+    return _parse_date_string(text)
+
+
+def detect_wire_credit(text: str, byline: str | None = None) -> str | None:
+    """Canonical wire name ("AP", "Reuters", "AFP", ...) when the article credits a wire, else None.
+
+    Only credits count: a dateline "BAGHDAD (AP) —" at the start of a paragraph near the top, a
+    byline that is the wire ("By Reuters", "Jane Doe, Associated Press"), or a sign-off near the end
+    ("— AP", "(Reporting by ...; Editing by ...)", "The Associated Press contributed to this report").
+    A mention such as "Reuters reported that ..." is not a credit; we prefer missing a credit to
+    inventing one.
+    """
+    head = text[:_HEAD_CHARS]
+    match = _DATELINE.search(head) or _JNS_DATELINE.search(head)
+    if match:
+        return _wire_of(match)
+    if byline and (wire := _byline_credit(byline)):
+        return wire
+    for paragraph in head.split("\n\n")[:_LEAD_PARAGRAPHS]:
+        paragraph = paragraph.strip()
+        if len(paragraph) <= _LEAD_LINE_CHARS and (wire := _byline_credit(paragraph)):
+            return wire
+    return _tail_credit(text[-_TAIL_CHARS:])
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_paths(
+    paths: Sequence[Path],
+    field_map: Mapping[str, str] | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+    limit: int | None = None,
+) -> IngestBatch:
+    """Read every file under `paths` (directories walked recursively, sorted) into one batch.
+
+    `progress` is called with the number of records read so far (cumulative, not an increment),
+    every 1,000 records and once at the end. `limit` stops after that many records in total.
+    """
+    field_map = dict(field_map or {})
+    columns = _candidate_columns(field_map)
+    ingested_at = datetime.now(timezone.utc)
+    rows: dict[str, list[object]] = {name: [] for name in ARTICLE_SCHEMA}
+    seen: set[str] = set()
+    rejects: list[Reject] = []
+    records_read = duplicates = 0
+    for path in _expand(paths):
+        if limit is not None and records_read >= limit:
+            break
+        file = str(path)
+        for item in _read_file(path):
+            if isinstance(item, _Problem):
+                rejects.append(Reject(file, item.line, item.field, item.reason))
+                if not item.is_record:
+                    continue
+            records_read += 1
+            if progress is not None and records_read % _PROGRESS_EVERY == 0:
+                progress(records_read)
+            if isinstance(item, _Record):
+                row = _article_row(item, columns, field_map)
+                if isinstance(row, _Problem):
+                    rejects.append(Reject(file, row.line, row.field, row.reason))
+                elif row["id"] in seen:
+                    duplicates += 1
+                else:
+                    seen.add(row["id"])  # type: ignore[arg-type]
+                    row["source_file"] = file
+                    row["ingested_at"] = ingested_at
+                    for name, value in row.items():
+                        rows[name].append(value)
+            if limit is not None and records_read >= limit:
+                break
+    if progress is not None:
+        progress(records_read)
+    articles = pl.DataFrame(rows, schema=ARTICLE_SCHEMA)
+    return IngestBatch(articles=articles, rejects=rejects, records_read=records_read, duplicates=duplicates)
+
+
+def ingest(
+    store: Store,
+    paths: Sequence[Path],
+    field_map: Mapping[str, str] | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Read `paths`, add the new articles to `store` and write the rejects file (if any)."""
+    batch = read_paths(paths, field_map, progress=progress)
+    added = store.add_articles(batch.articles)
+    rejects_path = store.write_rejects(batch.rejects)
+    return IngestSummary(
+        accepted=added.added,
+        duplicates=added.duplicates + batch.duplicates,
+        rejected=len(batch.rejects),
+        rejects_path=rejects_path,
+        rejects=batch.rejects,
+    )
+
+
+def _expand(paths: Sequence[Path]) -> Iterator[Path]:
+    """Files to read, in order: a directory yields its files sorted, skipping hidden ones (.DS_Store)."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            files = (p for p in path.rglob("*") if p.is_file())
+            yield from sorted(p for p in files if not any(part.startswith(".") for part in p.relative_to(path).parts))
+        else:
+            yield path
+
+
+def _read_file(path: Path) -> Iterator[_Item]:
+    reader = _reader_for(path)
+    if reader is None:
+        yield _Problem(None, f"unsupported file type; supported: {SUPPORTED_FORMATS}", is_record=False)
+        return
+    try:
+        yield from reader(path)
+    except OSError as error:
+        yield _Problem(None, f"cannot read file: {error.strerror or error}", is_record=False)
+
+
+def _reader_for(path: Path) -> Callable[[Path], Iterator[_Item]] | None:
+    name = path.name.lower()
+    if name.endswith((".jsonl.gz", ".ndjson.gz")):
+        return _read_jsonl_gz
+    suffix = path.suffix.lower()
+    return _READERS.get(suffix)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _read_jsonl(path: Path) -> Iterator[_Item]:
+    yield from _jsonl_items(_file_chunks(path))
+
+
+def _read_jsonl_gz(path: Path) -> Iterator[_Item]:
+    yield from _jsonl_items(_gunzip_chunks(path))
+
+
+def _read_json(path: Path) -> Iterator[_Item]:
+    """A `.json` file may hold one object, an array of objects (line = element number) or JSON lines."""
+    raw = path.read_bytes()
+    if _looks_binary(raw):
+        yield _Problem(None, "binary file, not JSON", is_record=False)
+        return
+    start = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if start == b"[":
+        yield from _json_array(raw)
+        return
+    if start == b"{":
+        try:
+            value = json.loads(raw.decode("utf-8-sig"))
+        except ValueError:
+            value = None  # several objects: JSON lines
+        if isinstance(value, dict):
+            yield _Record(1, value)
+            return
+    yield from _jsonl_items(iter([raw]))
+
+
+def _json_array(raw: bytes) -> Iterator[_Item]:
+    try:
+        value = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        yield _Problem(None, f"not valid UTF-8 (byte offset {error.start})", is_record=False)
+        return
+    except json.JSONDecodeError as error:
+        yield _Problem(error.lineno, f"invalid JSON array: {error.msg} (column {error.colno})", is_record=False)
+        return
+    for number, element in enumerate(value, start=1):
+        if isinstance(element, dict):
+            yield _Record(number, element)
+        else:
+            yield _Problem(number, f"array element {number} is a {type(element).__name__}, not a JSON object")
+
+
+def _jsonl_items(chunks: Iterator[bytes | _Problem]) -> Iterator[_Item]:
+    """One record per non-blank line; a bad line is a reject and the next line is read as usual."""
+    first = next(chunks, b"")
+    if isinstance(first, _Problem):
+        yield first
+        return
+    if _looks_binary(first):
+        yield _Problem(None, "binary file, not JSONL", is_record=False)
+        return
+    number = 0
+    for line in _lines(_chain_first(first, chunks)):
+        if isinstance(line, _Problem):
+            yield _Problem(number + 1, f"{line.reason}; lines from {number + 1} on could not be read", is_record=False)
+            return
+        number += 1
+        if number == 1:
+            line = line.removeprefix(b"\xef\xbb\xbf")
+        if line.strip():
+            yield _json_line(number, line)
+
+
+def _json_line(number: int, line: bytes) -> _Item:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return _Problem(number, f"not valid UTF-8 (byte 0x{line[error.start]:02x} at column {error.start + 1})")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        return _Problem(number, f"invalid JSON: {error.msg} (column {error.colno})")
+    if not isinstance(value, dict):
+        return _Problem(number, f"a JSON {type(value).__name__}, not an object")
+    return _Record(number, value)
+
+
+def _file_chunks(path: Path) -> Iterator[bytes | _Problem]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            yield chunk
+
+
+def _gunzip_chunks(path: Path) -> Iterator[bytes | _Problem]:
+    """Decompressed data as it comes; a truncated or corrupt stream ends with a _Problem, not an exception.
+
+    zlib by hand rather than gzip.open: gzip drops its partly decoded buffer when it hits the early
+    end of a truncated file, and we want to keep every complete line before the damage.
+    """
+    decompressor = zlib.decompressobj(wbits=31)
+    started = in_member = False
+    with open(path, "rb") as handle:
+        while compressed := handle.read(_CHUNK_BYTES):
+            while compressed:
+                if decompressor.eof:  # a multi-member gzip (concatenated .gz files) goes on
+                    if not compressed.strip(b"\x00"):
+                        break  # zero padding after the last member, as some tape tools write
+                    decompressor = zlib.decompressobj(wbits=31)
+                try:
+                    data = decompressor.decompress(compressed)
+                except zlib.error as error:
+                    reason = f"corrupt gzip data ({error})" if started else "not a gzip file"
+                    yield _Problem(None, reason, is_record=False)
+                    return
+                started, in_member = True, not decompressor.eof
+                if data:
+                    yield data
+                compressed = decompressor.unused_data if decompressor.eof else b""
+    if in_member:
+        yield _Problem(None, "gzip file is truncated", is_record=False)
+
+
+def _lines(chunks: Iterable[bytes | _Problem]) -> Iterator[bytes | _Problem]:
+    """Split a chunk stream into lines; a trailing _Problem is passed on after the last partial line."""
+    pending = b""
+    for chunk in chunks:
+        if isinstance(chunk, _Problem):
+            if pending:
+                yield pending
+            yield chunk
+            return
+        *complete, pending = (pending + chunk).split(b"\n")
+        yield from complete
+    if pending:
+        yield pending
+
+
+def _chain_first(first: bytes, rest: Iterator[bytes | _Problem]) -> Iterator[bytes | _Problem]:
+    yield first
+    yield from rest
+
+
+# --------------------------------------------------------------------------- CSV / Parquet
+
+
+def _read_csv(path: Path) -> Iterator[_Item]:
+    yield from _delimited_items(path, ",")
+
+
+def _read_tsv(path: Path) -> Iterator[_Item]:
+    yield from _delimited_items(path, "\t")
+
+
+def _delimited_items(path: Path, delimiter: str) -> Iterator[_Item]:
+    """One record per row; line = row number + 1 (the header is line 1), a bad row is one reject."""
+    with open(path, "rb") as handle:
+        if _looks_binary(handle.read(_SNIFF_BYTES)):
+            kind = "CSV" if delimiter == "," else "TSV"
+            yield _Problem(None, f"binary file, not {kind}", is_record=False)
+            return
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
+    # surrogateescape keeps undecodable bytes as lone surrogates, so one bad row is rejected by itself
+    # instead of a UnicodeDecodeError ending the whole file.
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            return
+        if _SURROGATES.search("".join(header)):
+            yield _Problem(1, "header is not valid UTF-8", is_record=False)
+            return
+        header = [name.strip() for name in header]
+        number = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                yield _Problem(number + 1, f"CSV parse error: {error}; rest of file not read", is_record=False)
+                return
+            number += 1
+            if any(cell.strip() for cell in row):
+                yield _csv_record(number, header, row)
+
+
+def _csv_record(number: int, header: list[str], row: list[str]) -> _Item:
+    if _SURROGATES.search("".join(row)):
+        return _Problem(number, "not valid UTF-8 (undecodable bytes in this row)")
+    if len(row) > len(header):
+        return _Problem(number, f"row has {len(row)} fields but the header has {len(header)}")
+    return _Record(number, dict(zip(header, row)))
+
+
+def _read_parquet(path: Path) -> Iterator[_Item]:
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        yield _Problem(None, f"unreadable Parquet file: {first_line}", is_record=False)
+        return
+    for index, row in enumerate(frame.iter_rows(named=True)):
+        yield _Record(index + 1, row)
+
+
+# --------------------------------------------------------------------------- HTML pages
+
+
+def _read_html(path: Path) -> Iterator[_Item]:
+    """One saved page is one record: trafilatura finds the article text and its metadata."""
+    raw = path.read_bytes()
+    if _looks_binary(raw):
+        yield _Problem(None, "binary file, not HTML", is_record=False)
+        return
+    try:
+        trafilatura = _import_trafilatura()
+    except ImportError as error:
+        yield _Problem(None, f"HTML extraction needs trafilatura, which failed to import: {error}", is_record=False)
+        return
+    document = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=False)
+    text = (document.text or "") if document is not None else ""
+    if not text.strip():
+        yield _Problem(None, "no extractable article text in the page", field="text")
+        return
+    url = document.url or None
+    outlet = document.sitename or _hostname(url) or _hostname(document.hostname)
+    yield _Record(
+        None,
+        {
+            "outlet": outlet,
+            "url": url,
+            "title": document.title,
+            "published": document.date,
+            "language": document.language or _html_lang(raw),
+            "byline": document.author,
+            # trafilatura puts one paragraph per line; our convention is a blank line between them.
+            "text": text.replace("\n", "\n\n"),
+        },
+        canonical=True,
+    )
+
+
+def _import_trafilatura() -> ModuleType:
+    """Imported lazily: it pulls in lxml, justext and htmldate, which plain-text ingests never need."""
+    import trafilatura
+
+    return trafilatura
+
+
+def _html_lang(raw: bytes) -> str | None:
+    match = _HTML_LANG.search(raw[:_SNIFF_BYTES])
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
+def _hostname(url: str | None) -> str | None:
+    if not url:
+        return None
+    host = urlsplit(url if "//" in url else f"//{url}").hostname
+    return host.removeprefix("www.") if host else None
+
+
+# --------------------------------------------------------------------------- RSS / Atom
+
+
+def _read_xml(path: Path) -> Iterator[_Item]:
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    if _looks_binary(head):
+        yield _Problem(None, "binary file, not XML", is_record=False)
+    elif not _FEED_ROOT.search(head):
+        yield _Problem(None, "XML file is not an RSS or Atom feed", is_record=False)
+    else:
+        yield from _read_feed(path)
+
+
+def _read_feed(path: Path) -> Iterator[_Item]:
+    """One record per feed entry (line = entry number); outlet is the feed's title."""
+    import feedparser
+
+    parsed = feedparser.parse(path.read_bytes())
+    if not parsed.entries:
+        why = f": {parsed.bozo_exception}" if parsed.get("bozo") else ""
+        yield _Problem(None, f"no feed entries found{why}", is_record=False)
+        return
+    feed = parsed.feed
+    outlet = feed.get("title") or _hostname(feed.get("link"))
+    language = feed.get("language")
+    for number, entry in enumerate(parsed.entries, start=1):
+        yield _Record(number, _feed_entry(entry, outlet, language), canonical=True)
+
+
+def _feed_entry(entry: Mapping[str, object], outlet: str | None, language: str | None) -> dict[str, object]:
+    contents = entry.get("content") or []
+    body = contents[0] if contents else entry.get("summary_detail") or {"value": entry.get("summary", "")}
+    value = body.get("value", "") or ""
+    text = value if body.get("type") == "text/plain" else _html_to_text(value)
+    authors = [author.get("name") for author in entry.get("authors") or [] if author.get("name")]
+    return {
+        "outlet": outlet,
+        "url": entry.get("link"),
+        "title": entry.get("title"),
+        "published": _feed_date(entry),
+        "language": body.get("language") or language,
+        "byline": authors or entry.get("author"),
+        "text": text,
+    }
+
+
+def _feed_date(entry: Mapping[str, object]) -> object:
+    """The entry's own date string; feedparser's UTC struct_time only when the string is beyond us."""
+    for key in ("published", "updated"):
+        raw = entry.get(key)
+        if not raw:
+            continue
+        try:
+            return parse_published(raw)
+        except ValueError:
+            parsed = entry.get(f"{key}_parsed")
+            return datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc) if parsed else raw
+    return None
+
+
+def _html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment with a blank line after each block element (p, li, h1, ...)."""
+    if "<" not in markup:
+        return markup
+    from lxml import etree, html
+
+    try:
+        root = html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return markup
+    for element in root.iter(*_BLOCK_TAGS):
+        element.tail = "\n\n" + (element.tail or "")
+        element.text = "\n\n" + (element.text or "")
+    for element in root.iter("br"):
+        element.tail = "\n" + (element.tail or "")
+    return root.text_content()
+
+
+# --------------------------------------------------------------------------- record -> article row
+
+
+def _candidate_columns(field_map: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Where each field is looked up: only the mapped column if mapped, else its own name and aliases."""
+    return {
+        field: (field_map[field],) if field in field_map else (field, *FIELD_ALIASES.get(field, ()))
+        for field in MAPPABLE_FIELDS
+    }
+
+
+def _article_row(
+    record: _Record, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str]
+) -> dict[str, object] | _Problem:
+    def get(field: str) -> object:
+        if record.canonical:
+            return record.data.get(field)
+        for column in columns[field]:
+            value = record.data.get(column)
+            if value is not None and value != "" and value != []:
+                return value
+        return None
+
+    outlet = _single_line(get("outlet"))
+    if not outlet:
+        return _Problem(record.line, _missing("outlet", columns, field_map, record.canonical), field="outlet")
+    text = normalise_text(_as_text(get("text"), joiner="\n\n") or "")
+    if not text:
+        return _Problem(record.line, _missing("text", columns, field_map, record.canonical), field="text")
+    raw_published = get("published")
+    try:
+        published = parse_published(raw_published)
+    except ValueError:
+        return _Problem(record.line, f"unparseable date {_quote(raw_published)}", field="published")
+    title = _single_line(get("title"))
+    byline = _single_line(get("byline"), joiner=", ")
+    return {
+        "id": article_id(outlet, title, text),
+        "outlet": outlet,
+        "url": _single_line(get("url")),
+        "title": title,
+        "published": published,
+        "language": _single_line(get("language")),
+        "byline": byline,
+        "text": text,
+        "wire_credit": detect_wire_credit(text, byline),
+    }
+
+
+def _missing(field: str, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str], canonical: bool) -> str:
+    if canonical:
+        return "missing or empty"
+    if field in field_map:
+        return f"missing or empty (mapped from column {field_map[field]!r})"
+    names = ", ".join(repr(name) for name in columns[field])
+    return f"missing or empty (looked for {names}; map another column with {field}=COLUMN)"
+
+
+def _as_text(value: object, *, joiner: str = " ") -> str | None:
+    """Coerce a record value to text: lists are joined (authors with ", "), numbers printed plainly."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        parts = (_as_text(part, joiner=joiner) for part in value)
+        return joiner.join(part.strip() for part in parts if part and part.strip())
+    if isinstance(value, dict):
+        name = value.get("name")
+        return name if isinstance(name, str) else json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _single_line(value: object, *, joiner: str = " ") -> str | None:
+    text = _as_text(value, joiner=joiner)
+    if text is None:
+        return None
+    return _SURROGATES.sub("\ufffd", _collapse(text)) or None
+
+
+def _collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _quote(value: object) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > _MAX_QUOTED:
+        text = text[: _MAX_QUOTED - 3] + "..."
+    return repr(text)
+
+
+def _looks_binary(head: bytes) -> bool:
+    return b"\x00" in head[:_SNIFF_BYTES]
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def _parse_date_string(text: str) -> datetime:
+    try:
+        return _as_utc(datetime.fromisoformat(text))
+    except ValueError:
+        pass
+    if _EPOCH.fullmatch(text):
+        return _from_epoch(float(text))
+    try:
+        return _as_utc(email.utils.parsedate_to_datetime(text))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        pass
+    return _as_utc(_parse_loose_date(text))
+
+
+def _parse_loose_date(text: str) -> datetime:
+    """dateutil for the rest ("7/23/17", "September 20, 2016"), refusing strings without a full date.
+
+    Parsing twice with two different defaults shows whether year, month and day all came from the
+    string: dateutil silently fills missing parts from the default ("2016" would become 1 January).
+    """
+    from dateutil import parser
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # UnknownTimezoneWarning: the zone is then treated as UTC
+        try:
+            first = parser.parse(text, default=datetime(2001, 1, 1))
+            second = parser.parse(text, default=datetime(2002, 2, 2))
+        except (ValueError, OverflowError) as error:
+            raise ValueError(f"unparseable date {text!r}") from error
+    if first.date() != second.date():
+        raise ValueError(f"incomplete date {text!r}")
+    return first
+
+
+def _as_utc(value: datetime) -> datetime:
+    try:
+        if value.tzinfo is None or value.utcoffset() is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+    except OverflowError as error:
+        raise ValueError(f"date out of range: {value!r}") from error
+
+
+def _from_epoch(seconds: float) -> datetime:
+    if seconds != seconds:  # NaN, e.g. a missing value in a Parquet float column
+        raise ValueError("NaN is not a date")
+    if abs(seconds) >= 1e11:  # 1e11 s is the year 5138: such a number is epoch milliseconds
+        seconds = seconds / 1000
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc)
+    except (OverflowError, OSError, ValueError) as error:
+        raise ValueError(f"epoch value out of range: {seconds}") from error
+
+
+# --------------------------------------------------------------------------- wire credits
+
+# Canonical name -> how the wire is written. Acronyms are case-sensitive ("AP", not "ap"); full
+# names are not ("ASSOCIATED PRESS").
+_WIRE_SPELLINGS: dict[str, str] = {
+    "AP": r"(?i:the\s+associated\s+press|associated\s+press)|AP",
+    "Reuters": r"(?i:thomson\s+reuters|reuters)",
+    "AFP": r"(?i:agence\s+france[-\s]presse)|AFP",
+    "JNS": r"(?i:jewish\s+news\s+syndicate|jns\.org)|JNS",
+    "TPS": r"(?i:tazpit\s+press\s+service|tazpit\s+news\s+agency)|TPS",
+    "dpa": r"(?i:deutsche\s+presse-agentur)|dpa|DPA",
+    "Xinhua": r"(?i:xinhua\s+news\s+agency|xinhua)",
+    "UPI": r"(?i:united\s+press\s+international)|UPI",
+    "Bloomberg": r"(?i:bloomberg\s+news|bloomberg)",
+    "ANI": r"(?i:asian\s+news\s+international)|ANI",
+}
+
+
+def _wire_group() -> str:
+    """One alternation with a named group per wire, so `match.lastgroup` is the canonical name."""
+    return r"\b(?:" + "|".join(f"(?P<{name}>{spelling})" for name, spelling in _WIRE_SPELLINGS.items()) + r")\b"
+
+
+_WIRE = _wire_group()
+_HEAD_CHARS = 3000  # AP pages put photo captions (up to ~1,700 chars in the Baly sample) before the dateline
+_TAIL_CHARS = 1500
+_LEAD_PARAGRAPHS = 4
+_LEAD_LINE_CHARS = 80
+_BYLINE_MAX_PARTS = 3  # scraped bylines listing 5+ names plus "Associated Press" are page furniture
+
+# "BAGHDAD (AP) —", "(Reuters) -", "BEIJING, Jan. 5 (Xinhua) --", "New Delhi [India], May 5 (ANI):"
+# at the start of a paragraph; "(AP Photo/...)" captions and "... 1989 (Reuters)" photo credits
+# have no dash after them and do not match.
+_DATELINE = re.compile(r"^(?:[A-Z][^\n()]{0,80}?)?\s*\(" + _WIRE + r"\)\s*(?:—|–|-{1,2}|:)", re.MULTILINE)
+_JNS_DATELINE = re.compile(r"^\((?:[^()\n]{0,40}/\s*)?(?P<JNS>JNS(?:\.org)?)\)", re.MULTILINE)
+_BYLINE_PART = re.compile(
+    r"(?i:by\s+)?" + _WIRE + r"(?:\s+(?i:staff|wire|news\s+service|writers?|reporters?))?(?:\s+(?i:in)\s+[A-Z][\w .'-]{0,40})?\.?"
+)
+_BYLINE_SPLIT = re.compile(r"\s*(?:[,;|/]|\band\b|&)\s*")
+_TAIL_PATTERNS = (
+    # "... said. — AP", "-- Reuters"
+    re.compile(r"(?:^|\s)(?:—|–|-{1,2})\s*" + _WIRE + r"\.?\s*$"),
+    # Reuters sign-off: "(Reporting by X; Editing by Y)", or unbracketed with the roles split by ";"
+    re.compile(
+        r"^\((?i:additional\s+)?(?i:reporting|writing|editing|compiled|compiling)\s+by\b[^\n]*\)\.?\s*$"
+        r"|^(?i:reporting|writing)\s+by\b[^\n;]*;\s*(?i:additional\s+reporting|writing|editing)\s+by\b",
+        re.MULTILINE,
+    ),
+    re.compile(_WIRE + r"[^.\n]{0,120}?\bcontributed\b[^.\n]{0,40}?\b(?:report|story|article)\b"),
+    re.compile(r"(?:(?:©\s*)?(?i:copyright)\s*(?:©\s*)?(?:\d{4}\s+)?|©\s*\d{4}\s+)" + _WIRE),
+    re.compile(r"\b(?i:material|information)\s+from\s+(?i:the\s+)?" + _WIRE + r"[^.\n]{0,80}?\bwas\s+used\b"),
+    re.compile(r"\b(?i:click)\s+(?i:here\s+)?for\s+more\s+from\s+(?i:the\s+)?" + _WIRE),
+    re.compile(r"\b(?i:originally|first)\s+(?:published|appeared)\s+(?:by|in|on)\s+(?i:the\s+)?" + _WIRE),
+    re.compile(r"\b(?P<AP>The AP) is solely responsible for all content\b"),
+)
+_REUTERS_SIGN_OFF = _TAIL_PATTERNS[1]
+
+
+def _wire_of(match: re.Match[str]) -> str | None:
+    return match.lastgroup
+
+
+def _byline_credit(byline: str) -> str | None:
+    """A byline credits a wire when one of its first few names *is* the wire ("Jane Doe, Associated Press")."""
+    parts = [part for part in _BYLINE_SPLIT.split(byline.strip()) if part]
+    if not parts or len(parts) > _BYLINE_MAX_PARTS:
+        return None
+    for part in parts:
+        match = _BYLINE_PART.fullmatch(part.strip())
+        if match:
+            return _wire_of(match)
+    return None
+
+
+def _tail_credit(tail: str) -> str | None:
+    paragraphs = [p.strip() for p in tail.split("\n") if p.strip()][-3:]
+    ending = "\n".join(paragraphs)
+    for pattern in _TAIL_PATTERNS:
+        match = pattern.search(ending)
+        if match:
+            return "Reuters" if pattern is _REUTERS_SIGN_OFF else _wire_of(match)
+    return None
+
+
+# --------------------------------------------------------------------------- shared regexes and tables
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
+_SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_EPOCH = re.compile(r"[-+]?\d+(?:\.\d+)?")
+_HTML_LANG = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)", re.IGNORECASE)
+_FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)
+_BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "ul", "ol", "table")
+
+_READERS: dict[str, Callable[[Path], Iterator[_Item]]] = {
+    ".jsonl": _read_jsonl,
+    ".ndjson": _read_jsonl,
+    ".json": _read_json,
+    ".csv": _read_csv,
+    ".tsv": _read_tsv,
+    ".parquet": _read_parquet,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".xml": _read_xml,
+    ".rss": _read_feed,
+    ".atom": _read_feed,
+}

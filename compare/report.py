@@ -1,0 +1,196 @@
+"""The story report: one data model built from the corpus and its index, rendered by compare.render.
+
+Per story: the outlets covering it, wire copy among them, claims every outlet carries, claims only
+some carry (and who left them out), and aligned claims that disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from compare.align import align_claims, group_claims
+from compare.config import Settings
+from compare.diverge import ClaimRef, Divergence, find_divergences
+from compare.embed import Embedder, make_embedder
+from compare.index import Index
+from compare.text import claims_frame
+
+
+class UnknownStoryError(LookupError):
+    """The story or article id is not in the index."""
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    id: str
+    outlet: str
+    url: str | None
+    title: str | None
+    published: datetime | None
+    wire_credit: str | None
+
+
+@dataclass(frozen=True)
+class WireCopy:
+    """A near-duplicate cluster: the earliest article is the probable source."""
+
+    cluster_id: str
+    source: ArticleRef
+    copies: tuple[tuple[ArticleRef, float], ...]  # (copy, word-shingle Jaccard with the source)
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    group_id: str
+    claims: tuple[ClaimRef, ...]
+    present: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return self.claims[0].text
+
+
+@dataclass(frozen=True)
+class StoryReport:
+    story_id: str
+    title: str
+    first_published: datetime | None
+    last_published: datetime | None
+    outlets: tuple[str, ...]
+    articles: tuple[ArticleRef, ...]
+    wire_copies: tuple[WireCopy, ...]
+    shared: tuple[CoverageRow, ...]  # carried by every outlet
+    partial: tuple[CoverageRow, ...]  # carried by some outlets (at least two)
+    unique: tuple[CoverageRow, ...]  # carried by one outlet only
+    divergences: tuple[Divergence, ...]
+
+
+@dataclass(frozen=True)
+class StorySummary:
+    story_id: str
+    title: str
+    first_published: datetime | None
+    outlets: tuple[str, ...]
+    articles: tuple[ArticleRef, ...]
+
+
+def _article_ref(row: dict) -> ArticleRef:
+    return ArticleRef(
+        id=row["id"], outlet=row["outlet"], url=row["url"], title=row["title"],
+        published=row["published"], wire_credit=row["wire_credit"],
+    )
+
+
+def _by_time(articles: pl.DataFrame) -> pl.DataFrame:
+    return articles.sort(["published", "id"], nulls_last=True)
+
+
+def list_stories(articles: pl.DataFrame, index: Index, *, min_outlets: int = 1) -> list[StorySummary]:
+    """Stories newest first; each titled by its earliest article."""
+    members = index.stories.join(articles, left_on="article_id", right_on="id").rename({"article_id": "id"})
+    summaries = []
+    for (story_id,), group in members.group_by("story_id"):
+        ordered = _by_time(group)
+        outlets = tuple(sorted(set(ordered["outlet"].to_list())))
+        if len(outlets) < min_outlets:
+            continue
+        refs = tuple(_article_ref(row) for row in ordered.iter_rows(named=True))
+        title = next((ref.title for ref in refs if ref.title), refs[0].id)
+        summaries.append(StorySummary(story_id, title, refs[0].published, outlets, refs))
+    summaries.sort(key=lambda s: (s.first_published is not None, s.first_published or datetime.min, s.story_id), reverse=True)
+    return summaries
+
+
+def resolve_story(index: Index, story_or_article_id: str) -> str:
+    """Accept a story id or the id of any article in it."""
+    stories = index.stories
+    if stories.filter(pl.col("story_id") == story_or_article_id).height:
+        return story_or_article_id
+    found = stories.filter(pl.col("article_id") == story_or_article_id)
+    if found.height:
+        return found["story_id"][0]
+    raise UnknownStoryError(f"'{story_or_article_id}' is neither a story id nor an article id in the index (see `compare stories`)")
+
+
+def _wire_copies(members: pl.DataFrame, index: Index) -> tuple[WireCopy, ...]:
+    clusters = index.clusters.join(members, left_on="article_id", right_on="id")
+    copies = []
+    for (cluster_id,), group in clusters.group_by("cluster_id"):
+        if group.height < 2:
+            continue
+        rows = list(_by_time(group.rename({"article_id": "id"})).iter_rows(named=True))
+        source = next(row for row in rows if row["is_source"]) if any(r["is_source"] for r in rows) else rows[0]
+        others = tuple((_article_ref(row), row["jaccard_to_source"]) for row in rows if row is not source)
+        copies.append(WireCopy(cluster_id, _article_ref(source), others))
+    return tuple(sorted(copies, key=lambda copy: copy.cluster_id))
+
+
+def _coverage(claims: pl.DataFrame, groups: pl.DataFrame, outlets: Sequence[str]) -> list[CoverageRow]:
+    joined = groups.join(claims, on="claim_id")
+    rows = []
+    for (group_id,), group in joined.group_by("group_id"):
+        ordered = group.sort(["article_order", "position"])
+        refs = tuple(
+            ClaimRef(r["claim_id"], r["article_id"], r["outlet"], r["start"], r["end"], r["text"])
+            for r in ordered.iter_rows(named=True)
+        )
+        present = tuple(sorted({ref.outlet for ref in refs}))
+        missing = tuple(outlet for outlet in outlets if outlet not in present)
+        rows.append(CoverageRow(group_id, refs, present, missing))
+    # In story order: by the first claim's article, then its position in that article.
+    order = {cid: i for i, cid in enumerate(claims.sort(["article_order", "position"])["claim_id"].to_list())}
+    rows.sort(key=lambda row: order[row.claims[0].claim_id])
+    return rows
+
+
+def build_report(
+    articles: pl.DataFrame,
+    index: Index,
+    story_or_article_id: str,
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> StoryReport:
+    story_id = resolve_story(index, story_or_article_id)
+    member_ids = index.stories.filter(pl.col("story_id") == story_id)["article_id"]
+    members = _by_time(articles.filter(pl.col("id").is_in(member_ids.implode())))
+    outlets = tuple(sorted(set(members["outlet"].to_list())))
+    article_order = {article_id: i for i, article_id in enumerate(members["id"].to_list())}
+
+    claims = claims_frame(members).with_columns(
+        pl.col("article_id").replace_strict(article_order, return_dtype=pl.Int32).alias("article_order")
+    )
+    if progress:
+        progress(f"embedding {claims.height} claims")
+    vectors = (embedder or make_embedder(settings.embed)).encode(claims["text"].to_list())
+    pairs = align_claims(claims, vectors, settings.align)
+    groups = group_claims(claims["claim_id"].to_list(), pairs)
+    coverage = _coverage(claims, groups, outlets)
+    multi_outlet = len(outlets) > 1
+    shared = tuple(row for row in coverage if multi_outlet and not row.missing)
+    partial = tuple(row for row in coverage if row.missing and len(row.present) > 1)
+    unique = tuple(row for row in coverage if len(row.present) == 1 and multi_outlet)
+    divergences = tuple(d for row in coverage for d in find_divergences(row.group_id, row.claims))
+
+    refs = tuple(_article_ref(row) for row in members.iter_rows(named=True))
+    title = next((ref.title for ref in refs if ref.title), story_id)
+    dated = [ref.published for ref in refs if ref.published]
+    return StoryReport(
+        story_id=story_id,
+        title=title,
+        first_published=min(dated) if dated else None,
+        last_published=max(dated) if dated else None,
+        outlets=outlets,
+        articles=refs,
+        wire_copies=_wire_copies(members, index),
+        shared=shared,
+        partial=partial,
+        unique=unique,
+        divergences=divergences,
+    )

@@ -1,0 +1,73 @@
+"""Column names and dtypes of the frames that move between stages, in one place.
+
+Every stage takes and returns frames with exactly these schemas, so a stage can be tested alone
+and the store can validate what it is given before it writes anything.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC_DATETIME = pl.Datetime("us", "UTC")
+
+# One row per article in the corpus. `id` is a content hash (see ingest.article_id), so the same
+# article ingested twice gets the same id; `published` may be null for undated articles.
+ARTICLE_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "outlet": pl.String(),
+    "url": pl.String(),
+    "title": pl.String(),
+    "published": UTC_DATETIME,
+    "language": pl.String(),
+    "byline": pl.String(),
+    "text": pl.String(),
+    "wire_credit": pl.String(),
+    "source_file": pl.String(),
+    "ingested_at": UTC_DATETIME,
+}
+
+# Fields a user may map from their own column names with `--map field=column`.
+MAPPABLE_FIELDS: tuple[str, ...] = ("outlet", "url", "title", "published", "language", "byline", "text")
+
+# One row per claim (sentence). `start`/`end` are character offsets into the article text.
+CLAIM_SCHEMA: dict[str, pl.DataType] = {
+    "claim_id": pl.String(),
+    "article_id": pl.String(),
+    "outlet": pl.String(),
+    "position": pl.Int32(),
+    "start": pl.Int32(),
+    "end": pl.Int32(),
+    "text": pl.String(),
+}
+
+# One row per (cluster, member article) of near-duplicate articles.
+CLUSTER_SCHEMA: dict[str, pl.DataType] = {
+    "cluster_id": pl.String(),
+    "article_id": pl.String(),
+    "is_source": pl.Boolean(),
+    "jaccard_to_source": pl.Float64(),
+}
+
+# One row per (story, member article).
+STORY_SCHEMA: dict[str, pl.DataType] = {
+    "story_id": pl.String(),
+    "article_id": pl.String(),
+}
+
+# What a user sees of an article wherever it is listed: enough for other tools to join on.
+ARTICLE_REF_COLUMNS: tuple[str, ...] = ("id", "outlet", "url", "title", "published")
+
+
+def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Select and cast to `schema`, so frames built by hand or read from old files line up.
+
+    Raises ValueError naming the missing columns rather than failing later in a join.
+    """
+    missing = [name for name in schema if name not in frame.columns]
+    if missing:
+        raise ValueError(f"frame is missing columns: {', '.join(missing)}")
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
