@@ -177,3 +177,17 @@ def cluster_copies(articles: pl.DataFrame, config: MinHashConfig) -> pl.DataFram
             score = 1.0 if member == source else jaccard(source_shingles, shingles(text_of[member], config.shingle_size))
             rows.append((cluster_id(source), member, member == source, score))
     return pl.DataFrame(rows, schema=CLUSTER_SCHEMA, orient="row")
+
+
+def copy_listing(articles: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+    """One row per cluster member with what a user needs to judge it, clusters with most outlets first.
+
+    Columns: cluster_id, outlets (distinct outlets in the cluster), is_source, jaccard_to_source,
+    id, outlet, url, title, published, wire_credit.
+    """
+    joined = clusters.join(articles, left_on="article_id", right_on="id").rename({"article_id": "id"})
+    joined = joined.with_columns(pl.col("outlet").n_unique().over("cluster_id").cast(pl.Int32).alias("outlets"))
+    return joined.select(
+        "cluster_id", "outlets", "is_source", pl.col("jaccard_to_source").round(4), "id", "outlet", "url", "title",
+        "published", "wire_credit",
+    ).sort(["outlets", "cluster_id", "is_source", "published"], descending=[True, False, True, False], nulls_last=True)

@@ -129,12 +129,29 @@ def normalise_text(text: str) -> str:
 
     Idempotent; single line breaks inside a paragraph are kept.
     """
-    text = _SURROGATES.sub("\ufffd", text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
-    text = _HORIZONTAL_SPACE.sub(" ", text)
-    text = _SPACE_AROUND_NEWLINE.sub("\n", text)
-    text = _BLANK_LINES.sub("\n\n", text)
-    return text.strip()
+    # str.splitlines/str.split rather than regexes: they are C loops and ~5x faster on the 55M chars
+    # of the Baly sample (0.5 s against 2.8 s), which made normalisation the slowest part of ingest.
+    out: list[str] = []
+    blank = False
+    for line in _without_surrogates(text).splitlines():
+        line = " ".join(line.split())
+        if not line:
+            blank = bool(out)
+            continue
+        if out:
+            out.append("\n\n" if blank else "\n")
+        out.append(line)
+        blank = False
+    return "".join(out)
+
+
+def _without_surrogates(text: str) -> str:
+    """Lone surrogates (from JSON "\\ud800" escapes) cannot be stored as UTF-8; replace them with U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
 
 
 def parse_published(value: object) -> datetime | None:
@@ -173,12 +190,11 @@ def detect_wire_credit(text: str, byline: str | None = None) -> str | None:
     inventing one.
     """
     head = text[:_HEAD_CHARS]
-    match = _DATELINE.search(head) or _JNS_DATELINE.search(head)
-    if match:
-        return _wire_of(match)
+    if wire := _dateline_credit(head):
+        return wire
     if byline and (wire := _byline_credit(byline)):
         return wire
-    for paragraph in head.split("\n\n")[:_LEAD_PARAGRAPHS]:
+    for paragraph in head.split("\n\n", _LEAD_PARAGRAPHS)[:_LEAD_PARAGRAPHS]:
         paragraph = paragraph.strip()
         if len(paragraph) <= _LEAD_LINE_CHARS and (wire := _byline_credit(paragraph)):
             return wire
@@ -814,12 +830,14 @@ _BYLINE_MAX_PARTS = 3  # scraped bylines listing 5+ names plus "Associated Press
 # "BAGHDAD (AP) —", "(Reuters) -", "BEIJING, Jan. 5 (Xinhua) --", "New Delhi [India], May 5 (ANI):"
 # at the start of a paragraph; "(AP Photo/...)" captions and "... 1989 (Reuters)" photo credits
 # have no dash after them and do not match.
-_DATELINE = re.compile(r"^(?:[A-Z][^\n()]{0,80}?)?\s*\(" + _WIRE + r"\)\s*(?:—|–|-{1,2}|:)", re.MULTILINE)
+_DATELINE = re.compile(r"\(" + _WIRE + r"\)\s*(?:—|–|-{1,2}|:)")
+_DATELINE_PLACE = re.compile(r"(?:[A-Z][^\n()]{0,80}?)?\s*")
 _JNS_DATELINE = re.compile(r"^\((?:[^()\n]{0,40}/\s*)?(?P<JNS>JNS(?:\.org)?)\)", re.MULTILINE)
 _BYLINE_PART = re.compile(
     r"(?i:by\s+)?" + _WIRE + r"(?:\s+(?i:staff|wire|news\s+service|writers?|reporters?))?(?:\s+(?i:in)\s+[A-Z][\w .'-]{0,40})?\.?"
 )
-_BYLINE_SPLIT = re.compile(r"\s*(?:[,;|/]|\band\b|&)\s*")
+# Not on "/" or "|": "Mike Groll/AP" and "Jane Doe | Bloomberg | Getty Images" are photo credits.
+_BYLINE_SPLIT = re.compile(r"\s*(?:[,;]|\band\b|&)\s*")
 _TAIL_PATTERNS = (
     # "... said. — AP", "-- Reuters"
     re.compile(r"(?:^|\s)(?:—|–|-{1,2})\s*" + _WIRE + r"\.?\s*$"),
@@ -830,7 +848,9 @@ _TAIL_PATTERNS = (
         re.MULTILINE,
     ),
     re.compile(_WIRE + r"[^.\n]{0,120}?\bcontributed\b[^.\n]{0,40}?\b(?:report|story|article)\b"),
-    re.compile(r"(?:(?:©\s*)?(?i:copyright)\s*(?:©\s*)?(?:\d{4}\s+)?|©\s*\d{4}\s+)" + _WIRE),
+    # "Copyright 2013 The Associated Press"; the year is required because BBC pages end with image
+    # credits such as "Image copyright Reuters", which credit a photo, not the story.
+    re.compile(r"(?:(?:©\s*)?(?i:copyright)\s*(?:©\s*)?|©\s*)\d{4}\s+" + _WIRE),
     re.compile(r"\b(?i:material|information)\s+from\s+(?i:the\s+)?" + _WIRE + r"[^.\n]{0,80}?\bwas\s+used\b"),
     re.compile(r"\b(?i:click)\s+(?i:here\s+)?for\s+more\s+from\s+(?i:the\s+)?" + _WIRE),
     re.compile(r"\b(?i:originally|first)\s+(?:published|appeared)\s+(?:by|in|on)\s+(?i:the\s+)?" + _WIRE),
@@ -841,6 +861,19 @@ _REUTERS_SIGN_OFF = _TAIL_PATTERNS[1]
 
 def _wire_of(match: re.Match[str]) -> str | None:
     return match.lastgroup
+
+
+def _dateline_credit(head: str) -> str | None:
+    """A "(WIRE) —" that starts a paragraph, optionally after a place name and date."""
+    # Searching for the literal "(" and checking the line start afterwards is ~6x faster than a
+    # MULTILINE "^place (WIRE)" pattern, which the regex engine tries at every character.
+    for match in _DATELINE.finditer(head):
+        line_start = head.rfind("\n", 0, match.start()) + 1
+        if _DATELINE_PLACE.fullmatch(head, line_start, match.start()):
+            return _wire_of(match)
+    if "JNS" in head and (match := _JNS_DATELINE.search(head)):
+        return _wire_of(match)
+    return None
 
 
 def _byline_credit(byline: str) -> str | None:
@@ -856,13 +889,26 @@ def _byline_credit(byline: str) -> str | None:
 
 
 def _tail_credit(tail: str) -> str | None:
+    """Sign-offs in the last three paragraphs; a substring pre-check skips the regexes for most articles."""
     paragraphs = [p.strip() for p in tail.split("\n") if p.strip()][-3:]
     ending = "\n".join(paragraphs)
+    folded = ending.casefold()
+    if not any(hint in ending for hint in _TAIL_HINTS) and not any(hint in folded for hint in _TAIL_FOLDED_HINTS):
+        return None
     for pattern in _TAIL_PATTERNS:
         match = pattern.search(ending)
         if match:
             return "Reuters" if pattern is _REUTERS_SIGN_OFF else _wire_of(match)
     return None
+
+
+# Every tail pattern needs one of these: an acronym (case-sensitive) or a name or phrase (casefolded).
+_TAIL_HINTS = ("AP", "AFP", "JNS", "TPS", "dpa", "DPA", "UPI", "ANI")
+_TAIL_FOLDED_HINTS = (
+    "associated press", "reuters", "agence france", "jewish news", "jns.org", "tazpit", "deutsche presse",
+    "xinhua", "united press", "bloomberg", "asian news", "reporting by", "writing by", "editing by",
+    "compiled by", "compiling by",
+)
 
 
 # --------------------------------------------------------------------------- shared regexes and tables
