@@ -31,8 +31,9 @@ app = typer.Typer(
 index_app = typer.Typer(help="Build and inspect the derived indexes.\n\nExample: compare index build --home ./data", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: one-line messages stay one line when piped (rich wraps at 80 columns otherwise).
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class ListFormat(str, Enum):
@@ -115,17 +116,20 @@ def _ensure_index(settings: Settings):  # noqa: ANN202
         return ensure_index(Store(settings.home), settings, progress=_index_progress(progress))
 
 
-def _emit_listing(frame: pl.DataFrame, list_format: ListFormat, title: str) -> None:
+def _emit_listing(frame: pl.DataFrame, list_format: ListFormat, title: str, table_columns: list[str] | None = None) -> None:
     """One shared renderer for every listing command: table on a terminal, JSON or CSV for tools."""
-    printable = frame.with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    iso = "%Y-%m-%dT%H:%M:%S%z" if list_format is not ListFormat.table else "%Y-%m-%d %H:%M"
+    printable = frame.with_columns(pl.col(pl.Datetime).dt.strftime(iso))
     if list_format is ListFormat.json:
         sys.stdout.write(json.dumps(printable.to_dicts(), indent=2, ensure_ascii=False) + "\n")
     elif list_format is ListFormat.csv:
         sys.stdout.write(printable.with_columns(pl.col(pl.List(pl.String)).list.join("; ")).write_csv())
     else:
+        printable = printable.select(table_columns) if table_columns else printable
         table = Table(title=title)
-        for column in printable.columns:
-            table.add_column(column, overflow="fold")
+        for position, column in enumerate(printable.columns):
+            last = position == len(printable.columns) - 1
+            table.add_column(column, overflow="fold", no_wrap=not last, ratio=1 if last else None)
         for row in printable.iter_rows():
             table.add_row(*("" if v is None else "; ".join(v) if isinstance(v, list) else str(v) for v in row))
         out.print(table)
@@ -190,7 +194,10 @@ def dedup(
         settings = _settings(home, config, model, device)
         index = _ensure_index(settings)
         listing = copy_listing(Store(settings.home).articles(), index.clusters).filter(pl.col("outlets") >= min_outlets)
-    _emit_listing(listing, list_format, f"{listing['cluster_id'].n_unique()} near-duplicate clusters")
+    _emit_listing(
+        listing, list_format, f"{listing['cluster_id'].n_unique()} near-duplicate clusters",
+        ["cluster_id", "is_source", "jaccard_to_source", "outlet", "published", "title"],
+    )
 
 
 @app.command()
@@ -233,7 +240,7 @@ def stories(
         },
         schema={"story_id": pl.String, "first_published": pl.Datetime("us", "UTC"), "outlets": pl.Int32, "title": pl.String, "outlet_names": pl.List(pl.String)},
     )
-    _emit_listing(frame, list_format, f"{len(summaries)} stories")
+    _emit_listing(frame, list_format, f"{len(summaries)} stories", ["story_id", "first_published", "outlets", "title"])
 
 
 def _write_report(report: Any, report_format: ReportFormat, output: Path | None) -> None:
@@ -281,7 +288,7 @@ def report(
     with _user_errors():
         settings = _settings(home, config, model, device)
         index = _ensure_index(settings)
-        with err.status("aligning claims", disable=not err.is_terminal) if hasattr(err, "status") else _null():
+        with err.status("aligning claims") if err.is_terminal else _null():
             built = build_report(Store(settings.home).articles(), index, story, settings)
         _write_report(built, report_format, output)
 

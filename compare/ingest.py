@@ -48,6 +48,9 @@ _CHUNK_BYTES = 1 << 20
 _SNIFF_BYTES = 8192
 _PROGRESS_EVERY = 1000
 _MAX_QUOTED = 60
+# On a page with no article, trafilatura falls back to whatever text is left ("Home" from the menu of
+# a 404 page); a real article page has far more than this after the headline.
+_MIN_PAGE_TEXT = 100
 # Article bodies in CSV exceed the csv module's default 128 KiB field limit; 64 MiB still stops a
 # runaway unbalanced quote from swallowing a whole multi-gigabyte file into one field.
 _CSV_FIELD_LIMIT = 64 << 20
@@ -157,10 +160,10 @@ def _without_surrogates(text: str) -> str:
 def parse_published(value: object) -> datetime | None:
     """Parse a publication date into an aware UTC datetime; None for a missing or empty value.
 
-    Accepts ISO 8601 (date-only means midnight), RFC 822 (RSS), epoch seconds (numbers of 1e11 or more
-    are taken as milliseconds), and other spelled-out dates with a year, month and day (slashed dates
-    are read month first, the US convention, e.g. "7/23/17"). Naive times are taken as UTC.
-    Raises ValueError for anything else.
+    Accepts ISO 8601 (date-only means midnight), RFC 822 (RSS), epoch seconds (1e8 to 1e11; larger
+    numbers are milliseconds, smaller ones such as a bare year are refused) and other spelled-out
+    dates with a year, month and day (slashed dates are month first, the US convention: "7/23/17").
+    Naive times are taken as UTC. Raises ValueError for anything else.
     """
     if value is None:
         return None
@@ -194,10 +197,8 @@ def detect_wire_credit(text: str, byline: str | None = None) -> str | None:
         return wire
     if byline and (wire := _byline_credit(byline)):
         return wire
-    for paragraph in head.split("\n\n", _LEAD_PARAGRAPHS)[:_LEAD_PARAGRAPHS]:
-        paragraph = paragraph.strip()
-        if len(paragraph) <= _LEAD_LINE_CHARS and (wire := _byline_credit(paragraph)):
-            return wire
+    if wire := _lead_credit(head):
+        return wire
     return _tail_credit(text[-_TAIL_CHARS:])
 
 
@@ -218,41 +219,55 @@ def read_paths(
     """
     field_map = dict(field_map or {})
     columns = _candidate_columns(field_map)
-    ingested_at = datetime.now(timezone.utc)
-    rows: dict[str, list[object]] = {name: [] for name in ARTICLE_SCHEMA}
-    seen: set[str] = set()
+    rows = _ArticleRows(ingested_at=datetime.now(timezone.utc))
     rejects: list[Reject] = []
-    records_read = duplicates = 0
+    records_read = 0
     for path in _expand(paths):
         if limit is not None and records_read >= limit:
             break
         file = str(path)
         for item in _read_file(path):
-            if isinstance(item, _Problem):
+            if isinstance(item, _Record):
+                item = rows.add(_article_row(item, columns, field_map), file)
+            if item is not None:
                 rejects.append(Reject(file, item.line, item.field, item.reason))
                 if not item.is_record:
                     continue
             records_read += 1
             if progress is not None and records_read % _PROGRESS_EVERY == 0:
                 progress(records_read)
-            if isinstance(item, _Record):
-                row = _article_row(item, columns, field_map)
-                if isinstance(row, _Problem):
-                    rejects.append(Reject(file, row.line, row.field, row.reason))
-                elif row["id"] in seen:
-                    duplicates += 1
-                else:
-                    seen.add(row["id"])  # type: ignore[arg-type]
-                    row["source_file"] = file
-                    row["ingested_at"] = ingested_at
-                    for name, value in row.items():
-                        rows[name].append(value)
             if limit is not None and records_read >= limit:
                 break
     if progress is not None:
         progress(records_read)
-    articles = pl.DataFrame(rows, schema=ARTICLE_SCHEMA)
-    return IngestBatch(articles=articles, rejects=rejects, records_read=records_read, duplicates=duplicates)
+    return IngestBatch(articles=rows.frame(), rejects=rejects, records_read=records_read, duplicates=rows.duplicates)
+
+
+class _ArticleRows:
+    """Column lists for the batch frame; drops a row whose id an earlier row already had."""
+
+    def __init__(self, ingested_at: datetime) -> None:
+        self.ingested_at = ingested_at
+        self.columns: dict[str, list[object]] = {name: [] for name in ARTICLE_SCHEMA}
+        self.seen: set[object] = set()
+        self.duplicates = 0
+
+    def add(self, row: dict[str, object] | _Problem, file: str) -> _Problem | None:
+        """Keep `row`; a _Problem is handed back so the caller records it as a reject."""
+        if isinstance(row, _Problem):
+            return row
+        if row["id"] in self.seen:
+            self.duplicates += 1
+            return None
+        self.seen.add(row["id"])
+        row["source_file"] = file
+        row["ingested_at"] = self.ingested_at
+        for name, value in row.items():
+            self.columns[name].append(value)
+        return None
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame(self.columns, schema=ARTICLE_SCHEMA)
 
 
 def ingest(
@@ -378,7 +393,8 @@ def _json_line(number: int, line: bytes) -> _Item:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
-        return _Problem(number, f"not valid UTF-8 (byte 0x{line[error.start]:02x} at column {error.start + 1})")
+        bad = line[error.start]
+        return _Problem(number, f"not valid UTF-8 (byte 0x{bad:02x} at byte {error.start + 1} of the line)")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
@@ -520,27 +536,41 @@ def _read_html(path: Path) -> Iterator[_Item]:
     except ImportError as error:
         yield _Problem(None, f"HTML extraction needs trafilatura, which failed to import: {error}", is_record=False)
         return
-    document = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=False)
-    text = (document.text or "") if document is not None else ""
-    if not text.strip():
-        yield _Problem(None, "no extractable article text in the page", field="text")
+    document = trafilatura.bare_extraction(
+        raw,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        # keep the time of day (htmldate's default output is the date alone) and prefer the
+        # original publication date over a "last modified" one
+        date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True},
+    )
+    text = _page_text(document.text or "", document.title) if document is not None else ""
+    if len(text) < _MIN_PAGE_TEXT:
+        yield _Problem(None, f"no article text found in the page ({len(text)} characters)", field="text")
         return
     url = document.url or None
-    outlet = document.sitename or _hostname(url) or _hostname(document.hostname)
     yield _Record(
         None,
         {
-            "outlet": outlet,
+            "outlet": document.sitename or _hostname(url) or _hostname(document.hostname),
             "url": url,
             "title": document.title,
             "published": document.date,
             "language": document.language or _html_lang(raw),
             "byline": document.author,
-            # trafilatura puts one paragraph per line; our convention is a blank line between them.
-            "text": text.replace("\n", "\n\n"),
+            "text": text,
         },
         canonical=True,
     )
+
+
+def _page_text(extracted: str, title: str | None) -> str:
+    """trafilatura's text has one paragraph per line and often repeats the headline as the first line."""
+    lines = [line.strip() for line in extracted.splitlines() if line.strip()]
+    if lines and title and _collapse(lines[0]) == _collapse(title):
+        lines = lines[1:]
+    return "\n\n".join(lines)
 
 
 def _import_trafilatura() -> ModuleType:
@@ -692,7 +722,7 @@ def _article_row(
 
 def _missing(field: str, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str], canonical: bool) -> str:
     if canonical:
-        return "missing or empty"
+        return "no site name, feed title or URL to name the outlet" if field == "outlet" else "missing or empty"
     if field in field_map:
         return f"missing or empty (mapped from column {field_map[field]!r})"
     names = ", ".join(repr(name) for name in columns[field])
@@ -789,6 +819,8 @@ def _as_utc(value: datetime) -> datetime:
 def _from_epoch(seconds: float) -> datetime:
     if seconds != seconds:  # NaN, e.g. a missing value in a Parquet float column
         raise ValueError("NaN is not a date")
+    if abs(seconds) < 1e8:  # before March 1973: a bare year ("2016") or a count, not a timestamp
+        raise ValueError(f"{seconds:g} is too small to be epoch seconds")
     if abs(seconds) >= 1e11:  # 1e11 s is the year 5138: such a number is epoch milliseconds
         seconds = seconds / 1000
     try:
@@ -825,36 +857,46 @@ _HEAD_CHARS = 3000  # AP pages put photo captions (up to ~1,700 chars in the Bal
 _TAIL_CHARS = 1500
 _LEAD_PARAGRAPHS = 4
 _LEAD_LINE_CHARS = 80
+_WIRE_ACRONYMS = frozenset({"AP", "AFP", "JNS", "TPS", "dpa", "DPA", "UPI", "ANI"})
 _BYLINE_MAX_PARTS = 3  # scraped bylines listing 5+ names plus "Associated Press" are page furniture
 
 # "BAGHDAD (AP) —", "(Reuters) -", "BEIJING, Jan. 5 (Xinhua) --", "New Delhi [India], May 5 (ANI):"
 # at the start of a paragraph; "(AP Photo/...)" captions and "... 1989 (Reuters)" photo credits
 # have no dash after them and do not match.
-_DATELINE = re.compile(r"\(" + _WIRE + r"\)\s*(?:—|–|-{1,2}|:)")
+_DATELINE = re.compile(r"\(" + _WIRE + r"\)\s*(?:—|–|-{1,2}|:|_\s)")  # "_": old AP plain-text style
 _DATELINE_PLACE = re.compile(r"(?:[A-Z][^\n()]{0,80}?)?\s*")
 _JNS_DATELINE = re.compile(r"^\((?:[^()\n]{0,40}/\s*)?(?P<JNS>JNS(?:\.org)?)\)", re.MULTILINE)
+# "Associated Press", "By Reuters", "Reuters Staff", "Reuters in Washington" (the Guardian's style)
 _BYLINE_PART = re.compile(
-    r"(?i:by\s+)?" + _WIRE + r"(?:\s+(?i:staff|wire|news\s+service|writers?|reporters?))?(?:\s+(?i:in)\s+[A-Z][\w .'-]{0,40})?\.?"
+    r"(?i:by\s+)?"
+    + _WIRE
+    + r"(?:\s+(?i:staff|wire|news\s+service|writers?|reporters?))?"
+    + r"(?:\s+(?i:in)\s+[A-Z][\w .'-]{0,40})?\.?"
 )
 # Not on "/" or "|": "Mike Groll/AP" and "Jane Doe | Bloomberg | Getty Images" are photo credits.
 _BYLINE_SPLIT = re.compile(r"\s*(?:[,;]|\band\b|&)\s*")
 _TAIL_PATTERNS = (
     # "... said. — AP", "-- Reuters"
     re.compile(r"(?:^|\s)(?:—|–|-{1,2})\s*" + _WIRE + r"\.?\s*$"),
-    # Reuters sign-off: "(Reporting by X; Editing by Y)", or unbracketed with the roles split by ";"
+    # Reuters sign-off, ending a paragraph: "... he said. (Reporting by X; Editing by Y)", or
+    # unbracketed on a line of its own with the roles split by ";"
     re.compile(
-        r"^\((?i:additional\s+)?(?i:reporting|writing|editing|compiled|compiling)\s+by\b[^\n]*\)\.?\s*$"
+        r"\((?i:additional\s+)?(?i:reporting|writing|editing|compiled|compiling)\s+by\b[^()\n]*\)\.?\s*$"
         r"|^(?i:reporting|writing)\s+by\b[^\n;]*;\s*(?i:additional\s+reporting|writing|editing)\s+by\b",
         re.MULTILINE,
     ),
-    re.compile(_WIRE + r"[^.\n]{0,120}?\bcontributed\b[^.\n]{0,40}?\b(?:report|story|article)\b"),
+    # "Associated Press writers A in B, C in D, ... contributed to this report" runs to ~200 chars
+    re.compile(_WIRE + r"[^.\n]{0,240}?\bcontributed\b[^.\n]{0,40}?\b(?:report|story|article)\b"),
     # "Copyright 2013 The Associated Press"; the year is required because BBC pages end with image
     # credits such as "Image copyright Reuters", which credit a photo, not the story.
     re.compile(r"(?:(?:©\s*)?(?i:copyright)\s*(?:©\s*)?|©\s*)\d{4}\s+" + _WIRE),
     re.compile(r"\b(?i:material|information)\s+from\s+(?i:the\s+)?" + _WIRE + r"[^.\n]{0,80}?\bwas\s+used\b"),
     re.compile(r"\b(?i:click)\s+(?i:here\s+)?for\s+more\s+from\s+(?i:the\s+)?" + _WIRE),
     re.compile(r"\b(?i:originally|first)\s+(?:published|appeared)\s+(?:by|in|on)\s+(?i:the\s+)?" + _WIRE),
-    re.compile(r"\b(?P<AP>The AP) is solely responsible for all content\b"),
+    re.compile(r"\b(?i:originally\s+)?produced\s+by\s+(?i:the\s+)?" + _WIRE),
+    re.compile(r"\b(?P<AP>The AP) is solely responsible for (?:all|this) content\b"),
+    re.compile(r"\bMore (?P<AP>AP) [^:\n]{1,40}: https?://(?:www\.)?apnews\.com"),
+    re.compile(r"\b(?P<Reuters>Thomson Reuters) Trust Principles\b"),
 )
 _REUTERS_SIGN_OFF = _TAIL_PATTERNS[1]
 
@@ -873,6 +915,18 @@ def _dateline_credit(head: str) -> str | None:
             return _wire_of(match)
     if "JNS" in head and (match := _JNS_DATELINE.search(head)):
         return _wire_of(match)
+    return None
+
+
+def _lead_credit(head: str) -> str | None:
+    """A paragraph near the top that is nothing but the credit: "By Reuters", "The Associated Press"."""
+    for paragraph in head.split("\n\n", _LEAD_PARAGRAPHS)[:_LEAD_PARAGRAPHS]:
+        paragraph = paragraph.strip()
+        # A bare acronym line ("AP") under a picture is usually the photo's credit, not the story's.
+        if paragraph in _WIRE_ACRONYMS or len(paragraph) > _LEAD_LINE_CHARS:
+            continue
+        if match := _BYLINE_PART.fullmatch(paragraph):
+            return _wire_of(match)
     return None
 
 
@@ -903,7 +957,7 @@ def _tail_credit(tail: str) -> str | None:
 
 
 # Every tail pattern needs one of these: an acronym (case-sensitive) or a name or phrase (casefolded).
-_TAIL_HINTS = ("AP", "AFP", "JNS", "TPS", "dpa", "DPA", "UPI", "ANI")
+_TAIL_HINTS = tuple(_WIRE_ACRONYMS)
 _TAIL_FOLDED_HINTS = (
     "associated press", "reuters", "agence france", "jewish news", "jns.org", "tazpit", "deutsche presse",
     "xinhua", "united press", "bloomberg", "asian news", "reporting by", "writing by", "editing by",
@@ -914,9 +968,6 @@ _TAIL_FOLDED_HINTS = (
 # --------------------------------------------------------------------------- shared regexes and tables
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")
-_SPACE_AROUND_NEWLINE = re.compile(r" ?\n ?")
-_BLANK_LINES = re.compile(r"\n{3,}")
 _EPOCH = re.compile(r"[-+]?\d+(?:\.\d+)?")
 _HTML_LANG = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)", re.IGNORECASE)
 _FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)

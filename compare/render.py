@@ -87,6 +87,23 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "undated"
 
 
+def outlet_abbreviations(outlets: Sequence[str]) -> dict[str, str]:
+    """Short column headers for the coverage matrix ('Times of Israel' -> 'ToI'), unique per report."""
+    import re
+
+    result: dict[str, str] = {}
+    for outlet in outlets:
+        parts = [p for p in re.split(r"[\s\-]+", outlet) if p]
+        short = "".join(p[0] if p.lower() not in {"of"} else p[0].lower() for p in parts) or outlet[:3]
+        if len(parts) == 1:
+            short = outlet[:4]
+        candidate, n = short, 2
+        while candidate in result.values():
+            candidate, n = f"{short}{n}", n + 1
+        result[outlet] = candidate
+    return result
+
+
 def _divergence_line(divergence: Divergence) -> list[str]:
     return [f'{", ".join(side.outlets)}: {side.value} — "{side.claims[0].text}"' for side in divergence.sides]
 
@@ -121,7 +138,8 @@ def render_markdown(report: StoryReport) -> str:
     if not report.divergences:
         write("No divergences found between aligned claims.")
     for divergence in report.divergences:
-        write(f"### {KIND_LABELS[divergence.kind]}: {divergence.subject}")
+        subject = f": {divergence.subject}" if divergence.kind in ("number", "actor") else ""
+        write(f"### {KIND_LABELS[divergence.kind]}{subject}")
         write()
         for line in _divergence_line(divergence):
             write(f"- {line}")
@@ -162,10 +180,12 @@ def render_terminal(report: StoryReport, console: Console) -> None:
         for article, score in copy.copies:
             console.print(f"    {article.outlet} ({_when(article.published)}), Jaccard {score:.2f}")
 
-    matrix = Table(title="Coverage: claims (rows) x outlets", show_lines=False)
-    matrix.add_column("Claim", overflow="fold", ratio=3)
+    short = outlet_abbreviations(report.outlets)
+    legend = ", ".join(f"{abbreviation} = {outlet}" for outlet, abbreviation in short.items())
+    matrix = Table(title="Coverage: claims (rows) x outlets", caption=legend, show_lines=False)
+    matrix.add_column("Claim", overflow="fold")
     for outlet in report.outlets:
-        matrix.add_column(outlet, justify="center", overflow="fold")
+        matrix.add_column(short[outlet], justify="center", no_wrap=True)
     for row in (*report.shared, *report.partial, *report.unique):
         matrix.add_row(row.text, *("●" if outlet in row.present else "·" for outlet in report.outlets))
     console.print(matrix)
@@ -174,7 +194,8 @@ def render_terminal(report: StoryReport, console: Console) -> None:
     if not report.divergences:
         console.print("  none found between aligned claims")
     for divergence in report.divergences:
-        console.print(f"  [yellow]{KIND_LABELS[divergence.kind]}[/]: {divergence.subject}")
+        subject = f": {divergence.subject}" if divergence.kind in ("number", "actor") else ""
+        console.print(f"  [yellow]{KIND_LABELS[divergence.kind]}[/]{subject}")
         for line in _divergence_line(divergence):
             console.print(f"    {line}", markup=False, highlight=False)
     if report.partial:

@@ -1,0 +1,117 @@
+"""compare.align: FAISS mutual nearest neighbours checked against a brute-force numpy answer; claim groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from compare.align import ALIGNED_PAIR_SCHEMA, CLAIM_GROUP_SCHEMA, align_claims, group_claims
+from compare.config import AlignConfig
+from compare.embed import HashingEmbedder
+
+
+def random_claims(seed: int, outlets: int, dimension: int = 16) -> tuple[pl.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(3, 9, size=outlets)
+    names = [f"outlet{o}" for o in range(outlets) for _ in range(sizes[o])]
+    claim_ids = [f"a{o}:{k}" for o in range(outlets) for k in range(sizes[o])]
+    # Shared "events" plus noise, so some cross-outlet pairs are close and some are not.
+    events = rng.normal(size=(6, dimension))
+    vectors = events[rng.integers(0, 6, size=len(claim_ids))] + rng.normal(scale=0.6, size=(len(claim_ids), dimension))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    return pl.DataFrame({"claim_id": claim_ids, "outlet": names}), vectors
+
+
+def brute_force_pairs(claims: pl.DataFrame, vectors: np.ndarray, min_similarity: float, *, mutual: bool) -> dict[tuple[str, str], float]:
+    ids = claims["claim_id"].to_list()
+    outlets = np.array(claims["outlet"].to_list())
+    similarity = vectors.astype(np.float64) @ vectors.astype(np.float64).T
+    best = {}
+    for i in range(len(ids)):
+        for outlet in set(outlets.tolist()):
+            members = np.flatnonzero(outlets == outlet)
+            best[i, outlet] = int(members[np.argmax(similarity[i, members])])
+    pairs = {}
+    for i in range(len(ids)):
+        for outlet in set(outlets.tolist()) - {outlets[i]}:
+            j = best[i, outlet]
+            if similarity[i, j] < min_similarity:
+                continue
+            if mutual and best[j, outlets[i]] != i:
+                continue
+            pairs[tuple(sorted((ids[i], ids[j])))] = similarity[i, j]
+    return pairs
+
+
+@pytest.mark.parametrize(("seed", "outlets"), [(0, 3), (1, 4), (2, 3), (3, 4), (4, 4)])
+@pytest.mark.parametrize("mutual", [True, False])
+def test_align_claims_matches_brute_force(seed: int, outlets: int, mutual: bool) -> None:
+    claims, vectors = random_claims(seed, outlets)
+    config = AlignConfig(min_similarity=0.3, mutual=mutual)
+    expected = brute_force_pairs(claims, vectors, config.min_similarity, mutual=mutual)
+    pairs = align_claims(claims, vectors, config)
+    assert pairs.schema == pl.Schema(ALIGNED_PAIR_SCHEMA)
+    got = {(left, right): similarity for left, right, similarity in pairs.iter_rows()}
+    assert len(expected) > 3
+    assert set(got) == set(expected)
+    for key, similarity in got.items():
+        assert similarity == pytest.approx(expected[key], abs=1e-5)
+
+
+def test_similarity_floor_is_respected_and_no_pairs_within_an_outlet() -> None:
+    claims, vectors = random_claims(7, 4)
+    outlet_of = dict(zip(claims["claim_id"], claims["outlet"], strict=True))
+    loose = align_claims(claims, vectors, AlignConfig(min_similarity=-1.0, mutual=False))
+    strict = align_claims(claims, vectors, AlignConfig(min_similarity=0.7, mutual=False))
+    assert strict.height < loose.height
+    assert strict["similarity"].min() >= 0.7
+    assert set(strict.select("left_claim_id", "right_claim_id").iter_rows()) <= set(loose.select("left_claim_id", "right_claim_id").iter_rows())
+    for left, right, _ in loose.iter_rows():
+        assert left < right
+        assert outlet_of[left] != outlet_of[right]
+    # With no floor and no mutual check, every claim has a partner in every other outlet.
+    partnered = set(loose["left_claim_id"]) | set(loose["right_claim_id"])
+    assert partnered == set(claims["claim_id"])
+
+
+def test_identical_claims_within_one_outlet_are_not_paired() -> None:
+    claims = pl.DataFrame({"claim_id": ["a:0", "a:1", "b:0"], "outlet": ["AP", "AP", "BBC"]})
+    vectors = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    assert align_claims(claims, vectors, AlignConfig(min_similarity=0.5, mutual=False)).height == 0
+
+
+def test_align_with_hashing_embedder_pairs_the_same_sentence() -> None:
+    texts = [
+        "The depot lies 80 kilometres north of Baghdad.",
+        "Rescuers searched the rubble for survivors.",
+        "The depot lies 100 kilometres north of Baghdad.",
+        "The weather was hot across the region.",
+    ]
+    claims = pl.DataFrame({"claim_id": ["ap:0", "ap:1", "bbc:0", "bbc:1"], "outlet": ["AP", "AP", "BBC", "BBC"]})
+    pairs = align_claims(claims, HashingEmbedder(512).encode(texts), AlignConfig())
+    assert pairs.select("left_claim_id", "right_claim_id").rows() == [("ap:0", "bbc:0")]
+
+
+def test_single_claim_gives_no_pairs() -> None:
+    claims = pl.DataFrame({"claim_id": ["a:0"], "outlet": ["AP"]})
+    assert align_claims(claims, np.ones((1, 4), dtype=np.float32) / 2, AlignConfig()).height == 0
+
+
+def test_group_claims_connected_components() -> None:
+    ids = ["a:0", "a:1", "b:0", "b:1", "c:0", "d:0"]
+    pairs = pl.DataFrame({"left_claim_id": ["a:0", "b:0", "a:1"], "right_claim_id": ["b:0", "c:0", "b:1"], "similarity": [0.9, 0.8, 0.7]})
+    groups = group_claims(ids, pairs)
+    assert groups.schema == pl.Schema(CLAIM_GROUP_SCHEMA)
+    assert sorted(groups["claim_id"].to_list()) == sorted(ids)
+    members = {frozenset(g["claim_id"].to_list()) for _, g in groups.group_by("group_id")}
+    assert members == {frozenset({"a:0", "b:0", "c:0"}), frozenset({"a:1", "b:1"}), frozenset({"d:0"})}
+    # Group ids depend on the members only, not on the order of pairs or claims.
+    again = group_claims(list(reversed(ids)), pairs.reverse())
+    assert {c: g for g, c in groups.iter_rows()} == {c: g for g, c in again.iter_rows()}
+    assert groups["group_id"].n_unique() == 3
+
+
+def test_group_claims_without_pairs_gives_singletons() -> None:
+    groups = group_claims(["x:0", "y:0"], pl.DataFrame(schema=ALIGNED_PAIR_SCHEMA))
+    assert groups.height == 2 and groups["group_id"].n_unique() == 2

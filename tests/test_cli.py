@@ -1,0 +1,115 @@
+"""The CLI through typer's runner: every command runs, formats parse, errors are one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from compare.cli import app
+from compare.demo import demo_corpus_text
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("cli-home")
+    corpus = home.parent / "demo.jsonl"
+    corpus.write_text(demo_corpus_text(), encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(corpus), "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "accepted 9, duplicate 0, rejected 0" in result.output
+    return home
+
+
+def test_ingest_twice_adds_nothing(home: Path) -> None:
+    corpus = home.parent / "demo.jsonl"
+    result = runner.invoke(app, ["ingest", str(corpus), "--home", str(home)])
+    assert result.exit_code == 0
+    assert "accepted 0, duplicate 9, rejected 0" in result.output
+
+
+def test_ingest_reports_bad_lines_and_keeps_the_rest(tmp_path: Path) -> None:
+    good = json.dumps({"outlet": "Ynet News", "text": "A perfectly good article about a heat wave in the north."})
+    bad_date = json.dumps({"outlet": "Ynet News", "text": "Another article text here today.", "published": "yesterday-ish"})
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes((good + "\n" + '{"outlet": "X", "text": "trunc' + "\n" + bad_date + "\n").encode())
+    result = runner.invoke(app, ["ingest", str(path), "--home", str(tmp_path / "home")])
+    assert result.exit_code == 0, result.output
+    assert "accepted 1, duplicate 0, rejected 2" in result.output
+    assert f"{path}:2" in result.output
+    assert f"{path}:3: field 'published'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_ingest_bad_map_is_one_line_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(tmp_path), "--map", "nonsense", "--home", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_dedup_json_names_articles(home: Path) -> None:
+    result = runner.invoke(app, ["dedup", "--home", str(home), "--format", "json", "--min-outlets", "2"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {row["outlet"] for row in rows} == {"Associated Press", "Times of Israel", "Al-Jazeera"}
+    assert all({"id", "outlet", "url", "title", "published", "jaccard_to_source"} <= row.keys() for row in rows)
+    source = [row for row in rows if row["is_source"]]
+    assert [row["outlet"] for row in source] == ["Associated Press"]
+
+
+def test_dedup_csv_and_table(home: Path) -> None:
+    result = runner.invoke(app, ["dedup", "--home", str(home), "--format", "csv"])
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 3
+    table = runner.invoke(app, ["dedup", "--home", str(home)])
+    assert "Associated Press" in table.stdout
+
+
+def test_stories_lists_both_demo_stories(home: Path) -> None:
+    result = runner.invoke(app, ["stories", "--home", str(home), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    stories = json.loads(result.stdout)
+    assert sorted(len(story["outlets"]) for story in stories) == [3, 6]
+    for story in stories:
+        assert all({"id", "outlet", "url", "title", "published"} <= a.keys() for a in story["articles"])
+
+
+def test_report_by_article_id_writes_each_format(home: Path, tmp_path: Path) -> None:
+    stories = json.loads(runner.invoke(app, ["stories", "--home", str(home), "--format", "json"]).stdout)
+    depot = next(story for story in stories if len(story["outlets"]) == 6)
+    article_id = depot["articles"][0]["id"]
+    for report_format in ("markdown", "html", "json", "terminal"):
+        target = tmp_path / f"report.{report_format}"
+        result = runner.invoke(app, ["report", article_id, "--home", str(home), "--format", report_format, "-o", str(target)])
+        assert result.exit_code == 0, result.output
+        assert "Asharq Al-Awsat" in target.read_text(encoding="utf-8")
+    assert json.loads((tmp_path / "report.json").read_text())["story_id"] == depot["story_id"]
+
+
+def test_report_unknown_story_is_one_line_error(home: Path) -> None:
+    result = runner.invoke(app, ["report", "s-nope", "--home", str(home)])
+    assert result.exit_code == 2
+    assert "neither a story id nor an article id" in result.output
+
+
+def test_index_build_and_status(home: Path) -> None:
+    built = runner.invoke(app, ["index", "build", "--home", str(home)])
+    assert built.exit_code == 0, built.output
+    assert "9 articles, 1 wire-copy clusters, 2 stories" in built.stdout
+    status = runner.invoke(app, ["index", "status", "--home", str(home)])
+    assert "up to date" in status.stdout
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    commands = [["ingest"], ["dedup"], ["stories"], ["report"], ["demo"], ["index", "build"], ["index", "status"], []]
+    for command in commands:
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.stdout, command

@@ -1,0 +1,101 @@
+"""compare.stories: articles linked by similarity within the time window, or by wire copy."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from compare.config import StoryConfig
+from compare.embed import HashingEmbedder
+from compare.schema import STORY_SCHEMA, UTC_DATETIME
+from compare.stories import group_stories, story_id, story_text
+
+T0 = datetime(2026, 8, 20, 8, 0, tzinfo=timezone.utc)
+CONFIG = StoryConfig(min_similarity=0.8, window_days=3.0, neighbours=20)
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def frame(rows: list[tuple[str, datetime | None]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"id": pl.String(), "published": UTC_DATETIME}, orient="row")
+
+
+def stories_of(result: pl.DataFrame) -> set[frozenset[str]]:
+    return {frozenset(group["article_id"].to_list()) for _, group in result.group_by("story_id")}
+
+
+# Direction "depot" (x axis) and "heat wave" (y axis); the z component makes near copies not identical.
+DEPOT, DEPOT_NEAR, HEAT, OTHER = unit(1, 0, 0.1), unit(1, 0, -0.1), unit(0, 1, 0), unit(0, 0, 1)
+
+
+def test_similar_articles_within_window_join_and_outside_do_not() -> None:
+    articles = frame([("ap", T0), ("bbc", T0 + timedelta(days=1)), ("late", T0 + timedelta(days=10)), ("heat", T0)])
+    vectors = np.stack([DEPOT, DEPOT_NEAR, DEPOT, HEAT])
+    result = group_stories(articles, vectors, [], CONFIG)
+    assert result.schema == pl.Schema(STORY_SCHEMA)
+    assert stories_of(result) == {frozenset({"ap", "bbc"}), frozenset({"late"}), frozenset({"heat"})}
+
+
+def test_window_boundary_is_inclusive() -> None:
+    articles = frame([("a", T0), ("b", T0 + timedelta(days=3)), ("c", T0 + timedelta(days=6, seconds=1))])
+    result = group_stories(articles, np.stack([DEPOT, DEPOT, DEPOT]), [], CONFIG)
+    assert stories_of(result) == {frozenset({"a", "b"}), frozenset({"c"})}
+
+
+def test_dissimilar_articles_do_not_join_even_on_the_same_day() -> None:
+    articles = frame([("a", T0), ("b", T0)])
+    below = unit(1, 0.8, 0)  # cosine with DEPOT-like x axis ~0.78 < 0.8
+    result = group_stories(articles, np.stack([unit(1, 0, 0), below]), [], CONFIG)
+    assert stories_of(result) == {frozenset({"a"}), frozenset({"b"})}
+    result = group_stories(articles, np.stack([unit(1, 0, 0), below]), [], StoryConfig(min_similarity=0.7))
+    assert stories_of(result) == {frozenset({"a", "b"})}
+
+
+def test_copy_links_force_a_join() -> None:
+    articles = frame([("ap", T0), ("reprint", T0 + timedelta(days=20)), ("heat", T0)])
+    vectors = np.stack([DEPOT, OTHER, HEAT])
+    assert stories_of(group_stories(articles, vectors, [], CONFIG)) == {frozenset({"ap"}), frozenset({"reprint"}), frozenset({"heat"})}
+    linked = group_stories(articles, vectors, [("reprint", "ap"), ("ap", "not-in-corpus")], CONFIG)
+    assert stories_of(linked) == {frozenset({"ap", "reprint"}), frozenset({"heat"})}
+
+
+def test_undated_articles_join_by_similarity() -> None:
+    articles = frame([("ap", T0), ("undated", None), ("undated-heat", None), ("heat", T0 + timedelta(days=30))])
+    vectors = np.stack([DEPOT, DEPOT_NEAR, HEAT, HEAT])
+    result = group_stories(articles, vectors, [], CONFIG)
+    assert stories_of(result) == {frozenset({"ap", "undated"}), frozenset({"undated-heat", "heat"})}
+
+
+def test_story_ids_are_deterministic_and_named_by_smallest_member() -> None:
+    articles = frame([("b", T0), ("a", T0 + timedelta(hours=1)), ("c", T0)])
+    vectors = np.stack([DEPOT, DEPOT_NEAR, HEAT])
+    result = group_stories(articles, vectors, [], CONFIG)
+    ids = dict(result.select("article_id", "story_id").iter_rows())
+    assert ids == {"a": story_id(["a", "b"]), "b": story_id(["b", "a"]), "c": story_id(["c"])}
+    assert ids["a"].startswith("s-") and ids["a"] != ids["c"]
+    again = group_stories(articles.reverse(), vectors[::-1].copy(), [], CONFIG)
+    assert_frame_equal(result, again, check_row_order=False)
+    assert_frame_equal(result, group_stories(articles, vectors, [], CONFIG))
+
+
+def test_single_article_is_its_own_story() -> None:
+    result = group_stories(frame([("only", T0)]), np.stack([DEPOT]), [], CONFIG)
+    assert result.rows() == [(story_id(["only"]), "only")]
+
+
+def test_story_text_and_hashing_embedder_group_a_real_pair() -> None:
+    depot_ap = story_text("Blast at militia depot north of Baghdad", "BAGHDAD (AP) — A blast tore through a militia depot on Tuesday. Two fighters died.")
+    depot_bbc = story_text("Militia depot blast north of Baghdad", "A blast tore through a militia depot north of Baghdad on Tuesday. Two fighters died.")
+    heat = story_text("Heat wave grips the region", "Temperatures passed 45 degrees across the region on Friday. Schools closed early.")
+    assert depot_ap == "Blast at militia depot north of Baghdad. A blast tore through a militia depot on Tuesday. Two fighters died"
+    assert story_text(None, "A blast tore through a militia depot.") == "A blast tore through a militia depot"
+    vectors = HashingEmbedder(512).encode([depot_ap, depot_bbc, heat])
+    articles = frame([("ap", T0), ("bbc", T0 + timedelta(hours=2)), ("heat", T0)])
+    result = group_stories(articles, vectors, [], StoryConfig(min_similarity=0.55))
+    assert stories_of(result) == {frozenset({"ap", "bbc"}), frozenset({"heat"})}
