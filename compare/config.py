@@ -93,14 +93,28 @@ _ENVIRONMENT: dict[str, tuple[str, str]] = {
 }
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _coerce(value: Any, target: Any, where: str) -> Any:
+    """Convert a TOML or environment value to the default's type; lossy or unknown values are errors."""
     kind = type(target)
+    problem = ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).strip().lower() in _TRUE + _FALSE:
+            return str(value).strip().lower() in _TRUE
+        raise problem
     try:
-        if kind is bool:
-            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+        if kind is int:
+            if isinstance(value, float) and not value.is_integer() or isinstance(value, bool):
+                raise problem
+            return int(str(value).strip()) if isinstance(value, str) else int(value)
         return kind(value)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}") from error
+        raise problem from error
 
 
 def _apply(section_config: Any, values: Mapping[str, Any], where: str) -> Any:

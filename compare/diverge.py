@@ -56,7 +56,7 @@ _WORD_NUMBERS = {
     "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "a dozen": 12, "dozens": 24,
     "hundreds": 200, "thousands": 2000,
 }
-_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+_SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9}
 # Units normalised to one base per dimension, so "80 km" and "50 miles" compare.
 _UNITS: dict[str, tuple[str, float]] = {
     "km": ("distance (km)", 1.0), "kilometres": ("distance (km)", 1.0), "kilometers": ("distance (km)", 1.0),
@@ -68,16 +68,17 @@ _UNITS: dict[str, tuple[str, float]] = {
     "dollars": ("money (USD)", 1.0), "$": ("money (USD)", 1.0),
 }
 _NUMBER = re.compile(
-    r"(?P<currency>\$)?(?P<value>\d+(?:[.,]\d+)*|" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")"
-    r"(?:\s+(?P<scale>thousand|million|billion))?"
-    r"(?P<rest>(?:\s*(?:%|per cent|percent)|(?:\s+[A-Za-z][\w-]*){0,3}))",
+    r"(?P<currency>\$)?(?P<value>\d+(?:[.,]\d+)*|" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")\b"
+    r"(?:\s+(?P<scale>hundred|thousand|million|billion)\b)?",
     re.IGNORECASE,
 )
-_SKIP_AFTER = re.compile(r"^-\w")  # "F-35", "COVID-19" are names, not quantities
+_PERCENT = re.compile(r"^\s*(?:%|per cent\b|percent\b)", re.IGNORECASE)
+_FOLLOWING_WORD = re.compile(r"\s+([A-Za-z][\w'-]*)")
 # A counted noun phrase ends at the first of these: "two militia fighters and ..." counts "fighters".
 _PHRASE_END = {
     "and", "or", "in", "on", "at", "to", "of", "from", "with", "by", "for", "near", "north", "south", "east",
-    "west", "were", "was", "are", "is", "had", "have", "has", "who", "which", "that", "after", "before", "since",
+    "west", "were", "was", "are", "is", "be", "had", "have", "has", "who", "which", "that", "after", "before",
+    "since", "said", "say", "says", "remain", "remained", "died", "fled", "left", "will", "would", "could",
 }
 
 
@@ -95,42 +96,56 @@ def _parse_value(raw: str) -> float:
     return float(raw.replace(",", ""))
 
 
+def _counted_words(following: str, limit: int = 3) -> list[str]:
+    """The noun phrase after a number, up to a function word, a verb-like word or another number."""
+    phrase: list[str] = []
+    position = 0
+    while len(phrase) < limit:
+        match = _FOLLOWING_WORD.match(following, position)
+        if not match:
+            break
+        word = match.group(1).lower()
+        if word in _PHRASE_END or word in _WORD_NUMBERS or (phrase and word.endswith("ed")):
+            break
+        phrase.append(match.group(1))
+        position = match.end()
+    return phrase
+
+
 def extract_quantities(text: str) -> list[Quantity]:
-    """Counts and measures in a sentence, keyed by unit or counted noun; years and names skipped."""
+    """Counts and measures in a sentence, keyed by unit or counted noun; years and names skipped.
+
+    Only the number itself is consumed, so a skipped year or name ("In 2024 three soldiers...",
+    "F-16") never hides the quantity that follows it.
+    """
     quantities = []
     for match in _NUMBER.finditer(text):
         start, end = match.span("value")
-        if start > 0 and (text[start - 1].isalnum() or text[start - 1] == "-"):
-            continue
-        if _SKIP_AFTER.match(text[end:]) or (start > 0 and text[start - 1 : start] == "-"):
-            continue
-        if not match.group("value")[0].isdigit() and start > 0 and text[start - 1].isalpha():
-            continue
+        before = text[start - 1] if start > 0 else " "
+        if before.isalnum() or before == "-" or text[end : end + 1] == "-" and text[end + 1 : end + 2].isalnum():
+            continue  # part of a name or code: "F-35", "COVID-19", "MH17"
         value = _parse_value(match.group("value"))
         if match.group("scale"):
             value *= _SCALES[match.group("scale").lower()]
-        rest_words = []
-        for word in (w.strip(".,;:").lower() for w in match.group("rest").split()):
-            if not word or word in _PHRASE_END:
-                break
-            rest_words.append(word)
-        if match.group("value").isdigit() and 1900 <= value <= 2100 and not rest_words[:1] == ["people"]:
-            continue  # a year
-        key, factor = None, 1.0
+        number_end = match.end()
+        following = text[number_end : number_end + 80]
+        phrase = _counted_words(following)
+        first = phrase[0].lower() if phrase else ""
         if match.group("currency"):
-            key, factor = _UNITS["$"]
-        elif match.group("rest").strip().startswith(("%", "per cent", "percent")):
-            key, factor = _UNITS["%"]
-        elif rest_words and rest_words[0] in _UNITS:
-            key, factor = _UNITS[rest_words[0]]
-        elif rest_words:
-            key = rest_words[-1]
-        if key is None:
+            key, factor, shown = "money (USD)", 1.0, []
+        elif _PERCENT.match(following):
+            key, factor, shown = "percent", 1.0, ["%"]
+        elif first in _UNITS:
+            (key, factor), shown = _UNITS[first], phrase[:1]
+        elif phrase:
+            key, factor, shown = phrase[-1].lower(), 1.0, phrase
+        else:
             continue
-        number_end = match.end("scale") if match.group("scale") else match.end("value")
-        rest_surface = match.group("rest").split()[: len(rest_words)] if key not in ("money (USD)",) else []
-        surface = " ".join([text[match.start() : number_end], *rest_surface])
-        quantities.append(Quantity(key=key, value=value * factor, surface=surface.strip(" .,;:")))
+        is_year = match.group("value").isdigit() and 1900 <= value <= 2100 and not match.group("scale")
+        if is_year and key not in ("money (USD)", "percent", "distance (km)", "people"):
+            continue
+        surface = " ".join([text[match.start() : number_end], *shown]).replace(" %", "%")
+        quantities.append(Quantity(key=key, value=value * factor, surface=surface))
     return quantities
 
 

@@ -21,7 +21,9 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from compare.diverge import Divergence
 from compare.report import ArticleRef, CoverageRow, StoryReport
@@ -163,31 +165,32 @@ def render_markdown(report: StoryReport) -> str:
 
 
 def render_terminal(report: StoryReport, console: Console) -> None:
-    console.rule(f"[bold]{report.title}")
-    console.print(f"Story [cyan]{report.story_id}[/] · {len(report.outlets)} outlets · {_when(report.first_published)} – {_when(report.last_published)}")
+    # Article text, titles and outlet names are untrusted: escaped so "[sic]" or "[/]" print as written.
+    console.rule(f"[bold]{escape(report.title)}")
+    console.print(f"Story [cyan]{escape(report.story_id)}[/] · {len(report.outlets)} outlets · {_when(report.first_published)} – {_when(report.last_published)}")
     articles = Table(title="Outlets", show_lines=False)
     for column in ("Outlet", "Published", "Title", "Wire"):
         articles.add_column(column)
     for article in report.articles:
-        articles.add_row(article.outlet, _when(article.published), article.title or article.id, article.wire_credit or "")
+        articles.add_row(Text(article.outlet), _when(article.published), Text(article.title or article.id), article.wire_credit or "")
     console.print(articles)
 
     console.print("[bold]Wire copy[/]")
     if not report.wire_copies:
         console.print("  none")
     for copy in report.wire_copies:
-        console.print(f"  [bold]{copy.source.outlet}[/] published first ({_when(copy.source.published)}), copied by:")
+        console.print(f"  [bold]{escape(copy.source.outlet)}[/] published first ({_when(copy.source.published)}), copied by:")
         for article, score in copy.copies:
-            console.print(f"    {article.outlet} ({_when(article.published)}), Jaccard {score:.2f}")
+            console.print(f"    {article.outlet} ({_when(article.published)}), Jaccard {score:.2f}", markup=False)
 
     short = outlet_abbreviations(report.outlets)
     legend = ", ".join(f"{abbreviation} = {outlet}" for outlet, abbreviation in short.items())
-    matrix = Table(title="Coverage: claims (rows) x outlets", caption=legend, show_lines=False)
+    matrix = Table(title="Coverage: claims (rows) x outlets", caption=escape(legend), show_lines=False)
     matrix.add_column("Claim", overflow="fold")
     for outlet in report.outlets:
-        matrix.add_column(short[outlet], justify="center", no_wrap=True)
+        matrix.add_column(Text(short[outlet]), justify="center", no_wrap=True)
     for row in (*report.shared, *report.partial, *report.unique):
-        matrix.add_row(row.text, *("●" if outlet in row.present else "·" for outlet in report.outlets))
+        matrix.add_row(Text(row.text), *("●" if outlet in row.present else "·" for outlet in report.outlets))
     console.print(matrix)
 
     console.print("[bold]Divergences[/]")
@@ -195,7 +198,7 @@ def render_terminal(report: StoryReport, console: Console) -> None:
         console.print("  none found between aligned claims")
     for divergence in report.divergences:
         subject = f": {divergence.subject}" if divergence.kind in ("number", "actor") else ""
-        console.print(f"  [yellow]{KIND_LABELS[divergence.kind]}[/]{subject}")
+        console.print(f"  [yellow]{KIND_LABELS[divergence.kind]}[/]{escape(subject)}")
         for line in _divergence_line(divergence):
             console.print(f"    {line}", markup=False, highlight=False)
     if report.partial:

@@ -18,9 +18,17 @@ from compare.schema import STORY_SCHEMA
 from compare.text import lede
 
 
+STORY_TEXT_WORDS = 64
+
+
 def story_text(title: str | None, text: str) -> str:
-    """What a story is recognised by: the headline and the first two claims."""
-    return f"{title or ''}. {lede(text, 2)}".strip(". ")
+    """What a story is recognised by: the headline and the first two claims, cut to 64 words.
+
+    Scraped ledes can run to hundreds of words when sentence splitting fails on page junk; the cut
+    keeps embedding cost per article bounded (MiniLM cost grows with sequence length).
+    """
+    combined = f"{title or ''}. {lede(text, 2)}".strip(". ")
+    return " ".join(combined.split()[:STORY_TEXT_WORDS])
 
 
 def _within_window(left: object, right: object, window_days: float) -> bool:

@@ -115,9 +115,10 @@ def split_claims(text: str) -> list[ClaimSpan]:
             continue
         for local_start, local_end in _sentence_spans(paragraph):
             start, end = _trim(text, paragraph_start + local_start, paragraph_start + local_end)
-            dateline = _DATELINE.match(text, start, end) if not claims else None
+            # Slice rather than match(text, start): "^" only anchors at position 0 of the string.
+            dateline = _DATELINE.match(text[start:end]) if not claims else None
             if dateline:
-                start = dateline.end()
+                start += dateline.end()
             sentence = text[start:end]
             if len(sentence.split()) < _MIN_CLAIM_WORDS or _BOILERPLATE.match(sentence):
                 continue

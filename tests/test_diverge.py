@@ -93,17 +93,12 @@ def test_number_parsing_round_trips(value: int, unit: str) -> None:
     factor = {"miles": 1.609}.get(unit, 1.0)
     for written in (str(value), f"{value:,}"):
         if written.isdigit() and 1900 <= value <= 2100:
-            continue  # read as a year on purpose ("In 2000 soldiers ..."); units after it: see the xfail below
+            continue  # read as a year on purpose ("In 2000 soldiers ..."); with a unit it is a measure
         found = extract_quantities(f"Officials counted {written} {unit} there.")
         assert len(found) == 1
         assert found[0].value == pytest.approx(value * factor)
 
 
-@pytest.mark.xfail(
-    reason="diverge.extract_quantities: a bare number in 1900-2100 is dropped as a year even when a unit or currency "
-    "marks it as a measure ('2000 km', '$2000', '2000%')",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("text", "key"),
     [("The pipeline runs 2000 km to the coast.", "distance (km)"), ("The aid was $2000 per family.", "money (USD)"),
@@ -118,30 +113,15 @@ def test_year_range_number_before_a_noun_is_a_year() -> None:
     assert extract_quantities("In 2000 soldiers entered the city.") == []
 
 
-@pytest.mark.xfail(
-    reason="diverge.extract_quantities: 'hundred' is a word number but not a scale, so 'Five hundred people' "
-    "parses as 5 (and would diverge from '500 people')",
-    strict=True,
-)
 def test_written_hundreds_are_multiplied() -> None:
     assert quantities("Five hundred people were evacuated.") == [("people", 500.0)]
 
 
-@pytest.mark.xfail(
-    reason="diverge.extract_quantities: the counted noun is the last of up to three words after the number, "
-    "so 'Two soldiers died in the attack' is keyed 'died', not 'soldiers'",
-    strict=True,
-)
 def test_counted_noun_is_not_the_following_verb() -> None:
     assert quantities("Two soldiers died in the attack.") == [("soldiers", 2.0)]
     assert quantities("Over 2,000 people fled.") == [("people", 2000.0)]
 
 
-@pytest.mark.xfail(
-    reason="diverge.extract_quantities: a skipped match (year, 'F-16') still consumes up to three following words, "
-    "so a written number right after it is lost",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "text", ["In 2024 three soldiers were killed.", "The F-16 crashed and two soldiers were killed."], ids=["year", "name"]
 )
@@ -149,11 +129,6 @@ def test_number_after_a_skipped_year_or_name_is_found(text: str) -> None:
     assert [q.key for q in extract_quantities(text)] == ["soldiers"]
 
 
-@pytest.mark.xfail(
-    reason="diverge.extract_quantities: 'On March 3 two people were killed' reads the day '3' as the count of people "
-    "because the words after '3' (including 'two') are taken as its noun phrase",
-    strict=True,
-)
 def test_day_of_month_is_not_a_count() -> None:
     assert quantities("On March 3 two people were killed.") == [("people", 2.0)]
 

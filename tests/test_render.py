@@ -220,11 +220,6 @@ def test_render_terminal_lists_outlets_and_divergences() -> None:
     assert "Blog left out: The depot lies 80 kilometres north of Baghdad." in text
 
 
-@pytest.mark.xfail(
-    reason="render.render_terminal passes titles, outlets and claim text to rich as markup: '[sic]' is silently "
-    "dropped and '[/]' raises MarkupError",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("title", "outlet"), [("He said [sic] the depot was empty", "AP"), ("Blast [/] depot", "AP"), ("Blast", "[/x] Wire")], ids=["sic", "close", "outlet"]
 )

@@ -131,11 +131,6 @@ def test_dateline_is_stripped_only_from_the_first_claim() -> None:
     assert claim_texts(article)[1] == "BAGHDAD — Residents said they heard two blasts."
 
 
-@pytest.mark.xfail(
-    reason="text.split_claims: _DATELINE.match(text, start, end) with a '^' anchor only matches at offset 0, "
-    "so a dateline after leading whitespace or a dropped boilerplate/fragment paragraph is kept",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "prefix", ["\n", "  ", "Sign up for our newsletter\n\n", "Updated.\n\n"], ids=["newline", "spaces", "boilerplate", "fragment"]
 )
