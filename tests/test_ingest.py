@@ -502,7 +502,8 @@ def test_parse_published_rejects(value: object) -> None:
     st.datetimes(
         min_value=datetime(1000, 1, 2),
         max_value=datetime(9999, 12, 30),
-        timezones=st.builds(timezone, st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23))),
+        # Real UTC offsets are whole minutes; ISO 8601 cannot carry sub-minute offsets reliably.
+            timezones=st.integers(-23 * 60, 23 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes))),
     )
 )
 def test_iso_datetimes_round_trip(moment: datetime) -> None:
