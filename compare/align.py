@@ -1,8 +1,12 @@
 """Equivalent claims across outlets: FAISS nearest neighbours over claim embeddings.
 
-Two claims of different outlets are aligned when each is the other's nearest neighbour among that
-outlet's claims (mutual nearest neighbours) and their cosine similarity reaches the floor. Aligned
-pairs are joined into claim groups that span outlets.
+For every pair of outlets, each claim's best partner in the other outlet is found with FAISS (an exact
+index for the tens-to-thousands of claims of a story; HNSW above `AlignConfig.exact_max`). Two
+claims are aligned when each is the other's best partner (mutual nearest neighbours) and they pass
+the criterion: plain cosine (`min_similarity`), or additionally the ratio margin of bitext mining
+(LASER, vecalign): cosine divided by the mean cosine of both claims to their k nearest neighbours,
+which rejects pairs that are only "close" because the whole story is about one topic. Aligned pairs
+are joined into claim groups that span outlets.
 """
 
 from __future__ import annotations
@@ -22,52 +26,109 @@ ALIGNED_PAIR_SCHEMA: dict[str, pl.DataType] = {
 CLAIM_GROUP_SCHEMA: dict[str, pl.DataType] = {"group_id": pl.String(), "claim_id": pl.String()}
 
 
-def _flat_index(vectors: np.ndarray):  # noqa: ANN202 - faiss types are not importable lazily
+def build_index(vectors: np.ndarray, *, exact_max: int = 50_000, hnsw_m: int = 32, ef_search: int = 128):  # noqa: ANN201 - faiss types
+    """Inner-product index over L2-normalised rows: exact up to `exact_max` rows, HNSW above.
+
+    HNSW M=32 reached recall@10 0.99 on clustered embedding-like data (benchmarks/claims.py, "ann");
+    below ~50k rows exact search is fast enough that an approximation buys nothing.
+    """
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    if len(data) <= exact_max:
+        index = faiss.IndexFlatIP(data.shape[1])
+    else:
+        index = faiss.IndexHNSWFlat(data.shape[1], hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = ef_search
+    index.add(data)
     return index
 
 
-def _best_per_outlet(vectors: np.ndarray, outlets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every claim and every outlet, the most similar claim of that outlet (index and similarity).
-
-    One exact FAISS search per outlet's claims; a story has tens of outlets and hundreds of claims.
-    """
+def _neighbours_per_outlet(
+    vectors: np.ndarray, outlets: np.ndarray, k: int, exact_max: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every claim and outlet: the k most similar claims of that outlet (indices and cosines,
+    padded with -1 / -inf when the outlet has fewer claims), and the outlets in column order."""
     unique_outlets = np.unique(outlets)
-    best_index = np.full((len(vectors), len(unique_outlets)), -1, dtype=np.int64)
-    best_similarity = np.full((len(vectors), len(unique_outlets)), -np.inf, dtype=np.float32)
+    queries = np.ascontiguousarray(vectors, dtype=np.float32)
+    index_out = np.full((len(vectors), len(unique_outlets), k), -1, dtype=np.int64)
+    similarity_out = np.full((len(vectors), len(unique_outlets), k), -np.inf, dtype=np.float32)
     for column, outlet in enumerate(unique_outlets):
         members = np.flatnonzero(outlets == outlet)
-        similarities, neighbours = _flat_index(vectors[members]).search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
-        best_index[:, column] = members[neighbours[:, 0]]
-        best_similarity[:, column] = similarities[:, 0]
-    return best_index, best_similarity
+        depth = min(k, len(members))
+        similarities, neighbours = build_index(vectors[members], exact_max=exact_max).search(queries, depth)
+        valid = neighbours >= 0
+        index_out[:, column, :depth] = np.where(valid, members[np.clip(neighbours, 0, None)], -1)
+        similarity_out[:, column, :depth] = np.where(valid, similarities, -np.inf)
+    return index_out, similarity_out, unique_outlets
+
+
+MARGIN_MIN_DENOMINATOR = 0.1
+CANDIDATE_SCHEMA: dict[str, pl.DataType] = {**ALIGNED_PAIR_SCHEMA, "margin": pl.Float32()}
+
+
+def _margins(index: np.ndarray, similarity: np.ndarray, outlet_of: np.ndarray) -> np.ndarray:
+    """Ratio margin of every candidate (claim, outlet, rank): cosine over the mean of both claims'
+    k-NN cosines (x's towards the candidate's outlet, the candidate's towards x's outlet)."""
+    finite = np.where(np.isfinite(similarity), similarity, np.nan)
+    with np.errstate(invalid="ignore"):
+        neighbourhood = np.nan_to_num(np.nanmean(finite, axis=2), nan=1.0)  # claim x outlet
+    partner_mean = neighbourhood[np.clip(index, 0, None), outlet_of[:, None, None]]
+    # The ratio explodes as the neighbourhood mean nears 0; such neighbourhoods are unrelated anyway.
+    denominator = np.clip((neighbourhood[:, :, None] + partner_mean) / 2, MARGIN_MIN_DENOMINATOR, None)
+    return np.where(index >= 0, similarity / denominator, -np.inf)
+
+
+def candidate_pairs(claims: pl.DataFrame, vectors: np.ndarray, config: AlignConfig) -> pl.DataFrame:
+    """CANDIDATE_SCHEMA rows: each claim's best partner in every other outlet (by cosine, or by
+    margin with criterion "margin"), kept when mutual (if config.mutual); no threshold applied.
+
+    Thresholds are a filter on these rows, so benchmarks fit them without re-searching.
+    """
+    if config.criterion not in ("cosine", "margin"):
+        raise ValueError(f"align.criterion must be 'cosine' or 'margin', not {config.criterion!r}")
+    if claims.height < 2:
+        return pl.DataFrame(schema=CANDIDATE_SCHEMA)
+    outlets = np.asarray(claims["outlet"].to_list(), dtype=object)
+    claim_ids = claims["claim_id"].to_list()
+    index, similarity, unique_outlets = _neighbours_per_outlet(vectors, outlets, max(1, config.margin_k), config.exact_max)
+    outlet_of = np.searchsorted(unique_outlets, outlets)
+    margins = _margins(index, similarity, outlet_of)
+    best_rank = np.argmax(margins if config.criterion == "margin" else similarity, axis=2)
+    rows_axis, outlet_axis = np.indices(best_rank.shape)
+    best = index[rows_axis, outlet_axis, best_rank]
+    best_similarity = similarity[rows_axis, outlet_axis, best_rank]
+    best_margin = margins[rows_axis, outlet_axis, best_rank]
+    rows: dict[tuple[str, str], tuple[float, float]] = {}
+    for claim in range(len(claim_ids)):
+        for column in range(len(unique_outlets)):
+            match = int(best[claim, column])
+            if column == outlet_of[claim] or match < 0:
+                continue
+            if config.mutual and best[match, outlet_of[claim]] != claim:
+                continue
+            key = tuple(sorted((claim_ids[claim], claim_ids[match])))
+            # Non-mutual pairs can be found from both ends with different margins: keep the larger.
+            score = (round(float(best_similarity[claim, column]), 6), round(float(best_margin[claim, column]), 6))
+            rows[key] = max(rows.get(key, score), score)  # type: ignore[index]
+    return pl.DataFrame([(*key, *score) for key, score in sorted(rows.items())], schema=CANDIDATE_SCHEMA, orient="row")
+
+
+def accept(candidates: pl.DataFrame, config: AlignConfig) -> pl.DataFrame:
+    """The candidates that pass the configured thresholds, as ALIGNED_PAIR_SCHEMA rows."""
+    keep = pl.col("similarity") >= config.min_similarity
+    if config.criterion == "margin":
+        keep = keep & (pl.col("margin") >= config.min_margin)
+    return candidates.filter(keep).select(list(ALIGNED_PAIR_SCHEMA))
 
 
 def align_claims(claims: pl.DataFrame, vectors: np.ndarray, config: AlignConfig) -> pl.DataFrame:
-    """ALIGNED_PAIR_SCHEMA rows between claims of different outlets (left_claim_id < right_claim_id)."""
-    if claims.height < 2:
-        return pl.DataFrame(schema=ALIGNED_PAIR_SCHEMA)
-    outlets = np.asarray(claims["outlet"].to_list(), dtype=object)
-    claim_ids = claims["claim_id"].to_list()
-    outlet_column = {outlet: column for column, outlet in enumerate(np.unique(outlets))}
-    best_index, best_similarity = _best_per_outlet(vectors, outlets)
-    rows: set[tuple[str, str, float]] = set()
-    for claim in range(len(claim_ids)):
-        for outlet, column in outlet_column.items():
-            if outlet == outlets[claim]:
-                continue
-            match = int(best_index[claim, column])
-            similarity = float(best_similarity[claim, column])
-            if similarity < config.min_similarity:
-                continue
-            if config.mutual and best_index[match, outlet_column[outlets[claim]]] != claim:
-                continue
-            left, right = sorted((claim_ids[claim], claim_ids[match]))
-            rows.add((left, right, round(similarity, 6)))
-    return pl.DataFrame(sorted(rows), schema=ALIGNED_PAIR_SCHEMA, orient="row")
+    """ALIGNED_PAIR_SCHEMA rows between claims of different outlets (left_claim_id < right_claim_id).
+
+    `similarity` is the cosine of the pair whatever the criterion, so reports stay comparable.
+    """
+    return accept(candidate_pairs(claims, vectors, config), config)
 
 
 def group_claims(claim_ids: list[str], pairs: pl.DataFrame) -> pl.DataFrame:

@@ -74,13 +74,13 @@ def _fail(message: str, code: int = 2) -> None:
 @contextmanager
 def _user_errors() -> Iterator[None]:
     from compare.embed import ModelLoadError
-    from compare.index import IndexMissingError
+    from compare.index import IndexBuildError, IndexMissingError
     from compare.report import UnknownStoryError
     from compare.store import StoreLockedError
 
     try:
         yield
-    except (ConfigError, UserError, ModelLoadError, IndexMissingError, UnknownStoryError, StoreLockedError) as error:
+    except (ConfigError, UserError, ModelLoadError, IndexMissingError, IndexBuildError, UnknownStoryError, StoreLockedError) as error:
         _fail(str(error))
     except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
         _fail(f"{error.filename}: {error.strerror}")
@@ -179,24 +179,42 @@ def dedup(
     home: HomeOption = None,
     config: ConfigOption = None,
     list_format: ListFormatOption = ListFormat.table,
-    min_outlets: Annotated[int, typer.Option(help="Only clusters spanning at least this many outlets (2 = cross-outlet reprints).")] = 1,
+    min_outlets: Annotated[int, typer.Option(help="Only clusters spanning at least this many outlets (2 = cross-outlet reprints); with --partial, 2 hides reuse within one outlet.")] = 1,
+    partial: Annotated[bool, typer.Option("--partial", help="List partial reuse instead: article pairs sharing passages (shared spans with character offsets in both texts).")] = False,
     model: ModelOption = None,
     device: DeviceOption = None,
 ) -> None:
-    """List near-duplicate clusters (wire copy, reprints): members, outlet, url, Jaccard to the earliest.
+    """List near-duplicate clusters (wire copy, reprints) or, with --partial, passages reused between articles.
 
-    Example: compare dedup --min-outlets 2 --format json
+    Clusters: each member with its outlet, Jaccard to the earliest article (the probable source),
+    containment both ways, its share of wire text, and a sentence diff against the source.
+    Partial reuse: pairs sharing passages of at least min_span_words words, with the spans.
+
+    Example: compare dedup --min-outlets 2 --format json; compare dedup --partial --format csv
     """
-    from compare.dedup import copy_listing
+    from compare.dedup import copy_listing, partial_reuse
     from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config, model, device)
-        index = _ensure_index(settings)
-        listing = copy_listing(Store(settings.home).articles(), index.clusters).filter(pl.col("outlets") >= min_outlets)
+        articles = Store(settings.home).articles()
+        if partial:
+            with err.status("finding reused passages") if err.is_terminal else _null():
+                listing = partial_reuse(articles, settings.minhash)
+            if min_outlets >= 2:
+                listing = listing.filter(pl.col("left_outlet") != pl.col("right_outlet"))
+        else:
+            index = _ensure_index(settings)
+            listing = copy_listing(articles, index.clusters, settings.minhash).filter(pl.col("outlets") >= min_outlets)
+    if partial:
+        _emit_listing(
+            listing, list_format, f"{listing.height} article pairs sharing passages",
+            ["left_outlet", "left_title", "right_outlet", "right_title", "shared_words", "left_in_right", "right_in_left"],
+        )
+        return
     _emit_listing(
         listing, list_format, f"{listing['cluster_id'].n_unique()} near-duplicate clusters",
-        ["cluster_id", "is_source", "jaccard_to_source", "outlet", "published", "title"],
+        ["cluster_id", "jaccard_to_source", "copy_in_source", "source_in_copy", "diff", "outlet", "title"],
     )
 
 
@@ -225,6 +243,7 @@ def stories(
 
         records = [
             {"story_id": s.story_id, "title": s.title, "first_published": s.first_published.isoformat() if s.first_published else None,
+             "last_published": s.last_published.isoformat() if s.last_published else None,
              "outlets": list(s.outlets), "articles": [article_record(a) for a in s.articles]}
             for s in summaries
         ]
@@ -234,13 +253,17 @@ def stories(
         {
             "story_id": [s.story_id for s in summaries],
             "first_published": [s.first_published for s in summaries],
+            "last_published": [s.last_published for s in summaries],
             "outlets": [len(s.outlets) for s in summaries],
             "title": [s.title for s in summaries],
             "outlet_names": [list(s.outlets) for s in summaries],
         },
-        schema={"story_id": pl.String, "first_published": pl.Datetime("us", "UTC"), "outlets": pl.Int32, "title": pl.String, "outlet_names": pl.List(pl.String)},
+        schema={"story_id": pl.String, "first_published": pl.Datetime("us", "UTC"), "last_published": pl.Datetime("us", "UTC"),
+                "outlets": pl.Int32, "title": pl.String, "outlet_names": pl.List(pl.String)},
     )
-    _emit_listing(frame, list_format, f"{len(summaries)} stories", ["story_id", "first_published", "outlets", "title"])
+    _emit_listing(
+        frame, list_format, f"{len(summaries)} stories", ["story_id", "first_published", "last_published", "outlets", "title", "outlet_names"]
+    )
 
 
 def _write_report(report: Any, report_format: ReportFormat, output: Path | None) -> None:
@@ -270,7 +293,8 @@ OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write
 
 @app.command()
 def report(
-    story: Annotated[str, typer.Argument(help="A story id from `compare stories`, or the id of any article in it.")],
+    story: Annotated[str | None, typer.Argument(help="A story id from `compare stories`, or the id of any article in it.")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Report the story that best matches this text instead.")] = None,
     home: HomeOption = None,
     config: ConfigOption = None,
     report_format: ReportFormatOption = ReportFormat.terminal,
@@ -281,15 +305,22 @@ def report(
     """Report one story: outlets, wire copy, shared claims, omissions, and claims that disagree.
 
     Example: compare report s-1a2b3c4d5e --format html -o story.html
+    Example: compare report --query "militia depot Baghdad explosions" --format markdown
     """
-    from compare.report import build_report
+    from compare.report import build_report, find_story
     from compare.store import Store
 
     with _user_errors():
+        if (story is None) == (query is None):
+            raise UserError("give a story id, an article id, or --query TEXT (exactly one)")
         settings = _settings(home, config, model, device)
         index = _ensure_index(settings)
+        articles = Store(settings.home).articles()
+        if query is not None:
+            story = find_story(articles, index, query)
+            err.print(f"best match for the query: story {story}", highlight=False, markup=False)
         with err.status("aligning claims") if err.is_terminal else _null():
-            built = build_report(Store(settings.home).articles(), index, story, settings)
+            built = build_report(articles, index, story, settings)
         _write_report(built, report_format, output)
 
 
@@ -319,47 +350,247 @@ def demo(
         _write_report(built, report_format, output)
 
 
-@index_app.command("build")
-def index_build(home: HomeOption = None, config: ConfigOption = None, model: ModelOption = None, device: DeviceOption = None) -> None:
-    """Rebuild wire-copy clusters, article vectors and stories as a new snapshot.
+# Exit codes of the index commands, for monitoring (scripts/nightly.sh passes them on).
+EXIT_BUILD_FAILED = 3  # corrupt or unreadable corpus, disk full: the previous snapshot stays current
+EXIT_VERIFY_FAILED = 4  # a snapshot file is missing, unreadable, or differs from its recorded checksum
+EXIT_LOCKED = 75  # another build holds the lock (EX_TEMPFAIL): try again later
 
-    Example: compare index build --home ./data
+
+@index_app.command("build")
+def index_build(
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    device: DeviceOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch instead of reusing the previous snapshot's vectors.")] = False,
+    keep: Annotated[int | None, typer.Option("--keep", min=1, help="Snapshots to keep after the build (default [index] keep_snapshots = 2).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as one JSON line (for logs).")] = False,
+) -> None:
+    """Build wire-copy clusters, article vectors and stories as a new snapshot, then switch to it.
+
+    Incremental by default: only articles not in the previous snapshot are embedded. Exit codes:
+    0 built (or already up to date), 3 build failed with the previous snapshot kept, 75 another
+    build is running.
+
+    Example: compare index build --home ./data --keep 3
     """
-    from compare.index import build_index
+    from compare.index import BuildLockedError, IndexBuildError, build_index
     from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config, model, device)
-        with _progress() as progress:
-            built = build_index(Store(settings.home), settings, progress=_index_progress(progress))
+        try:
+            with _progress() as progress:
+                built = build_index(Store(settings.home), settings, progress=_index_progress(progress), full=full, keep=keep)
+        except BuildLockedError as error:
+            _fail(str(error), EXIT_LOCKED)
+        except IndexBuildError as error:
+            _fail(str(error), EXIT_BUILD_FAILED)
     manifest = built.manifest
-    out.print(
-        f"built {built.path.name}: {manifest.articles} articles, {manifest.clusters} wire-copy clusters, "
-        f"{manifest.stories} stories in {sum(manifest.seconds.values()):.1f} s",
-        highlight=False,
-    )
+    if as_json:
+        from dataclasses import asdict
+
+        record = {"snapshot": built.path.name, "reused": built.reused, **asdict(manifest)}
+        sys.stdout.write(json.dumps(record) + "\n")
+    elif built.reused:
+        out.print(f"index up to date: {built.path.name} ({manifest.articles} articles)", highlight=False)
+    else:
+        out.print(
+            f"built {built.path.name} ({manifest.mode}, {manifest.new_articles} new, {manifest.embedded} embedded): "
+            f"{manifest.articles} articles, {manifest.clusters} wire-copy clusters, {manifest.stories} stories, "
+            f"{manifest.claims} claims in {sum(manifest.seconds.values()):.1f} s",
+            highlight=False,
+        )
 
 
 @index_app.command("status")
-def index_status(home: HomeOption = None, config: ConfigOption = None) -> None:
-    """Show the current index snapshot and whether the corpus changed since.
+def index_status(home: HomeOption = None, config: ConfigOption = None, list_format: ListFormatOption = ListFormat.table) -> None:
+    """List the snapshots (current marked): age, size, counts, model, build time; and whether the corpus changed since.
 
-    Example: compare index status
+    Example: compare index status --format json
     """
-    from compare.index import load_index
+    from dataclasses import asdict
+
+    from compare.index import load_index, snapshot_status
     from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config)
         store = Store(settings.home)
         index = load_index(store)
-    manifest = index.manifest
-    stale = "up to date" if manifest.corpus_version == store.corpus_version() else "stale: corpus changed since"
-    out.print(
-        f"snapshot {index.path.name} ({stale}); built {manifest.built_at}; model {manifest.model}; "
-        f"{manifest.articles} articles, {manifest.clusters} clusters, {manifest.stories} stories",
-        highlight=False,
+        rows = snapshot_status(store)
+    stale = "up to date" if index.manifest.corpus_version == store.corpus_version() else "stale: the corpus changed since"
+    frame = pl.DataFrame([asdict(row) for row in rows])
+    _emit_listing(
+        frame, list_format, f"current snapshot {index.path.name} ({stale})",
+        ["name", "current", "age_hours", "mode", "articles", "new_articles", "claims", "clusters", "stories", "build_seconds", "size_mb", "model"],
     )
+
+
+@index_app.command("verify")
+def index_verify(
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    all_snapshots: Annotated[bool, typer.Option("--all", help="Verify every kept snapshot, not only the current one.")] = False,
+) -> None:
+    """Check the current snapshot: checksums recorded at build time, every file readable, counts consistent.
+
+    Exit code 0 when sound, 4 when a problem is found (each printed on one line).
+
+    Example: compare index verify --all
+    """
+    from compare.index import list_snapshots, load_index, verify_snapshot
+    from compare.store import Store
+
+    with _user_errors():
+        settings = _settings(home, config)
+        store = Store(settings.home)
+        paths = list_snapshots(store) if all_snapshots else [load_index(store).path]
+        problems = [problem for path in paths for problem in verify_snapshot(path)]
+    for problem in problems:
+        err.print(f"[red]problem:[/] {problem}", highlight=False)
+    if problems:
+        raise typer.Exit(EXIT_VERIFY_FAILED)
+    out.print(f"verified {len(paths)} snapshot(s): {', '.join(p.name for p in paths)}", highlight=False)
+
+
+@index_app.command("diff")
+def index_diff(
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    list_format: ListFormatOption = ListFormat.table,
+    since: Annotated[str | None, typer.Option("--since", help="Snapshot name to compare with (default: the one before the current).")] = None,
+    min_outlets: Annotated[int, typer.Option(help="Only stories and clusters spanning at least this many outlets.")] = 1,
+) -> None:
+    """New stories, stories that gained outlets, and new wire clusters since the previous snapshot.
+
+    Story and wire-cluster ids are stable across builds, so the same id is the same story.
+
+    Example: compare index diff --min-outlets 2 --format json
+    """
+    from compare.index import diff_snapshots, list_snapshots, load_index
+    from compare.store import Store
+
+    with _user_errors():
+        settings = _settings(home, config)
+        store = Store(settings.home)
+        current = load_index(store).path
+        names = [path.name for path in list_snapshots(store)]
+        if since is None:
+            older = [name for name in names if name < current.name]
+            if not older:
+                raise UserError("only one snapshot: nothing to compare with (keep more with --keep)")
+            since = older[-1]
+        elif since not in names:
+            raise UserError(f"no snapshot named {since} (kept: {', '.join(names)})")
+        changes = diff_snapshots(current.parent / since, current, min_outlets=min_outlets)
+    _emit_listing(changes, list_format, f"{changes.height} changes from {since} to {current.name}",
+                  ["change", "id", "outlets", "added_outlets", "articles", "title"])
+
+
+@index_app.command("prune")
+def index_prune(
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    keep: Annotated[int | None, typer.Option("--keep", min=1, help="Snapshots to keep (default [index] keep_snapshots = 2).")] = None,
+) -> None:
+    """Delete old snapshots, keeping the newest ones and always the current one.
+
+    Example: compare index prune --keep 7
+    """
+    from compare.index import prune_snapshots
+    from compare.store import Store
+
+    with _user_errors():
+        settings = _settings(home, config)
+        removed = prune_snapshots(Store(settings.home), keep or settings.index.keep_snapshots)
+    out.print(f"removed {len(removed)} snapshot(s){': ' + ', '.join(removed) if removed else ''}", highlight=False)
+
+
+@app.command()
+def history(
+    url: Annotated[str, typer.Argument(help="The article's URL, exactly as ingested.")],
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    list_format: ListFormatOption = ListFormat.table,
+) -> None:
+    """Versions of a re-crawled article and what changed between them (title, date, sentences), and when.
+
+    Example: compare history https://example.org/news/depot-blast --format json
+    """
+    from compare.history import UnknownArticleError, article_history, version_changes
+    from compare.store import Store
+
+    with _user_errors():
+        settings = _settings(home, config)
+        try:
+            versions = article_history(Store(settings.home), url)
+        except UnknownArticleError as error:
+            raise UserError(str(error)) from error
+    changes = version_changes(versions)
+    if list_format is ListFormat.json:
+        from dataclasses import asdict
+
+        def plain(record: dict[str, Any]) -> dict[str, Any]:
+            return {k: (v.isoformat() if hasattr(v, "isoformat") else list(v) if isinstance(v, tuple) else v) for k, v in record.items()}
+
+        document = {"url": url, "versions": [plain(asdict(v)) for v in versions], "changes": [plain(asdict(c)) for c in changes]}
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
+    rows: list[dict[str, Any]] = [
+        {"version": v.version, "crawled": v.ingested_at, "id": v.id, "published": v.published, "title": v.title} for v in versions
+    ]
+    _emit_listing(pl.DataFrame(rows), list_format, f"{len(versions)} version(s) of {url}")
+    if list_format is ListFormat.table:
+        for change in changes:
+            when = change.at.strftime("%Y-%m-%d %H:%M") if change.at else "unknown time"
+            out.print(f"\nversion {change.before} -> {change.after} (crawled {when})", highlight=False, markup=False)
+            if change.title_changed:
+                out.print(f"  title: {change.title_before!r} -> {change.title_after!r}", highlight=False, markup=False)
+            if change.published_before != change.published_after:
+                out.print(f"  published: {change.published_before} -> {change.published_after}", highlight=False, markup=False)
+            for sentence in change.removed:
+                out.print(f"  - {sentence}", highlight=False, markup=False)
+            for sentence in change.added:
+                out.print(f"  + {sentence}", highlight=False, markup=False)
+            if not (change.title_changed or change.removed or change.added):
+                out.print("  no change in title or sentences (spacing or page furniture only)", highlight=False, markup=False)
+
+
+@app.command()
+def finetune(
+    output: Annotated[Path, typer.Argument(help="Folder to write the fine-tuned sentence-transformers model to.")],
+    mrpc: Annotated[list[Path] | None, typer.Option("--mrpc", help="MRPC TSV file(s); only the 40% fit part is used unless --all-mrpc-rows.")] = None,
+    sts: Annotated[list[Path] | None, typer.Option("--sts", help="STS Benchmark TSV file(s) (e.g. sts-train-news.csv), scores 0-5.")] = None,
+    all_mrpc_rows: Annotated[bool, typer.Option("--all-mrpc-rows", help="Train on every MRPC row (then do not benchmark on that file).")] = False,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the pairs.")] = 1,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Fine-tune the embedding model on labelled news sentence pairs (CoSENT loss, CPU minutes).
+
+    Use the result with COMPARE_MODEL=OUTPUT or `model = "OUTPUT"` under [embed] in compare.toml.
+
+    Example: compare finetune models/minilm-news --mrpc msr_paraphrase_train.txt --sts sts-train-news.csv
+    """
+    from compare.finetune import DataError, FinetuneConfig, training_pairs
+    from compare.finetune import finetune as run_finetune
+
+    with _user_errors():
+        settings = _settings(home, config, model)
+        try:
+            examples = training_pairs(mrpc or [], sts or [], all_mrpc_rows=all_mrpc_rows)
+        except DataError as error:
+            raise UserError(str(error)) from error
+        err.print(f"fine-tuning {settings.embed.model} on {len(examples)} pairs", highlight=False)
+        with _progress() as progress:
+            task = progress.add_task("training", total=None)
+            written = run_finetune(
+                examples, output, base=settings.embed, config=FinetuneConfig(epochs=epochs),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        out.print(f"model written to {written}; use it with COMPARE_MODEL={written}", highlight=False)
 
 
 def main() -> None:

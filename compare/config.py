@@ -28,32 +28,72 @@ class MinHashConfig:
     min_shared_shingles: int = 40
     template_min_articles: int = 5
     seed: int = 1
+    # Candidates only between articles published at most this many days apart (undated ones pair
+    # with all); 0 = whole corpus. Reprints follow the original within days.
+    window_days: float = 14.0
+    # Passage-level candidates: windows of this many shingles (half overlapping), banded MinHash
+    # (bands x rows permutations); 0 turns them off. A copied passage matches a window at Jaccard >= 0.6,
+    # found with probability 1-(1-0.6**3)**20 = 0.99 per window pair.
+    passage_shingles: int = 40
+    passage_bands: int = 20
+    passage_rows: int = 3
+    max_bucket: int = 50  # a band bucket with more articles yields a chain of pairs, not all pairs
+    min_span_words: int = 40  # partial reuse: at least one shared passage this long
+    # Also a copy: this share of one article's words lies in passages shared with the other.
+    min_coverage: float = 0.5
 
 
 @dataclass(frozen=True)
 class EmbedConfig:
-    """`model` is BUNDLED_MODEL, any sentence-transformers model name, or a local path."""
+    """`model` is BUNDLED_MODEL, any sentence-transformers model name, or a local path (e.g. one
+    written by scripts/finetune.py). `backend` is "torch", "onnx" or "onnx-int8" (benchmarks/claims.py
+    measures all three)."""
 
     model: str = BUNDLED_MODEL
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", "mps" or "auto"
     batch_size: int = 64
+    backend: str = "torch"
 
 
 @dataclass(frozen=True)
 class AlignConfig:
-    """Claims of two outlets are aligned when they are mutual nearest neighbours above min_similarity."""
+    """Claims of two outlets are aligned when they are mutual nearest neighbours above min_similarity;
+    with criterion "margin" their ratio margin over `margin_k` neighbours must also reach min_margin.
+    Stories up to `exact_max` claims per outlet are searched exactly, larger ones with HNSW."""
 
     min_similarity: float = 0.62
     mutual: bool = True
+    criterion: str = "cosine"
+    min_margin: float = 1.0
+    margin_k: int = 4
+    exact_max: int = 50_000
 
 
 @dataclass(frozen=True)
 class StoryConfig:
-    """Articles join a story when title+lede similarity passes min_similarity within window_days."""
+    """Articles published within window_days join a story by document similarity.
 
-    min_similarity: float = 0.55
+    method "average": average-linkage clusters of the mean of title+lede embedding cosine and
+    full-text TF-IDF cosine, cut at min_similarity; a pair of articles of different outlets that are
+    each other's nearest neighbour above mutual_floor is joined first. On BASIL (benchmarks/stories.py)
+    ARI is 0.994 for cuts from 0.25 to 0.35; 0.35 keeps PAC's undated opinion pairs apart best.
+    method "components": the first version, connected components of embedding cosine >= min_similarity
+    (0.55 suits it); chains unrelated articles on large corpora.
+    """
+
+    min_similarity: float = 0.35
     window_days: float = 3.0
     neighbours: int = 20
+    method: str = "average"
+    mutual_floor: float = 0.25
+    max_block: int = 3000  # articles clustered exactly at once; larger candidate blocks fall back to components
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Snapshots kept after a build (the current one always is); `compare index prune --keep` overrides."""
+
+    keep_snapshots: int = 2
 
 
 @dataclass(frozen=True)
@@ -63,6 +103,7 @@ class Settings:
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     stories: StoryConfig = field(default_factory=StoryConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
 
 
 class ConfigError(ValueError):
@@ -83,6 +124,7 @@ _SECTIONS: dict[str, type] = {
     "embed": EmbedConfig,
     "align": AlignConfig,
     "stories": StoryConfig,
+    "index": IndexConfig,
 }
 
 # Environment variables and the (section, key) they set.

@@ -1,44 +1,99 @@
-"""Near-duplicate articles (wire copy and reprints) with MinHash signatures and datasketch LSH.
+"""Wire copy and reprints: MinHash signatures, LSH candidates (whole articles and passages), exact checks.
 
-LSH gives candidates cheaply; every candidate pair is then verified with the exact Jaccard of the
-hashed shingle sets, so what is reported as a copy has a real overlap, not an estimate.
+Flow: texts -> word hashes -> word 5-gram shingles (compiled, compare.minhash_kernels) -> page
+templates masked per outlet -> datasketch-compatible signatures -> candidates from datasketch
+MinHashLSH over whole articles (Jaccard) and from banded signatures of passage windows (so a short
+copy inside a long article is a candidate) -> candidates outside the time window dropped -> every
+candidate verified on exact shingles, with shared spans as evidence -> copies grouped into clusters
+named after their earliest article.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
-import xxhash
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from compare.config import MinHashConfig
+from compare.reuse import SentenceDiff, SharedSpan, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.schema import CLUSTER_SCHEMA
-from compare.text import words
 
 
-_ROLL_BASE = np.uint64(0x9E3779B97F4A7C15)
+
+def _kernels():  # noqa: ANN202
+    # numba compiles (or loads its cache) on first import: keep `compare --help` fast.
+    from compare import minhash_kernels
+
+    return minhash_kernels
+
+
+def normalise_unicode(texts: Sequence[str]) -> list[str]:
+    """Unicode lower-case, every non-word character to one space (keeps code-point offsets in place)."""
+    if not texts:
+        return []
+    return pl.Series(texts, dtype=pl.String).str.to_lowercase().str.replace_all(r"[^\w]", " ").to_list()
+
+
+@dataclass(frozen=True)
+class ShingledTexts:
+    """Words and word n-gram hashes of a batch of texts, flat with offsets: text d owns rows off[d]:off[d+1].
+
+    Words are runs of word characters after lower-casing (punctuation, quotes and whitespace ignored);
+    `word_starts`/`word_ends` are character offsets into the original text.
+    """
+
+    word_hashes: np.ndarray  # uint64, xxh64 of each lower-cased word
+    word_starts: np.ndarray  # int32
+    word_ends: np.ndarray  # int32
+    doc_words: np.ndarray  # int64, n+1
+    hashes: np.ndarray  # uint64, shingle i of a text starts at its word i
+    doc_shingles: np.ndarray  # int64, n+1
+    size: int
+
+    def __len__(self) -> int:
+        return self.doc_shingles.size - 1
+
+    def sequence(self, doc: int) -> np.ndarray:
+        return self.hashes[self.doc_shingles[doc] : self.doc_shingles[doc + 1]]
+
+    def words(self, doc: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = slice(self.doc_words[doc], self.doc_words[doc + 1])
+        return self.word_starts[rows], self.word_ends[rows]
+
+    def word_count(self, doc: int) -> int:
+        return int(self.doc_words[doc + 1] - self.doc_words[doc])
+
+
+def shingle_texts(texts: Sequence[str], size: int) -> ShingledTexts:
+    """Shingle a batch of texts in one compiled pass (texts needing Unicode rules normalised first)."""
+    kernels = _kernels()
+    encoded = [text.encode("utf-8") for text in texts]
+    data, offsets = _joined(encoded)
+    unicode_rows = np.flatnonzero(kernels.needs_unicode(data, offsets)).tolist()
+    if unicode_rows:
+        for row, normalised in zip(unicode_rows, normalise_unicode([texts[row] for row in unicode_rows]), strict=True):
+            encoded[row] = normalised.encode("utf-8")
+        data, offsets = _joined(encoded)
+    word_hashes, starts, ends, doc_words = kernels.word_hashes(data, offsets)
+    hashes, doc_shingles = kernels.roll_shingles(word_hashes, doc_words, size)
+    return ShingledTexts(word_hashes, starts, ends, doc_words, hashes, doc_shingles, size)
+
+
+def _joined(encoded: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(chunk) for chunk in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8), offsets
 
 
 def shingles(text: str, size: int) -> np.ndarray:
-    """Sorted unique 64-bit hashes of the word n-grams of the normalised text (short texts: one shingle).
-
-    Words are hashed once and rolled into n-gram hashes with numpy (polynomial hash mod 2**64),
-    instead of building every n-gram string in Python.
-    """
-    tokens = words(text)
-    if not tokens:
-        return np.zeros(0, dtype=np.uint64)
-    word_hashes = np.fromiter((xxhash.xxh64_intdigest(token.encode()) for token in tokens), dtype=np.uint64, count=len(tokens))
-    count = max(1, len(tokens) - size + 1)
-    grams = np.zeros(count, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for offset in range(min(size, len(tokens))):
-            grams = grams * _ROLL_BASE + word_hashes[offset : offset + count]
-    return np.unique(grams)
+    """Sorted unique 64-bit hashes of the word n-grams of the normalised text (short texts: one shingle)."""
+    return np.unique(shingle_texts([text], size).hashes)
 
 
 def jaccard(left: np.ndarray, right: np.ndarray) -> float:
@@ -49,26 +104,102 @@ def jaccard(left: np.ndarray, right: np.ndarray) -> float:
     return shared / (left.size + right.size - shared)
 
 
-def _identity_hash(value: bytes) -> int:
-    # Shingles are already 64-bit hashes; datasketch takes the low 32 bits for its permutations.
-    return int.from_bytes(value[:4], "little")
+def containment(part: np.ndarray, whole: np.ndarray) -> float:
+    """Share of `part`'s shingles found in `whole`: high when a short copy sits inside a long article."""
+    if part.size == 0:
+        return 0.0
+    return np.intersect1d(part, whole, assume_unique=True).size / part.size
+
+
+# ---------------------------------------------------------------- signatures
+
+
+@lru_cache(maxsize=8)
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's own affine32 permutation parameters (a, b) for this num_perm and seed."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
+    return np.ascontiguousarray(a, dtype=np.uint32), np.ascontiguousarray(b, dtype=np.uint32)
+
+
+def signature_matrix(
+    hashes: np.ndarray, starts: np.ndarray, stops: np.ndarray, num_perm: int, seed: int, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """(ranges, num_perm) uint32 hash values of each shingle range, as datasketch computes them."""
+    a, b = permutations(num_perm, seed)
+    mask = np.ones(hashes.size, dtype=np.bool_) if keep is None else keep
+    return _kernels().minhash_ranges(hashes, mask, np.asarray(starts, np.int64), np.asarray(stops, np.int64), a, b)
+
+
+def lean_minhashes(matrix: np.ndarray, seed: int) -> list[LeanMinHash]:
+    """Wrap signature rows as datasketch LeanMinHash objects (scheme affine32) without re-validating each."""
+    result = []
+    for row in matrix:
+        lean = LeanMinHash.__new__(LeanMinHash)
+        lean.seed, lean.scheme, lean.hashvalues = seed, "affine32", row
+        result.append(lean)
+    return result
+
+
+def text_signatures(texts: Sequence[str], config: MinHashConfig) -> list[LeanMinHash]:
+    """Raw texts to datasketch signatures: the fast path benchmarks/wirecopy.py times."""
+    shingled = shingle_texts(texts, config.shingle_size)
+    matrix = signature_matrix(shingled.hashes, shingled.doc_shingles[:-1], shingled.doc_shingles[1:], config.num_perm, config.seed)
+    return lean_minhashes(matrix, config.seed)
 
 
 def signatures(shingle_sets: Sequence[np.ndarray], config: MinHashConfig) -> list[LeanMinHash]:
-    """datasketch-compatible signatures, so MinHashLSH (and its storage backends) stay the index."""
-    encoded = [[int(h).to_bytes(8, "little") for h in hashes] for hashes in shingle_sets]
-    minhashes = MinHash.bulk(encoded, num_perm=config.num_perm, seed=config.seed, hashfunc=_identity_hash)
-    return [LeanMinHash(m) for m in minhashes]
+    """Signatures of given shingle hash sets; equal to datasketch's `MinHash(num_perm, seed)` updated with
+    each hash's 8 little-endian bytes under hashfunc `int.from_bytes(value[:4], "little")`."""
+    lengths = np.array([s.size for s in shingle_sets], dtype=np.int64)
+    stops = np.cumsum(lengths)
+    flat = np.concatenate(shingle_sets).astype(np.uint64) if len(shingle_sets) else np.zeros(0, np.uint64)
+    return lean_minhashes(signature_matrix(flat, stops - lengths, stops, config.num_perm, config.seed), config.seed)
 
 
-@dataclass(frozen=True)
-class CopyPair:
-    left: str
-    right: str
-    jaccard: float
+# ---------------------------------------------------------------- page templates
+
+
+def strip_templates(shingle_sets: list[np.ndarray], outlets: Sequence[str], min_articles: int) -> list[np.ndarray]:
+    """Remove each outlet's page template: shingles found in `min_articles` or more of its articles.
+
+    Scraped text often keeps an outlet's boilerplate (newsletter boxes, related links); in the Baly
+    sample 33 of the 40 highest-containment pairs were one outlet's articles sharing only that.
+    """
+    lengths = np.array([s.size for s in shingle_sets], dtype=np.int64)
+    flat = np.concatenate(shingle_sets) if int(lengths.sum()) else np.zeros(0, np.uint64)
+    keep = _template_keep(flat, lengths, outlets, min_articles)
+    stops = np.cumsum(lengths)
+    return [flat[stop - length : stop][keep[stop - length : stop]] for stop, length in zip(stops, lengths, strict=True)]
+
+
+def _template_keep(hashes: np.ndarray, lengths: np.ndarray, outlets: Sequence[str], min_articles: int) -> np.ndarray:
+    if hashes.size == 0:
+        return np.ones(0, dtype=np.bool_)
+    codes = pl.Series(list(outlets), dtype=pl.String).cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
+    with np.errstate(over="ignore"):
+        keys = hashes ^ (np.repeat(codes + np.uint64(1), lengths) * np.uint64(0x9E3779B97F4A7C15))
+    frame = pl.DataFrame({"key": keys, "doc": np.repeat(np.arange(lengths.size, dtype=np.uint32), lengths)})
+    # Occurrences bound articles from above: only keys seen min_articles times need the exact count.
+    frequent = frame.group_by("key").len().filter(pl.col("len") >= min_articles).select("key")
+    if frequent.height == 0:
+        return np.ones(hashes.size, dtype=np.bool_)
+    templates = (
+        frame.join(frequent, on="key", how="semi").group_by("key").agg(pl.col("doc").n_unique().alias("articles"))
+        .filter(pl.col("articles") >= min_articles)["key"]
+    )
+    return ~frame["key"].is_in(templates.implode()).to_numpy()
+
+
+def template_keep(shingled: ShingledTexts, outlets: Sequence[str], min_articles: int) -> np.ndarray:
+    """Per shingle position: False where the shingle is its outlet's page template."""
+    return _template_keep(shingled.hashes, np.diff(shingled.doc_shingles), outlets, min_articles)
+
+
+# ---------------------------------------------------------------- candidates
 
 
 def candidate_pairs(article_ids: Sequence[str], minhashes: Sequence[LeanMinHash], config: MinHashConfig) -> list[tuple[int, int]]:
+    """Whole-article candidates from datasketch MinHashLSH at `lsh_threshold` (row indices, i < j)."""
     lsh = MinHashLSH(threshold=config.lsh_threshold, num_perm=config.num_perm)
     for index, minhash in enumerate(minhashes):
         lsh.insert(index, minhash, check_duplication=False)
@@ -80,35 +211,84 @@ def candidate_pairs(article_ids: Sequence[str], minhashes: Sequence[LeanMinHash]
     return sorted(pairs)
 
 
-def containment(part: np.ndarray, whole: np.ndarray) -> float:
-    """Share of `part`'s shingles found in `whole`: high when a short copy sits inside a long article."""
-    if part.size == 0:
-        return 0.0
-    return np.intersect1d(part, whole, assume_unique=True).size / part.size
+def passage_windows(doc_shingles: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(doc, start, stop) shingle ranges of overlapping windows; a text shorter than a window is one window."""
+    counts = np.diff(doc_shingles)
+    per_doc = np.where(counts > window, -(-(counts - window) // stride) + 1, (counts > 0).astype(np.int64))
+    docs = np.repeat(np.arange(counts.size), per_doc)
+    first = np.repeat(np.cumsum(per_doc) - per_doc, per_doc)
+    k = np.arange(docs.size) - first
+    local = np.minimum(k * stride, np.maximum(counts[docs] - window, 0))
+    starts = doc_shingles[docs] + local
+    stops = np.minimum(starts + window, doc_shingles[docs + 1])
+    return docs, starts, stops
 
 
-def strip_templates(shingle_sets: list[np.ndarray], outlets: Sequence[str], min_articles: int) -> list[np.ndarray]:
-    """Remove each outlet's page template: shingles found in `min_articles` or more of its articles.
+def passage_candidates(shingled: ShingledTexts, keep: np.ndarray, config: MinHashConfig) -> set[tuple[int, int]]:
+    """Pairs of texts with a pair of similar passage windows (banded MinHash), so partial copies are candidates.
 
-    Scraped text often keeps an outlet's boilerplate (newsletter boxes, related links); in the Baly
-    sample 33 of the 40 highest-containment pairs were one outlet's articles sharing only that.
+    A passage of `passage_shingles` shingles copied into a long article matches one of its windows
+    with Jaccard >= ~0.6 (windows overlap by half); bands x rows are set for high recall there.
     """
-    if not shingle_sets:
-        return shingle_sets
-    lengths = [hashes.size for hashes in shingle_sets]
-    frame = pl.DataFrame(
-        {
-            "doc": np.repeat(np.arange(len(shingle_sets)), lengths),
-            "outlet": np.repeat(np.asarray(outlets, dtype=object), lengths).astype(str),
-            "shingle": np.concatenate(shingle_sets) if sum(lengths) else np.zeros(0, np.uint64),
-        }
+    docs, starts, stops = passage_windows(shingled.doc_shingles, config.passage_shingles, max(1, config.passage_shingles // 2))
+    if docs.size == 0:
+        return set()
+    perms = config.passage_bands * config.passage_rows
+    matrix = signature_matrix(shingled.hashes, starts, stops, perms, config.seed, keep).astype(np.uint64)
+    live = matrix[:, 0] != np.uint64(0xFFFFFFFF)  # windows that are all template have no signature
+    matrix, docs = matrix[live], docs[live]
+    bands = matrix.reshape(matrix.shape[0], config.passage_bands, config.passage_rows)
+    keys = np.zeros(bands.shape[:2], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for row in range(config.passage_rows):
+            keys = keys * np.uint64(0x100000001B3) + bands[:, :, row]
+        keys = keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(config.passage_bands, dtype=np.uint64)
+    frame = pl.DataFrame({"key": keys.ravel(), "doc": np.repeat(docs.astype(np.uint32), config.passage_bands)})
+    frame = frame.filter(pl.col("key").is_duplicated()).unique()
+    sizes = frame.group_by("key").len().filter(pl.col("len") >= 2)
+    small = frame.join(sizes.filter(pl.col("len") <= config.max_bucket).select("key"), on="key", how="semi")
+    pairs = (
+        small.join(small, on="key", suffix="_other").filter(pl.col("doc") < pl.col("doc_other")).select("doc", "doc_other").unique()
     )
-    templates = frame.group_by("outlet", "shingle").agg(pl.len().alias("articles")).filter(pl.col("articles") >= min_articles)
-    if templates.height == 0:
-        return shingle_sets
-    kept = frame.join(templates.select("outlet", "shingle"), on=["outlet", "shingle"], how="anti")
-    by_doc = {doc: np.sort(group["shingle"].to_numpy()) for (doc,), group in kept.group_by("doc")}
-    return [by_doc.get(doc, np.zeros(0, dtype=np.uint64)) for doc in range(len(shingle_sets))]
+    found = {(int(i), int(j)) for i, j in pairs.iter_rows()}
+    # A passage in very many articles (a wire story run by hundreds of outlets): all pairs would be
+    # quadratic, so each article is paired with the bucket's first and next one, enough to connect them.
+    large = frame.join(sizes.filter(pl.col("len") > config.max_bucket).select("key"), on="key", how="semi")
+    for docs_in_bucket in large.group_by("key").agg(pl.col("doc").sort())["doc"].to_list():
+        first = docs_in_bucket[0]
+        for previous, current in zip(docs_in_bucket, docs_in_bucket[1:], strict=False):
+            found.add((previous, current))
+            found.add((first, current))
+    return found
+
+
+def within_window(pairs: Sequence[tuple[int, int]], published: Sequence[datetime | None] | None, days: float) -> list[tuple[int, int]]:
+    """Pairs published at most `days` apart; undated articles pair with all; days <= 0: whole corpus."""
+    if days <= 0 or published is None or not pairs:
+        return list(pairs)
+    stamps = np.array([p.timestamp() if p is not None else np.nan for p in published], dtype=np.float64)
+    index = np.asarray(pairs, dtype=np.int64)
+    gap = np.abs(stamps[index[:, 0]] - stamps[index[:, 1]])
+    ok = np.isnan(gap) | (gap <= days * 86400.0)
+    return [pair for pair, fine in zip(pairs, ok.tolist(), strict=True) if fine]
+
+
+# ---------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class CopyPair:
+    """A verified pair with its evidence. kind "copy": near-duplicate (Jaccard or containment); "partial":
+    the two share passages of at least min_span_words words but are otherwise different articles."""
+
+    left: str
+    right: str
+    jaccard: float
+    left_in_right: float = 0.0  # share of left's shingles found in right
+    right_in_left: float = 0.0
+    shared: int = 0  # shingles in common
+    kind: str = "copy"
+    spans: tuple[SharedSpan, ...] = ()
 
 
 def is_copy(left: np.ndarray, right: np.ndarray, config: MinHashConfig) -> tuple[bool, float, float]:
@@ -121,19 +301,77 @@ def is_copy(left: np.ndarray, right: np.ndarray, config: MinHashConfig) -> tuple
     return verdict, score, contained
 
 
+def _verify(
+    i: int, j: int, ids: Sequence[str], shingled: ShingledTexts, keep: np.ndarray, sets: dict[int, np.ndarray], config: MinHashConfig
+) -> CopyPair | None:
+    for doc in (i, j):
+        if doc not in sets:
+            rows = slice(shingled.doc_shingles[doc], shingled.doc_shingles[doc + 1])
+            sets[doc] = np.unique(shingled.hashes[rows][keep[rows]])
+    left, right = sets[i], sets[j]
+    shared = np.intersect1d(left, right, assume_unique=True).size
+    min_shared_for_span = max(1, config.min_span_words - config.shingle_size + 1)
+    if shared == 0:
+        return None
+    copy, score, _ = is_copy(left, right, config)
+    if not copy and shared < min_shared_for_span:
+        return None
+    rows_i = slice(shingled.doc_shingles[i], shingled.doc_shingles[i + 1])
+    spans = shared_spans(
+        shingled.sequence(i), shingled.sequence(j), shingled.words(i), shingled.words(j),
+        shingle_size=config.shingle_size, min_words=min(config.min_span_words, 2 * config.shingle_size), left_keep=keep[rows_i],
+    )
+    if not copy and not any(span.words >= config.min_span_words for span in spans):
+        return None
+    # Coverage by shared passages survives edits that break shingles (5% of words changed removes
+    # about a quarter of them): a cut wire with local paragraphs added is a copy by this rule.
+    words_i, words_j = shingled.word_count(i), shingled.word_count(j)
+    coverage = max(
+        covered_words(spans, words_i) / words_i if words_i else 0.0,
+        covered_words(spans, words_j, left=False) / words_j if words_j else 0.0,
+    )
+    copy = copy or (coverage >= config.min_coverage and shared >= config.min_shared_shingles)
+    return CopyPair(
+        ids[i], ids[j], score, shared / left.size if left.size else 0.0, shared / right.size if right.size else 0.0,
+        int(shared), "copy" if copy else "partial", tuple(spans),
+    )
+
+
+def find_reuse(
+    article_ids: Sequence[str],
+    texts: Sequence[str],
+    outlets: Sequence[str],
+    config: MinHashConfig,
+    published: Sequence[datetime | None] | None = None,
+) -> list[CopyPair]:
+    """Every verified pair, copies and partial reuse, each with its shared spans (left = earlier row)."""
+    shingled = shingle_texts(texts, config.shingle_size)
+    keep = template_keep(shingled, outlets, config.template_min_articles)
+    matrix = signature_matrix(shingled.hashes, shingled.doc_shingles[:-1], shingled.doc_shingles[1:], config.num_perm, config.seed, keep)
+    candidates = set(candidate_pairs(article_ids, lean_minhashes(matrix, config.seed), config))
+    if config.passage_shingles > 0:
+        candidates |= passage_candidates(shingled, keep, config)
+    sets: dict[int, np.ndarray] = {}
+    verified = []
+    for i, j in within_window(sorted(candidates), published, config.window_days):
+        pair = _verify(i, j, article_ids, shingled, keep, sets, config)
+        if pair is not None:
+            verified.append(pair)
+    return settle_composites(verified, config)
+
+
 def find_copy_pairs(
-    article_ids: Sequence[str], texts: Sequence[str], outlets: Sequence[str], config: MinHashConfig
+    article_ids: Sequence[str],
+    texts: Sequence[str],
+    outlets: Sequence[str],
+    config: MinHashConfig,
+    published: Sequence[datetime | None] | None = None,
 ) -> list[CopyPair]:
     """Verified near-duplicate pairs: Jaccard >= min_jaccard, or a long enough passage contained in the other."""
-    shingle_sets = [shingles(text, config.shingle_size) for text in texts]
-    shingle_sets = strip_templates(shingle_sets, outlets, config.template_min_articles)
-    minhashes = signatures(shingle_sets, config)
-    verified = []
-    for i, j in candidate_pairs(article_ids, minhashes, config):
-        verdict, score, _ = is_copy(shingle_sets[i], shingle_sets[j], config)
-        if verdict:
-            verified.append(CopyPair(article_ids[i], article_ids[j], score))
-    return verified
+    return [pair for pair in find_reuse(article_ids, texts, outlets, config, published) if pair.kind == "copy"]
+
+
+# ---------------------------------------------------------------- clusters
 
 
 def _components(nodes: Sequence[str], pairs: Sequence[CopyPair]) -> list[list[str]]:
@@ -158,36 +396,232 @@ def cluster_id(source_article_id: str) -> str:
     return "w-" + hashlib.blake2b(source_article_id.encode(), digest_size=5).hexdigest()
 
 
-def cluster_copies(articles: pl.DataFrame, config: MinHashConfig) -> pl.DataFrame:
-    """CLUSTER_SCHEMA rows: each cluster's members, the earliest-published one marked as source."""
-    ids = articles["id"].to_list()
-    texts = articles["text"].to_list()
-    pairs = find_copy_pairs(ids, texts, articles["outlet"].to_list(), config)
-    if not pairs:
+def _larger_side(pair: CopyPair) -> tuple[str, str, list[tuple[int, int]]]:
+    """(larger article, smaller article, word ranges of the shared spans in the larger one)."""
+    if pair.left_in_right <= pair.right_in_left:
+        return pair.left, pair.right, [span.left_words for span in pair.spans]
+    return pair.right, pair.left, [span.right_words for span in pair.spans]
+
+
+def _overlap(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> float:
+    """Share of the smaller word coverage that the other one covers too."""
+    cover_a = {w for start, end in a for w in range(start, end)}
+    cover_b = {w for start, end in b for w in range(start, end)}
+    smaller = min(len(cover_a), len(cover_b))
+    return len(cover_a & cover_b) / smaller if smaller else 0.0
+
+
+def composite_articles(pairs: Sequence[CopyPair], config: MinHashConfig) -> set[str]:
+    """Articles stitched from two unrelated sources: they carry a passage of one and another passage of the
+    other, and the two sources are not copies of each other. Such an article must not join the clusters
+    of both (a cut reprint of wire A and one of wire B would otherwise become one cluster through it)."""
+    linked = {(pair.left, pair.right) for pair in pairs if pair.kind == "copy"}
+    linked |= {(right, left) for left, right in linked}
+    parts: dict[str, list[tuple[str, list[tuple[int, int]]]]] = {}
+    for pair in pairs:
+        if pair.jaccard >= config.min_jaccard:
+            continue
+        larger, smaller, ranges = _larger_side(pair)
+        if sum(end - start for start, end in ranges) >= config.min_span_words:
+            parts.setdefault(larger, []).append((smaller, ranges))
+    composite = set()
+    for article, sources in parts.items():
+        for position, (first, first_ranges) in enumerate(sources):
+            if any(
+                (first, second) not in linked and _overlap(first_ranges, second_ranges) < 0.2
+                for second, second_ranges in sources[position + 1 :]
+            ):
+                composite.add(article)
+                break
+    return composite
+
+
+def settle_composites(pairs: Sequence[CopyPair], config: MinHashConfig) -> list[CopyPair]:
+    """Copies by containment or coverage that touch a composite article (see composite_articles) become
+    partial reuse: the stitched article is listed with both sources but joins neither cluster."""
+    composite = composite_articles(pairs, config)
+    if not composite:
+        return list(pairs)
+    return [
+        replace(pair, kind="partial")
+        if pair.kind == "copy" and pair.jaccard < config.min_jaccard and (pair.left in composite or pair.right in composite)
+        else pair
+        for pair in pairs
+    ]
+
+
+def clusters_from_pairs(articles: pl.DataFrame, pairs: Sequence[CopyPair], config: MinHashConfig) -> pl.DataFrame:
+    """CLUSTER_SCHEMA rows from verified copy pairs: connected components, earliest article as source."""
+    copies = [pair for pair in pairs if pair.kind == "copy"]
+    if not copies:
         return pl.DataFrame(schema=CLUSTER_SCHEMA)
+    ids = articles["id"].to_list()
     order = articles.select("id", "published").sort(["published", "id"], nulls_last=True)
     rank = {article_id: position for position, article_id in enumerate(order["id"].to_list())}
-    text_of = dict(zip(ids, texts, strict=True))
+    text_of = dict(zip(ids, articles["text"].to_list(), strict=True))
     rows: list[tuple[str, str, bool, float]] = []
-    for members in _components(ids, pairs):
+    for members in _components(ids, copies):
         members.sort(key=rank.__getitem__)
         source = members[0]
-        source_shingles = shingles(text_of[source], config.shingle_size)
-        for member in members:
-            score = 1.0 if member == source else jaccard(source_shingles, shingles(text_of[member], config.shingle_size))
-            rows.append((cluster_id(source), member, member == source, score))
+        sets = shingle_texts([text_of[m] for m in members], config.shingle_size)
+        source_set = np.unique(sets.sequence(0))
+        for position, member in enumerate(members):
+            score = 1.0 if position == 0 else jaccard(source_set, np.unique(sets.sequence(position)))
+            rows.append((cluster_id(source), member, position == 0, score))
     return pl.DataFrame(rows, schema=CLUSTER_SCHEMA, orient="row")
 
 
-def copy_listing(articles: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
+def _published(articles: pl.DataFrame) -> list[datetime | None]:
+    return articles["published"].to_list()
+
+
+def cluster_copies(articles: pl.DataFrame, config: MinHashConfig) -> pl.DataFrame:
+    """CLUSTER_SCHEMA rows: each cluster's members, the earliest-published one marked as source."""
+    pairs = find_reuse(articles["id"].to_list(), articles["text"].to_list(), articles["outlet"].to_list(), config, _published(articles))
+    return clusters_from_pairs(articles, pairs, config)
+
+
+# ---------------------------------------------------------------- explaining clusters
+
+
+@dataclass(frozen=True)
+class CopyDetail:
+    """One copy against its cluster's source: scores, spans both carry, and what the copy changed."""
+
+    article_id: str
+    jaccard: float
+    copy_in_source: float  # share of the copy's shingles found in the source
+    source_in_copy: float  # share of the source's shingles found in the copy
+    wire_share: float  # share of the copy's words inside passages shared with the source
+    spans: tuple[SharedSpan, ...]  # left = copy, right = source
+    own: tuple[tuple[int, int], ...]  # character ranges of the copy's own text
+    diff: SentenceDiff
+
+
+@dataclass(frozen=True)
+class WireCluster:
+    cluster_id: str
+    source_id: str
+    wire_credit: str | None  # printed credit of the source, else the most common among members
+    copies: tuple[CopyDetail, ...]
+
+
+def describe_copy(source_text: str, copy_id: str, copy_text: str, config: MinHashConfig) -> CopyDetail:
+    """Scores and evidence of one copy against its source, on the raw texts (no template masking)."""
+    shingled = shingle_texts([copy_text, source_text], config.shingle_size)
+    copy_set, source_set = np.unique(shingled.sequence(0)), np.unique(shingled.sequence(1))
+    shared = np.intersect1d(copy_set, source_set, assume_unique=True).size
+    spans = shared_spans(
+        shingled.sequence(0), shingled.sequence(1), shingled.words(0), shingled.words(1),
+        shingle_size=config.shingle_size, min_words=2 * config.shingle_size,
+    )
+    words = shingled.word_count(0)
+    return CopyDetail(
+        article_id=copy_id,
+        jaccard=jaccard(copy_set, source_set),
+        copy_in_source=shared / copy_set.size if copy_set.size else 0.0,
+        source_in_copy=shared / source_set.size if source_set.size else 0.0,
+        wire_share=covered_words(spans, words) / words if words else 0.0,
+        spans=tuple(spans),
+        own=tuple(own_ranges(spans, copy_text)),
+        diff=sentence_diff(source_text, copy_text),
+    )
+
+
+def describe_clusters(articles: pl.DataFrame, clusters: pl.DataFrame, config: MinHashConfig) -> list[WireCluster]:
+    """Explain clusters (CLUSTER_SCHEMA rows of `articles`): per copy its scores, spans and sentence diff."""
+    joined = clusters.join(articles.select("id", "text", "wire_credit"), left_on="article_id", right_on="id")
+    result = []
+    for (cid,), group in joined.group_by("cluster_id", maintain_order=True):
+        source = group.filter(pl.col("is_source")).row(0, named=True)
+        credits = group["wire_credit"].drop_nulls()
+        credit = source["wire_credit"] or (credits.mode().sort()[0] if credits.len() else None)
+        details = tuple(
+            describe_copy(source["text"], row["article_id"], row["text"], config)
+            for row in group.filter(~pl.col("is_source")).iter_rows(named=True)
+        )
+        result.append(WireCluster(cid, source["article_id"], credit, details))
+    return sorted(result, key=lambda cluster: cluster.cluster_id)
+
+
+def copy_listing(articles: pl.DataFrame, clusters: pl.DataFrame, config: MinHashConfig | None = None) -> pl.DataFrame:
     """One row per cluster member with what a user needs to judge it, clusters with most outlets first.
 
     Columns: cluster_id, outlets (distinct outlets in the cluster), is_source, jaccard_to_source,
+    copy_in_source, source_in_copy, wire_share, diff (sentences kept/changed/added/removed against
+    the source), cluster_credit (the wire credit printed on the source, else on most members),
     id, outlet, url, title, published, wire_credit.
     """
+    config = config or MinHashConfig()
+    details = {d.article_id: d for cluster in describe_clusters(articles, clusters, config) for d in cluster.copies}
     joined = clusters.join(articles, left_on="article_id", right_on="id").rename({"article_id": "id"})
     joined = joined.with_columns(pl.col("outlet").n_unique().over("cluster_id").cast(pl.Int32).alias("outlets"))
+    source_credit = joined.filter(pl.col("is_source")).select("cluster_id", pl.col("wire_credit").alias("source_credit"))
+    common_credit = joined.group_by("cluster_id").agg(pl.col("wire_credit").drop_nulls().mode().sort().first().alias("common_credit"))
+    joined = joined.join(source_credit, on="cluster_id", how="left").join(common_credit, on="cluster_id", how="left")
+    ids = joined["id"].to_list()
+
+    def value(name: str, default: float | None) -> pl.Series:
+        return pl.Series([round(getattr(details[i], name), 4) if i in details else default for i in ids], dtype=pl.Float64)
+
+    joined = joined.with_columns(
+        value("copy_in_source", 1.0).alias("copy_in_source"),
+        value("source_in_copy", 1.0).alias("source_in_copy"),
+        value("wire_share", 1.0).alias("wire_share"),
+        pl.Series([details[i].diff.summary() if i in details else "source" for i in ids], dtype=pl.String).alias("diff"),
+        pl.coalesce("source_credit", "common_credit").alias("cluster_credit"),
+    )
     return joined.select(
-        "cluster_id", "outlets", "is_source", pl.col("jaccard_to_source").round(4), "id", "outlet", "url", "title",
-        "published", "wire_credit",
+        "cluster_id", "outlets", "is_source", pl.col("jaccard_to_source").round(4), "copy_in_source", "source_in_copy",
+        "wire_share", "diff", "cluster_credit", "id", "outlet", "url", "title", "published", "wire_credit",
     ).sort(["outlets", "cluster_id", "is_source", "published"], descending=[True, False, True, False], nulls_last=True)
+
+
+REUSE_COLUMNS = (
+    "kind", "left_id", "left_outlet", "left_title", "left_published", "right_id", "right_outlet", "right_title",
+    "right_published", "jaccard", "left_in_right", "right_in_left", "shared_words", "spans",
+)
+
+
+def reuse_listing(articles: pl.DataFrame, pairs: Sequence[CopyPair], *, partial_only: bool = True) -> pl.DataFrame:
+    """One row per verified pair (partial reuse only by default), earlier article on the left.
+
+    `spans` lists each shared passage as "left_start-left_end=right_start-right_end" character
+    offsets into the two texts; shared_words counts the left article's words inside them.
+    """
+    info = {row["id"]: row for row in articles.select("id", "outlet", "title", "published").iter_rows(named=True)}
+    rows = []
+    for pair in pairs:
+        if partial_only and pair.kind != "partial":
+            continue
+        left, right, spans = info[pair.left], info[pair.right], pair.spans
+        l_in_r, r_in_l = pair.left_in_right, pair.right_in_left
+        swap = (right["published"] is not None) and (left["published"] is None or right["published"] < left["published"])
+        if swap:
+            left, right, l_in_r, r_in_l = right, left, r_in_l, l_in_r
+            spans = tuple(SharedSpan(s.right_words, s.left_words, s.right_chars, s.left_chars) for s in spans)
+        rows.append(
+            {
+                "kind": pair.kind, "left_id": left["id"], "left_outlet": left["outlet"], "left_title": left["title"],
+                "left_published": left["published"], "right_id": right["id"], "right_outlet": right["outlet"],
+                "right_title": right["title"], "right_published": right["published"], "jaccard": round(pair.jaccard, 4),
+                "left_in_right": round(l_in_r, 4), "right_in_left": round(r_in_l, 4),
+                "shared_words": sum(s.words for s in spans),
+                "spans": [f"{s.left_chars[0]}-{s.left_chars[1]}={s.right_chars[0]}-{s.right_chars[1]}" for s in spans],
+            }
+        )
+    schema = {
+        "kind": pl.String, "left_id": pl.String, "left_outlet": pl.String, "left_title": pl.String,
+        "left_published": pl.Datetime("us", "UTC"), "right_id": pl.String, "right_outlet": pl.String,
+        "right_title": pl.String, "right_published": pl.Datetime("us", "UTC"), "jaccard": pl.Float64,
+        "left_in_right": pl.Float64, "right_in_left": pl.Float64, "shared_words": pl.Int64, "spans": pl.List(pl.String),
+    }
+    return pl.DataFrame(rows, schema=schema).sort("shared_words", descending=True)
+
+
+def partial_reuse(articles: pl.DataFrame, config: MinHashConfig) -> pl.DataFrame:
+    """reuse_listing of the partial reuse in a corpus (ARTICLE_SCHEMA frame), within the time window."""
+    pairs = find_reuse(
+        articles["id"].to_list(), articles["text"].to_list(), articles["outlet"].to_list(), config, _published(articles)
+    )
+    return reuse_listing(articles, pairs)

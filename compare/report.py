@@ -13,7 +13,8 @@ from datetime import datetime
 import polars as pl
 
 from compare.align import align_claims, group_claims
-from compare.config import Settings
+from compare.config import MinHashConfig, Settings
+from compare.dedup import CopyDetail, describe_copy
 from compare.diverge import ClaimRef, Divergence, find_divergences
 from compare.embed import Embedder, make_embedder
 from compare.index import Index
@@ -36,11 +37,17 @@ class ArticleRef:
 
 @dataclass(frozen=True)
 class WireCopy:
-    """A near-duplicate cluster: the earliest article is the probable source."""
+    """A near-duplicate cluster: the earliest article is the probable source.
+
+    `details` (one per copy, same order as `copies`) say how much of each copy is the source's text,
+    which character ranges are its own, and which sentences it added, removed or changed.
+    """
 
     cluster_id: str
     source: ArticleRef
     copies: tuple[tuple[ArticleRef, float], ...]  # (copy, word-shingle Jaccard with the source)
+    wire_credit: str | None = None  # printed on the source, else the most common among the copies
+    details: tuple[CopyDetail, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class StorySummary:
     first_published: datetime | None
     outlets: tuple[str, ...]
     articles: tuple[ArticleRef, ...]
+    last_published: datetime | None = None
 
 
 def _article_ref(row: dict) -> ArticleRef:
@@ -101,7 +109,8 @@ def list_stories(articles: pl.DataFrame, index: Index, *, min_outlets: int = 1) 
             continue
         refs = tuple(_article_ref(row) for row in ordered.iter_rows(named=True))
         title = next((ref.title for ref in refs if ref.title), refs[0].id)
-        summaries.append(StorySummary(story_id, title, refs[0].published, outlets, refs))
+        dated = [ref.published for ref in refs if ref.published]
+        summaries.append(StorySummary(story_id, title, refs[0].published, outlets, refs, max(dated) if dated else None))
     summaries.sort(key=lambda s: (s.first_published is not None, s.first_published or datetime.min, s.story_id), reverse=True)
     return summaries
 
@@ -117,7 +126,28 @@ def resolve_story(index: Index, story_or_article_id: str) -> str:
     raise UnknownStoryError(f"'{story_or_article_id}' is neither a story id nor an article id in the index (see `compare stories`)")
 
 
-def _wire_copies(members: pl.DataFrame, index: Index) -> tuple[WireCopy, ...]:
+def find_story(articles: pl.DataFrame, index: Index, query: str) -> str:
+    """The story whose article best matches `query` (TF-IDF cosine over title and text), for `report --query`.
+
+    Word-based rather than embedded so it needs no model and favours the names and places a
+    reader types; raises UnknownStoryError when no article shares a content word with the query.
+    """
+    from compare.stories import tfidf_vectors
+
+    members = index.stories.join(articles.select("id", "title", "text"), left_on="article_id", right_on="id")
+    if not members.height or not query.strip():
+        raise UnknownStoryError("no story to match: the index is empty or the query is blank")
+    texts = [f"{title or ''}. {title or ''}. {text}" for title, text in members.select("title", "text").iter_rows()]
+    vectors = tfidf_vectors([*texts, query])
+    scores = (vectors[:-1] @ vectors[-1].T).toarray().ravel()
+    best = int(scores.argmax())
+    if scores[best] <= 0:
+        raise UnknownStoryError(f"no story matches '{query}' (no article shares a word with it)")
+    return members["story_id"][best]
+
+
+def _wire_copies(members: pl.DataFrame, index: Index, config: MinHashConfig | None = None) -> tuple[WireCopy, ...]:
+    config = config or MinHashConfig()
     clusters = index.clusters.join(members, left_on="article_id", right_on="id")
     copies = []
     for (cluster_id,), group in clusters.group_by("cluster_id"):
@@ -125,8 +155,12 @@ def _wire_copies(members: pl.DataFrame, index: Index) -> tuple[WireCopy, ...]:
             continue
         rows = list(_by_time(group.rename({"article_id": "id"})).iter_rows(named=True))
         source = next(row for row in rows if row["is_source"]) if any(r["is_source"] for r in rows) else rows[0]
-        others = tuple((_article_ref(row), row["jaccard_to_source"]) for row in rows if row is not source)
-        copies.append(WireCopy(cluster_id, _article_ref(source), others))
+        others = [row for row in rows if row is not source]
+        credits = [row["wire_credit"] for row in others if row["wire_credit"]]
+        credit = source["wire_credit"] or (max(sorted(set(credits)), key=credits.count) if credits else None)
+        details = tuple(describe_copy(source["text"], row["id"], row["text"], config) for row in others)
+        refs = tuple((_article_ref(row), row["jaccard_to_source"]) for row in others)
+        copies.append(WireCopy(cluster_id, _article_ref(source), refs, credit, details))
     return tuple(sorted(copies, key=lambda copy: copy.cluster_id))
 
 
@@ -159,7 +193,29 @@ def build_report(
 ) -> StoryReport:
     story_id = resolve_story(index, story_or_article_id)
     member_ids = index.stories.filter(pl.col("story_id") == story_id)["article_id"]
-    members = _by_time(articles.filter(pl.col("id").is_in(member_ids.implode())))
+    members = articles.filter(pl.col("id").is_in(member_ids.implode()))
+    if embedder is None:  # claim vectors persist under the home: a story's second report needs no model
+        from compare.embed import cached_embedder
+
+        embedder = cached_embedder(settings.embed, settings.home)
+    return report_for_articles(members, settings, story_id=story_id, index=index, embedder=embedder, progress=progress)
+
+
+def report_for_articles(
+    members: pl.DataFrame,
+    settings: Settings,
+    *,
+    story_id: str,
+    index: Index | None = None,
+    embedder: Embedder | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> StoryReport:
+    """The report over any set of articles (ARTICLE_SCHEMA rows): claims aligned across outlets, then detectors.
+
+    `index` only supplies wire-copy clusters; without it the report has none. Benchmarks call this
+    directly on gold story groupings.
+    """
+    members = _by_time(members)
     outlets = tuple(sorted(set(members["outlet"].to_list())))
     article_order = {article_id: i for i, article_id in enumerate(members["id"].to_list())}
 
@@ -188,9 +244,26 @@ def build_report(
         last_published=max(dated) if dated else None,
         outlets=outlets,
         articles=refs,
-        wire_copies=_wire_copies(members, index),
+        wire_copies=_wire_copies(members, index, settings.minhash) if index is not None else (),
         shared=shared,
         partial=partial,
         unique=unique,
         divergences=divergences,
     )
+
+
+def flagged_claims(report: StoryReport) -> set[tuple[str, int, int]]:
+    """(article_id, start, end) of every sentence the report flags: unique to one outlet, or in a divergence.
+
+    What the benchmark compares against annotated bias spans; a reader's "look here" list.
+    """
+    flagged = {(claim.article_id, claim.start, claim.end) for row in report.unique for claim in row.claims}
+    for divergence in report.divergences:
+        for side in divergence.sides:
+            flagged.update((claim.article_id, claim.start, claim.end) for claim in side.claims)
+    return flagged
+
+
+def all_claims(report: StoryReport) -> set[tuple[str, int, int]]:
+    """(article_id, start, end) of every sentence in the report's coverage rows."""
+    return {(c.article_id, c.start, c.end) for row in (*report.shared, *report.partial, *report.unique) for c in row.claims}

@@ -26,6 +26,15 @@ ARTICLE_SCHEMA: dict[str, pl.DataType] = {
     "ingested_at": UTC_DATETIME,
 }
 
+# Earlier versions of re-crawled articles (same URL, changed text), kept in corpus/versions.parquet:
+# an article row plus the id of the version that replaced it and when. The corpus itself holds only
+# the latest version of each URL, so every stage reads the latest text.
+VERSION_SCHEMA: dict[str, pl.DataType] = {
+    **ARTICLE_SCHEMA,
+    "superseded_by": pl.String(),
+    "superseded_at": UTC_DATETIME,
+}
+
 # Fields a user may map from their own column names with `--map field=column`.
 MAPPABLE_FIELDS: tuple[str, ...] = ("outlet", "url", "title", "published", "language", "byline", "text")
 

@@ -1,7 +1,8 @@
 """The corpus on local disk: Parquet files under one data home, written atomically.
 
 Layout under the home:
-    corpus/articles.parquet   every accepted article (ARTICLE_SCHEMA)
+    corpus/articles.parquet   the latest version of every accepted article (ARTICLE_SCHEMA)
+    corpus/versions.parquet   earlier versions of re-crawled URLs (VERSION_SCHEMA)
     rejects/<stamp>.jsonl     records an ingest run refused, with file, line, field and reason
     index/                    derived indexes (signatures, clusters, stories), rebuilt from the corpus
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from compare.schema import ARTICLE_SCHEMA, conform, empty_frame
+from compare.schema import ARTICLE_SCHEMA, VERSION_SCHEMA, conform, empty_frame
 
 
 class StoreLockedError(RuntimeError):
@@ -47,6 +48,7 @@ class Reject:
 class AddResult:
     added: int
     duplicates: int
+    versions: int = 0  # of the added, how many replaced a stored article with the same URL (re-crawls)
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
@@ -90,6 +92,10 @@ class Store:
     def index_dir(self) -> Path:
         return self.home / "index"
 
+    @property
+    def versions_path(self) -> Path:
+        return self.home / "corpus" / "versions.parquet"
+
     def articles(self) -> pl.DataFrame:
         if not self.articles_path.exists():
             return empty_frame(ARTICLE_SCHEMA)
@@ -102,17 +108,58 @@ class Store:
         stat = self.articles_path.stat()
         return f"{stat.st_mtime_ns}-{stat.st_size}"
 
+    def versions(self) -> pl.DataFrame:
+        """Superseded versions of re-crawled articles (VERSION_SCHEMA), oldest first."""
+        if not self.versions_path.exists():
+            return empty_frame(VERSION_SCHEMA)
+        return conform(pl.read_parquet(self.versions_path), VERSION_SCHEMA)
+
+    def superseded_ids(self) -> dict[str, str]:
+        """Each superseded article id -> the id of the latest version of its URL (chains resolved)."""
+        if not self.versions_path.exists():
+            return {}
+        pairs = dict(self.versions().select("id", "superseded_by").iter_rows())
+        latest = {}
+        for old in pairs:
+            new, seen = pairs[old], {old}
+            while new in pairs and new not in seen:
+                seen.add(new)
+                new = pairs[new]
+            latest[old] = new
+        return latest
+
     def add_articles(self, incoming: pl.DataFrame) -> AddResult:
-        """Append articles whose id is not stored yet; the rewrite is atomic and under the store lock."""
+        """Append articles whose id is not stored yet; the rewrite is atomic and under the store lock.
+
+        An article whose URL is already stored with other content is a new version: it replaces the
+        stored row in the corpus, and the old row moves to corpus/versions.parquet (history). An id
+        seen before, current or superseded, is a duplicate, so re-ingesting an old crawl changes nothing.
+        """
         incoming = conform(incoming, ARTICLE_SCHEMA).unique(subset="id", keep="first", maintain_order=True)
         with self.lock():
             existing = self.articles()
-            new = incoming.join(existing.select("id"), on="id", how="anti")
+            previous_versions = self.versions()
+            known = pl.concat([existing.select("id"), previous_versions.select("id")])
+            new = incoming.join(known, on="id", how="anti")
             duplicates = incoming.height - new.height
-            if new.height:
-                combined = pl.concat([existing, new], how="vertical")
-                write_atomically(self.articles_path, lambda tmp: combined.write_parquet(tmp))
-        return AddResult(added=new.height, duplicates=duplicates)
+            if not new.height:
+                return AddResult(added=0, duplicates=duplicates)
+            latest = (
+                new.filter(pl.col("url").is_not_null() & (pl.col("url") != ""))
+                .group_by("url", maintain_order=True)
+                .agg(pl.col("id").last().alias("superseded_by"))
+            )
+            now = datetime.now(timezone.utc)
+            replaced = pl.concat([existing, new]).join(latest, on="url").filter(pl.col("id") != pl.col("superseded_by"))
+            replaced = replaced.with_columns(pl.lit(now).cast(VERSION_SCHEMA["superseded_at"]).alias("superseded_at"))
+            recrawled = existing.join(latest, on="url", how="semi").height
+            if replaced.height:
+                versions = pl.concat([previous_versions, conform(replaced, VERSION_SCHEMA)]).unique("id", keep="first", maintain_order=True)
+                # History first: a crash before the corpus rewrite leaves the old corpus, never lost history.
+                write_atomically(self.versions_path, lambda tmp: versions.write_parquet(tmp))
+            combined = pl.concat([existing, new], how="vertical").join(replaced.select("id"), on="id", how="anti")
+            write_atomically(self.articles_path, lambda tmp: combined.write_parquet(tmp))
+        return AddResult(added=new.height, duplicates=duplicates, versions=recrawled)
 
     def write_rejects(self, rejects: Sequence[Reject]) -> Path | None:
         if not rejects:

@@ -1,13 +1,17 @@
 """Articles grouped into stories: the same event covered by several outlets.
 
-Two articles are linked when their title+lede embeddings are similar and they were published
-within the time window, or when one is a near-duplicate (wire copy) of the other; a story is a
-connected component of those links.
+Two articles can only share a story when published within the time window (undated ones pair with
+any). Similarity is the mean of two views: the title+lede embedding (what the story is about) and a
+TF-IDF cosine of the whole text (shared names, places and rare words: the actors). Stories are
+average-linkage clusters of that similarity, so one loose pair cannot chain two events together the
+way connected components do. Wire copies (near-duplicates) always share a story.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,10 +19,17 @@ import polars as pl
 
 from compare.config import StoryConfig
 from compare.schema import STORY_SCHEMA
-from compare.text import lede
-
+from compare.text import lede, words
 
 STORY_TEXT_WORDS = 64
+_TFIDF_DIMENSION = 1 << 18
+# Frequent function words carry no story identity; TF-IDF would down-weight them anyway, but
+# dropping them keeps short texts from matching on "the said" alone.
+_STOPWORDS = frozenset(
+    """the a an and or of to in on at for with by from as is was were be been are that this it its he she they
+    his her their them said says not but have has had will would who which what when there than more about
+    after before into over also up out new one two we you our i if no can could may might should just""".split()
+)
 
 
 def story_text(title: str | None, text: str) -> str:
@@ -31,14 +42,112 @@ def story_text(title: str | None, text: str) -> str:
     return " ".join(combined.split()[:STORY_TEXT_WORDS])
 
 
+def story_id(member_ids: Sequence[str]) -> str:
+    return "s-" + hashlib.blake2b(min(member_ids).encode(), digest_size=5).hexdigest()
+
+
+def _content_words(text: str) -> Counter[str]:
+    return Counter(w for w in words(text) if len(w) > 2 and w not in _STOPWORDS and not w.isdigit())
+
+
+def tfidf_vectors(texts: Sequence[str]):  # noqa: ANN201 - scipy.sparse.csr_matrix
+    """L2-normalised sublinear TF-IDF rows over hashed content words; IDF from `texts` themselves.
+
+    Hashing (2**18 buckets) keeps memory flat on large corpora; collisions are rare at that size.
+    """
+    import xxhash
+    from scipy import sparse
+
+    counts = [_content_words(text) for text in texts]
+    document_frequency: Counter[str] = Counter(word for bag in counts for word in bag)
+    total = len(texts)
+    rows, columns, values = [], [], []
+    for row, bag in enumerate(counts):
+        weights = {}
+        for word, count in bag.items():
+            column = xxhash.xxh32_intdigest(word.encode()) % _TFIDF_DIMENSION
+            weights[column] = weights.get(column, 0.0) + (1 + math.log(count)) * math.log((1 + total) / (1 + document_frequency[word]))
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        for column, weight in weights.items():
+            rows.append(row)
+            columns.append(column)
+            values.append(weight / norm)
+    return sparse.csr_matrix((values, (rows, columns)), shape=(total, _TFIDF_DIMENSION), dtype=np.float32)
+
+
 def _within_window(left: object, right: object, window_days: float) -> bool:
     if left is None or right is None:
         return True  # undated articles may belong to any story
     return abs((left - right).total_seconds()) <= window_days * 86400  # type: ignore[operator]
 
 
-def story_id(member_ids: Sequence[str]) -> str:
-    return "s-" + hashlib.blake2b(min(member_ids).encode(), digest_size=5).hexdigest()
+class _Components:
+    """Union-find over row numbers."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def root(self, node: int) -> int:
+        while self.parent[node] != node:
+            self.parent[node] = self.parent[self.parent[node]]
+            node = self.parent[node]
+        return node
+
+    def join(self, left: int, right: int) -> None:
+        self.parent[self.root(left)] = self.root(right)
+
+    def groups(self) -> list[list[int]]:
+        members: dict[int, list[int]] = {}
+        for node in range(len(self.parent)):
+            members.setdefault(self.root(node), []).append(node)
+        return list(members.values())
+
+
+def _neighbours(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    import faiss
+
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = faiss.IndexFlatIP(matrix.shape[1])
+    index.add(matrix)
+    return index.search(matrix, min(len(matrix), count + 1))
+
+
+def _time_allowed(published: Sequence[object], window_days: float) -> np.ndarray:
+    """Boolean matrix: which pairs of `published` fall within the window (undated: all)."""
+    stamps = np.array([p.timestamp() if p is not None else np.nan for p in published], dtype=np.float64)  # type: ignore[union-attr]
+    gap = np.abs(stamps[:, None] - stamps[None, :])
+    return np.isnan(gap) | (gap <= window_days * 86400)
+
+
+def _average_linkage(similarity: np.ndarray, allowed: np.ndarray, outlets: Sequence[str] | None, config: StoryConfig) -> list[int]:
+    """Cluster labels for one block: average linkage cut at min_similarity.
+
+    Pairs outside the time window get similarity -1, so a cluster can only absorb them if its
+    average stays above the cut (it never does in practice). Mutual nearest neighbours of
+    different outlets above mutual_floor are merged first: two outlets' takes on one event often
+    share few words (opinion vs report), yet each is still the other's best match.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    size = len(similarity)
+    if size == 1:
+        return [1]
+    similarity = np.where(allowed, similarity, -1.0)
+    if outlets is not None:
+        candidates = similarity.copy()
+        np.fill_diagonal(candidates, -np.inf)
+        same_outlet = np.equal.outer(np.asarray(outlets, dtype=object), np.asarray(outlets, dtype=object))
+        candidates[same_outlet] = -np.inf
+        best = candidates.argmax(axis=1)
+        for row in range(size):
+            other = int(best[row])
+            if best[other] == row and candidates[row, other] >= config.mutual_floor:
+                similarity[row, other] = similarity[other, row] = 1.0
+    distance = np.clip(1.0 - (similarity + similarity.T) / 2, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    return [int(label) for label in fcluster(tree, 1.0 - config.min_similarity, criterion="distance")]
 
 
 def group_stories(
@@ -46,40 +155,89 @@ def group_stories(
     vectors: np.ndarray,
     copy_links: Sequence[tuple[str, str]],
     config: StoryConfig,
+    *,
+    method: str | None = None,
 ) -> pl.DataFrame:
     """STORY_SCHEMA rows for every article (an article with no link is a story of its own).
 
-    `vectors` are L2-normalised story_text embeddings in the row order of `articles`.
+    `vectors` are L2-normalised story_text embeddings in the row order of `articles`. The TF-IDF
+    view needs a `text` column (and uses `title`); without one only the embeddings count. `method`
+    overrides config.method ("average" or "components").
     """
-    import faiss
-
+    method = method or config.method
+    if method not in ("average", "components"):
+        raise ValueError(f"stories.method: unknown method '{method}' (known: average, components)")
     ids = articles["id"].to_list()
     published = articles["published"].to_list()
-    parent = list(range(len(ids)))
-
-    def root(node: int) -> int:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    if len(ids) > 1:
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        similarities, neighbours = index.search(np.ascontiguousarray(vectors, dtype=np.float32), min(len(ids), config.neighbours + 1))
+    components = _Components(len(ids))
+    if len(ids) > 1 and method == "components":
+        similarities, neighbours = _neighbours(vectors, config.neighbours)
         for row in range(len(ids)):
             for similarity, other in zip(similarities[row], neighbours[row], strict=True):
-                if other < 0 or other == row or similarity < config.min_similarity:
-                    continue
-                if _within_window(published[row], published[other], config.window_days):
-                    parent[root(row)] = root(int(other))
+                if other >= 0 and other != row and similarity >= config.min_similarity:
+                    if _within_window(published[row], published[other], config.window_days):
+                        components.join(row, int(other))
+    elif len(ids) > 1:
+        _average_groups(articles, vectors, config, components)
     position = {article_id: row for row, article_id in enumerate(ids)}
     for left, right in copy_links:
         if left in position and right in position:
-            parent[root(position[left])] = root(position[right])
-
-    members: dict[int, list[str]] = {}
-    for row, article_id in enumerate(ids):
-        members.setdefault(root(row), []).append(article_id)
-    rows = [(story_id(group), article_id) for group in members.values() for article_id in group]
+            components.join(position[left], position[right])
+    rows = []
+    for group in components.groups():
+        members = [ids[row] for row in group]
+        rows.extend((story_id(members), article_id) for article_id in members)
     return pl.DataFrame(rows, schema=STORY_SCHEMA, orient="row")
+
+
+def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: _Components) -> None:
+    """Join `components` by average linkage, block by block.
+
+    Blocks are connected components of candidate pairs (FAISS neighbours within the window whose
+    combined similarity reaches mutual_floor), so exact clustering only runs on small dense blocks.
+    """
+    texts = None
+    if "text" in articles.columns:
+        titles = articles["title"].to_list() if "title" in articles.columns else [None] * articles.height
+        texts = tfidf_vectors([f"{title or ''}. {text or ''}" for title, text in zip(titles, articles["text"].to_list(), strict=True)])
+    outlets = articles["outlet"].to_list() if "outlet" in articles.columns else None
+    published = articles["published"].to_list()
+
+    def combined(rows: Sequence[int], others: Sequence[int]) -> np.ndarray:
+        dense = vectors[list(rows)] @ vectors[list(others)].T
+        if texts is None:
+            return dense
+        sparse_part = (texts[list(rows)] @ texts[list(others)].T).toarray()
+        return (dense + sparse_part) / 2
+
+    blocks = _Components(len(published))
+    _, neighbours = _neighbours(vectors, config.neighbours)
+    for row in range(len(published)):
+        others = [int(o) for o in neighbours[row] if o >= 0 and o != row]
+        if not others:
+            continue
+        scores = combined([row], others)[0]
+        for other, score in zip(others, scores, strict=True):
+            if score >= min(config.mutual_floor, config.min_similarity) and _within_window(published[row], published[other], config.window_days):
+                blocks.join(row, other)
+    for block in blocks.groups():
+        if len(block) == 1:
+            continue
+        if len(block) > config.max_block:
+            in_block = set(block)
+            for row in block:  # too large for exact clustering: fall back to links at the cut
+                for other, score in zip(neighbours[row], combined([row], [int(o) for o in neighbours[row]])[0], strict=True):
+                    if other in in_block and other != row and score >= config.min_similarity:
+                        components.join(row, int(other))
+            continue
+        labels = _average_linkage(
+            combined(block, block), _time_allowed([published[r] for r in block], config.window_days),
+            [outlets[r] for r in block] if outlets is not None else None, config,
+        )
+        first: dict[int, int] = {}
+        for row, label in zip(block, labels, strict=True):
+            if label in first:
+                components.join(row, first[label])
+            else:
+                first[label] = row
+

@@ -31,6 +31,16 @@ def normalize_for_matching(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def normalize_for_embedding(text: str) -> str:
+    """The text as embedded and as keyed in the embedding cache: NFKC, straight quotes, single spaces.
+
+    Lighter than normalize_for_matching: case and punctuation can change a sentence's meaning
+    (and its vector), so they are kept. Idempotent.
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTE_TRANSLATION)
+    return _SPACES.sub(" ", text).strip()
+
+
 def words(text: str) -> list[str]:
     return normalize_for_matching(text).split()
 
@@ -51,6 +61,7 @@ _ABBREVIATIONS = frozenset(
     mr mrs ms dr prof gen lt col sgt capt maj cmdr adm brig rep sen gov pres st jr sr rev hon
     inc co corp ltd bros no nos vs etc al approx dept est fig jan feb mar apr jun jul aug sep sept
     oct nov dec mt ft u.s u.k u.n e.g i.e a.k.a lt.-col lt.-gen maj.-gen brig.-gen
+    lt.col brig.gen u.s.a u.a.e a.m p.m ph.d cpl pvt supt insp sens reps gens cols ave blvd rd univ
     """.split()
 )
 _BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
@@ -59,14 +70,36 @@ _TOKEN_BEFORE = re.compile(r"(\S+)$")
 _WIRES = r"AP|Reuters|AFP|JNS|TPS|dpa|DPA|Xinhua|UPI|ANI|Bloomberg|AA|WAFA|SPA|KUNA|IRNA|Tasnim"
 # "BAGHDAD (AP) — ", "JERUSALEM, Aug. 20 (Reuters) - ", "GAZA CITY — "
 _DATELINE = re.compile(
-    rf"^\s*[A-Z][A-Z .'\-]{{1,40}}(?:,\s*[A-Z][\w .]{{1,30}})?\s*(?:\((?:{_WIRES})\))?\s*[—–-]{{1,2}}\s+"
+    rf"^\s*(?:"
+    # "BAGHDAD (AP) — ", "JERUSALEM, Aug. 20 (Reuters) - ", "GAZA CITY — "
+    rf"[A-Z][A-Z .'\-]{{1,40}}(?:,\s*[A-Z][\w .]{{1,30}})?\s*(?:\((?:{_WIRES})\))?\s*[—–-]{{1,2}}\s+"
+    # "(Reuters) - " with the city left out by a republisher
+    rf"|\((?:{_WIRES})\)\s*[—–-]{{1,2}}\s+"
+    # "RIYADH: ", "DUBAI, UAE: " (Gulf outlets); capitals only, so "Update: ..." is not a dateline
+    r"|[A-Z][A-Z .'\-]{1,30}(?:,\s*[A-Z][\w .]{1,30})?:\s+(?=[A-Z\"“])"
+    r")"
 )
 _BOILERPLATE = re.compile(
-    r"^(?:sign up|subscribe|click here|read more|follow us|share this|advertisement|related:|"
-    r"photo:|image:|copyright|all rights reserved|reporting by|editing by|writing by|"
-    r"this article (?:was|has been|originally)|\(?(?:ap|reuters|afp) photo)",
+    r"^[(\[]?\s*(?:sign up|subscribe|click here|click to|read more|read also|also read|see also|recommended for you|"
+    r"follow us|share this|share on|advertisement|sponsored|related:|related coverage|watch:|listen:|"
+    r"listen to this|download (?:the|our)|join our|get the latest|don't miss|continue reading|"
+    r"we use cookies|please enable|the views expressed|terms of (?:use|service)|privacy policy|contact us|"
+    r"photo:|photos:|image:|images:|picture:|credit:|file photo|copyright|©|all rights reserved|"
+    r"(?:additional )?reporting by|editing by|writing by|compiled by|"
+    r"this (?:article|story|report) (?:was|has been|originally|first)|(?:ap|reuters|afp|getty|epa) (?:photo|images?))",
     re.IGNORECASE,
 )
+# A byline paragraph: "By JANE DOE", "By Jane Doe and John Roe, Associated Press", "By TOI staff".
+_BYLINE = re.compile(r"^by\s+[\w.'’\-]+(?:[\s,&]+[\w.'’\-]+){0,9}\s*$", re.IGNORECASE)
+# A photo caption ends with its credit: "(AP Photo/John Roe)", "(Photo: Reuters)", "Credit: Getty Images".
+_CAPTION = re.compile(
+    r"(?:\((?:[A-Z]\w*\s+)?(?:photo|photos|image|picture|file)\b[^()]{0,80}\)|"
+    r"(?:photo|image|picture|credit)s?:\s*[^.]{0,60}|/\s*(?:getty images|afp|reuters|ap|epa)\)?)\s*$",
+    re.IGNORECASE,
+)
+# An unclosed quotation mark would make the rest of a paragraph one claim; past this many characters
+# we assume the mark was stray (or the quote runs on into the next paragraph) and split normally.
+_MAX_QUOTED_CHARS = 600
 _MIN_CLAIM_WORDS = 3
 
 
@@ -81,7 +114,15 @@ def _is_real_boundary(paragraph: str, match: re.Match[str]) -> bool:
     head = paragraph[: match.end()]
     straight_open = head.count('"') % 2 == 1
     curly_open = head.count("“") > head.count("”")
-    return not (straight_open or curly_open)
+    if not (straight_open or curly_open):
+        return True
+    opened = max(head.rfind('"') if straight_open else -1, head.rfind("“") if curly_open else -1)
+    return match.end() - opened > _MAX_QUOTED_CHARS
+
+
+def _is_furniture(paragraph: str) -> bool:
+    """Page furniture, not reporting: boilerplate, a byline, or a photo caption (ends with its credit)."""
+    return bool(_BOILERPLATE.match(paragraph) or _BYLINE.match(paragraph) or _CAPTION.search(paragraph))
 
 
 def _paragraph_spans(text: str) -> Iterable[tuple[int, int]]:
@@ -111,7 +152,7 @@ def split_claims(text: str) -> list[ClaimSpan]:
     claims: list[ClaimSpan] = []
     for paragraph_start, paragraph_end in _paragraph_spans(text):
         paragraph = text[paragraph_start:paragraph_end]
-        if _BOILERPLATE.match(paragraph.strip()):
+        if _is_furniture(paragraph.strip()):
             continue
         for local_start, local_end in _sentence_spans(paragraph):
             start, end = _trim(text, paragraph_start + local_start, paragraph_start + local_end)

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from compare.align import ALIGNED_PAIR_SCHEMA, CLAIM_GROUP_SCHEMA, align_claims, group_claims
+from compare.align import ALIGNED_PAIR_SCHEMA, CLAIM_GROUP_SCHEMA, align_claims, build_index, candidate_pairs, group_claims
 from compare.config import AlignConfig
 from compare.embed import HashingEmbedder
 
@@ -115,3 +115,101 @@ def test_group_claims_connected_components() -> None:
 def test_group_claims_without_pairs_gives_singletons() -> None:
     groups = group_claims(["x:0", "y:0"], pl.DataFrame(schema=ALIGNED_PAIR_SCHEMA))
     assert groups.height == 2 and groups["group_id"].n_unique() == 2
+
+
+# ---------------------------------------------------------------- margin criterion and index choice (issue 4)
+
+
+def brute_force_margin_pairs(claims: pl.DataFrame, vectors: np.ndarray, k: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """Mutual best partners by ratio margin, computed with plain numpy loops."""
+    ids = claims["claim_id"].to_list()
+    outlets = np.array(claims["outlet"].to_list())
+    similarity = vectors.astype(np.float64) @ vectors.astype(np.float64).T
+    names = sorted(set(outlets.tolist()))
+
+    def knn_mean(i: int, outlet: str) -> float:
+        members = np.flatnonzero(outlets == outlet)
+        return float(np.mean(np.sort(similarity[i, members])[::-1][: min(k, len(members))]))
+
+    def topk(i: int, outlet: str) -> list[int]:
+        members = np.flatnonzero(outlets == outlet)
+        return [int(members[j]) for j in np.argsort(-similarity[i, members], kind="stable")[: min(k, len(members))]]
+
+    def margin(i: int, j: int) -> float:
+        return similarity[i, j] / max(0.1, (knn_mean(i, outlets[j]) + knn_mean(j, outlets[i])) / 2)
+
+    best = {(i, o): max(topk(i, o), key=lambda j: margin(i, j)) for i in range(len(ids)) for o in names}
+    pairs = {}
+    for i in range(len(ids)):
+        for o in set(names) - {outlets[i]}:
+            j = best[i, o]
+            if best[j, outlets[i]] == i:
+                pairs[tuple(sorted((ids[i], ids[j])))] = (similarity[i, j], margin(i, j))
+    return pairs
+
+
+@pytest.mark.parametrize(("seed", "outlets"), [(0, 3), (1, 4), (5, 2)])
+def test_margin_candidates_match_brute_force(seed: int, outlets: int) -> None:
+    claims, vectors = random_claims(seed, outlets)
+    config = AlignConfig(criterion="margin", margin_k=3)
+    expected = brute_force_margin_pairs(claims, vectors, 3)
+    got = {(left, right): (similarity, margin) for left, right, similarity, margin in candidate_pairs(claims, vectors, config).iter_rows()}
+    assert set(got) == set(expected)
+    for key, (similarity, margin) in got.items():
+        assert similarity == pytest.approx(expected[key][0], abs=1e-5)
+        assert margin == pytest.approx(expected[key][1], abs=1e-4)
+
+
+def test_margin_threshold_filters_candidates() -> None:
+    claims, vectors = random_claims(3, 4)
+    loose = align_claims(claims, vectors, AlignConfig(criterion="margin", min_similarity=-1.0, min_margin=0.0))
+    median = float(candidate_pairs(claims, vectors, AlignConfig(criterion="margin"))["margin"].median())
+    strict = align_claims(claims, vectors, AlignConfig(criterion="margin", min_similarity=-1.0, min_margin=median))
+    assert 0 < strict.height < loose.height
+    assert set(strict.rows()) <= set(loose.rows())
+
+
+def test_margin_rejects_a_match_that_is_only_on_topic() -> None:
+    # Outlet B's claims are all about the depot; A's weather claim is closest to one of them but
+    # not distinctly so, while the true paraphrase stands out from its neighbourhood.
+    base = np.array([1.0, 0.0, 0.0, 0.0])
+    vectors = np.array(
+        [
+            [0.90, 0.30, 0.30, 0.00],  # A: depot claim
+            [0.60, 0.00, 0.00, 0.80],  # A: weather claim
+            [0.92, 0.28, 0.27, 0.00],  # B: paraphrase of A's depot claim
+            [0.85, -0.30, 0.35, 0.25],  # B: another depot claim
+            [0.85, 0.35, -0.30, 0.25],  # B: another depot claim
+        ]
+    ) + 0 * base
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    claims = pl.DataFrame({"claim_id": ["a:0", "a:1", "b:0", "b:1", "b:2"], "outlet": ["A", "A", "B", "B", "B"]})
+    candidates = candidate_pairs(claims, vectors, AlignConfig(criterion="margin", margin_k=3)).sort("margin", descending=True)
+    assert candidates.row(0)[:2] == ("a:0", "b:0")
+    margin_pairs = align_claims(claims, vectors, AlignConfig(criterion="margin", margin_k=3, min_similarity=0.5, min_margin=1.05))
+    assert margin_pairs.select("left_claim_id", "right_claim_id").rows() == [("a:0", "b:0")]
+
+
+def test_unknown_criterion_is_an_error() -> None:
+    claims, vectors = random_claims(0, 2)
+    with pytest.raises(ValueError, match="criterion"):
+        align_claims(claims, vectors, AlignConfig(criterion="jaccard"))
+
+
+def test_hnsw_above_exact_max_agrees_with_exact_search() -> None:
+    rng = np.random.default_rng(11)
+    centres = rng.normal(size=(40, 32))
+    vectors = centres[rng.integers(0, 40, 3000)] + rng.normal(scale=0.3, size=(3000, 32))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    exact = build_index(vectors, exact_max=10_000)
+    approximate = build_index(vectors, exact_max=1000)
+    assert type(exact).__name__ == "IndexFlatIP" and type(approximate).__name__ == "IndexHNSWFlat"
+    _, truth = exact.search(vectors[:200], 10)
+    _, found = approximate.search(vectors[:200], 10)
+    recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
+    assert recall > 0.95
+    claims = pl.DataFrame({"claim_id": [f"{o}:{i}" for o in "ab" for i in range(1500)], "outlet": ["A"] * 1500 + ["B"] * 1500})
+    via_exact = align_claims(claims, vectors, AlignConfig(exact_max=10_000))
+    via_hnsw = align_claims(claims, vectors, AlignConfig(exact_max=1000))
+    shared = set(via_exact.select("left_claim_id", "right_claim_id").rows()) & set(via_hnsw.select("left_claim_id", "right_claim_id").rows())
+    assert len(shared) >= 0.9 * via_exact.height

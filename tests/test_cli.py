@@ -100,7 +100,7 @@ def test_report_unknown_story_is_one_line_error(home: Path) -> None:
 
 
 def test_index_build_and_status(home: Path) -> None:
-    built = runner.invoke(app, ["index", "build", "--home", str(home)])
+    built = runner.invoke(app, ["index", "build", "--full", "--home", str(home)])  # --full: rebuild even if up to date
     assert built.exit_code == 0, built.output
     assert "9 articles, 1 wire-copy clusters, 2 stories" in built.stdout
     status = runner.invoke(app, ["index", "status", "--home", str(home)])
@@ -108,8 +108,19 @@ def test_index_build_and_status(home: Path) -> None:
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    commands = [["ingest"], ["dedup"], ["stories"], ["report"], ["demo"], ["index", "build"], ["index", "status"], []]
+    commands = [["ingest"], ["dedup"], ["stories"], ["report"], ["demo"], ["index", "build"], ["index", "status"],
+                ["index", "verify"], ["index", "diff"], ["index", "prune"], ["history"], []]
     for command in commands:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0
         assert "Example:" in result.stdout, command
+
+
+def test_report_by_query_and_stories_time_span(home: Path) -> None:
+    result = runner.invoke(app, ["report", "--query", "heat wave power outages", "--home", str(home), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "heat" in json.loads(result.stdout)["title"].lower()
+    stories = json.loads(runner.invoke(app, ["stories", "--home", str(home), "--format", "json"]).stdout)
+    assert all(story["last_published"] >= story["first_published"] for story in stories)
+    both = runner.invoke(app, ["report", "s-x", "--query", "heat", "--home", str(home)])
+    assert both.exit_code == 2 and "exactly one" in both.output

@@ -177,12 +177,8 @@ def test_short_passage_below_min_shared_shingles_is_not_a_copy() -> None:
     assert is_copy(shingles(" ".join(long_tokens), 5), shingles(short, 5), CONFIG)[0] is False
 
 
-@pytest.mark.xfail(
-    reason="dedup.find_copy_pairs: LSH candidates are by Jaccard (threshold 0.3), so a 60-word passage copied into a "
-    "400-word article (containment 1.0, Jaccard ~0.14) that is_copy accepts is usually never a candidate",
-    strict=True,
-)
 def test_find_copy_pairs_finds_short_copies_inside_long_articles() -> None:
+    # Jaccard ~0.14 keeps these out of whole-article LSH; passage windows make them candidates.
     rng = random.Random(17)
     ids, texts = [], []
     for n in range(5):
@@ -295,7 +291,8 @@ def test_copy_listing_columns_and_order() -> None:
     articles = wire_corpus()
     listing = copy_listing(articles, cluster_copies(articles, CONFIG))
     assert listing.columns == [
-        "cluster_id", "outlets", "is_source", "jaccard_to_source", "id", "outlet", "url", "title", "published", "wire_credit",
+        "cluster_id", "outlets", "is_source", "jaccard_to_source", "copy_in_source", "source_in_copy", "wire_share", "diff",
+        "cluster_credit", "id", "outlet", "url", "title", "published", "wire_credit",
     ]
     assert listing.schema["outlets"] == pl.Int32
     # The four-outlet wire cluster comes first, its source at the top; copies then by publication time.
@@ -303,3 +300,34 @@ def test_copy_listing_columns_and_order() -> None:
     assert listing["outlets"].to_list() == [4, 4, 4, 4, 2, 2]
     assert listing["is_source"].to_list() == [True, False, False, False, True, False]
     assert listing.filter(pl.col("id") == "ap")["wire_credit"].to_list() == ["AP"]
+    assert set(listing.filter(pl.col("cluster_id") == cluster_id("ap"))["cluster_credit"]) == {"AP"}
+    cut = listing.filter(pl.col("id") == "aj").row(0, named=True)
+    assert cut["copy_in_source"] > 0.9 and cut["source_in_copy"] < 0.9  # cut to its first 100 words
+
+
+def test_cli_dedup_partial_lists_shared_spans(tmp_path) -> None:  # noqa: ANN001
+    import json
+
+    from typer.testing import CliRunner
+
+    from compare.cli import app
+
+    rng = random.Random(30)
+    wire = [" ".join(random_words(rng, 50)) for _ in range(6)]
+    local = [" ".join(random_words(rng, 50)) for _ in range(4)]
+    records = [
+        {"outlet": "AP", "text": "\n\n".join(wire), "published": "2026-08-20T07:00:00Z", "title": "Wire"},
+        {"outlet": "Gazette", "text": "\n\n".join(local[:2] + wire[:2] + local[2:]), "published": "2026-08-21T07:00:00Z", "title": "Local"},
+    ]
+    source = tmp_path / "articles.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    runner = CliRunner()
+    home = str(tmp_path / "home")
+    assert runner.invoke(app, ["ingest", str(source), "--home", home]).exit_code == 0
+    result = runner.invoke(app, ["dedup", "--partial", "--home", home, "--format", "json", "--min-outlets", "2"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert (row["left_outlet"], row["right_outlet"], row["kind"]) == ("AP", "Gazette", "partial")
+    assert row["shared_words"] == 100 and len(row["spans"]) == 1
+    left, right = (tuple(map(int, side.split("-"))) for side in row["spans"][0].split("="))
+    assert records[0]["text"][left[0] : left[1]] == records[1]["text"][right[0] : right[1]]

@@ -13,11 +13,16 @@ from compare.diverge import (
     actor_swaps,
     attribution_divergences,
     attribution_of,
+    differing_spans,
     extract_quantities,
     find_divergences,
+    framing_divergences,
     hedge_divergences,
     hedges_of,
+    intensifier_divergences,
+    intensifiers_of,
     number_divergences,
+    same_source,
 )
 
 
@@ -229,12 +234,32 @@ def test_attributed_vs_stated_as_fact() -> None:
     assert sides(divergence) == [("attributed to Western diplomatic sources", ("Asharq",)), ("stated as fact", ("Hayom",))]
 
 
-def test_both_outlets_attributing_is_not_an_attribution_divergence() -> None:
+def test_both_outlets_attributing_to_different_sources_names_both() -> None:
     claims = group(
         ("AP", "Israel carried out the strike, according to Western diplomatic sources."),
         ("BBC", "Israel carried out the strike, officials told Reuters."),
     )
+    [divergence] = attribution_divergences("g", claims)  # no "stated as fact" side: both attribute
+    assert divergence.subject == "attributed to different sources"
+    assert sides(divergence) == [("attributed to Western diplomatic sources", ("AP",)), ("attributed to officials", ("BBC",))]
+
+
+def test_same_source_in_different_words_is_not_a_divergence() -> None:
+    claims = group(
+        ("AP", "The blasts were caused by a drone, Iraqi officials said."),
+        ("BBC", "The blasts were caused by a drone, according to officials."),
+        ("TOI", "The blasts were caused by a drone, he said."),
+    )
     assert attribution_divergences("g", claims) == []
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "same"),
+    [("officials", "Iraqi officials", True), ("the army", "army", True), ("army", "militia commander", False),
+     ("Western diplomatic sources", "diplomatic sources", True), ("police", "witnesses", False)],
+)
+def test_same_source(left: str, right: str, same: bool) -> None:
+    assert same_source(left, right) is same
 
 
 def test_outlet_with_both_forms_is_not_counted_as_stating_fact() -> None:
@@ -296,3 +321,131 @@ def test_find_divergences_reports_each_kind_once() -> None:
 def test_find_divergences_identical_claims_is_empty() -> None:
     text = "Israel struck the depot 80 km north of Baghdad, killing two militia fighters."
     assert find_divergences("g", group(("AP", text), ("BBC", text), ("TOI", text))) == []
+
+
+# ---------------------------------------------------------------- vague amounts and ages
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "diverge"),
+    [
+        ("Dozens of people were wounded in the blast.", "12 people were wounded in the blast.", True),
+        ("Dozens of people were wounded in the blast.", "30 people were wounded in the blast.", False),
+        ("Hundreds of people fled the town.", "50 people fled the town.", True),
+        ("Hundreds of people fled the town.", "Some 400 people fled the town.", False),
+        ("A dozen people were wounded.", "12 people were wounded.", False),
+        ("Several soldiers were hurt.", "Five soldiers were hurt.", False),
+    ],
+)
+def test_vague_amounts_are_ranges(left: str, right: str, diverge: bool) -> None:
+    found = number_divergences("g", group(("AP", left), ("BBC", right)))
+    assert bool(found) is diverge
+    if found:
+        assert found[0].subject == "people"
+
+
+def test_dozens_of_counts_the_noun() -> None:
+    [quantity] = extract_quantities("Dozens of people were wounded.")
+    assert (quantity.key, quantity.value, quantity.high, quantity.surface) == ("people", 24.0, 99.0, "Dozens of people")
+
+
+def test_ages_differ() -> None:
+    claims = group(("AP", "The driver, a 45-year-old man, was arrested."), ("BBC", "The driver, aged 54, was arrested."))
+    [divergence] = number_divergences("g", claims)
+    assert divergence.subject == "age"
+    assert sides(divergence) == [("45-year-old", ("AP",)), ("aged 54", ("BBC",))]
+
+
+# ---------------------------------------------------------------- certainty
+
+
+def test_mysterious_is_a_hedge_and_confirmed_an_intensifier() -> None:
+    assert hedges_of("A mysterious explosion hit the depot.") == ("mysterious",)
+    assert intensifiers_of("Officials confirmed that Israel clearly struck the depot.") == ("clearly", "confirmed")
+    claims = group(("AP", "A mysterious explosion hit the depot."), ("BBC", "An explosion hit the depot."))
+    [divergence] = hedge_divergences("g", claims)
+    assert sides(divergence) == [("mysterious", ("AP",)), ("no hedge", ("BBC",))]
+
+
+def test_intensified_vs_plain() -> None:
+    claims = group(("AP", "Israel clearly carried out the strike."), ("BBC", "Israel carried out the strike."))
+    [divergence] = intensifier_divergences("g", claims)
+    assert (divergence.kind, divergence.subject) == ("intensifier", "stressed vs plain")
+    assert sides(divergence) == [("clearly", ("AP",)), ("no intensifier", ("BBC",))]
+    assert intensifier_divergences("g", group(("AP", "Israel clearly struck."), ("BBC", "Israel undoubtedly struck."))) == []
+
+
+# ---------------------------------------------------------------- framing
+
+
+def test_term_swap_found_from_aligned_pair_not_in_lexicon() -> None:
+    claims = group(
+        ("AP", "Settlers torched three cars in the village overnight, residents said."),
+        ("BBC", "Colonists torched three cars in the village overnight, residents said."),
+    )
+    [divergence] = framing_divergences("g", claims)
+    assert (divergence.kind, divergence.subject) == ("framing", "word choice")
+    assert sides(divergence) == [("Settlers", ("AP",)), ("Colonists", ("BBC",))]
+
+
+def test_three_outlets_three_terms_for_one_group() -> None:
+    claims = group(
+        ("AP", "The militia fired rockets at the border town on Tuesday."),
+        ("AJ", "The resistance group fired rockets at the border town on Tuesday."),
+        ("TOI", "The terrorist organisation fired rockets at the border town on Tuesday."),
+    )
+    [divergence] = framing_divergences("g", claims)
+    assert {side.value: side.outlets for side in divergence.sides} == {
+        "militia": ("AP",), "resistance group": ("AJ",), "terrorist organisation": ("TOI",),
+    }
+
+
+def test_lexicon_catches_loose_paraphrase() -> None:
+    claims = group(
+        ("AP", "Israel said its jets hit the depot."),
+        ("AJ", "Warplanes of the Zionist entity struck a weapons store, the group said."),
+    )
+    [divergence] = framing_divergences("g", claims)
+    assert divergence.subject == "Israel"
+    assert {side.value: side.outlets for side in divergence.sides} == {"Israel": ("AP",), "the Zionist entity": ("AJ",)}
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Shiite militias control the area north of the city.", "Shia militias control the area north of the city."),
+        ("The explosion destroyed the depot near the base.", "The explosions destroyed the depot near the base."),
+        ("The depot lies 80 km north of Baghdad.", "The depot lies 100 km north of Baghdad."),
+        ("Israel reportedly struck the depot.", "Israel allegedly struck the depot."),
+        ("Officials said the depot was hit.", "Witnesses told reporters the depot was hit."),
+        ("The minister blamed the United States for the attack.", "The minister blamed Israel for the attack."),
+    ],
+    ids=["spelling", "inflection", "number", "hedge", "speaker", "actor"],
+)
+def test_non_framing_differences_are_ignored(left: str, right: str) -> None:
+    assert framing_divergences("g", group(("AP", left), ("BBC", right))) == []
+
+
+def test_same_terms_everywhere_is_not_framing() -> None:
+    text = "The militia fired rockets at the town."
+    assert framing_divergences("g", group(("AP", text), ("BBC", text))) == []
+
+
+def test_differing_spans_point_at_the_changed_words() -> None:
+    left = "A senior militia commander blamed the United States for the attack."
+    right = "A senior militia commander blamed Israel for the attack."
+    [(start, end)] = differing_spans(left, right)
+    assert left[start:end] == "the United States"
+    [(start, end)] = differing_spans(right, left)
+    assert right[start:end] == "Israel"
+    assert differing_spans(left, left) == []
+
+
+def test_jewish_state_vs_israel_is_framing_not_an_actor_swap() -> None:
+    claims = group(
+        ("AP", "Rockets were fired at Israel from the north on Monday night."),
+        ("AJ", "Rockets were fired at the Jewish state from the north on Monday night."),
+    )
+    assert actor_divergences("g", claims) == []
+    [divergence] = framing_divergences("g", claims)
+    assert {side.value for side in divergence.sides} == {"Israel", "the Jewish state"}

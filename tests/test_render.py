@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 import io
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 
@@ -11,7 +15,7 @@ import pytest
 from rich.console import Console
 
 from compare.diverge import ClaimRef, Divergence, DivergenceSide
-from compare.render import KIND_LABELS, render_html, render_json, render_markdown, render_terminal
+from compare.render import FILTER_SCRIPT, KIND_LABELS, render_html, render_json, render_markdown, render_terminal
 from compare.report import ArticleRef, CoverageRow, StoryReport, WireCopy
 
 T0 = datetime(2026, 8, 20, 7, 40, tzinfo=timezone.utc)
@@ -169,27 +173,82 @@ HOSTILE_TITLE = "<script>alert(1)</script>"
 HOSTILE_OUTLET = '" onmouseover="x'
 
 
+def _scripts(page: str) -> list[str]:
+    return re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL)
+
+
 def test_render_html_is_inert_with_hostile_text() -> None:
     report = make_report(title=HOSTILE_TITLE, outlet_b=HOSTILE_OUTLET, url_b="javascript:alert(1)")
     page = render_html(report)
     assert "<script>alert" not in page
-    assert "<script" not in page.lower()
+    assert page.lower().count("<script") == 1, "only the renderer's own filter script"
+    assert _scripts(page) == [FILTER_SCRIPT]
     assert 'href="javascript:' not in page.lower()
     assert 'onmouseover="x' not in page
     assert 'src="http' not in page and "<link" not in page.lower()
 
     parsed = parse(page)
     tags = [tag for tag, _ in parsed.tags]
-    assert "script" not in tags and "link" not in tags and "iframe" not in tags
+    assert tags.count("script") == 1 and "link" not in tags and "iframe" not in tags
     for tag, attrs in parsed.tags:
         assert not any(name.startswith("on") for name in attrs), (tag, attrs)
         assert "src" not in attrs
         if "href" in attrs:
             assert attrs["href"].startswith("https://"), attrs
+        for name in ("data-outlets", "data-present", "data-col"):
+            if name in attrs:
+                assert re.fullmatch(r"[o0-9 ]*", attrs[name] or ""), attrs  # renderer-made numbers only
     # The hostile strings survive as visible text, not as markup.
     text = "".join(parsed.text)
     assert HOSTILE_TITLE in text
     assert HOSTILE_OUTLET in text
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ['"><img src=x onerror=alert(1)>', "</title><script>alert(1)</script>", "' autofocus onfocus='alert(1)", "</script><script>alert(1)//"],
+)
+def test_render_html_hostile_text_everywhere_stays_text(hostile: str) -> None:
+    report = make_report(title=hostile, outlet_b=hostile, url_b=f"javascript:{hostile}")
+    hostile_claim = ref("b1:9", hostile, f"{hostile} The depot lies 100 kilometres north of Baghdad.")
+    report = dataclasses.replace(
+        report,
+        divergences=(*report.divergences, Divergence("framing", "g-x", hostile, (
+            DivergenceSide(hostile, (hostile_claim,)), DivergenceSide("plain", (ref("ap1:9", "AP", "The depot lies north of Baghdad."),)),
+        ))),
+    )
+    page = render_html(report)
+    assert _scripts(page) == [FILTER_SCRIPT]
+    parsed = parse(page)
+    assert [tag for tag, _ in parsed.tags].count("script") == 1
+    assert not any(tag == "img" for tag, _ in parsed.tags)
+    for _tag, attrs in parsed.tags:
+        assert not any(name.startswith("on") or name == "autofocus" for name in attrs)
+    assert hostile in "".join(parsed.text)
+
+
+def test_render_html_csp_allows_only_the_filter_script_by_hash() -> None:
+    page = render_html(make_report())
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    digest = base64.b64encode(hashlib.sha256(FILTER_SCRIPT.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp
+    assert "default-src 'none'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "http" not in csp
+
+
+def test_render_html_highlights_differing_words_side_by_side() -> None:
+    page = render_html(make_report())
+    assert "<mark>80</mark>" in page and "<mark>100</mark>" in page
+    assert page.count('class="side"') == 4  # two findings, two sides each
+    assert 'data-kind="number"' in page and 'data-kind="attribution"' in page
+    assert "article b1 chars 15-62" in page  # every claim points at its source span
+
+
+def test_render_html_has_filters_and_heatmap() -> None:
+    page = render_html(make_report())
+    assert page.count('data-filter="outlet"') == 4 and page.count('data-filter="kind"') == 2
+    assert 'class="heat"' in page and page.count('class="cell yes"') + page.count('class="cell no"') == 3 * 4
+    assert "left out by Blog" in page and "only Asharq" in page
 
 
 def test_render_html_shows_findings_and_links_only_http() -> None:

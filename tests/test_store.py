@@ -114,7 +114,7 @@ def test_process_killed_mid_write_leaves_previous_corpus_readable(tmp_path: Path
 
         pl.DataFrame.write_parquet = torn_write
         store = Store(Path({str(tmp_path)!r}))
-        row = store.articles().head(1).with_columns(pl.lit("c").alias("id"))
+        row = store.articles().head(1).with_columns(pl.lit("c").alias("id"), pl.lit("https://example.org/c").alias("url"))
         store.add_articles(row)
         """
     )
@@ -193,3 +193,35 @@ def test_corpus_version_changes_when_the_corpus_is_rewritten(tmp_path: Path) -> 
     older = store.corpus_version()
     store.add_articles(articles("b"))
     assert store.corpus_version() not in (version, older)
+
+
+def test_same_url_with_new_content_is_a_new_version_not_a_new_article(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.add_articles(articles("a", "b"))
+    edited = articles("a2").with_columns(pl.lit("https://example.org/a").alias("url"))
+    assert store.add_articles(edited) == AddResult(added=1, duplicates=0, versions=1)
+    assert store.articles()["id"].to_list() == ["b", "a2"]  # the corpus holds the latest version only
+    history = store.versions()
+    assert history["id"].to_list() == ["a"] and history["superseded_by"].to_list() == ["a2"]
+    assert history["superseded_at"].item() is not None
+    # Re-ingesting the old crawl does not bring it back; a third version chains to the latest.
+    assert store.add_articles(articles("a")) == AddResult(added=0, duplicates=1)
+    store.add_articles(articles("a3").with_columns(pl.lit("https://example.org/a").alias("url")))
+    assert store.superseded_ids() == {"a": "a3", "a2": "a3"}
+    assert store.articles()["id"].to_list() == ["b", "a3"]
+
+
+def test_versions_of_one_url_in_a_single_batch_keep_the_last(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    batch = articles("v1", "v2", "other").with_columns(
+        pl.when(pl.col("id") == "other").then(pl.col("url")).otherwise(pl.lit("https://example.org/same")).alias("url")
+    )
+    assert store.add_articles(batch) == AddResult(added=3, duplicates=0, versions=0)
+    assert store.articles()["id"].to_list() == ["v2", "other"]
+    assert store.versions()["id"].to_list() == ["v1"]
+
+
+def test_articles_without_url_are_never_versions_of_each_other(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.add_articles(articles("a", "b").with_columns(pl.lit(None, dtype=pl.String).alias("url")))
+    assert store.articles().height == 2 and store.versions().height == 0

@@ -6,12 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from compare.config import StoryConfig
 from compare.embed import HashingEmbedder
 from compare.schema import STORY_SCHEMA, UTC_DATETIME
-from compare.stories import group_stories, story_id, story_text
+from compare.stories import group_stories, story_id, story_text, tfidf_vectors
 
 T0 = datetime(2026, 8, 20, 8, 0, tzinfo=timezone.utc)
 CONFIG = StoryConfig(min_similarity=0.8, window_days=3.0, neighbours=20)
@@ -99,3 +100,65 @@ def test_story_text_and_hashing_embedder_group_a_real_pair() -> None:
     articles = frame([("ap", T0), ("bbc", T0 + timedelta(hours=2)), ("heat", T0)])
     result = group_stories(articles, vectors, [], StoryConfig(min_similarity=0.55))
     assert stories_of(result) == {frozenset({"ap", "bbc"}), frozenset({"heat"})}
+
+
+# ---------------------------------------------------------------- average linkage (the default method)
+
+
+def test_average_linkage_does_not_chain_where_components_do() -> None:
+    # a~b and b~c pass the cut, a and c do not: components join all three, average linkage keeps c apart.
+    a, b, c = unit(1, 0, 0), unit(1, 1, 0), unit(0, 1, 0)  # cos(a,b) = cos(b,c) = 0.71, cos(a,c) = 0
+    articles = frame([("a", T0), ("b", T0), ("c", T0)])
+    vectors = np.stack([a, b, c])
+    chained = group_stories(articles, vectors, [], StoryConfig(min_similarity=0.6, method="components"))
+    assert stories_of(chained) == {frozenset({"a", "b", "c"})}
+    average = group_stories(articles, vectors, [], StoryConfig(min_similarity=0.6, method="average"))
+    assert len(stories_of(average)) == 2 and frozenset({"a", "b", "c"}) not in stories_of(average)
+
+
+def test_average_linkage_respects_the_time_window() -> None:
+    articles = frame([("a", T0), ("b", T0 + timedelta(days=1)), ("late", T0 + timedelta(days=9))])
+    result = group_stories(articles, np.stack([DEPOT, DEPOT_NEAR, DEPOT]), [], StoryConfig(min_similarity=0.35))
+    assert stories_of(result) == {frozenset({"a", "b"}), frozenset({"late"})}
+
+
+def _articles_with_text(rows: list[tuple[str, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(key, outlet, None, text, T0) for key, outlet, text in rows],
+        schema={"id": pl.String(), "outlet": pl.String(), "title": pl.String(), "text": pl.String(), "published": UTC_DATETIME},
+        orient="row",
+    )
+
+
+def test_full_text_names_join_two_takes_whose_ledes_differ() -> None:
+    # Ledes (the embeddings) barely agree (cosine 0.2); the full texts share rare names, which
+    # TF-IDF picks up (cosine ~0.5), and each is the other outlet's best match.
+    shared = "Kadhimi Balad Hashd warehouse Katyusha Salahuddin Tikrit Samarra drone"
+    others = ["Budget talks in Congress stalled over spending caps.", "Heat wave grips Israel as temperatures soar.",
+              "Football final ends in penalties after extra time.", "Central bank raises interest rates by a quarter point."]
+    articles = _articles_with_text([
+        ("report", "AP", f"Explosions overnight. {shared} officials counted."),
+        ("opinion", "Fox", f"The administration must answer. {shared} again."),
+        *[(f"other{n}", "NYT", text) for n, text in enumerate(others)],
+    ])
+    vectors = np.zeros((6, 6), dtype=np.float32)
+    vectors[0] = unit(1, 0, 0, 0, 0, 0)
+    vectors[1] = unit(0.2, 0.98, 0, 0, 0, 0)
+    for row in range(2, 6):
+        vectors[row, row] = 1.0
+    config = StoryConfig(min_similarity=0.35, mutual_floor=0.25)
+    result = group_stories(articles, vectors, [], config)
+    assert frozenset({"report", "opinion"}) in stories_of(result) and len(stories_of(result)) == 5
+    assert len(stories_of(group_stories(articles.drop("text"), vectors, [], config))) == 6
+
+
+def test_tfidf_vectors_are_unit_rows_and_symmetric() -> None:
+    vectors = tfidf_vectors(["militia depot Baghdad blast", "Baghdad militia depot explosion", "heat wave Israel"])
+    gram = (vectors @ vectors.T).toarray()
+    assert np.allclose(np.diag(gram), 1.0, atol=1e-5)
+    assert np.allclose(gram, gram.T) and gram[0, 1] > 0.3 and gram[0, 2] == 0
+
+
+def test_unknown_method_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="stories.method"):
+        group_stories(frame([("a", T0), ("b", T0)]), np.stack([DEPOT, DEPOT]), [], StoryConfig(method="kmeans"))

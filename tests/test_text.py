@@ -204,3 +204,120 @@ def test_normalize_for_matching_folds_width_and_spaces() -> None:
 def test_normalize_keeps_distinct_words_distinct() -> None:
     assert normalize_for_matching("80 km north") != normalize_for_matching("100 km north")
     assert words("The U.S. Army's base") == ["the", "u", "s", "army", "s", "base"]
+
+
+# ---------------------------------------------------------------- news furniture (issue 4)
+
+
+@pytest.mark.parametrize(
+    ("article", "first"),
+    [
+        ("BAGHDAD (Reuters) - Iraq's prime minister ordered an inquiry. Nobody was hurt.", "Iraq's prime minister ordered an inquiry."),
+        ("BAGHDAD, Iraq (AP) — A depot exploded north of the capital. Fire crews came.", "A depot exploded north of the capital."),
+        ("(Reuters) - Israel said on Sunday it had struck targets. Nobody was hurt.", "Israel said on Sunday it had struck targets."),
+        ("RIYADH: Saudi Arabia welcomed the truce on Monday. Talks resume soon.", "Saudi Arabia welcomed the truce on Monday."),
+        ("DUBAI, UAE: Flights resumed at the airport after the storm. Delays remain.", "Flights resumed at the airport after the storm."),
+    ],
+)
+def test_more_dateline_forms_are_stripped(article: str, first: str) -> None:
+    claims = split_claims(article)
+    assert claims[0].text == first
+    assert article[claims[0].start : claims[0].end] == first
+
+
+def test_mixed_case_label_is_not_taken_for_a_dateline() -> None:
+    assert claim_texts("Update: the depot fire is out, officials said.") == ["Update: the depot fire is out, officials said."]
+
+
+@pytest.mark.parametrize(
+    "byline",
+    ["By JANE DOE", "By Jane Doe and John Roe, Associated Press", "By TOI staff", "by Jane Doe & John Roe"],
+)
+def test_byline_paragraphs_are_dropped(byline: str) -> None:
+    article = f"{byline}\n\nBAGHDAD (AP) — A depot exploded on Tuesday night. Officials closed the road."
+    assert claim_texts(article) == ["A depot exploded on Tuesday night.", "Officials closed the road."]
+
+
+def test_a_sentence_starting_with_by_is_kept() -> None:
+    article = "By Tuesday night the fire had spread to a second depot, officials said."
+    assert claim_texts(article) == [article]
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "Smoke rises over the depot north of Baghdad on Tuesday. (AP Photo/John Roe)",
+        "Firefighters work at the scene of the blast. (Photo: Reuters)",
+        "Rescuers search the rubble, August 20, 2026. Credit: Getty Images",
+        "Iraqi soldiers guard the entrance to the base (John Roe/AFP)",
+        "An aerial view of the damaged depot (File photo)",
+    ],
+)
+def test_photo_captions_are_dropped(caption: str) -> None:
+    article = f"The army said three soldiers were hurt.\n\n{caption}\n\nOfficials closed the road overnight."
+    assert claim_texts(article) == ["The army said three soldiers were hurt.", "Officials closed the road overnight."]
+
+
+@pytest.mark.parametrize(
+    "boilerplate",
+    [
+        "Sign up for our newsletter",
+        "Also read: Strikes hit Syria overnight",
+        "Listen to this article",
+        "Download the app for the latest news.",
+        "(Additional reporting by Jane Doe in Baghdad; Editing by John Roe)",
+        "© 2026 Example Media. All rights reserved.",
+        "We use cookies to improve your experience on our site.",
+        "Join our WhatsApp channel for updates.",
+    ],
+)
+def test_more_boilerplate_is_dropped(boilerplate: str) -> None:
+    article = f"The army said three soldiers were hurt.\n\n{boilerplate}\n\nOfficials closed the road overnight."
+    assert claim_texts(article) == ["The army said three soldiers were hurt.", "Officials closed the road overnight."]
+
+
+def test_news_sentences_about_apps_and_photos_are_kept() -> None:
+    article = "WhatsApp said on Monday that its service was restored. The photo was taken by a resident on Tuesday."
+    assert claim_texts(article) == ["WhatsApp said on Monday that its service was restored.", "The photo was taken by a resident on Tuesday."]
+
+
+@pytest.mark.parametrize(
+    "article",
+    [
+        "Brig.-Gen. Hagari said the strike hit a U.S.-made launcher.",
+        "The meeting starts at 10 a.m. Tuesday in the capital.",
+        "Lt.Col. Cohen told reporters the road was reopened.",
+        "Sens. Smith and Jones asked the U.S.A. envoy for a briefing.",
+    ],
+)
+def test_more_abbreviations_do_not_split(article: str) -> None:
+    assert claim_texts(article) == [article]
+
+
+def test_quote_spanning_three_sentences_is_one_claim() -> None:
+    article = '“We were asleep. Then the windows blew in. Everyone ran,” a resident said. Police arrived later.'
+    assert claim_texts(article) == ['“We were asleep. Then the windows blew in. Everyone ran,” a resident said.', "Police arrived later."]
+
+
+def test_quote_running_into_next_paragraph_keeps_paragraphs_apart() -> None:
+    # News style: an open quote continues in the next paragraph, which reopens it.
+    article = '"We will rebuild the depot. It will take a year.\n\n"We ask for patience," the mayor said. Police left the area.'
+    assert claim_texts(article) == [
+        '"We will rebuild the depot. It will take a year.',
+        '"We ask for patience," the mayor said.',
+        "Police left the area.",
+    ]
+
+
+def test_stray_quote_mark_does_not_swallow_a_long_paragraph() -> None:
+    sentence = "Officials said the convoy was hit twice near the border crossing on Monday night."
+    article = 'He said " the strike was legal. ' + " ".join([sentence] * 20)
+    assert len(split_claims(article)) > 8
+    assert_offsets_exact(article)
+
+
+def test_normalize_for_embedding_keeps_case_and_punctuation_but_folds_quotes_and_spaces() -> None:
+    from compare.text import normalize_for_embedding
+
+    assert normalize_for_embedding("  “Hello,”\n he SAID ") == '"Hello," he SAID'
+    assert normalize_for_embedding(normalize_for_embedding("ＡＢ  c")) == normalize_for_embedding("ＡＢ  c") == "AB c"

@@ -1,0 +1,88 @@
+"""Attribution: a claim stated as fact by one outlet and attributed by another, and to whom.
+
+"Israel carried out the strike, according to Western diplomatic sources" vs "Israel carried out the
+strike"; and "Iraqi officials said" vs "a militia commander said" (the same claim, different sources).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from compare.diverge.model import ClaimRef, Divergence, DivergenceSide
+from compare.diverge.tokens import SAY_VERBS
+
+_ATTRIBUTION = re.compile(
+    r"according to (?P<according>[^,.;]+)"
+    rf"|(?P<said_by>(?:[\w'’-]+\s+){{1,4}}?){SAY_VERBS}\b"
+    r"|(?P<citing>citing [^,.;]+)"
+    r"|(?P<claimed>\b(?:claimed|alleged|asserted)\b)",
+    re.IGNORECASE,
+)
+_SPEAKER_TRIM = re.compile(r"^(?:(?:the|a|an|and|but|that|which|while|as|who|it|has|had|have)\s+)+", re.IGNORECASE)
+# Speakers that do not name a source: the sentence is attributed, but not to anyone we can compare.
+_UNNAMED = frozenset({"he", "she", "they", "it", "we", "i", "you", "claimed", "who", "which", "that", "this"})
+_SOURCE_FILLER = frozenset({"the", "a", "an", "of", "two", "three", "several", "some", "senior", "top", "local"})
+
+
+def attribution_of(text: str) -> str | None:
+    """Who a claim is attributed to ('Western diplomatic sources'), or None when stated as fact."""
+    match = _ATTRIBUTION.search(text)
+    if not match:
+        return None
+    for name in ("according", "said_by", "citing"):
+        if match.group(name):
+            return _SPEAKER_TRIM.sub("", match.group(name).strip()) or match.group(name).strip()
+    return "claimed"
+
+
+def _source_words(source: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z][\w'-]*", source.lower()) if w not in _SOURCE_FILLER)
+
+
+def same_source(left: str, right: str) -> bool:
+    """'officials' and 'Iraqi officials' are one source (one's words within the other's); 'army' and 'militia' are not."""
+    left_words, right_words = _source_words(left), _source_words(right)
+    return bool(left_words and right_words) and (left_words <= right_words or right_words <= left_words)
+
+
+def presence_divergence(
+    kind: str, subject: str, group_id: str, claims: Sequence[ClaimRef], value_of: Callable[[str], str | None], absent: str
+) -> list[Divergence]:
+    """Some outlets' claims carry a marker (attribution, hedge...), another outlet's claims never do."""
+    with_value: dict[str, list[ClaimRef]] = {}
+    without: list[ClaimRef] = []
+    for claim in claims:
+        value = value_of(claim.text)
+        (with_value.setdefault(value, []) if value else without).append(claim)
+    present_outlets = {claim.outlet for refs in with_value.values() for claim in refs}
+    absent_outlets = {claim.outlet for claim in without} - present_outlets
+    if not with_value or not absent_outlets:
+        return []
+    sides = [DivergenceSide(value=value, claims=tuple(refs)) for value, refs in with_value.items()]
+    sides.append(DivergenceSide(value=absent, claims=tuple(c for c in without if c.outlet in absent_outlets)))
+    return [Divergence(kind=kind, group_id=group_id, subject=subject, sides=tuple(sides))]
+
+
+def attribution_divergences(group_id: str, claims: Sequence[ClaimRef]) -> list[Divergence]:
+    """Attributed vs stated as fact; and, separately, the same claim attributed to different sources."""
+    found = presence_divergence(
+        "attribution", "attributed vs stated as fact", group_id, claims,
+        lambda text: (f"attributed to {who}" if (who := attribution_of(text)) else None), "stated as fact",
+    )
+    sources: list[tuple[str, list[ClaimRef]]] = []
+    for claim in claims:
+        who = attribution_of(claim.text)
+        if not who or who.lower() in _UNNAMED:
+            continue
+        for name, refs in sources:
+            if same_source(name, who):
+                refs.append(claim)
+                break
+        else:
+            sources.append((who, [claim]))
+    outlets = [{claim.outlet for claim in refs} for _, refs in sources]
+    if len(sources) > 1 and len(set().union(*outlets)) > 1:
+        sides = tuple(DivergenceSide(value=f"attributed to {name}", claims=tuple(refs)) for name, refs in sources)
+        found.append(Divergence(kind="attribution", group_id=group_id, subject="attributed to different sources", sides=sides))
+    return found

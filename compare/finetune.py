@@ -1,0 +1,157 @@
+"""Adapting the embedding model to news paraphrase: a short CoSENT fine-tune on labelled sentence pairs.
+
+Reads the same files as benchmarks/claims.py (MRPC TSV, STS Benchmark TSV) and writes a
+sentence-transformers folder that EmbedConfig.model (or COMPARE_MODEL) can point at. Plain torch loop,
+so it needs no `datasets`/`accelerate`. By default only the fit part of an MRPC file is used (the same
+pair-id hash split the benchmark fits its thresholds on), so benchmarking on that file stays honest.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from compare.config import EmbedConfig
+
+csv.field_size_limit(10**8)
+FIT_SHARE = 0.4
+
+
+class DataError(ValueError):
+    """A pair file that does not have the documented format (the message names file, line and field)."""
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    """Two texts and a gold score (MRPC 0/1, STS 0-5, SemEval similarity); `key` names the pair."""
+
+    key: str
+    left_id: str
+    right_id: str
+    left: str
+    right: str
+    label: float
+
+
+def load_mrpc(path: Path) -> list[LabelledPair]:
+    """MRPC TSV: Quality, #1 ID, #2 ID, #1 String, #2 String (header row, UTF-8 with BOM)."""
+    pairs = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(rows, None)
+        if not header or header[0].strip() != "Quality" or len(header) < 5:
+            raise DataError(f"{path}: expected an MRPC header 'Quality<TAB>#1 ID<TAB>#2 ID<TAB>#1 String<TAB>#2 String'")
+        for line, row in enumerate(rows, start=2):
+            if len(row) < 5 or row[0] not in ("0", "1"):
+                raise DataError(f"{path}:{line}: field 'Quality' must be 0 or 1 with five tab-separated fields")
+            pairs.append(LabelledPair(f"{row[1]}-{row[2]}", row[1], row[2], row[3], row[4], float(row[0])))
+    return pairs
+
+
+def load_sts(path: Path) -> list[LabelledPair]:
+    """STS Benchmark TSV without header: genre, file, year, id, score (0-5), sentence1, sentence2[, ...]."""
+    pairs = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for line, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+            if not row:
+                continue
+            try:
+                score = float(row[4])
+            except (IndexError, ValueError) as error:
+                raise DataError(f"{path}:{line}: field 'score' (5th column) must be a number from 0 to 5") from error
+            if len(row) < 7:
+                raise DataError(f"{path}:{line}: expected sentence1 and sentence2 in columns 6 and 7")
+            pairs.append(LabelledPair(f"{row[1]}-{row[2]}-{row[3]}", f"{line}a", f"{line}b", row[5], row[6], score))
+    return pairs
+
+
+def split_fit_score(pairs: Sequence[LabelledPair], fit_share: float = FIT_SHARE) -> tuple[list[LabelledPair], list[LabelledPair]]:
+    """Deterministic split by a hash of the pair key, so every run and machine gets the same parts."""
+    fit, score = [], []
+    for pair in pairs:
+        bucket = int.from_bytes(hashlib.blake2b(pair.key.encode(), digest_size=4).digest(), "big") / 2**32
+        (fit if bucket < fit_share else score).append(pair)
+    return fit, score
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """CoSENT (a ranking loss over pair cosines, scale 20) suits both 0/1 and graded labels."""
+
+    epochs: int = 1
+    batch_size: int = 32
+    learning_rate: float = 2e-5
+    warmup_share: float = 0.1
+    scale: float = 20.0
+    seed: int = 13
+
+
+def training_pairs(mrpc: Sequence[Path], sts: Sequence[Path], *, all_mrpc_rows: bool = False) -> list[tuple[str, str, float]]:
+    """(left, right, score in [0, 1]) from MRPC files (fit part unless `all_mrpc_rows`) and STS files."""
+    examples = []
+    for path in mrpc:
+        pairs = load_mrpc(path)
+        for pair in pairs if all_mrpc_rows else split_fit_score(pairs)[0]:
+            examples.append((pair.left, pair.right, pair.label))
+    for path in sts:
+        examples.extend((pair.left, pair.right, pair.label / 5.0) for pair in load_sts(path))
+    return examples
+
+
+def finetune(
+    examples: Sequence[tuple[str, str, float]],
+    output: Path,
+    *,
+    base: EmbedConfig = EmbedConfig(),
+    config: FinetuneConfig = FinetuneConfig(),
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Fine-tune `base.model` on `examples` and save it to `output` (a sentence-transformers folder)."""
+    import torch
+
+    from compare.embed import SentenceTransformerEmbedder
+
+    if not examples:
+        raise DataError("no training pairs: give at least one MRPC or STS file with rows")
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    model = SentenceTransformerEmbedder(base)._load()
+    model.train()
+    order = list(examples)
+    steps = config.epochs * ((len(order) + config.batch_size - 1) // config.batch_size)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    warmup = max(1, int(steps * config.warmup_share))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
+    device = model.device
+    done = 0
+    for _ in range(config.epochs):
+        random.shuffle(order)
+        for offset in range(0, len(order), config.batch_size):
+            batch = order[offset : offset + config.batch_size]
+            embeddings = []
+            for side in (0, 1):
+                features = (getattr(model, "preprocess", None) or model.tokenize)([example[side] for example in batch])
+                features = {key: value.to(device) if hasattr(value, "to") else value for key, value in features.items()}
+                embeddings.append(torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=1))
+            cosines = (embeddings[0] * embeddings[1]).sum(dim=1) * config.scale
+            labels = torch.tensor([example[2] for example in batch], device=device)
+            # CoSENT: every pair ranked above another by gold must have the larger cosine.
+            differences = cosines[None, :] - cosines[:, None]
+            differences = differences[labels[:, None] > labels[None, :]]
+            loss = torch.logsumexp(torch.cat([torch.zeros(1, device=device), differences]), dim=0)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            done += 1
+            if progress:
+                progress(done, steps)
+    model.eval()
+    output.mkdir(parents=True, exist_ok=True)
+    model.save(str(output), create_model_card=False)
+    return output

@@ -1,0 +1,519 @@
+"""compare.index: incremental builds, stable ids, the build lock, and crash safety done for real.
+
+Builds use the HashingEmbedder (model "hashing") so each takes well under a second; the crash tests
+run a build in a subprocess and kill it with SIGKILL at a chosen stage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from compare.cli import EXIT_BUILD_FAILED, EXIT_LOCKED, EXIT_VERIFY_FAILED, app
+from compare.config import Settings, load_settings
+from compare.demo import demo_corpus_text
+from compare.embed import HashingEmbedder
+from compare.index import (
+    VECTORS,
+    IndexBuildError,
+    build_index,
+    build_lock,
+    current_path,
+    diff_snapshots,
+    list_snapshots,
+    load_index,
+    prune_snapshots,
+    snapshot_refs,
+    snapshot_status,
+    stable_ids,
+    verify_snapshot,
+)
+from compare.ingest import ingest
+from compare.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+class CountingEmbedder(HashingEmbedder):
+    """HashingEmbedder that remembers how many texts it embedded (to check what a build reused)."""
+
+    def __init__(self) -> None:
+        super().__init__(256)
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += len(texts)
+        return super().encode(texts)
+
+
+def demo_records() -> list[dict]:
+    return [json.loads(line) for line in demo_corpus_text().splitlines() if line.strip()]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+def settings_for(home: Path) -> Settings:
+    return load_settings(home, environ={}, overrides={"embed": {"model": "hashing"}})
+
+
+def ingest_records(home: Path, records: list[dict], name: str) -> None:
+    ingest(Store(home), [write_jsonl(home.parent / f"{home.name}-{name}.jsonl", records)])
+
+
+@pytest.fixture()
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+# --------------------------------------------------------------------------- incremental builds
+
+
+def test_incremental_build_embeds_only_new_articles_and_matches_a_full_build(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records[:6], "first")
+    embedder = CountingEmbedder()
+    first = build_index(Store(home), settings_for(home), embedder=embedder)
+    assert (first.manifest.mode, first.manifest.embedded, embedder.calls) == ("full", 6, 6)
+
+    ingest_records(home, records[6:], "second")
+    embedder.calls = 0
+    second = build_index(Store(home), settings_for(home), embedder=embedder)
+    assert (second.manifest.mode, second.manifest.new_articles, second.manifest.embedded, embedder.calls) == ("incremental", 3, 3, 3)
+    assert second.manifest.previous == first.path.name
+
+    full = build_index(Store(home), settings_for(home), embedder=CountingEmbedder(), full=True, keep=5)
+    assert (full.manifest.mode, full.manifest.embedded) == ("full", 9)
+    np.testing.assert_allclose(np.load(second.path / VECTORS), np.load(full.path / VECTORS), atol=1e-6)
+    assert second.manifest.claims == full.manifest.claims > 0
+    assert sorted(second.stories.rows()) == sorted(full.stories.rows())
+    assert sorted(second.clusters.rows()) == sorted(full.clusters.rows())
+
+
+def test_unchanged_corpus_builds_nothing(home: Path) -> None:
+    ingest_records(home, demo_records(), "all")
+    first = build_index(Store(home), settings_for(home))
+    again = build_index(Store(home), settings_for(home))
+    assert again.reused and again.path == first.path
+    assert len(list_snapshots(Store(home))) == 1
+
+
+def test_retention_keeps_the_newest_snapshots_and_always_the_current(home: Path) -> None:
+    records = demo_records()
+    for number in range(3):
+        ingest_records(home, records[number * 3 : number * 3 + 3], f"part{number}")
+        build_index(Store(home), settings_for(home), keep=5)
+    store = Store(home)
+    assert len(list_snapshots(store)) == 3
+    removed = prune_snapshots(store, 1)
+    assert len(removed) == 2
+    assert list_snapshots(store) == [current_path(store).resolve()]
+    ingest_records(home, [{**records[0], "url": "https://example.org/other", "title": "Another take"}], "more")
+    build_index(Store(home), settings_for(home))  # default keep_snapshots = 2
+    assert len(list_snapshots(store)) == 2
+
+
+# --------------------------------------------------------------------------- stable ids
+
+
+def groups(column: str, members: dict[str, list[str]]) -> pl.DataFrame:
+    return pl.DataFrame([(group, article) for group, ids in members.items() for article in ids], schema=[column, "article_id"], orient="row")
+
+
+def as_sets(frame: pl.DataFrame, column: str) -> dict[str, set[str]]:
+    return {key: set(group["article_id"].to_list()) for (key,), group in frame.group_by(column)}
+
+
+def test_stable_ids_keep_the_id_of_a_story_that_gains_or_loses_members() -> None:
+    previous = groups("story_id", {"s-old1": ["b", "c"], "s-old2": ["x", "y", "z"]})
+    fresh = groups("story_id", {"s-new1": ["a", "b", "c"], "s-new2": ["x", "y"], "s-new3": ["q"]})
+    result = as_sets(stable_ids(fresh, "story_id", previous), "story_id")
+    assert result == {"s-old1": {"a", "b", "c"}, "s-old2": {"x", "y"}, "s-new3": {"q"}}
+
+
+def test_stable_ids_give_a_split_story_id_to_the_larger_part_and_merges_keep_one() -> None:
+    previous = groups("story_id", {"s-a": ["1", "2", "3"], "s-b": ["4"]})
+    split = groups("story_id", {"s-n1": ["1"], "s-n2": ["2", "3"], "s-n3": ["4"]})
+    result = as_sets(stable_ids(split, "story_id", previous), "story_id")
+    assert result["s-a"] == {"2", "3"} and result["s-b"] == {"4"} and {"1"} in result.values()
+    merged = groups("story_id", {"s-m": ["1", "2", "3", "4"]})
+    assert as_sets(stable_ids(merged, "story_id", previous), "story_id") == {"s-a": {"1", "2", "3", "4"}}
+
+
+def test_stable_ids_rehash_a_fresh_id_that_collides_with_a_kept_one() -> None:
+    previous = groups("cluster_id", {"w-1": ["a", "b"]})
+    fresh = groups("cluster_id", {"w-2": ["a", "b"], "w-1": ["c", "d"]})  # "w-1" is named after a new source
+    result = as_sets(stable_ids(fresh, "cluster_id", previous), "cluster_id")
+    assert result["w-1"] == {"a", "b"}
+    assert len(result) == 2 and {"c", "d"} in result.values()
+
+
+def test_stable_ids_follow_renamed_articles() -> None:
+    previous = groups("story_id", {"s-old": ["v1", "k"]})
+    fresh = groups("story_id", {"s-new": ["v2", "k2"]})
+    result = stable_ids(fresh, "story_id", previous, {"v1": "v2", "k": "k2"})
+    assert result["story_id"].unique().to_list() == ["s-old"]
+
+
+def test_story_and_wire_cluster_ids_survive_when_the_source_arrives_later(home: Path) -> None:
+    """AP is the earliest copy: added last, it becomes the cluster's source, yet both ids stay."""
+    records = demo_records()
+    ap, rest = records[0], records[1:]
+    ingest_records(home, rest, "rest")
+    first = build_index(Store(home), settings_for(home))
+    ingest_records(home, [ap], "ap")
+    second = build_index(Store(home), settings_for(home))
+    before_stories, after_stories = as_sets(first.stories, "story_id"), as_sets(second.stories, "story_id")
+    for story, members in before_stories.items():
+        assert members <= after_stories[story], story
+    before_clusters, after_clusters = as_sets(first.clusters, "cluster_id"), as_sets(second.clusters, "cluster_id")
+    assert before_clusters, "the demo's wire copies should cluster without the AP original"
+    for cluster, members in before_clusters.items():
+        assert members <= after_clusters[cluster], cluster
+    ap_id = Store(home).articles().filter(pl.col("outlet") == "Associated Press")["id"].item()
+    assert second.clusters.filter(pl.col("is_source"))["article_id"].to_list() == [ap_id]
+
+
+def test_story_id_survives_a_recrawled_article(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records, "all")
+    first = build_index(Store(home), settings_for(home))
+    edited = {**records[3], "text": records[3]["text"] + "\n\nThe ministry later corrected the casualty figures."}
+    ingest_records(home, [edited], "recrawl")
+    second = build_index(Store(home), settings_for(home))
+    assert second.manifest.articles == 9
+    assert sorted(first.stories["story_id"].unique().to_list()) == sorted(second.stories["story_id"].unique().to_list())
+
+
+def test_diff_lists_new_stories_gained_outlets_and_new_wire_clusters(home: Path) -> None:
+    records = demo_records()
+    depot, heat = records[:6], records[6:]
+    ingest_records(home, [depot[1], depot[2], heat[0]], "first")  # Times of Israel + Al-Jazeera copies, one heat story
+    first = build_index(Store(home), settings_for(home))
+    ingest_records(home, [depot[0], depot[3], heat[1], heat[2]], "second")
+    second = build_index(Store(home), settings_for(home))
+    changes = diff_snapshots(first.path, second.path)
+    by_change = {change: frame for (change,), frame in changes.group_by("change")}
+    depot_story = second.stories.filter(pl.col("article_id") == Store(home).articles()["id"][1])["story_id"].item()
+    gained = by_change["gained outlets"]
+    assert depot_story in gained["id"].to_list()
+    assert set(gained.filter(pl.col("id") == depot_story)["added_outlets"].item()) == {"Associated Press", "Ynet News"}
+    heat_id = second.stories.filter(pl.col("article_id") == Store(home).articles()["id"][2])["story_id"].item()
+    assert heat_id in gained["id"].to_list()  # heat story: Ynet alone, then Times of Israel and Al-Jazeera joined
+    assert "new story" not in by_change or depot_story not in by_change["new story"]["id"].to_list()
+    result = runner.invoke(app, ["index", "diff", "--home", str(home), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert {row["change"] for row in json.loads(result.stdout)} >= {"gained outlets"}
+
+
+# --------------------------------------------------------------------------- status and verify
+
+
+def test_status_and_verify_report_a_sound_snapshot(home: Path) -> None:
+    ingest_records(home, demo_records(), "all")
+    built = build_index(Store(home), settings_for(home))
+    [row] = snapshot_status(Store(home))
+    assert (row.name, row.current, row.articles, row.claims, row.model) == (built.path.name, True, 9, built.manifest.claims, "hashing-256")
+    assert row.size_mb > 0 and row.build_seconds >= 0
+    assert verify_snapshot(built.path) == []
+    assert snapshot_refs(built.path).height == 9
+    result = runner.invoke(app, ["index", "status", "--home", str(home), "--format", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["articles"] == 9
+    result = runner.invoke(app, ["index", "verify", "--home", str(home)])
+    assert result.exit_code == 0 and "verified 1 snapshot" in result.output
+
+
+def test_verify_catches_a_corrupted_file_and_the_next_build_does_not_trust_it(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records[:8], "first")
+    built = build_index(Store(home), settings_for(home))
+    vectors = built.path / VECTORS
+    data = bytearray(vectors.read_bytes())
+    data[-16:] = b"\xff" * 16  # a flipped tail: still a loadable array, but wrong numbers
+    vectors.write_bytes(bytes(data))
+    assert any("checksum" in problem for problem in verify_snapshot(built.path))
+    result = runner.invoke(app, ["index", "verify", "--home", str(home)])
+    assert result.exit_code == EXIT_VERIFY_FAILED and "checksum differs" in result.output
+
+    ingest_records(home, records[8:], "second")
+    embedder = CountingEmbedder()
+    rebuilt = build_index(Store(home), settings_for(home), embedder=embedder)
+    assert embedder.calls == 9  # the damaged vectors were not reused
+    assert verify_snapshot(rebuilt.path) == []
+
+
+# --------------------------------------------------------------------------- lock and failures
+
+
+def test_second_build_exits_with_the_locked_code_while_one_runs(home: Path) -> None:
+    ingest_records(home, demo_records(), "all")
+    with build_lock(Store(home)):  # a different open file description: conflicts even in one process
+        result = runner.invoke(app, ["index", "build", "--home", str(home), "--model", "hashing"])
+    assert result.exit_code == EXIT_LOCKED
+    assert "another index build is running" in result.output
+    result = runner.invoke(app, ["index", "build", "--home", str(home), "--model", "hashing"])
+    assert result.exit_code == 0, result.output
+
+
+def test_corrupt_corpus_fails_the_build_and_keeps_the_previous_snapshot(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records[:6], "first")
+    previous = build_index(Store(home), settings_for(home))
+    ingest_records(home, records[6:], "second")
+    corpus = Store(home).articles_path
+    data = bytearray(corpus.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 200] = b"\x00" * 200
+    corpus.write_bytes(bytes(data[: len(data) - 50]))  # torn and zeroed: not a Parquet file any more
+    with pytest.raises(IndexBuildError, match="articles.parquet"):
+        build_index(Store(home), settings_for(home))
+    result = runner.invoke(app, ["index", "build", "--home", str(home), "--model", "hashing"])
+    assert result.exit_code == EXIT_BUILD_FAILED
+    assert "previous snapshot kept" in result.output and "Traceback" not in result.output
+    assert load_index(Store(home)).path == previous.path
+    assert verify_snapshot(previous.path) == []
+    assert not list((home / "index" / "snapshots").glob(".building-*"))
+
+
+def run_build_script(home: Path, body: str, **kwargs) -> subprocess.CompletedProcess:  # noqa: ANN003
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from compare.config import load_settings
+        from compare.index import build_index
+        from compare.store import Store
+        home = Path({str(home)!r})
+        settings = load_settings(home, environ={{}}, overrides={{"embed": {{"model": "hashing"}}}})
+        """
+    ) + textwrap.dedent(body)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO, **kwargs)
+
+
+@pytest.mark.parametrize(("stage", "done"), [("wire copy", 0), ("embedding", 3), ("writing", 2), ("switching", 0)])
+def test_build_killed_at_any_stage_leaves_the_previous_snapshot_and_the_next_build_completes(home: Path, stage: str, done: int) -> None:
+    records = demo_records()
+    ingest_records(home, records[:6], "first")
+    previous = build_index(Store(home), settings_for(home))
+    ingest_records(home, records[6:], "second")
+    finished = run_build_script(
+        home,
+        f"""
+        def progress(stage, done, total):
+            if stage == {stage!r} and done == {done}:
+                os.kill(os.getpid(), signal.SIGKILL)  # kill -9: no cleanup of any kind
+        build_index(Store(home), settings, progress=progress)
+        """,
+    )
+    assert finished.returncode == -signal.SIGKILL, finished.stderr
+    store = Store(home)
+    assert load_index(store).path == previous.path
+    assert verify_snapshot(previous.path) == []
+    rebuilt = build_index(store, settings_for(home))
+    assert rebuilt.path != previous.path and rebuilt.manifest.articles == 9
+    assert verify_snapshot(rebuilt.path) == []
+    assert not list((home / "index" / "snapshots").glob(".building-*"))
+    assert not list((home / "index").glob(".current-*"))
+
+
+def test_build_killed_from_outside_mid_embedding(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records[:6], "first")
+    previous = build_index(Store(home), settings_for(home))
+    ingest_records(home, records[6:], "second")
+    marker = home.parent / "embedding-started"
+    script = f"""
+        import time
+        from compare.embed import HashingEmbedder
+        class Slow(HashingEmbedder):
+            def encode(self, texts):
+                Path({str(marker)!r}).touch()
+                time.sleep(60)
+                return super().encode(texts)
+        build_index(Store(home), settings, embedder=Slow())
+        """
+    body = textwrap.dedent(script)
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        from compare.config import load_settings
+        from compare.index import build_index
+        from compare.store import Store
+        home = Path({str(home)!r})
+        settings = load_settings(home, environ={{}}, overrides={{"embed": {{"model": "hashing"}}}})
+        """) + body],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(600):
+            if marker.exists() or process.poll() is not None:
+                break
+            import time
+
+            time.sleep(0.05)
+        assert marker.exists(), process.stderr.read().decode() if process.poll() is not None else "build never reached embedding"
+        result = runner.invoke(app, ["index", "build", "--home", str(home), "--model", "hashing"])
+        assert result.exit_code == EXIT_LOCKED  # the running build holds the lock
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    assert load_index(Store(home)).path == previous.path
+    result = runner.invoke(app, ["index", "build", "--home", str(home), "--model", "hashing"])
+    assert result.exit_code == 0, result.output
+    assert load_index(Store(home)).manifest.articles == 9
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE semantics checked on Linux only")
+def test_disk_full_fails_the_build_cleanly(home: Path) -> None:
+    """RLIMIT_FSIZE makes every write past the limit fail with EFBIG, as a full disk fails with ENOSPC."""
+    records = demo_records()
+    ingest_records(home, records[:6], "first")
+    previous = build_index(Store(home), settings_for(home))
+    ingest_records(home, records[6:], "second")
+    finished = run_build_script(
+        home,
+        """
+        import resource
+        from compare.index import IndexBuildError
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing us
+        resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
+        try:
+            build_index(Store(home), settings)
+        except IndexBuildError as error:
+            print(error)
+            raise SystemExit(3)
+        """,
+    )
+    assert finished.returncode == 3, finished.stderr
+    assert "cannot write the snapshot (disk full" in finished.stdout and "previous snapshot kept" in finished.stdout
+    assert load_index(Store(home)).path == previous.path
+    assert not list((home / "index" / "snapshots").glob(".building-*"))
+    assert build_index(Store(home), settings_for(home)).manifest.articles == 9
+
+
+# --------------------------------------------------------------------------- incremental wire copy
+
+
+def filler_records(count: int) -> list[dict]:
+    """Unrelated articles months before the demo story, so the dedup window around new articles is small."""
+    import random
+
+    vocabulary = [f"word{n}" for n in range(3000)]
+    rng = random.Random(7)
+    return [
+        {
+            "outlet": f"Filler {number % 3}", "url": f"https://filler.example/{number}", "title": f"Filler item {number}",
+            "published": f"2026-0{1 + number % 5}-{1 + number % 27:02d}T08:00:00+00:00",
+            "text": " ".join(rng.choice(vocabulary) for _ in range(120)) + ".",
+        }
+        for number in range(count)
+    ]
+
+
+def test_window_subset_holds_articles_near_the_new_ones_and_the_undated() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from compare.index import window_subset
+
+    t0 = datetime(2026, 8, 20, tzinfo=timezone.utc)
+    frame = pl.DataFrame(
+        {
+            "id": ["new", "near", "far", "undated", "far-same-outlet"],
+            "outlet": ["A", "B", "B", "C", "A"],
+            "published": [t0, t0 - timedelta(days=10), t0 - timedelta(days=40), None, t0 - timedelta(days=90)],
+        },
+        schema={"id": pl.String, "outlet": pl.String, "published": pl.Datetime("us", "UTC")},
+    )
+    subset = window_subset(frame, {"new"}, 14.0)
+    assert sorted(subset["id"].to_list()) == ["far-same-outlet", "near", "new", "undated"]  # outlet sample for templates
+    assert window_subset(frame, {"undated"}, 14.0) is None  # an undated new article may copy anything
+    assert window_subset(frame, {"new"}, 0.0) is None
+
+
+def test_incremental_wire_copy_matches_a_full_pass(home: Path) -> None:
+    from compare.dedup import cluster_copies
+
+    records = demo_records()
+    ingest_records(home, filler_records(30) + records[1:], "base")  # the AP original arrives later
+    build_index(Store(home), settings_for(home))
+    ingest_records(home, [records[0]], "ap")
+    incremental = build_index(Store(home), settings_for(home))
+    assert incremental.manifest.dedup_mode == "incremental"
+    full = cluster_copies(Store(home).articles(), settings_for(home).minhash)
+
+    def shape(frame: pl.DataFrame) -> list[tuple]:
+        groups = {}
+        for cluster, article, is_source, score in frame.iter_rows():
+            groups.setdefault(cluster, []).append((article, is_source, round(score, 6)))
+        return sorted(sorted(members) for members in groups.values())
+
+    assert shape(incremental.clusters) == shape(full)
+    assert len(shape(full)) >= 1
+
+
+def test_a_full_rebuild_keeps_the_ids_too(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records[1:], "rest")
+    first = build_index(Store(home), settings_for(home))
+    ingest_records(home, [records[0]], "ap")
+    full = build_index(Store(home), settings_for(home), full=True)
+    assert full.manifest.mode == "full" and full.manifest.new_articles == 1 and full.manifest.previous == first.path.name
+    assert set(first.stories["story_id"].to_list()) <= set(full.stories["story_id"].to_list())
+    assert set(first.clusters["cluster_id"].to_list()) == set(full.clusters["cluster_id"].to_list())
+
+
+def test_incremental_stories_put_a_new_article_where_a_full_grouping_does(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, filler_records(30) + records[:3] + records[4:], "base")  # Ynet's depot article arrives later
+    build_index(Store(home), settings_for(home))
+    ingest_records(home, [records[3]], "ynet")
+    incremental = build_index(Store(home), settings_for(home))
+    assert incremental.manifest.stories_mode == "incremental"
+    full = build_index(Store(home), settings_for(home), full=True)
+    assert full.manifest.stories_mode == "full"
+    assert sorted(map(sorted, as_sets(incremental.stories, "story_id").values())) == sorted(map(sorted, as_sets(full.stories, "story_id").values()))
+    assert set(incremental.stories["story_id"].to_list()) == set(full.stories["story_id"].to_list())  # and the same ids
+
+
+def test_changed_story_settings_force_a_full_build(home: Path) -> None:
+    from dataclasses import replace
+
+    records = demo_records()
+    ingest_records(home, records[:6], "first")
+    build_index(Store(home), settings_for(home))
+    ingest_records(home, records[6:], "second")
+    settings = settings_for(home)
+    changed = replace(settings, stories=replace(settings.stories, min_similarity=settings.stories.min_similarity + 0.05))
+    embedder = CountingEmbedder()
+    rebuilt = build_index(Store(home), changed, embedder=embedder)
+    assert rebuilt.manifest.mode == "full" and embedder.calls == 9
+
+
+def test_a_prune_killed_half_way_is_cleaned_up_by_the_next_build(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records[:6], "first")
+    first = build_index(Store(home), settings_for(home))
+    half_deleted = first.path.with_name(f".pruning-{first.path.name}")
+    ingest_records(home, records[6:], "second")
+    build_index(Store(home), settings_for(home), keep=5)
+    first.path.rename(half_deleted)
+    (half_deleted / "stories.parquet").unlink()
+    assert first.path not in list_snapshots(Store(home))
+    ingest_records(home, [{**records[0], "url": "https://example.org/x", "title": "Another"}], "third")
+    build_index(Store(home), settings_for(home))
+    assert not half_deleted.exists()

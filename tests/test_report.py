@@ -1,0 +1,67 @@
+"""compare.report: the report over any article set, flagged sentences, and finding a story by text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import polars as pl
+import pytest
+
+from compare.config import load_settings
+from compare.embed import HashingEmbedder
+from compare.report import UnknownStoryError, all_claims, find_story, flagged_claims, report_for_articles
+from compare.schema import ARTICLE_SCHEMA
+
+T0 = datetime(2026, 8, 20, 8, 0, tzinfo=timezone.utc)
+TEXTS = {
+    "ap": ("AP", "Depot blast north of Baghdad",
+           "The depot lies 80 km north of Baghdad. A militia commander blamed the United States. Residents heard two loud blasts overnight."),
+    "bbc": ("BBC", "Baghdad depot explosion",
+            "The depot lies 100 km north of Baghdad. A militia commander blamed the United States. The government ordered an inquiry today."),
+    "heat": ("BBC", "Heat wave grips Israel", "Temperatures reached 46 degrees in the Jordan Valley. Power cuts hit several towns."),
+}
+
+
+def articles() -> pl.DataFrame:
+    rows = [
+        {"id": key, "outlet": outlet, "title": title, "text": text, "published": T0 + timedelta(hours=i)}
+        for i, (key, (outlet, title, text)) in enumerate(TEXTS.items())
+    ]
+    return pl.DataFrame([{name: row.get(name) for name in ARTICLE_SCHEMA} for row in rows], schema=ARTICLE_SCHEMA)
+
+
+@pytest.fixture()
+def settings(tmp_path: Path):  # noqa: ANN201
+    return load_settings(tmp_path, environ={})
+
+
+def test_report_for_articles_finds_the_number_divergence_and_unique_claims(settings) -> None:  # noqa: ANN001
+    members = articles().filter(pl.col("id").is_in(["ap", "bbc"]))
+    report = report_for_articles(members, settings, story_id="s-test", embedder=HashingEmbedder())
+    assert report.outlets == ("AP", "BBC") and report.wire_copies == ()
+    [number] = [d for d in report.divergences if d.kind == "number"]
+    assert {side.value for side in number.sides} == {"80 km", "100 km"}
+    assert any("blamed the United States" in row.text for row in report.shared)
+    unique_texts = {row.text for row in report.unique}
+    assert "Residents heard two loud blasts overnight." in unique_texts
+
+
+def test_flagged_claims_are_unique_or_divergent_and_point_into_the_text(settings) -> None:  # noqa: ANN001
+    frame = articles().filter(pl.col("id").is_in(["ap", "bbc"]))
+    report = report_for_articles(frame, settings, story_id="s-test", embedder=HashingEmbedder())
+    flagged, every = flagged_claims(report), all_claims(report)
+    assert flagged < every
+    texts = dict(zip(frame["id"].to_list(), frame["text"].to_list(), strict=True))
+    flagged_text = {texts[a][s:e] for a, s, e in flagged}
+    assert "The depot lies 80 km north of Baghdad." in flagged_text
+    assert "A militia commander blamed the United States." not in flagged_text
+
+
+def test_find_story_by_query() -> None:
+    index = SimpleNamespace(stories=pl.DataFrame({"story_id": ["s-depot", "s-depot", "s-heat"], "article_id": ["ap", "bbc", "heat"]}))
+    assert find_story(articles(), index, "explosion at the Baghdad depot") == "s-depot"
+    assert find_story(articles(), index, "heat wave power cuts") == "s-heat"
+    with pytest.raises(UnknownStoryError, match="no story matches"):
+        find_story(articles(), index, "zzzz qqqq")
