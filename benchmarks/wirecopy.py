@@ -11,7 +11,9 @@
 - recall: exact Jaccard of all pairs (polars prefix-filter join, exact for J >= 0.5: no O(n^2)
   loop) on the shingle sets the pipeline uses; recall of pairs with J >= 0.8 and J >= 0.5 among
   the pairs compare.dedup reports as copies (whole-corpus mode, no time window); precision: the
-  share of reported copies that the exact shingle sets confirm (Jaccard or containment rule).
+  share of reported copies that the exact shingle sets confirm by the copy rules (Jaccard >= 0.5,
+  containment >= 0.6, or half of one article's words under shingles of the other), recomputed here
+  with plain set operations independently of the pipeline's span code.
 - wire_edit: articles generated from the corpus by benchmarks/wire_edits.py (cut, local
   paragraphs, new lede, 5% words changed, paragraph moved, two wires merged); adjusted Rand index
   of the clusters (stitched two-wire articles left out: they belong to two clusters), and
@@ -135,10 +137,31 @@ def exact_pairs(frame: pl.DataFrame, threshold: float) -> pl.DataFrame:
     return pair_overlaps(frame, candidates).filter(pl.col("jaccard") >= threshold)
 
 
+def exact_coverage(sequence: np.ndarray, keep: np.ndarray, other: np.ndarray, words: int, size: int) -> float:
+    """Share of an article's words under its shingles found in `other` (set membership, gaps of up to
+    `size` words bridged as edited words): the coverage rule recomputed independently of compare.reuse."""
+    if words == 0:
+        return 0.0
+    present = np.flatnonzero(np.isin(sequence, other) & keep)
+    covered = np.zeros(words + 1, dtype=np.int64)
+    np.add.at(covered, present, 1)
+    np.add.at(covered, np.minimum(present + size, words), -1)
+    mask = np.cumsum(covered)[:words] > 0
+    runs = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    starts, ends = runs[0::2], runs[1::2]
+    for end, start in zip(ends[:-1], starts[1:], strict=True):
+        if start - end <= size:
+            mask[end:start] = True
+    return float(mask.mean())
+
+
 def measure_recall(articles: pl.DataFrame, config: MinHashConfig) -> tuple[dict[str, float], dict[str, int]]:
     texts, outlets = articles["text"].to_list(), articles["outlet"].to_list()
     whole = MinHashConfig(**{**config.__dict__, "window_days": 0.0})
-    frame = shingle_frame(texts, outlets, whole)
+    shingled = shingle_texts(texts, whole.shingle_size)
+    keep = template_keep(shingled, outlets, whole.template_min_articles)
+    docs = np.repeat(np.arange(len(texts), dtype=np.uint32), np.diff(shingled.doc_shingles))
+    frame = pl.DataFrame({"doc": docs[keep], "sh": shingled.hashes[keep]}).unique()
     truth = exact_pairs(frame, 0.5)
     ids = [str(i) for i in range(len(texts))]
     found = [p for p in find_reuse(ids, texts, outlets, whole, articles["published"].to_list()) if p.kind == "copy"]
@@ -146,11 +169,19 @@ def measure_recall(articles: pl.DataFrame, config: MinHashConfig) -> tuple[dict[
     at80 = {(i, j) for i, j, jac in truth.select("doc", "doc_o", "jaccard").iter_rows() if jac >= 0.8}
     at50 = set(truth.select("doc", "doc_o").iter_rows())
     check = pair_overlaps(frame, pl.DataFrame(sorted(reported), schema={"doc": pl.UInt32, "doc_o": pl.UInt32}, orient="row"))
-    contained = pl.col("shared") / pl.min_horizontal("size", "size_o")
-    confirmed = check.filter(
-        (pl.col("jaccard") >= whole.min_jaccard)
-        | ((contained >= whole.min_containment) & (pl.col("shared") >= whole.min_shared_shingles))
-    ).height
+    confirmed = 0
+    for i, j, shared, size_i, size_j, score in check.select("doc", "doc_o", "shared", "size", "size_o", "jaccard").iter_rows():
+        contained = shared / min(size_i, size_j)
+        if score >= whole.min_jaccard or (contained >= whole.min_containment and shared >= whole.min_shared_shingles):
+            confirmed += 1
+            continue
+        rows_i = slice(shingled.doc_shingles[i], shingled.doc_shingles[i + 1])
+        rows_j = slice(shingled.doc_shingles[j], shingled.doc_shingles[j + 1])
+        coverage = max(
+            exact_coverage(shingled.hashes[rows_i], keep[rows_i], shingled.hashes[rows_j][keep[rows_j]], shingled.word_count(i), whole.shingle_size),
+            exact_coverage(shingled.hashes[rows_j], keep[rows_j], shingled.hashes[rows_i][keep[rows_i]], shingled.word_count(j), whole.shingle_size),
+        )
+        confirmed += coverage >= whole.min_coverage and shared >= whole.min_shared_shingles
     scores = {
         "at_j80": round(len(at80 & reported) / len(at80), 4) if at80 else 1.0,
         "at_j50": round(len(at50 & reported) / len(at50), 4) if at50 else 1.0,

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +30,7 @@ from compare.config import BUNDLED_MODEL, EmbedConfig
 from compare.text import normalize_for_embedding
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
+ONNX_EXPORT_VERSION = 1  # bump when _export_onnx changes, so old exports are not reused
 Progress = Callable[[int, int], None]
 
 
@@ -164,11 +167,16 @@ def _export_onnx(config: EmbedConfig, folder: Path) -> None:
     )
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(staging / "model.onnx"), str(staging / "model-int8.onnx"), weight_type=QuantType.QInt8)
+    logging.disable(logging.WARNING)  # the quantiser logs a pre-processing hint on the root logger
+    try:
+        quantize_dynamic(str(staging / "model.onnx"), str(staging / "model-int8.onnx"), weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
     tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
     meta = {"model": config.model, "max_seq_length": int(model.max_seq_length), "dimension": loader.dimension}
     (staging / "onnx.json").write_text(json.dumps(meta), encoding="utf-8")
-    for item in staging.iterdir():
+    # onnx.json last: its presence tells other processes that the export is complete.
+    for item in sorted(staging.iterdir(), key=lambda path: path.name == "onnx.json"):
         os.replace(item, folder / item.name)
     staging.rmdir()
 
@@ -184,7 +192,9 @@ class OnnxEmbedder:
         self.config = config
         self.folder = folder
         self.int8 = int8
-        self.name = f"{config.model}+onnx{'-int8' if int8 else ''}"
+        # fp32 gives torch's vectors (cosine 1.0000 on MRPC/STS), so it keeps the model's name and an
+        # index built with either backend stays valid; int8 vectors differ and are named apart.
+        self.name = f"{config.model}+onnx-int8" if int8 else config.model
         self.dimension = 0
         self._session = None
         self._tokenizer = None
@@ -199,7 +209,12 @@ class OnnxEmbedder:
         except ImportError as error:
             raise ModelLoadError("the onnx backends need onnxruntime and onnx: pip install onnxruntime onnx") from error
         if not (self.folder / "onnx.json").exists():
-            _export_onnx(self.config, self.folder)
+            try:
+                with warnings.catch_warnings():  # tracer warnings about shapes: expected for BERT
+                    warnings.simplefilter("ignore")
+                    _export_onnx(self.config, self.folder)
+            except ImportError as error:
+                raise ModelLoadError(f"exporting to ONNX needs torch and onnx ({error}): pip install onnx") from error
         meta = json.loads((self.folder / "onnx.json").read_text(encoding="utf-8"))
         self.dimension = int(meta["dimension"])
         tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
@@ -392,7 +407,8 @@ def _model_folder_name(name: str, fingerprint: str) -> str:
 
 
 def make_embedder(config: EmbedConfig, *, cache_dir: Path | None = None) -> Embedder:
-    """The configured backend, uncached. `cache_dir` holds the ONNX export (a temp dir if None).
+    """The configured backend, uncached. `cache_dir` holds the ONNX export (default: one folder per
+    user under the system temp dir, so the ~3 s export happens once per machine, not per run).
 
     `model = "hashing"` (or "hashing-N") selects the HashingEmbedder: fast builds in tests, no model.
     """
@@ -402,8 +418,8 @@ def make_embedder(config: EmbedConfig, *, cache_dir: Path | None = None) -> Embe
         raise ModelLoadError(f"unknown embedding backend '{config.backend}' (known: {', '.join(BACKENDS)})")
     if config.backend == "torch":
         return SentenceTransformerEmbedder(config)
-    base = cache_dir if cache_dir is not None else Path(tempfile.mkdtemp(prefix="compare-onnx-"))
-    folder = base / "onnx" / _model_folder_name(config.model, model_fingerprint(config.model))
+    base = cache_dir if cache_dir is not None else Path(tempfile.gettempdir()) / f"compare-{os.getuid()}"
+    folder = base / "onnx" / _model_folder_name(config.model, model_fingerprint(config.model) + f"|export-v{ONNX_EXPORT_VERSION}")
     return OnnxEmbedder(config, folder, int8=config.backend == "onnx-int8")
 
 

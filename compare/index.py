@@ -5,13 +5,16 @@ Layout under `<home>/index/`:
                               articles.parquet (id, outlet, url, title, published, claims; the row
                               order of the vectors), article_vectors.npy
     snapshots/.building-*     a build in progress; a leftover one (build killed) is removed by the next
+    snapshots/.pruning-*      a snapshot being deleted (renamed first, so it is never listed half-deleted)
     current -> snapshots/<stamp>   switched with one atomic rename once the snapshot is complete
     .build.lock               held (fcntl) for the whole build, so two builds never run at once
 
 A reader resolves `current` once and reads a complete snapshot; a build that is killed, runs out of
 disk or meets a corrupt input leaves the previous snapshot current. Builds are incremental: article
 vectors and claim counts of the previous snapshot are reused by article id, so only new articles are
-embedded; `full=True` recomputes everything. Story and wire-cluster ids are carried over from the
+embedded; copies of new articles are looked for only within the dedup time window around them
+(incremental_clusters), and new articles are grouped with their nearest neighbours' stories
+(incremental_stories). `full=True` recomputes everything. Story and wire-cluster ids are carried over from the
 previous snapshot by member overlap, so an id survives while its members do. No file is a pickle
 (`np.load(allow_pickle=False)`), and every file's SHA-256 is recorded in the manifest for `verify`.
 """

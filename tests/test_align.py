@@ -48,7 +48,7 @@ def brute_force_pairs(claims: pl.DataFrame, vectors: np.ndarray, min_similarity:
 @pytest.mark.parametrize("mutual", [True, False])
 def test_align_claims_matches_brute_force(seed: int, outlets: int, mutual: bool) -> None:
     claims, vectors = random_claims(seed, outlets)
-    config = AlignConfig(min_similarity=0.3, mutual=mutual)
+    config = AlignConfig(min_similarity=0.3, mutual=mutual, criterion="cosine")
     expected = brute_force_pairs(claims, vectors, config.min_similarity, mutual=mutual)
     pairs = align_claims(claims, vectors, config)
     assert pairs.schema == pl.Schema(ALIGNED_PAIR_SCHEMA)
@@ -62,8 +62,8 @@ def test_align_claims_matches_brute_force(seed: int, outlets: int, mutual: bool)
 def test_similarity_floor_is_respected_and_no_pairs_within_an_outlet() -> None:
     claims, vectors = random_claims(7, 4)
     outlet_of = dict(zip(claims["claim_id"], claims["outlet"], strict=True))
-    loose = align_claims(claims, vectors, AlignConfig(min_similarity=-1.0, mutual=False))
-    strict = align_claims(claims, vectors, AlignConfig(min_similarity=0.7, mutual=False))
+    loose = align_claims(claims, vectors, AlignConfig(min_similarity=-1.0, mutual=False, criterion="cosine"))
+    strict = align_claims(claims, vectors, AlignConfig(min_similarity=0.7, mutual=False, criterion="cosine"))
     assert strict.height < loose.height
     assert strict["similarity"].min() >= 0.7
     assert set(strict.select("left_claim_id", "right_claim_id").iter_rows()) <= set(loose.select("left_claim_id", "right_claim_id").iter_rows())
@@ -78,7 +78,7 @@ def test_similarity_floor_is_respected_and_no_pairs_within_an_outlet() -> None:
 def test_identical_claims_within_one_outlet_are_not_paired() -> None:
     claims = pl.DataFrame({"claim_id": ["a:0", "a:1", "b:0"], "outlet": ["AP", "AP", "BBC"]})
     vectors = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
-    assert align_claims(claims, vectors, AlignConfig(min_similarity=0.5, mutual=False)).height == 0
+    assert align_claims(claims, vectors, AlignConfig(min_similarity=0.5, mutual=False, criterion="cosine")).height == 0
 
 
 def test_align_with_hashing_embedder_pairs_the_same_sentence() -> None:
@@ -199,17 +199,17 @@ def test_unknown_criterion_is_an_error() -> None:
 def test_hnsw_above_exact_max_agrees_with_exact_search() -> None:
     rng = np.random.default_rng(11)
     centres = rng.normal(size=(40, 32))
-    vectors = centres[rng.integers(0, 40, 3000)] + rng.normal(scale=0.3, size=(3000, 32))
+    vectors = centres[rng.integers(0, 40, 2000)] + rng.normal(scale=0.3, size=(2000, 32))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     exact = build_index(vectors, exact_max=10_000)
-    approximate = build_index(vectors, exact_max=1000)
+    approximate = build_index(vectors, exact_max=500)
     assert type(exact).__name__ == "IndexFlatIP" and type(approximate).__name__ == "IndexHNSWFlat"
     _, truth = exact.search(vectors[:200], 10)
     _, found = approximate.search(vectors[:200], 10)
     recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
     assert recall > 0.95
-    claims = pl.DataFrame({"claim_id": [f"{o}:{i}" for o in "ab" for i in range(1500)], "outlet": ["A"] * 1500 + ["B"] * 1500})
-    via_exact = align_claims(claims, vectors, AlignConfig(exact_max=10_000))
-    via_hnsw = align_claims(claims, vectors, AlignConfig(exact_max=1000))
+    claims = pl.DataFrame({"claim_id": [f"{o}:{i}" for o in "ab" for i in range(1000)], "outlet": ["A"] * 1000 + ["B"] * 1000})
+    via_exact = align_claims(claims, vectors, AlignConfig(exact_max=10_000, criterion="cosine"))
+    via_hnsw = align_claims(claims, vectors, AlignConfig(exact_max=500, criterion="cosine"))
     shared = set(via_exact.select("left_claim_id", "right_claim_id").rows()) & set(via_hnsw.select("left_claim_id", "right_claim_id").rows())
     assert len(shared) >= 0.9 * via_exact.height

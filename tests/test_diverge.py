@@ -449,3 +449,21 @@ def test_jewish_state_vs_israel_is_framing_not_an_actor_swap() -> None:
     assert actor_divergences("g", claims) == []
     [divergence] = framing_divergences("g", claims)
     assert {side.value for side in divergence.sides} == {"Israel", "the Jewish state"}
+
+
+def test_reported_speech_with_an_unfound_speaker_is_not_stated_as_fact() -> None:
+    claims = group(
+        ("AP", "Trump, who placed second in a recent poll of likely Republican voters, said he would decide by June."),
+        ("BBC", "Trump will decide by June, according to his spokesman."),
+    )
+    assert attribution_divergences("g", claims) == []
+    quoted = group(("AP", '"I will decide by June," Trump wrote.'), ("BBC", "Trump will decide by June, his aides claimed."))
+    assert [d.subject for d in attribution_divergences("g", quoted)] != ["attributed vs stated as fact"]
+
+
+def test_transliteration_variants_are_not_actor_swaps() -> None:
+    claims = group(
+        ("AP", "Trump accused Obama of mishandling the war against Muammar Gaddafi in Libya."),
+        ("BBC", "Trump accused Obama of mishandling the war against Moammar Gadhafi in Libya."),
+    )
+    assert actor_divergences("g", claims) == []

@@ -114,13 +114,18 @@ SENTENCES = [
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_onnx_backends_agree_with_torch(tmp_path: Path) -> None:
+def test_onnx_backends_agree_with_torch() -> None:
     """The bundled model through onnxruntime: fp32 equals torch, int8 stays close (its quality is
-    measured on MRPC/STS by benchmarks/claims.py)."""
+    measured on MRPC/STS by benchmarks/claims.py). Uses the default export folder, so the export
+    (~3 s plus torch import) runs once per machine."""
     pytest.importorskip("onnxruntime")
     reference = make_embedder(EmbedConfig()).encode(SENTENCES)
-    fp32 = make_embedder(EmbedConfig(backend="onnx"), cache_dir=tmp_path).encode(SENTENCES)
-    int8 = make_embedder(EmbedConfig(backend="onnx-int8"), cache_dir=tmp_path).encode(SENTENCES)
+    fp32_embedder = make_embedder(EmbedConfig(backend="onnx"))
+    fp32 = fp32_embedder.encode(SENTENCES)
+    int8_embedder = make_embedder(EmbedConfig(backend="onnx-int8"))
+    int8 = int8_embedder.encode(SENTENCES)
+    assert fp32_embedder.name == EmbedConfig().model  # same vector space as torch: indexes stay valid
+    assert int8_embedder.name.endswith("+onnx-int8")
     assert fp32.shape == int8.shape == reference.shape
     np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
     assert np.min(np.sum(fp32 * reference, axis=1)) > 0.9999

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -15,7 +16,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 from wire_edits import SourceArticle, generate, paragraphs  # noqa: E402
-from wirecopy import adjusted_rand_index, exact_pairs, shingle_frame  # noqa: E402
+from wirecopy import adjusted_rand_index, exact_coverage, exact_pairs, shingle_frame  # noqa: E402
 
 from compare.config import MinHashConfig  # noqa: E402
 from compare.dedup import jaccard, shingles  # noqa: E402
@@ -90,3 +91,16 @@ def test_adjusted_rand_index() -> None:
     assert adjusted_rand_index(["a", "a", "b", "b"], ["x", "y", "x", "y"]) == pytest.approx(-0.5)
     assert adjusted_rand_index(list("aabbcc"), list("aabbcd")) == pytest.approx(1.6 / 2.1)  # index 2, expected 0.4, max 2.5
     assert isinstance(pl.__version__, str)
+
+
+def test_exact_coverage_bridges_edited_words() -> None:
+    from compare.dedup import shingle_texts
+
+    rng = random.Random(4)
+    words = [rng.choice(_VOCABULARY) + str(i) for i in range(100)]
+    edited = list(words)
+    edited[20] = "changed"
+    other = " ".join(edited[:50] + [rng.choice(_VOCABULARY) + "x" + str(i) for i in range(50)])
+    shingled = shingle_texts([" ".join(words), other], 5)
+    sequence, keep = shingled.sequence(0), np.ones(shingled.sequence(0).size, dtype=bool)
+    assert exact_coverage(sequence, keep, np.unique(shingled.sequence(1)), 100, 5) == 0.5

@@ -26,11 +26,12 @@ def _names(tokens: Sequence[str]) -> str:
 
 
 def _equivalent_names(left: str, right: str) -> bool:
-    """'Iraq'/'Iraqi', 'Shiite'/'Shia': spelling or demonym variants, not different actors."""
+    """'Iraq'/'Iraqi', 'Shiite'/'Shia', 'Muammar'/'Moammar': spelling or demonym variants, not different actors."""
     left_key, right_key = left.lower().removeprefix("the "), right.lower().removeprefix("the ")
     if left_key.startswith(right_key) or right_key.startswith(left_key):
         return True
-    return left_key[:3] == right_key[:3] and difflib.SequenceMatcher(None, left_key, right_key).ratio() >= 0.6
+    ratio = difflib.SequenceMatcher(None, left_key, right_key).ratio()
+    return ratio >= 0.75 or (left_key[:3] == right_key[:3] and ratio >= 0.6)
 
 
 def actor_swaps(left: str, right: str, min_overlap: float = 0.5) -> list[tuple[str, str]]:

@@ -25,6 +25,13 @@ _UNNAMED = frozenset({"he", "she", "they", "it", "we", "i", "you", "claimed", "w
 _SOURCE_FILLER = frozenset({"the", "a", "an", "of", "two", "three", "several", "some", "senior", "top", "local"})
 
 
+# Any of these anywhere in a claim means it reports what someone said, even where the speaker is not
+# found ("Trump, who placed second in the poll, said ..."; a quotation): such a claim is not "stated as fact".
+_REPORTED_SPEECH = re.compile(rf"\b{SAY_VERBS}\b|according to|[“”\"]", re.IGNORECASE)
+_UNNAMED_SPEECH = "attributed (speaker not named)"
+_FUNCTION_WORDS = frozenset("have has had is was were be been are do does did not also then there this that it".split())
+
+
 def attribution_of(text: str) -> str | None:
     """Who a claim is attributed to ('Western diplomatic sources'), or None when stated as fact."""
     match = _ATTRIBUTION.search(text)
@@ -32,8 +39,19 @@ def attribution_of(text: str) -> str | None:
         return None
     for name in ("according", "said_by", "citing"):
         if match.group(name):
-            return _SPEAKER_TRIM.sub("", match.group(name).strip()) or match.group(name).strip()
+            speaker = _SPEAKER_TRIM.sub("", match.group(name).strip()) or match.group(name).strip()
+            if all(word.lower() in _FUNCTION_WORDS for word in speaker.split()):
+                return "claimed"  # "has confirmed": reported, but the words before the verb name no one
+            return speaker
     return "claimed"
+
+
+def _attribution_value(text: str) -> str | None:
+    """'attributed to X', 'attributed' (reported speech, speaker not found) or None (stated as fact)."""
+    who = attribution_of(text)
+    if who:
+        return f"attributed to {who}"
+    return _UNNAMED_SPEECH if _REPORTED_SPEECH.search(text) else None
 
 
 def _source_words(source: str) -> frozenset[str]:
@@ -68,8 +86,14 @@ def attribution_divergences(group_id: str, claims: Sequence[ClaimRef]) -> list[D
     """Attributed vs stated as fact; and, separately, the same claim attributed to different sources."""
     found = presence_divergence(
         "attribution", "attributed vs stated as fact", group_id, claims,
-        lambda text: (f"attributed to {who}" if (who := attribution_of(text)) else None), "stated as fact",
+        _attribution_value, "stated as fact",
     )
+    # Reported speech whose speaker was not found keeps its outlet off the "stated as fact" side, but is
+    # not shown as a side itself; with no named attribution left there is nothing to show.
+    found = [
+        Divergence(d.kind, d.group_id, d.subject, tuple(side for side in d.sides if side.value != _UNNAMED_SPEECH))
+        for d in found if any(side.value.startswith("attributed to") for side in d.sides)
+    ]
     sources: list[tuple[str, list[ClaimRef]]] = []
     for claim in claims:
         who = attribution_of(claim.text)
