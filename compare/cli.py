@@ -209,7 +209,7 @@ def dedup(
     if partial:
         _emit_listing(
             listing, list_format, f"{listing.height} article pairs sharing passages",
-            ["left_outlet", "left_title", "right_outlet", "right_title", "shared_words", "left_in_right", "right_in_left"],
+            ["left_outlet", "right_outlet", "shared_words", "left_in_right", "right_in_left", "left_title"],
         )
         return
     _emit_listing(

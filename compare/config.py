@@ -46,13 +46,13 @@ class MinHashConfig:
 @dataclass(frozen=True)
 class EmbedConfig:
     """`model` is BUNDLED_MODEL, any sentence-transformers model name, or a local path (e.g. one
-    written by scripts/finetune.py). `backend` is "torch", "onnx" or "onnx-int8" (benchmarks/claims.py
-    measures all three)."""
+    written by `compare finetune`). `backend` is "auto" (onnxruntime fp32 on CPU, torch on GPU),
+    "torch", "onnx" or "onnx-int8"; benchmarks/claims.py measures all three."""
 
     model: str = BUNDLED_MODEL
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", "mps" or "auto"
     batch_size: int = 64
-    backend: str = "torch"
+    backend: str = "auto"
 
 
 @dataclass(frozen=True)

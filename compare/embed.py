@@ -29,7 +29,7 @@ import xxhash
 from compare.config import BUNDLED_MODEL, EmbedConfig
 from compare.text import normalize_for_embedding
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 ONNX_EXPORT_VERSION = 1  # bump when _export_onnx changes, so old exports are not reused
 Progress = Callable[[int, int], None]
 
@@ -406,6 +406,16 @@ def _model_folder_name(name: str, fingerprint: str) -> str:
     return f"{readable}-{hashlib.blake2b(fingerprint.encode(), digest_size=6).hexdigest()}"
 
 
+def resolve_backend(config: EmbedConfig) -> str:
+    """"auto" is onnxruntime fp32 on CPU (the same vectors as torch, 1.8x the speed on 2 cores:
+    benchmarks/claims.py) and torch on a GPU, which onnxruntime's CPU build cannot use."""
+    if config.backend not in BACKENDS:
+        raise ModelLoadError(f"unknown embedding backend '{config.backend}' (known: {', '.join(BACKENDS)})")
+    if config.backend != "auto":
+        return config.backend
+    return "onnx" if _resolve_device(config.device) == "cpu" else "torch"
+
+
 def make_embedder(config: EmbedConfig, *, cache_dir: Path | None = None) -> Embedder:
     """The configured backend, uncached. `cache_dir` holds the ONNX export (default: one folder per
     user under the system temp dir, so the ~3 s export happens once per machine, not per run).
@@ -414,13 +424,12 @@ def make_embedder(config: EmbedConfig, *, cache_dir: Path | None = None) -> Embe
     """
     if config.model == "hashing" or config.model.startswith("hashing-"):
         return HashingEmbedder(int(config.model.partition("-")[2] or 256))
-    if config.backend not in BACKENDS:
-        raise ModelLoadError(f"unknown embedding backend '{config.backend}' (known: {', '.join(BACKENDS)})")
-    if config.backend == "torch":
+    backend = resolve_backend(config)
+    if backend == "torch":
         return SentenceTransformerEmbedder(config)
     base = cache_dir if cache_dir is not None else Path(tempfile.gettempdir()) / f"compare-{os.getuid()}"
     folder = base / "onnx" / _model_folder_name(config.model, model_fingerprint(config.model) + f"|export-v{ONNX_EXPORT_VERSION}")
-    return OnnxEmbedder(config, folder, int8=config.backend == "onnx-int8")
+    return OnnxEmbedder(config, folder, int8=backend == "onnx-int8")
 
 
 def cached_embedder(config: EmbedConfig, home: Path, *, progress: Progress | None = None) -> CachedEmbedder:
@@ -431,5 +440,5 @@ def cached_embedder(config: EmbedConfig, home: Path, *, progress: Progress | Non
     """
     root = home / "cache" / "embeddings"
     inner = make_embedder(config, cache_dir=root)
-    folder = root / _model_folder_name(inner.name, model_fingerprint(config.model) + "|" + config.backend)
+    folder = root / _model_folder_name(inner.name, model_fingerprint(config.model) + "|" + resolve_backend(config))
     return CachedEmbedder(inner, EmbeddingCache(folder), progress=progress)

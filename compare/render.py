@@ -5,7 +5,7 @@ JSON schema of a story report (version 1):
     {"schema": "compare.story-report/1", "story_id", "title", "first_published", "last_published",
      "outlets": [str], "articles": [ArticleRef], "wire_copies": [{"cluster_id", "source": ArticleRef,
      "copies": [{"article": ArticleRef, "jaccard"}]}], "shared"|"partial"|"unique": [{"group_id",
-     "present": [outlet], "missing": [outlet], "claims": [ClaimRef]}], "divergences": [{"kind",
+     "present": [outlet], "near": [outlet], "missing": [outlet], "claims": [ClaimRef]}], "divergences": [{"kind",
      "group_id", "subject", "sides": [{"value", "outlets", "claims": [ClaimRef]}]}]}
     ArticleRef = {"id", "outlet", "url", "title", "published", "wire_credit"}
     ClaimRef = {"claim_id", "article_id", "outlet", "start", "end", "text"}  (offsets into the article text)
@@ -14,7 +14,8 @@ JSON schema of a story report (version 1):
     ("hedged vs asserted"), "intensifier" ("stressed vs plain"), "framing" ("word choice" from the token
     diff of aligned claims, or a lexicon class such as "armed group"). A side's "value" is what its claims
     say ("80 kilometres", "attributed to Western diplomatic sources", "stated as fact", "militia").
-    Each coverage row and each side lists every claim that carries it, so every finding points at its
+    A coverage row's "near" outlets have a loosely similar sentence (cosine >= 0.6) that alignment did not
+    pair: not counted as leaving the claim out. Each coverage row and each side lists every claim that carries it, so every finding points at its
     exact source sentences (article id and character offsets).
 """
 
@@ -82,7 +83,10 @@ def _plain(value: Any) -> Any:
 
 def report_to_dict(report: StoryReport) -> dict[str, Any]:
     def coverage(rows: Sequence[CoverageRow]) -> list[dict[str, Any]]:
-        return [{"group_id": r.group_id, "present": list(r.present), "missing": list(r.missing), "claims": _plain(r.claims)} for r in rows]
+        return [
+            {"group_id": r.group_id, "present": list(r.present), "near": list(r.near), "missing": list(r.missing), "claims": _plain(r.claims)}
+            for r in rows
+        ]
 
     return {
         "schema": "compare.story-report/1",
@@ -223,7 +227,12 @@ def render_markdown(report: StoryReport) -> str:
     write("## Claims only some outlets carry")
     write()
     for row in report.partial:
-        write(f"- {row.text}  \n  carried by: {', '.join(row.present)}; **left out by: {', '.join(row.missing)}**")
+        parts = [f"carried by: {', '.join(row.present)}"]
+        if row.near:
+            parts.append(f"similar wording in: {', '.join(row.near)}")
+        if row.missing:
+            parts.append(f"**left out by: {', '.join(row.missing)}**")
+        write(f"- {row.text}  \n  {'; '.join(parts)}")
     for row in report.unique:
         write(f"- {row.text}  \n  only in: {row.present[0]}")
     if not report.partial and not report.unique:
@@ -258,7 +267,7 @@ def render_terminal(report: StoryReport, console: Console) -> None:
     for outlet in report.outlets:
         matrix.add_column(Text(short[outlet]), justify="center", no_wrap=True)
     for row in (*report.shared, *report.partial, *report.unique):
-        matrix.add_row(Text(row.text), *("●" if outlet in row.present else "·" for outlet in report.outlets))
+        matrix.add_row(Text(row.text), *("●" if outlet in row.present else "◐" if outlet in row.near else "·" for outlet in report.outlets))
     console.print(matrix)
 
     console.print("[bold]Divergences[/]")
@@ -273,7 +282,8 @@ def render_terminal(report: StoryReport, console: Console) -> None:
     if report.partial:
         console.print("[bold]Left out[/]")
         for row in report.partial:
-            console.print(f"  {', '.join(row.missing)} left out: {row.text}", markup=False, highlight=False)
+            if row.missing:
+                console.print(f"  {', '.join(row.missing)} left out: {row.text}", markup=False, highlight=False)
 
 
 def _safe_url(url: str | None) -> str | None:

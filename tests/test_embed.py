@@ -92,6 +92,14 @@ def test_empty_input_gives_empty_matrix(tmp_path: Path) -> None:
     assert CachedEmbedder(HashingEmbedder(32), EmbeddingCache(tmp_path)).encode([]).shape == (0, 32)
 
 
+def test_auto_backend_is_onnx_on_cpu_and_torch_on_gpu() -> None:
+    from compare.embed import resolve_backend
+
+    assert resolve_backend(EmbedConfig()) == "onnx"
+    assert resolve_backend(EmbedConfig(device="cuda")) == "torch"
+    assert resolve_backend(EmbedConfig(backend="onnx-int8", device="cuda")) == "onnx-int8"
+
+
 def test_unknown_backend_is_a_clear_error() -> None:
     with pytest.raises(ModelLoadError, match="unknown embedding backend 'tensorrt'"):
         make_embedder(EmbedConfig(backend="tensorrt"))
@@ -119,7 +127,7 @@ def test_onnx_backends_agree_with_torch() -> None:
     measured on MRPC/STS by benchmarks/claims.py). Uses the default export folder, so the export
     (~3 s plus torch import) runs once per machine."""
     pytest.importorskip("onnxruntime")
-    reference = make_embedder(EmbedConfig()).encode(SENTENCES)
+    reference = make_embedder(EmbedConfig(backend="torch")).encode(SENTENCES)
     fp32_embedder = make_embedder(EmbedConfig(backend="onnx"))
     fp32 = fp32_embedder.encode(SENTENCES)
     int8_embedder = make_embedder(EmbedConfig(backend="onnx-int8"))

@@ -22,7 +22,7 @@ T0 = datetime(2026, 8, 20, 7, 40, tzinfo=timezone.utc)
 
 ARTICLE_KEYS = {"id", "outlet", "url", "title", "published", "wire_credit"}
 CLAIM_KEYS = {"claim_id", "article_id", "outlet", "start", "end", "text"}
-COVERAGE_KEYS = {"group_id", "present", "missing", "claims"}
+COVERAGE_KEYS = {"group_id", "present", "near", "missing", "claims"}
 
 
 def ref(claim_id: str, outlet: str, text: str) -> ClaimRef:
@@ -287,3 +287,14 @@ def test_render_terminal_shows_bracketed_text_verbatim(title: str, outlet: str) 
     text = terminal_text(report)
     assert title in text
     assert outlet in text
+
+
+def test_near_outlets_are_shown_apart_from_those_that_left_a_claim_out() -> None:
+    report = make_report()
+    row = dataclasses.replace(report.partial[0], missing=(), near=("Blog",))
+    report = dataclasses.replace(report, partial=(row,))
+    assert "similar wording in: Blog" in render_markdown(report) and "left out by: Blog" not in render_markdown(report)
+    assert json.loads(render_json(report))["partial"][0]["near"] == ["Blog"]
+    page = render_html(report)
+    assert 'class="cell near"' in page and "similar wording in Blog" in page
+    assert "Blog left out" not in terminal_text(report)

@@ -65,3 +65,16 @@ def test_find_story_by_query() -> None:
     assert find_story(articles(), index, "heat wave power cuts") == "s-heat"
     with pytest.raises(UnknownStoryError, match="no story matches"):
         find_story(articles(), index, "zzzz qqqq")
+
+
+def test_loosely_similar_sentence_is_near_not_left_out(settings) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from compare.report import CoverageRow, _with_near
+    from compare.diverge import ClaimRef
+
+    claims = pl.DataFrame({"claim_id": ["a:0", "b:0", "c:0"], "outlet": ["A", "B", "C"]})
+    vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]], dtype=np.float32)  # cos(a, b) = 0.8, cos(a, c) = 0
+    row = CoverageRow("g", (ClaimRef("a:0", "a", "A", 0, 5, "text."),), ("A",), ("B", "C"))
+    [updated] = _with_near([row], claims, vectors)
+    assert (updated.present, updated.near, updated.missing) == (("A",), ("B",), ("C",))
