@@ -43,7 +43,7 @@ def load_semeval(path: Path) -> tuple[list[LabelledPair], int]:
     try:
         frame = pl.read_csv(path, infer_schema_length=0)
     except (pl.exceptions.PolarsError, OSError) as error:
-        raise DataError(f"{path}: not a readable CSV ({error})") from error
+        raise DataError(f"{path}: not a readable CSV ({str(error).splitlines()[0]})") from error
     for column in ("pair_id", "lang1", "lang2", "text1", "text2", "Overall"):
         if column not in frame.columns:
             raise DataError(f"{path}: missing column '{column}'")
@@ -274,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sts", type=Path, required=True, help="STS Benchmark split (sts-*-news.csv)")
     parser.add_argument("--semeval", type=Path, required=True, help="SemEval-2022 Task 8 CSV (English original pairs are used)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
-    parser.add_argument("--model", default=EmbedConfig().model, help="embedding model (default: the bundled MiniLM); e.g. a scripts/finetune.py output")
+    parser.add_argument("--model", default=EmbedConfig().model, help="embedding model (default: the bundled MiniLM), e.g. a `compare finetune` output folder")
     parser.add_argument("--backends", default="torch,onnx,onnx-int8", help="backends to measure (first one gives the headline figures)")
     parser.add_argument("--ann-vectors", type=int, default=200_000, help="ANN corpus size (issue target 1,000,000; 0 skips)")
     parser.add_argument("--sentences", type=int, default=2000, help="news sentences for the throughput test")
@@ -291,8 +291,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             fit_note = f"thresholds fitted on {FIT_SHARE:.0%} of {args.mrpc.name} (pair-id hash), scored on the other {1 - FIT_SHARE:.0%}"
         sts = load_sts(args.sts)
         semeval, semeval_rows = load_semeval(args.semeval)
-    except (DataError, OSError) as error:
+    except DataError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error.filename}: {error.strerror}", file=sys.stderr)
         return 2
     if args.limit:
         mrpc_fit, mrpc_score, sts, semeval = (part[: args.limit] for part in (mrpc_fit, mrpc_score, sts, semeval))

@@ -391,6 +391,9 @@ def _components(nodes: Sequence[str], pairs: Sequence[CopyPair]) -> list[list[st
     return [members for members in groups.values() if len(members) > 1]
 
 
+_WIRE_OUTLETS = r"(?i)^(?:the )?(?:associated press|ap|reuters|afp|agence france[- ]presse|bloomberg|upi|xinhua|dpa|jns|tps|anadolu)\b"
+
+
 def cluster_id(source_article_id: str) -> str:
     """Named after the probable source, so the id survives while that article stays in the cluster."""
     return "w-" + hashlib.blake2b(source_article_id.encode(), digest_size=5).hexdigest()
@@ -456,7 +459,14 @@ def clusters_from_pairs(articles: pl.DataFrame, pairs: Sequence[CopyPair], confi
     if not copies:
         return pl.DataFrame(schema=CLUSTER_SCHEMA)
     ids = articles["id"].to_list()
-    order = articles.select("id", "published").sort(["published", "id"], nulls_last=True)
+    # Same publication time (many feeds give dates only): a wire agency's own article, then one
+    # carrying a wire credit, is the more probable source.
+    columns = articles.columns
+    wire_outlet = pl.col("outlet").str.contains(_WIRE_OUTLETS).fill_null(False) if "outlet" in columns else pl.lit(False)
+    credited = pl.col("wire_credit").is_not_null() if "wire_credit" in columns else pl.lit(False)
+    order = articles.select("id", "published", (~wire_outlet).alias("not_wire"), (~credited).alias("no_credit")).sort(
+        ["published", "not_wire", "no_credit", "id"], nulls_last=True
+    )
     rank = {article_id: position for position, article_id in enumerate(order["id"].to_list())}
     text_of = dict(zip(ids, articles["text"].to_list(), strict=True))
     rows: list[tuple[str, str, bool, float]] = []

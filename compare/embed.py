@@ -13,9 +13,11 @@ backend with a persistent cache keyed by model and normalised text (see `cached_
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -142,25 +144,45 @@ def _export_onnx(config: EmbedConfig, folder: Path) -> None:
     model = loader._load()
     pooling = model[1] if len(model) > 1 else None
     mode = getattr(pooling, "pooling_mode", None) or ("mean" if getattr(pooling, "pooling_mode_mean_tokens", False) else None)
-    if mode not in ("mean", "mean_tokens"):
-        raise ModelLoadError(f"the onnx backend supports mean-pooled models only; '{config.model}' uses {mode!r}: use backend 'torch'")
+    extra = [type(module).__name__ for module in list(model)[2:] if type(module).__name__ != "Normalize"]
+    if mode not in ("mean", "mean_tokens") or extra:
+        raise ModelLoadError(
+            f"the onnx backends run mean-pooled transformer models only; '{config.model}' has pooling {mode!r}"
+            f"{' and ' + ', '.join(extra) if extra else ''}: use backend 'torch'"
+        )
     transformer = model[0].auto_model.eval()
     tokenizer = model.tokenizer
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in inspect.signature(transformer.forward).parameters:
+        names.append("token_type_ids")  # BERT-style models; MPNet and DistilBERT take none
 
     class _Hidden(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.transformer = transformer
 
-        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001, ANN202
-            return self.transformer(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        def forward(self, *inputs):  # noqa: ANN002, ANN202
+            return self.transformer(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=".export-"))
+    try:
+        _write_export(_Hidden(), names, staging, torch)
+        tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
+        meta = {"model": config.model, "max_seq_length": int(model.max_seq_length), "dimension": loader.dimension}
+        (staging / "onnx.json").write_text(json.dumps(meta), encoding="utf-8")
+        # onnx.json last: its presence tells other processes that the export is complete.
+        for item in sorted(staging.iterdir(), key=lambda path: path.name == "onnx.json"):
+            os.replace(item, folder / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_export(module, names: list[str], staging: Path, torch) -> None:  # noqa: ANN001 - torch types imported lazily
     sample = torch.ones((2, 8), dtype=torch.long)
-    names = ["input_ids", "attention_mask", "token_type_ids"]
+    inputs = tuple(torch.zeros_like(sample) if name == "token_type_ids" else sample for name in names)
     torch.onnx.export(
-        _Hidden(), (sample, sample, torch.zeros_like(sample)), str(staging / "model.onnx"),
+        module, inputs, str(staging / "model.onnx"),
         input_names=names, output_names=["last_hidden_state"],
         dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]},
         opset_version=17, dynamo=False,
@@ -172,13 +194,6 @@ def _export_onnx(config: EmbedConfig, folder: Path) -> None:
         quantize_dynamic(str(staging / "model.onnx"), str(staging / "model-int8.onnx"), weight_type=QuantType.QInt8)
     finally:
         logging.disable(logging.NOTSET)
-    tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
-    meta = {"model": config.model, "max_seq_length": int(model.max_seq_length), "dimension": loader.dimension}
-    (staging / "onnx.json").write_text(json.dumps(meta), encoding="utf-8")
-    # onnx.json last: its presence tells other processes that the export is complete.
-    for item in sorted(staging.iterdir(), key=lambda path: path.name == "onnx.json"):
-        os.replace(item, folder / item.name)
-    staging.rmdir()
 
 
 class OnnxEmbedder:

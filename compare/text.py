@@ -90,7 +90,8 @@ _BOILERPLATE = re.compile(
     re.IGNORECASE,
 )
 # A byline paragraph: "By JANE DOE", "By Jane Doe and John Roe, Associated Press", "By TOI staff".
-_BYLINE = re.compile(r"^by\s+[\w.'’\-]+(?:[\s,&]+[\w.'’\-]+){0,9}\s*$", re.IGNORECASE)
+# A sentence like "By then the crowd had swelled." is not one: names start upper-case, no final stop.
+_BYLINE = re.compile(r"^[Bb][Yy]\s+(?:the\s+|[A-Z])[\w.'’\-]*(?:[\s,&]+[\w.'’\-]+){0,9}(?<![.!?])\s*$")
 # A photo caption ends with its credit: "(AP Photo/John Roe)", "(Photo: Reuters)", "Credit: Getty Images".
 _CAPTION = re.compile(
     r"(?:\((?:[A-Z]\w*\s+)?(?:photo|photos|image|picture|file)\b[^()]{0,80}\)|"

@@ -467,3 +467,22 @@ def test_transliteration_variants_are_not_actor_swaps() -> None:
         ("BBC", "Trump accused Obama of mishandling the war against Moammar Gadhafi in Libya."),
     )
     assert actor_divergences("g", claims) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "who"),
+    [
+        ('"I am not pro-gay marriage," Liz Cheney reportedly said.', "Liz Cheney"),
+        ("Their father supports it, and the younger Cheney echoed some of his language on the issue when she added it.", "claimed"),
+        ("The depot was hit, the former vice president said.", "former vice president"),
+    ],
+)
+def test_speaker_is_cleaned(text: str, who: str) -> None:
+    assert attribution_of(text) == who
+
+
+def test_several_values_in_one_shared_sentence_are_not_a_divergence() -> None:
+    text = "Romney leads with 21 percent, followed by Trump and Huckabee at 17 percent each."
+    assert number_divergences("g", group(("Fox", text), ("HuffPost", text))) == []
+    other = "Romney leads with 21 percent, followed by Trump and Huckabee at 19 percent each."
+    assert [d.subject for d in number_divergences("g", group(("Fox", text), ("HuffPost", other)))] == ["percent"]

@@ -133,3 +133,23 @@ def test_a_passage_run_by_many_outlets_still_connects_them() -> None:
     for config in (CONFIG, small_buckets):
         clusters = cluster_copies(articles, config)
         assert clusters["cluster_id"].n_unique() == 1 and clusters.height == 13
+
+
+def test_on_equal_dates_the_wire_agency_is_the_source() -> None:
+    import polars as pl
+
+    from compare.dedup import cluster_copies
+    from compare.schema import ARTICLE_SCHEMA
+
+    rng = random.Random(8)
+    text = "\n\n".join(paragraph(rng, 60) for _ in range(4))
+    day = datetime(2019, 8, 7, tzinfo=timezone.utc)
+    rows = [("a1", "Newsmax - News", None), ("b2", "Reuters", None), ("c3", "Daily", "AP")]
+    articles = pl.DataFrame(
+        [{**{k: None for k in ARTICLE_SCHEMA}, "id": i, "outlet": o, "wire_credit": w, "text": text, "published": day} for i, o, w in rows],
+        schema=ARTICLE_SCHEMA,
+    )
+    clusters = cluster_copies(articles, CONFIG)
+    assert clusters.filter(pl.col("is_source"))["article_id"].to_list() == ["b2"]
+    without_agency = cluster_copies(articles.filter(pl.col("id") != "b2"), CONFIG)
+    assert without_agency.filter(pl.col("is_source"))["article_id"].to_list() == ["c3"]

@@ -321,3 +321,8 @@ def test_normalize_for_embedding_keeps_case_and_punctuation_but_folds_quotes_and
 
     assert normalize_for_embedding("  “Hello,”\n he SAID ") == '"Hello," he SAID'
     assert normalize_for_embedding(normalize_for_embedding("ＡＢ  c")) == normalize_for_embedding("ＡＢ  c") == "AB c"
+
+
+def test_short_sentence_starting_with_by_is_not_a_byline() -> None:
+    assert claim_texts("By then the crowd had swelled to hundreds.") == ["By then the crowd had swelled to hundreds."]
+    assert claim_texts("By the BBC's Anthony Zurcher in Washington\n\nThe talks ended on Monday night.") == ["The talks ended on Monday night."]

@@ -29,6 +29,8 @@ _SOURCE_FILLER = frozenset({"the", "a", "an", "of", "two", "three", "several", "
 # found ("Trump, who placed second in the poll, said ..."; a quotation): such a claim is not "stated as fact".
 _REPORTED_SPEECH = re.compile(rf"\b{SAY_VERBS}\b|according to|[“”\"]", re.IGNORECASE)
 _UNNAMED_SPEECH = "attributed (speaker not named)"
+# Words that start a clause or stand for a speaker named elsewhere: the speaker phrase begins after them.
+_CLAUSE_WORDS = frozenset("when while as and but that which who whom after before because if she he they it we i you".split())
 _FUNCTION_WORDS = frozenset("have has had is was were be been are do does did not also then there this that it".split())
 
 
@@ -39,19 +41,29 @@ def attribution_of(text: str) -> str | None:
         return None
     for name in ("according", "said_by", "citing"):
         if match.group(name):
-            speaker = _SPEAKER_TRIM.sub("", match.group(name).strip()) or match.group(name).strip()
-            if all(word.lower() in _FUNCTION_WORDS for word in speaker.split()):
-                return "claimed"  # "has confirmed": reported, but the words before the verb name no one
-            return speaker
+            speaker = _clean_speaker(match.group(name))
+            return speaker or "claimed"  # "has confirmed", "when she added": reported, no one named
     return "claimed"
+
+
+def _clean_speaker(raw: str) -> str:
+    """The speaker's words: after the last clause word ("... issue when she" -> ""), without a
+    trailing adverb ("Liz Cheney reportedly" -> "Liz Cheney") or leading article."""
+    words = raw.strip().split()
+    cut = max((i + 1 for i, word in enumerate(words) if word.lower().strip(",") in _CLAUSE_WORDS), default=0)
+    words = words[cut:]
+    while words and words[-1].lower().endswith("ly") and not words[-1][:1].isupper():
+        words.pop()
+    speaker = _SPEAKER_TRIM.sub("", " ".join(words)).strip(" ,")
+    return "" if all(word.lower() in _FUNCTION_WORDS for word in speaker.split()) else speaker
 
 
 def _attribution_value(text: str) -> str | None:
     """'attributed to X', 'attributed' (reported speech, speaker not found) or None (stated as fact)."""
     who = attribution_of(text)
-    if who:
+    if who and who != "claimed":
         return f"attributed to {who}"
-    return _UNNAMED_SPEECH if _REPORTED_SPEECH.search(text) else None
+    return _UNNAMED_SPEECH if who or _REPORTED_SPEECH.search(text) else None
 
 
 def _source_words(source: str) -> frozenset[str]:

@@ -157,7 +157,9 @@ def number_divergences(group_id: str, claims: Sequence[ClaimRef]) -> list[Diverg
             else:
                 clusters.append([item])
         outlets_per_cluster = [{claim.outlet for _, claim in cluster} for cluster in clusters]
-        if len(clusters) > 1 and len(set().union(*outlets_per_cluster)) > 1:
+        # Every outlet giving every value ("21 percent ... 17 percent each" in one shared sentence) is agreement.
+        same_everywhere = all(outlets == outlets_per_cluster[0] for outlets in outlets_per_cluster)
+        if len(clusters) > 1 and len(set().union(*outlets_per_cluster)) > 1 and not same_everywhere:
             sides = tuple(
                 DivergenceSide(value=cluster[0][0].surface, claims=tuple(dict.fromkeys(claim for _, claim in cluster)))
                 for cluster in clusters

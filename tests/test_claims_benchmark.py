@@ -1,0 +1,84 @@
+"""The exact parts of benchmarks/claims.py: SemEval filtering, threshold fitting, mining-mode scoring,
+the synthetic ANN corpus, and one-line errors for malformed input files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+from claims import fit_threshold, load_semeval, mining_candidates, mining_prf, prf, synthetic_corpus  # noqa: E402
+
+from compare.config import AlignConfig  # noqa: E402
+from compare.embed import CachedEmbedder, EmbeddingCache, HashingEmbedder  # noqa: E402
+from compare.finetune import LabelledPair  # noqa: E402
+
+SEMEVAL = (
+    ",pair_id,lang1,lang2,text1,text2,Geography,Entities,Time,Narrative,Overall,Style,Tone\n"
+    "0,111_222,en,en,A depot exploded.,The depot blew up.,1,1,1,1,1.0,1,1\n"
+    "1,111de_222,de,en,Ein Depot.,The depot blew up.,1,1,1,1,1.5,1,1\n"
+    "2,333_444,de,de,Ein Depot.,Ein Lager.,1,1,1,1,2.0,1,1\n"
+    "3,555_666,en,en,Heat wave.,Depot blast.,4,4,4,4,4.0,1,1\n"
+    "4,777_888en,en,en,Copy.,Copy.,1,1,1,1,1.0,1,1\n"
+)
+
+
+def test_semeval_keeps_english_original_pairs_and_flips_the_sign(tmp_path: Path) -> None:
+    path = tmp_path / "semeval.csv"
+    path.write_text(SEMEVAL, encoding="utf-8")
+    pairs, rows = load_semeval(path)
+    assert rows == 5
+    assert [(p.key, p.label) for p in pairs] == [("111_222", 4.0), ("555_666", 1.0)]
+
+
+def test_fit_threshold_maximises_f1_on_what_it_is_given() -> None:
+    scores = np.array([0.1, 0.2, 0.6, 0.7, 0.8])
+    gold = np.array([False, False, True, True, True])
+    cut = fit_threshold(scores, gold)
+    assert 0.2 < cut < 0.6
+    assert prf(scores >= cut, gold) == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+
+
+def test_mining_mode_counts_only_labelled_paraphrases_as_hits(tmp_path: Path) -> None:
+    pairs = [
+        LabelledPair("1-2", "1", "2", "the depot lies eighty kilometres north", "the depot lies eighty kilometres north of here", 1.0),
+        LabelledPair("3-4", "3", "4", "rescuers searched rubble for survivors", "rescuers searched the rubble for survivors", 0.0),
+        LabelledPair("5-6", "5", "6", "power cuts across the country", "a completely different story about sport", 1.0),
+    ]
+    embedder = CachedEmbedder(HashingEmbedder(512), EmbeddingCache(tmp_path))
+    config = AlignConfig(criterion="cosine", min_similarity=0.5)
+    candidates, gold = mining_candidates(embedder, pairs, config)
+    assert gold == {("1:1", "2:2"), ("1:5", "2:6")}
+    # Pair 1 found (hit), pair 2 found but labelled 0 (false positive), pair 3 missed.
+    assert mining_prf(candidates, gold, config) == {"precision": 0.5, "recall": 0.5, "f1": 0.5}
+
+
+def test_synthetic_corpus_is_normalised_and_near_its_seeds() -> None:
+    rng = np.random.default_rng(0)
+    seeds = rng.normal(size=(50, 16)).astype(np.float32)
+    seeds /= np.linalg.norm(seeds, axis=1, keepdims=True)
+    corpus = synthetic_corpus(seeds, 300, rng)
+    np.testing.assert_allclose(np.linalg.norm(corpus, axis=1), 1.0, atol=1e-5)
+    assert float(np.mean(np.max(corpus @ seeds.T, axis=1))) > 0.6
+
+
+@pytest.mark.parametrize("flag", ["--mrpc", "--sts", "--semeval"])
+def test_bad_file_is_a_one_line_error(tmp_path: Path, flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from claims import main
+
+    good = {"--mrpc": tmp_path / "m.txt", "--sts": tmp_path / "s.csv", "--semeval": tmp_path / "e.csv"}
+    good["--mrpc"].write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\ta b c\ta b d\n", encoding="utf-8")
+    good["--sts"].write_text("main-news\tMSRpar\t2012\t1\t4.0\ta b c\ta b d\n", encoding="utf-8")
+    good["--semeval"].write_text(SEMEVAL, encoding="utf-8")
+    broken = tmp_path / "broken.txt"
+    broken.write_text("nonsense\n", encoding="utf-8")
+    args = [item for key, path in good.items() for item in (key, str(broken if key == flag else path))]
+    assert main([*args, "--json", str(tmp_path / "out.json")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and "broken.txt" in error and "\n" not in error
+    assert not (tmp_path / "out.json").exists()
