@@ -334,13 +334,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sts": {"spearman": headline["sts"]["spearman"], "pairs": headline["sts"]["pairs"]},
         "semeval": headline["semeval"],
         "throughput": {
+            "model": args.model,
             "sentences": len(sentences),
             "sentences_per_s": speeds,
             "quality": {b: {"mrpc_f1": r["mrpc"]["f1"], "sts_spearman": r["sts"]["spearman"], "semeval_pearson": r["semeval"]["pearson"]} for b, r in per_backend.items()},
         },
         "ann": ann,
     }
-    output["model"] = args.model
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
     print_table(output, per_backend, args.model)
