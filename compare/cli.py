@@ -167,6 +167,8 @@ def ingest(
     if summary.rejected > 10:
         err.print(f"... and {summary.rejected - 10} more rejects", highlight=False)
     line = f"accepted {summary.accepted}, duplicate {summary.duplicates}, rejected {summary.rejected}"
+    if summary.versions:
+        line += f"; {summary.versions} of the accepted are new versions of stored URLs (see `compare history URL`)"
     if summary.rejects_path:
         line += f" (rejects written to {summary.rejects_path})"
     out.print(line, highlight=False, markup=False)

@@ -124,3 +124,19 @@ def test_report_by_query_and_stories_time_span(home: Path) -> None:
     assert all(story["last_published"] >= story["first_published"] for story in stories)
     both = runner.invoke(app, ["report", "s-x", "--query", "heat", "--home", str(home)])
     assert both.exit_code == 2 and "exactly one" in both.output
+
+
+def test_recrawled_url_is_reported_as_a_new_version(tmp_path: Path) -> None:
+    url = "https://www.ynetnews.com/article/demo-heat"
+    first = {"outlet": "Ynet News", "url": url, "title": "Heat wave", "text": "Temperatures reached 46 degrees in the Jordan Valley on Saturday."}
+    second = {**first, "text": "Temperatures reached 47 degrees in the Jordan Valley on Saturday."}
+    home = tmp_path / "home"
+    for number, record in enumerate((first, second)):
+        path = tmp_path / f"crawl{number}.jsonl"
+        path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        result = runner.invoke(app, ["ingest", str(path), "--home", str(home)])
+        assert result.exit_code == 0, result.output
+    assert "accepted 1, duplicate 0, rejected 0; 1 of the accepted are new versions of stored URLs" in result.output
+    history = runner.invoke(app, ["history", url, "--home", str(home)])
+    assert history.exit_code == 0, history.output
+    assert "47 degrees" in history.output
