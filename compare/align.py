@@ -16,6 +16,7 @@ import hashlib
 import numpy as np
 import polars as pl
 
+from compare.components import connected_components
 from compare.config import AlignConfig
 
 ALIGNED_PAIR_SCHEMA: dict[str, pl.DataType] = {
@@ -133,21 +134,8 @@ def align_claims(claims: pl.DataFrame, vectors: np.ndarray, config: AlignConfig)
 
 def group_claims(claim_ids: list[str], pairs: pl.DataFrame) -> pl.DataFrame:
     """CLAIM_GROUP_SCHEMA rows: connected components of aligned pairs; unaligned claims are their own group."""
-    parent = {claim_id: claim_id for claim_id in claim_ids}
-
-    def root(node: str) -> str:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for left, right in pairs.select("left_claim_id", "right_claim_id").iter_rows():
-        parent[root(left)] = root(right)
-    members: dict[str, list[str]] = {}
-    for claim_id in claim_ids:
-        members.setdefault(root(claim_id), []).append(claim_id)
     rows = []
-    for group in members.values():
+    for group in connected_components(claim_ids, pairs.select("left_claim_id", "right_claim_id").iter_rows()):
         group_id = "g-" + hashlib.blake2b(min(group).encode(), digest_size=5).hexdigest()
         rows.extend((group_id, claim_id) for claim_id in group)
     return pl.DataFrame(rows, schema=CLAIM_GROUP_SCHEMA, orient="row")

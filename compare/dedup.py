@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
+from compare.components import connected_components
 from compare.config import MinHashConfig
 from compare.reuse import SentenceDiff, SharedSpan, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.schema import CLUSTER_SCHEMA
@@ -375,20 +376,8 @@ def find_copy_pairs(
 
 
 def _components(nodes: Sequence[str], pairs: Sequence[CopyPair]) -> list[list[str]]:
-    parent = {node: node for node in nodes}
-
-    def root(node: str) -> str:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for pair in pairs:
-        parent[root(pair.left)] = root(pair.right)
-    groups: dict[str, list[str]] = {}
-    for node in nodes:
-        groups.setdefault(root(node), []).append(node)
-    return [members for members in groups.values() if len(members) > 1]
+    groups = connected_components(nodes, ((pair.left, pair.right) for pair in pairs))
+    return [members for members in groups if len(members) > 1]
 
 
 _WIRE_OUTLETS = r"(?i)^(?:the )?(?:associated press|ap|reuters|afp|agence france[- ]presse|bloomberg|upi|xinhua|dpa|jns|tps|anadolu)\b"

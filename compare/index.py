@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from compare.components import UnionFind
 from compare.config import Settings
 from compare.embed import Embedder, make_embedder
 from compare.schema import ARTICLE_REF_COLUMNS, CLUSTER_SCHEMA, STORY_SCHEMA, UTC_DATETIME, conform
@@ -393,23 +394,13 @@ def incremental_clusters(articles: pl.DataFrame, new_ids: set[str], previous: pl
 
 def _union_groups(frames: Sequence[pl.DataFrame], column: str, all_ids: Sequence[str]) -> list[list[str]]:
     """Connected components of group membership over `all_ids` (an id in no group is its own group)."""
-    parent = {article_id: article_id for article_id in all_ids}
-
-    def root(node: str) -> str:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
+    union = UnionFind(all_ids)
     for frame in frames:
         for (_,), group in frame.group_by(column):
-            members = [m for m in group["article_id"].to_list() if m in parent]
+            members = [m for m in group["article_id"].to_list() if m in union.parent]
             for member in members[1:]:
-                parent[root(member)] = root(members[0])
-    components: dict[str, list[str]] = {}
-    for article_id in all_ids:
-        components.setdefault(root(article_id), []).append(article_id)
-    return list(components.values())
+                union.join(member, members[0])
+    return union.groups()
 
 
 def incremental_stories(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from compare.components import UnionFind
 from compare.config import StoryConfig
 from compare.schema import STORY_SCHEMA
 from compare.text import lede, words
@@ -79,28 +80,6 @@ def _within_window(left: object, right: object, window_days: float) -> bool:
     if left is None or right is None:
         return True  # undated articles may belong to any story
     return abs((left - right).total_seconds()) <= window_days * 86400  # type: ignore[operator]
-
-
-class _Components:
-    """Union-find over row numbers."""
-
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
-
-    def root(self, node: int) -> int:
-        while self.parent[node] != node:
-            self.parent[node] = self.parent[self.parent[node]]
-            node = self.parent[node]
-        return node
-
-    def join(self, left: int, right: int) -> None:
-        self.parent[self.root(left)] = self.root(right)
-
-    def groups(self) -> list[list[int]]:
-        members: dict[int, list[int]] = {}
-        for node in range(len(self.parent)):
-            members.setdefault(self.root(node), []).append(node)
-        return list(members.values())
 
 
 def _neighbours(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +148,7 @@ def group_stories(
         raise ValueError(f"stories.method: unknown method '{method}' (known: average, components)")
     ids = articles["id"].to_list()
     published = articles["published"].to_list()
-    components = _Components(len(ids))
+    components = UnionFind(range(len(ids)))
     if len(ids) > 1 and method == "components":
         similarities, neighbours = _neighbours(vectors, config.neighbours)
         for row in range(len(ids)):
@@ -190,7 +169,7 @@ def group_stories(
     return pl.DataFrame(rows, schema=STORY_SCHEMA, orient="row")
 
 
-def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: _Components) -> None:
+def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int]) -> None:
     """Join `components` by average linkage, block by block.
 
     Blocks are connected components of candidate pairs (FAISS neighbours within the window whose
@@ -210,7 +189,7 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
         sparse_part = (texts[list(rows)] @ texts[list(others)].T).toarray()
         return (dense + sparse_part) / 2
 
-    blocks = _Components(len(published))
+    blocks = UnionFind(range(len(published)))
     _, neighbours = _neighbours(vectors, config.neighbours)
     for row in range(len(published)):
         others = [int(o) for o in neighbours[row] if o >= 0 and o != row]
