@@ -97,6 +97,9 @@ class IndexConfig:
     """Snapshots kept after a build (the current one always is); `compare index prune --keep` overrides."""
 
     keep_snapshots: int = 2
+    # Embed the claims of new articles in stories covered by at least this many outlets during the
+    # build, so their first report needs no model (0 = off: claims are embedded on first report).
+    precompute_claims_min_outlets: int = 0
 
 
 @dataclass(frozen=True)

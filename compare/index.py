@@ -560,6 +560,10 @@ def build_index(
         stories = stable_ids(stories, "story_id", base.stories if base else None, renamed)
         seconds["stories"] = time.perf_counter() - started
 
+        started = time.perf_counter()
+        warm_claim_vectors(store, articles, stories, None if previous is None else {ids[row] for row in new_rows}, settings, report)
+        seconds["claim_vectors"] = time.perf_counter() - started
+
         refs = articles.select(list(ARTICLE_REF_COLUMNS)).with_columns(pl.Series("claims", claims, dtype=pl.Int32))
         manifest = Manifest(
             corpus_version=corpus_version,
@@ -584,6 +588,39 @@ def build_index(
         report("switching", 1, 1)
         prune_snapshots(store, keep, locked=True)
     return load_index(store)
+
+
+def warm_claim_vectors(
+    store: Store,
+    articles: pl.DataFrame,
+    stories: pl.DataFrame,
+    new_ids: set[str] | None,
+    settings: Settings,
+    report: Progress,
+) -> int:
+    """Embed into the persistent cache the claims a report will need, for multi-outlet stories.
+
+    Only articles new since the previous snapshot (all when `new_ids` is None) of stories with at
+    least `index.precompute_claims_min_outlets` outlets; returns how many claims were embedded.
+    """
+    min_outlets = settings.index.precompute_claims_min_outlets
+    if min_outlets <= 0:
+        return 0
+    from compare.embed import cached_embedder
+    from compare.text import claims_frame
+
+    outlets = stories.join(articles.select("id", "outlet"), left_on="article_id", right_on="id")
+    wide = outlets.group_by("story_id").agg(pl.col("outlet").n_unique().alias("outlets")).filter(pl.col("outlets") >= min_outlets)
+    wanted = stories.join(wide, on="story_id")["article_id"]
+    chosen = articles.filter(pl.col("id").is_in(wanted.implode()))
+    if new_ids is not None:
+        chosen = chosen.filter(pl.col("id").is_in(list(new_ids)))
+    texts = claims_frame(chosen)["text"].to_list()
+    if not texts:
+        return 0
+    embedder = cached_embedder(settings.embed, store.home, progress=lambda done, total: report("claim vectors", done, total))
+    embedder.encode(texts)
+    return embedder.embedded
 
 
 def settings_fingerprint(settings: Settings) -> str:

@@ -517,3 +517,31 @@ def test_a_prune_killed_half_way_is_cleaned_up_by_the_next_build(home: Path) -> 
     ingest_records(home, [{**records[0], "url": "https://example.org/x", "title": "Another"}], "third")
     build_index(Store(home), settings_for(home))
     assert not half_deleted.exists()
+
+
+def test_build_can_embed_claims_of_multi_outlet_stories_ahead_of_the_first_report(tmp_path: Path) -> None:
+    from compare.config import load_settings
+    from compare.demo import demo_corpus_text
+    from compare.embed import cached_embedder
+    from compare.index import build_index
+    from compare.ingest import ingest
+    from compare.report import build_report, list_stories
+    from compare.store import Store
+
+    home = tmp_path / "home"
+    corpus = tmp_path / "demo.jsonl"
+    corpus.write_text(demo_corpus_text(), encoding="utf-8")
+    settings = load_settings(home, environ={}, overrides={"embed": {"model": "hashing"}, "index": {"precompute_claims_min_outlets": 4}})
+    store = Store(home)
+    ingest(store, [corpus])
+    index = build_index(store, settings)
+    depot = max(list_stories(store.articles(), index), key=lambda story: len(story.outlets))
+    heat = min(list_stories(store.articles(), index), key=lambda story: len(story.outlets))
+
+    warm = cached_embedder(settings.embed, home)
+    build_report(store.articles(), index, depot.story_id, settings, embedder=warm)
+    assert warm.embedded == 0  # six outlets >= 4: every claim was embedded by the build
+
+    cold = cached_embedder(settings.embed, home)
+    build_report(store.articles(), index, heat.story_id, settings, embedder=cold)
+    assert cold.embedded > 0  # three outlets < 4: left for the first report
