@@ -5,7 +5,6 @@ The planted items are listed in compare/demo/PLANTED.md.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
