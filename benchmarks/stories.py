@@ -148,17 +148,10 @@ def load_pac(path: Path) -> Dataset:
 
 
 def adjusted_rand_index(truth: Sequence[str], predicted: Sequence[str]) -> float:
-    """Hubert-Arabie ARI; 1.0 for identical partitions, about 0 for chance."""
-    def pairs(n: int) -> float:
-        return n * (n - 1) / 2
+    """ARI (scikit-learn): 1.0 for identical partitions, about 0 for chance."""
+    from sklearn.metrics import adjusted_rand_score
 
-    contingency = Counter(zip(truth, predicted, strict=True))
-    index = sum(pairs(n) for n in contingency.values())
-    rows = sum(pairs(n) for n in Counter(truth).values())
-    columns = sum(pairs(n) for n in Counter(predicted).values())
-    expected = rows * columns / pairs(len(truth)) if len(truth) > 1 else 0.0
-    maximum = (rows + columns) / 2
-    return 1.0 if maximum == expected else (index - expected) / (maximum - expected)
+    return float(adjusted_rand_score(truth, predicted))
 
 
 def pair_recovery(gold: dict[str, str], predicted: dict[str, str]) -> float:

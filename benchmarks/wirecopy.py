@@ -29,7 +29,6 @@ import random
 import re
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -195,15 +194,10 @@ def measure_recall(articles: pl.DataFrame, config: MinHashConfig) -> tuple[dict[
 
 
 def adjusted_rand_index(truth: Sequence[str], predicted: Sequence[str]) -> float:
-    """ARI from the contingency table (Hubert and Arabie)."""
-    pairs = lambda n: n * (n - 1) / 2  # noqa: E731
-    table = Counter(zip(truth, predicted, strict=True))
-    index = sum(pairs(n) for n in table.values())
-    rows = sum(pairs(n) for n in Counter(truth).values())
-    cols = sum(pairs(n) for n in Counter(predicted).values())
-    expected = rows * cols / pairs(len(truth)) if len(truth) > 1 else 0.0
-    maximum = (rows + cols) / 2
-    return 1.0 if maximum == expected else (index - expected) / (maximum - expected)
+    """ARI (scikit-learn): 1.0 for identical partitions, about 0 for chance."""
+    from sklearn.metrics import adjusted_rand_score
+
+    return float(adjusted_rand_score(truth, predicted))
 
 
 def choose_sources(articles: pl.DataFrame, wires: int, seed: int, config: MinHashConfig) -> tuple[list[SourceArticle], list[SourceArticle]]:

@@ -445,7 +445,16 @@ def settle_composites(pairs: Sequence[CopyPair], config: MinHashConfig) -> list[
 def clusters_from_pairs(articles: pl.DataFrame, pairs: Sequence[CopyPair], config: MinHashConfig) -> pl.DataFrame:
     """CLUSTER_SCHEMA rows from verified copy pairs: connected components, earliest article as source."""
     copies = [pair for pair in pairs if pair.kind == "copy"]
-    if not copies:
+    return clusters_from_groups(articles, _components(articles["id"].to_list(), copies), config)
+
+
+def clusters_from_groups(articles: pl.DataFrame, groups: Sequence[Sequence[str]], config: MinHashConfig) -> pl.DataFrame:
+    """CLUSTER_SCHEMA rows for groups of article ids (of `articles`): the probable source first.
+
+    Shared by a full pass and by the incremental index build, so both name the same source.
+    """
+    groups = [list(group) for group in groups if len(group) > 1]
+    if not groups:
         return pl.DataFrame(schema=CLUSTER_SCHEMA)
     ids = articles["id"].to_list()
     # Same publication time (many feeds give dates only): a wire agency's own article, then one
@@ -459,7 +468,7 @@ def clusters_from_pairs(articles: pl.DataFrame, pairs: Sequence[CopyPair], confi
     rank = {article_id: position for position, article_id in enumerate(order["id"].to_list())}
     text_of = dict(zip(ids, articles["text"].to_list(), strict=True))
     rows: list[tuple[str, str, bool, float]] = []
-    for members in _components(ids, copies):
+    for members in groups:
         members.sort(key=rank.__getitem__)
         source = members[0]
         sets = shingle_texts([text_of[m] for m in members], config.shingle_size)

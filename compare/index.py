@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,7 +40,7 @@ from compare.components import UnionFind
 from compare.config import Settings
 from compare.embed import Embedder, make_embedder
 from compare.schema import ARTICLE_REF_COLUMNS, CLUSTER_SCHEMA, STORY_SCHEMA, UTC_DATETIME, conform
-from compare.store import Store
+from compare.store import Store, file_lock
 
 MANIFEST = "manifest.json"
 KEEP_SNAPSHOTS = 2
@@ -224,21 +223,13 @@ def stable_ids(groups: pl.DataFrame, column: str, previous: pl.DataFrame | None,
 # --------------------------------------------------------------------------- the build
 
 
-@contextlib.contextmanager
-def build_lock(store: Store, *, wait: bool = False) -> Iterator[None]:
-    """Exclusive build lock; the kernel releases it when the process dies, even by kill -9."""
-    store.index_dir.mkdir(parents=True, exist_ok=True)
-    with open(store.index_dir / ".build.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except OSError as error:
-            if error.errno in (errno.EAGAIN, errno.EACCES):
-                raise BuildLockedError(f"another index build is running on {store.home}; try again when it has finished") from error
-            raise
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+def build_lock(store: Store, *, wait: bool = False) -> contextlib.AbstractContextManager[None]:
+    """Exclusive build lock, separate from the store lock so ingest can run during a build."""
+    return file_lock(
+        store.index_dir / ".build.lock",
+        wait=wait,
+        busy=lambda: BuildLockedError(f"another index build is running on {store.home}; try again when it has finished"),
+    )
 
 
 def _remove_leftovers(store: Store) -> list[str]:
@@ -335,7 +326,7 @@ def incremental_clusters(articles: pl.DataFrame, new_ids: set[str], previous: pl
     Links between old articles are taken from the previous snapshot as they were; `--full` re-derives
     them (e.g. after the dedup settings change).
     """
-    from compare.dedup import cluster_copies, jaccard, shingles
+    from compare.dedup import cluster_copies, clusters_from_groups
 
     current = set(articles["id"].to_list())
     if not new_ids:
@@ -348,47 +339,17 @@ def incremental_clusters(articles: pl.DataFrame, new_ids: set[str], previous: pl
     touched = found.filter(pl.col("cluster_id").is_in(found.filter(pl.col("article_id").is_in(list(new_ids)))["cluster_id"].unique().to_list()))
     old = previous.filter(pl.col("article_id").is_in(list(current)))
 
-    parent: dict[str, str] = {}
-
-    def root(node: str) -> str:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for frame in (old, touched):
-        for (_,), group in frame.group_by("cluster_id"):
-            members = group["article_id"].to_list()
-            for member in members[1:]:
-                parent[root(member)] = root(members[0])
-    components: dict[str, list[str]] = {}
-    for node in list(parent):
-        components.setdefault(root(node), []).append(node)
-
     previous_sets = {frozenset(g["article_id"].to_list()): key for (key,), g in previous.group_by("cluster_id")}
-    order = articles.select("id", "published", "text").sort(["published", "id"], nulls_last=True)
-    rank = {article_id: position for position, article_id in enumerate(order["id"].to_list())}
-    text_of = dict(zip(articles["id"].to_list(), articles["text"].to_list(), strict=True))
-    size = int(getattr(config, "shingle_size", 5))
-    frames = []
-    for members in components.values():
+    frames, changed = [], []
+    for members in _union_groups([old, touched], "cluster_id", pl.concat([old["article_id"], touched["article_id"]]).unique(maintain_order=True).to_list()):
         if len(members) < 2:
             continue
         unchanged = previous_sets.get(frozenset(members))
         if unchanged is not None:
             frames.append(previous.filter(pl.col("cluster_id") == unchanged))
-            continue
-        members.sort(key=rank.__getitem__)
-        source = np.unique(shingles(text_of[members[0]], size))
-        rows = [
-            (members[0], member, position == 0, 1.0 if position == 0 else float(jaccard(source, np.unique(shingles(text_of[member], size)))))
-            for position, member in enumerate(members)
-        ]
-        frame = pl.DataFrame(rows, schema=["source", "article_id", "is_source", "jaccard_to_source"], orient="row")
-        frames.append(frame.with_columns(pl.col("source").map_elements(_cluster_name, return_dtype=pl.String).alias("cluster_id")).drop("source"))
-    if not frames:
-        return pl.DataFrame(schema=CLUSTER_SCHEMA)
+        else:
+            changed.append(members)
+    frames.append(clusters_from_groups(articles.filter(pl.col("id").is_in([m for group in changed for m in group])), changed, config))  # type: ignore[arg-type]
     return conform(pl.concat([conform(frame, CLUSTER_SCHEMA) for frame in frames]), CLUSTER_SCHEMA)
 
 
@@ -449,12 +410,6 @@ def incremental_stories(
     groups = _union_groups([old, touched], "story_id", ids)
     records = [(story_id(group), article_id) for group in groups for article_id in group]
     return pl.DataFrame(records, schema=STORY_SCHEMA, orient="row")
-
-
-def _cluster_name(source_id: str) -> str:
-    from compare.dedup import cluster_id
-
-    return cluster_id(source_id)
 
 
 def article_vectors(

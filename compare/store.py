@@ -170,19 +170,26 @@ class Store:
         write_atomically(path, lambda tmp: tmp.write_text(lines, encoding="utf-8"))
         return path
 
-    @contextlib.contextmanager
-    def lock(self, *, wait: bool = True) -> Iterator[None]:
+    def lock(self, *, wait: bool = True) -> contextlib.AbstractContextManager[None]:
         """Exclusive lock on the home; with wait=False a held lock raises StoreLockedError at once."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / ".lock", "a+") as handle:
-            flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
-            try:
-                fcntl.flock(handle.fileno(), flags)
-            except OSError as error:
-                if error.errno in (errno.EAGAIN, errno.EACCES):
-                    raise StoreLockedError(f"{self.home} is locked by another compare process") from error
-                raise
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return file_lock(self.home / ".lock", wait=wait, busy=lambda: StoreLockedError(f"{self.home} is locked by another compare process"))
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, wait: bool, busy: Callable[[], Exception]) -> Iterator[None]:
+    """flock on `path`; the kernel releases it when the process dies, even by kill -9.
+
+    With wait=False a held lock raises `busy()` at once instead of blocking.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                raise busy() from error
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
