@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -201,7 +202,7 @@ def dedup(
         settings = _settings(home, config, model, device)
         articles = Store(settings.home).articles()
         if partial:
-            with err.status("finding reused passages") if err.is_terminal else _null():
+            with err.status("finding reused passages") if err.is_terminal else nullcontext():
                 listing = partial_reuse(articles, settings.minhash)
             if min_outlets >= 2:
                 listing = listing.filter(pl.col("left_outlet") != pl.col("right_outlet"))
@@ -275,7 +276,7 @@ def _write_report(report: Any, report_format: ReportFormat, output: Path | None)
         render_terminal(report, out)
         return
     if report_format is ReportFormat.terminal:
-        console = Console(record=True, width=120, file=open("/dev/null", "w"))  # noqa: SIM115
+        console = Console(record=True, width=120, file=io.StringIO())
         render_terminal(report, console)
         text = console.export_text()
     else:
@@ -321,14 +322,9 @@ def report(
         if query is not None:
             story = find_story(articles, index, query)
             err.print(f"best match for the query: story {story}", highlight=False, markup=False)
-        with err.status("aligning claims") if err.is_terminal else _null():
+        with err.status("aligning claims") if err.is_terminal else nullcontext():
             built = build_report(articles, index, story, settings)
         _write_report(built, report_format, output)
-
-
-@contextmanager
-def _null() -> Iterator[None]:
-    yield
 
 
 @app.command()
