@@ -5,10 +5,16 @@
         --sts ../shared/datasets/stsbenchmark/sts-dev-news.csv \\
         --semeval ../shared/datasets/semeval2022_task8/training_set.csv --json claims.json
 
-Thresholds are never fitted on the rows being scored: with --mrpc-train they are fitted on that file,
-otherwise the --mrpc file is split deterministically by a hash of the pair ids (40% fit, 60% scored;
-the output says which). STS and SemEval need no threshold (rank and linear correlations).
-Every figure is measured in this run against its baseline (plain cosine, torch fp32).
+With a reranker (--reranker, default: the configured `align.reranker`, e.g. COMPARE_RERANKER), the
+headline figures are the cross-encoder's: MRPC decisions at the threshold stored with the model
+(fitted by `compare finetune --cross-encoder` on training pairs it did not train on), mining mode
+with FAISS proposing and the cross-encoder deciding, STS Spearman of its score; the bi-encoder cosine
+figures are reported beside them as the baseline, at the cosine threshold fitted on the same pairs.
+
+Thresholds are never fitted on the rows being scored: they come with the reranker, or with
+--mrpc-train from that file, otherwise the --mrpc file is split deterministically by a hash of the
+pair ids (40% fit, 60% scored; the output says which). STS and SemEval need no threshold (rank and
+linear correlations). Every figure is measured in this run against its baseline (plain cosine, torch fp32).
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compare.align import accept, build_index, candidate_pairs  # noqa: E402
-from compare.config import AlignConfig, EmbedConfig  # noqa: E402
+from compare.align import accept, build_index, candidate_pairs, reranked_pairs  # noqa: E402
+from compare.config import AlignConfig, EmbedConfig, load_settings  # noqa: E402
 from compare.docsim import DocSimConfig, document_similarity, embed_documents  # noqa: E402
 from compare.embed import CachedEmbedder, EmbeddingCache, make_embedder  # noqa: E402
-from compare.finetune import FIT_SHARE, DataError, LabelledPair, load_mrpc, load_sts, split_fit_score  # noqa: E402
+from compare.finetune import FIT_SHARE, DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score  # noqa: E402
+from compare.rerank import CrossEncoderScorer, RerankerError  # noqa: E402
 
 
 def load_semeval(path: Path) -> tuple[list[LabelledPair], int]:
@@ -72,14 +79,7 @@ def prf(predicted: np.ndarray, gold: np.ndarray) -> dict[str, float]:
 
 def fit_threshold(scores: np.ndarray, gold: np.ndarray) -> float:
     """The cut that maximises F1 of `scores >= cut` on the fit rows (midpoint between distinct scores)."""
-    candidates = np.unique(scores)
-    cuts = np.concatenate([[candidates[0] - 1e-6], (candidates[1:] + candidates[:-1]) / 2, [candidates[-1] + 1e-6]])
-    best_cut, best_f1 = float(cuts[0]), -1.0
-    for cut in cuts:
-        f1 = prf(scores >= cut, gold)["f1"]
-        if f1 > best_f1:
-            best_cut, best_f1 = float(cut), f1
-    return best_cut
+    return best_f1_threshold(scores, gold)[0]
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
@@ -113,8 +113,8 @@ def mining_candidates(embedder: CachedEmbedder, pairs: Sequence[LabelledPair], c
     return candidate_pairs(claims, vectors, config), gold
 
 
-def mining_prf(candidates: pl.DataFrame, gold: set[tuple[str, str]], config: AlignConfig) -> dict[str, float]:
-    accepted = accept(candidates, config)
+def mining_prf(candidates: pl.DataFrame, gold: set[tuple[str, str]], config: AlignConfig, threshold: float | None = None) -> dict[str, float]:
+    accepted = accept(candidates, config, threshold=threshold)
     found = {tuple(sorted(pair)) for pair in accepted.select("left_claim_id", "right_claim_id").iter_rows()}
     gold_sorted = {tuple(sorted(pair)) for pair in gold}
     hits = len(found & gold_sorted)
@@ -173,6 +173,48 @@ def run_mrpc(embedder: CachedEmbedder, fit: list[LabelledPair], score: list[Labe
     mining["default AlignConfig"] = mining_prf(score_candidates, score_pairs_gold, default)
     result["mining"] = mining
     return result
+
+
+# ---------------------------------------------------------------- reranker
+
+
+def run_reranker(scorer: CrossEncoderScorer, embedder: CachedEmbedder, mrpc: list[LabelledPair], sts: list[LabelledPair]) -> dict:
+    """The cross-encoder's figures at its stored threshold, and the bi-encoder cosine at the cosine
+    threshold fitted on the same calibration pairs (the baseline), on the same scored rows."""
+    calibration = scorer.calibration
+    assert calibration is not None
+    gold = np.array([p.label == 1 for p in mrpc])
+    scores = scorer.score([(p.left, p.right) for p in mrpc])
+    cosines = pair_cosines(embedder, mrpc)
+    side1 = {p.left_id: p.left for p in mrpc}
+    side2 = {p.right_id: p.right for p in mrpc}
+    claims = pl.DataFrame(
+        {
+            "claim_id": [f"1:{i}" for i in side1] + [f"2:{i}" for i in side2],
+            "outlet": ["side1"] * len(side1) + ["side2"] * len(side2),
+            "text": list(side1.values()) + list(side2.values()),
+        }
+    )
+    vectors = embedder.encode(claims["text"].to_list())
+    mining_gold = {(f"1:{p.left_id}", f"2:{p.right_id}") for p in mrpc if p.label == 1}
+    config = AlignConfig()
+    started = time.perf_counter()
+    mining = mining_prf(reranked_pairs(claims, vectors, scorer, config), mining_gold, config, threshold=calibration.threshold)
+    mining_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    sts_scores = scorer.score([(p.left, p.right) for p in sts])
+    sts_seconds = time.perf_counter() - started
+    return {
+        "model": str(scorer.folder),
+        "threshold": calibration.threshold,
+        "cosine_threshold": calibration.cosine_threshold,
+        "fitted_on": f"{calibration.fitted_on}, {calibration.pairs} pairs",
+        "mrpc": {**prf(scores >= calibration.threshold, gold), "mining": mining},
+        "mrpc_cosine_baseline": prf(cosines >= calibration.cosine_threshold, gold),
+        "sts": {"spearman": spearman(sts_scores, [p.label for p in sts]), "pairs": len(sts)},
+        "pairs_per_s": round(len(sts) / max(sts_seconds, 1e-9), 1),
+        "mining_s": round(mining_seconds, 1),
+    }
 
 
 # ---------------------------------------------------------------- throughput and ANN
@@ -274,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sts", type=Path, required=True, help="STS Benchmark split (sts-*-news.csv)")
     parser.add_argument("--semeval", type=Path, required=True, help="SemEval-2022 Task 8 CSV (English original pairs are used)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
+    parser.add_argument("--reranker", help="cross-encoder folder from `compare finetune --cross-encoder` (default: the configured align.reranker; 'none' for bi-encoder figures only)")
     parser.add_argument("--model", default=EmbedConfig().model, help="embedding model (default: the bundled MiniLM), e.g. a `compare finetune` output folder")
     parser.add_argument("--backends", default="torch,onnx,onnx-int8", help="backends to measure (first one gives the headline figures)")
     parser.add_argument("--ann-vectors", type=int, default=200_000, help="ANN corpus size (issue target 1,000,000; 0 skips)")
@@ -299,6 +342,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.limit:
         mrpc_fit, mrpc_score, sts, semeval = (part[: args.limit] for part in (mrpc_fit, mrpc_score, sts, semeval))
+    reranker_folder = args.reranker if args.reranker is not None else load_settings().align.reranker
+    scorer = None
+    if reranker_folder and reranker_folder != "none":
+        try:
+            scorer = CrossEncoderScorer(reranker_folder)
+        except RerankerError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
 
     work = args.cache_dir or Path(tempfile.mkdtemp(prefix="claims-bench-"))
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -323,6 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if seed_vectors is None:
             seed_vectors = embedder.encode(news_sentences(mrpc_fit + mrpc_score + sts, 20_000))  # cached already
 
+    reranked = None
+    if scorer is not None:
+        print(f"[reranker] {reranker_folder}: MRPC ({len(mrpc)} pairs, all of --mrpc), STS, mining", file=sys.stderr)
+        first = backends[0]
+        space = args.model if first == "torch" else f"{args.model}+{first}"
+        embedder = CachedEmbedder(make_embedder(EmbedConfig(model=args.model, backend=first), cache_dir=work), EmbeddingCache(work / "vectors" / hashlib.blake2b(space.encode(), digest_size=6).hexdigest()))
+        reranked = run_reranker(scorer, embedder, mrpc, sts)
+
     sentences = news_sentences(mrpc + sts, args.sentences)
     print(f"throughput on {len(sentences)} sentences ({', '.join(backends)}, interleaved)", file=sys.stderr)
     speeds = throughput(backends, args.model, sentences, work)
@@ -341,10 +400,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "ann": ann,
     }
+    if reranked is not None:
+        # Headline = the configured pipeline (bi-encoder proposes, cross-encoder decides); the
+        # bi-encoder-only figures stay under "baseline".
+        output["baseline"] = {"mrpc": output["mrpc"], "sts": output["sts"], "mrpc_at_reranker_calibration": reranked["mrpc_cosine_baseline"]}
+        output["mrpc"] = {**reranked["mrpc"], "pairs_scored": len(mrpc), "fit": f"thresholds stored with the reranker: {reranked['fitted_on']}"}
+        output["sts"] = reranked["sts"]
+        output["reranker"] = {key: reranked[key] for key in ("model", "threshold", "cosine_threshold", "fitted_on", "mining_s")}
+        output["throughput"]["reranker_pairs_per_s"] = reranked["pairs_per_s"]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
     print_table(output, per_backend, args.model)
+    if reranked is not None:
+        print_reranker(reranked)
     return 0
+
+
+def print_reranker(reranked: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"reranker {reranked['model']} (thresholds: {reranked['fitted_on']})")
+    for column in ("measure", "cross-encoder", "bi-encoder cosine"):
+        table.add_column(column)
+    mrpc, base = reranked["mrpc"], reranked["mrpc_cosine_baseline"]
+    table.add_row("MRPC pairwise P / R / F1", f"{mrpc['precision']:.3f} / {mrpc['recall']:.3f} / {mrpc['f1']:.3f}", f"{base['precision']:.3f} / {base['recall']:.3f} / {base['f1']:.3f}")
+    table.add_row("MRPC mining P / R / F1", f"{mrpc['mining']['precision']:.3f} / {mrpc['mining']['recall']:.3f} / {mrpc['mining']['f1']:.3f}", "(table above)")
+    table.add_row("STS news Spearman", f"{reranked['sts']['spearman']:.3f}", "(table above)")
+    table.add_row("pairs/s", f"{reranked['pairs_per_s']:.0f}", "")
+    Console().print(table)
 
 
 def print_table(output: dict, per_backend: dict[str, dict], model: str) -> None:

@@ -7,11 +7,16 @@ the criterion: plain cosine (`min_similarity`), or additionally the ratio margin
 (LASER, vecalign): cosine divided by the mean cosine of both claims to their k nearest neighbours,
 which rejects pairs that are only "close" because the whole story is about one topic. Aligned pairs
 are joined into claim groups that span outlets.
+
+With a reranker (AlignConfig.reranker, see rerank.py) FAISS only proposes each claim's `rerank_k`
+nearest claims per outlet; a cross-encoder scores those pairs and the mutual best by that score,
+above the reranker's calibrated threshold, are aligned.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -25,6 +30,12 @@ ALIGNED_PAIR_SCHEMA: dict[str, pl.DataType] = {
     "similarity": pl.Float32(),
 }
 CLAIM_GROUP_SCHEMA: dict[str, pl.DataType] = {"group_id": pl.String(), "claim_id": pl.String()}
+
+
+class PairScorer(Protocol):
+    """Scores text pairs in [0, 1] (rerank.CrossEncoderScorer); `threshold` is its decision cut."""
+
+    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray: ...
 
 
 def build_index(vectors: np.ndarray, *, exact_max: int = 50_000, hnsw_m: int = 32, ef_search: int = 128):  # noqa: ANN201 - faiss types
@@ -116,19 +127,66 @@ def candidate_pairs(claims: pl.DataFrame, vectors: np.ndarray, config: AlignConf
     return pl.DataFrame([(*key, *score) for key, score in sorted(rows.items())], schema=CANDIDATE_SCHEMA, orient="row")
 
 
-def accept(candidates: pl.DataFrame, config: AlignConfig) -> pl.DataFrame:
-    """The candidates that pass the configured thresholds, as ALIGNED_PAIR_SCHEMA rows."""
-    keep = pl.col("similarity") >= config.min_similarity
-    if config.criterion == "margin":
-        keep = keep & (pl.col("margin") >= config.min_margin)
+RERANKED_SCHEMA: dict[str, pl.DataType] = {**ALIGNED_PAIR_SCHEMA, "score": pl.Float32()}
+
+
+def reranked_pairs(claims: pl.DataFrame, vectors: np.ndarray, scorer: PairScorer, config: AlignConfig) -> pl.DataFrame:
+    """RERANKED_SCHEMA rows: each claim's `rerank_k` nearest claims of every other outlet (cosine at
+    least `rerank_floor`) scored by `scorer`; kept when each claim is the other's best-scored partner
+    in its outlet (if config.mutual). No threshold applied, as in `candidate_pairs`."""
+    if claims.height < 2:
+        return pl.DataFrame(schema=RERANKED_SCHEMA)
+    outlets = np.asarray(claims["outlet"].to_list(), dtype=object)
+    claim_ids, texts = claims["claim_id"].to_list(), claims["text"].to_list()
+    index, similarity, unique_outlets = _neighbours_per_outlet(vectors, outlets, max(1, config.rerank_k), config.exact_max)
+    outlet_of = np.searchsorted(unique_outlets, outlets)
+    proposed = (index >= 0) & (similarity >= config.rerank_floor) & (np.arange(len(unique_outlets))[None, :, None] != outlet_of[:, None, None])
+    claim_axis = np.broadcast_to(np.arange(len(claim_ids))[:, None, None], index.shape)
+    unique_pairs = sorted({(min(a, b), max(a, b)) for a, b in zip(claim_axis[proposed].tolist(), index[proposed].tolist(), strict=True)})
+    scores = scorer.score([(texts[a], texts[b]) for a, b in unique_pairs]) if unique_pairs else np.zeros(0)
+    score_of = {pair: float(value) for pair, value in zip(unique_pairs, scores, strict=True)}
+    scored = np.full(index.shape, -np.inf, dtype=np.float32)
+    for claim, column, rank in zip(*np.nonzero(proposed), strict=True):
+        partner = int(index[claim, column, rank])
+        scored[claim, column, rank] = score_of[(min(claim, partner), max(claim, partner))]
+    best_rank = np.argmax(scored, axis=2)
+    rows_axis, outlet_axis = np.indices(best_rank.shape)
+    best = np.where(np.isfinite(scored[rows_axis, outlet_axis, best_rank]), index[rows_axis, outlet_axis, best_rank], -1)
+    rows: dict[tuple[str, str], tuple[float, float]] = {}
+    for claim in range(len(claim_ids)):
+        for column in range(len(unique_outlets)):
+            partner = int(best[claim, column])
+            if partner < 0 or (config.mutual and best[partner, outlet_of[claim]] != claim):
+                continue
+            key = (min(claim, partner), max(claim, partner))
+            rows[tuple(sorted((claim_ids[claim], claim_ids[partner])))] = (round(float(vectors[claim] @ vectors[partner]), 6), score_of[key])
+    return pl.DataFrame([(*key, *value) for key, value in sorted(rows.items())], schema=RERANKED_SCHEMA, orient="row")
+
+
+def accept(candidates: pl.DataFrame, config: AlignConfig, *, threshold: float | None = None) -> pl.DataFrame:
+    """The candidates that pass the configured thresholds, as ALIGNED_PAIR_SCHEMA rows.
+
+    Reranked candidates (a "score" column) pass on `threshold`, the reranker's decision cut.
+    """
+    if "score" in candidates.columns:
+        if threshold is None:
+            raise ValueError("reranked candidates need the reranker's threshold")
+        keep = pl.col("score") >= threshold
+    else:
+        keep = pl.col("similarity") >= config.min_similarity
+        if config.criterion == "margin":
+            keep = keep & (pl.col("margin") >= config.min_margin)
     return candidates.filter(keep).select(list(ALIGNED_PAIR_SCHEMA))
 
 
-def align_claims(claims: pl.DataFrame, vectors: np.ndarray, config: AlignConfig) -> pl.DataFrame:
+def align_claims(claims: pl.DataFrame, vectors: np.ndarray, config: AlignConfig, *, scorer: PairScorer | None = None, threshold: float | None = None) -> pl.DataFrame:
     """ALIGNED_PAIR_SCHEMA rows between claims of different outlets (left_claim_id < right_claim_id).
 
-    `similarity` is the cosine of the pair whatever the criterion, so reports stay comparable.
+    `similarity` is the cosine of the pair whatever the criterion, so reports stay comparable. With
+    a `scorer` (a cross-encoder) the pairs are chosen by its score at `threshold` instead.
     """
+    if scorer is not None:
+        return accept(reranked_pairs(claims, vectors, scorer, config), config, threshold=threshold)
     return accept(candidate_pairs(claims, vectors, config), config)
 
 

@@ -77,11 +77,12 @@ def _user_errors() -> Iterator[None]:
     from compare.embed import ModelLoadError
     from compare.index import IndexBuildError, IndexMissingError
     from compare.report import UnknownStoryError
+    from compare.rerank import RerankerError
     from compare.store import StoreLockedError
 
     try:
         yield
-    except (ConfigError, UserError, ModelLoadError, IndexMissingError, IndexBuildError, UnknownStoryError, StoreLockedError) as error:
+    except (ConfigError, UserError, ModelLoadError, RerankerError, IndexMissingError, IndexBuildError, UnknownStoryError, StoreLockedError) as error:
         _fail(str(error))
     except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
         _fail(f"{error.filename}: {error.strerror}")
@@ -557,20 +558,25 @@ def history(
 
 @app.command()
 def finetune(
-    output: Annotated[Path, typer.Argument(help="Folder to write the fine-tuned sentence-transformers model to.")],
-    mrpc: Annotated[list[Path] | None, typer.Option("--mrpc", help="MRPC TSV file(s); only the 40% fit part is used unless --all-mrpc-rows.")] = None,
-    sts: Annotated[list[Path] | None, typer.Option("--sts", help="STS Benchmark TSV file(s) (e.g. sts-train-news.csv), scores 0-5.")] = None,
-    all_mrpc_rows: Annotated[bool, typer.Option("--all-mrpc-rows", help="Train on every MRPC row (then do not benchmark on that file).")] = False,
+    output: Annotated[Path, typer.Argument(help="Folder to write the fine-tuned model to.")],
+    mrpc: Annotated[list[Path] | None, typer.Option("--mrpc", help="MRPC TSV file(s) (e.g. msr_paraphrase_train.txt).")] = None,
+    sts: Annotated[list[Path] | None, typer.Option("--sts", help="STS Benchmark TSV file(s) (e.g. sts-train.csv), scores 0-5.")] = None,
+    cross_encoder: Annotated[bool, typer.Option("--cross-encoder", help="Train a reranker that reads both claims together (use it with COMPARE_RERANKER).")] = False,
+    holdout: Annotated[float, typer.Option("--holdout", min=0.0, max=0.9, help="Cross-encoder: share of MRPC pairs kept out of training and written to OUTPUT/heldout-mrpc.tsv for benchmarks/claims.py.")] = 0.0,
+    all_mrpc_rows: Annotated[bool, typer.Option("--all-mrpc-rows", help="Bi-encoder: train on every MRPC row (default: only the 40% fit part; then do not benchmark on that file).")] = False,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Passes over the pairs.")] = 1,
     home: HomeOption = None,
     config: ConfigOption = None,
     model: ModelOption = None,
 ) -> None:
-    """Fine-tune the embedding model on labelled news sentence pairs (CoSENT loss, CPU minutes).
+    """Adapt the model to news paraphrase with labelled sentence pairs (CPU minutes to tens of minutes).
 
-    Use the result with COMPARE_MODEL=OUTPUT or `model = "OUTPUT"` under [embed] in compare.toml.
+    Default: fine-tune the embedding model (CoSENT); use it with COMPARE_MODEL=OUTPUT or `model` under
+    [embed]. With --cross-encoder: train a reranker from the embedding model's weights, its decision
+    threshold fitted on 10% of the MRPC pairs it never trains on; use it with COMPARE_RERANKER=OUTPUT
+    or `reranker` under [align].
 
-    Example: compare finetune models/minilm-news --mrpc msr_paraphrase_train.txt --sts sts-train-news.csv
+    Example: compare finetune models/news-reranker --cross-encoder --mrpc msr_paraphrase_train.txt --sts sts-train.csv
     """
     from compare.finetune import DataError, FinetuneConfig, training_pairs
     from compare.finetune import finetune as run_finetune
@@ -578,6 +584,9 @@ def finetune(
     with _user_errors():
         settings = _settings(home, config, model)
         try:
+            if cross_encoder:
+                _finetune_cross_encoder(output, mrpc or [], sts or [], holdout, epochs, settings)
+                return
             examples = training_pairs(mrpc or [], sts or [], all_mrpc_rows=all_mrpc_rows)
         except DataError as error:
             raise UserError(str(error)) from error
@@ -589,6 +598,41 @@ def finetune(
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
         out.print(f"model written to {written}; use it with COMPARE_MODEL={written}", highlight=False)
+
+
+def _finetune_cross_encoder(output: Path, mrpc: list[Path], sts: list[Path], holdout: float, epochs: int, settings: Settings) -> None:
+    from compare.finetune import HELDOUT_FILE, CrossEncoderConfig, DataError, calibrate_cross_encoder, finetune_cross_encoder, load_mrpc, load_sts, split_mrpc, write_mrpc
+
+    if not mrpc:
+        raise DataError("--cross-encoder needs an MRPC file (--mrpc): its calibration part fits the decision threshold")
+    train, calibration, heldout = [], [], []
+    for path in mrpc:
+        parts = split_mrpc(load_mrpc(path), holdout_share=holdout)
+        train += parts[0]
+        calibration += parts[1]
+        heldout += parts[2]
+    examples = [(p.left, p.right, p.label) for p in train] + [(p.left, p.right, p.label / 5.0) for path in sts for p in load_sts(path)]
+    err.print(
+        f"training a cross-encoder from {settings.embed.model} on {len(examples)} pairs (both orders); "
+        f"{len(calibration)} MRPC pairs calibrate, {len(heldout)} are held out",
+        highlight=False,
+    )
+    with _progress() as progress:
+        task = progress.add_task("training", total=None)
+        finetune_cross_encoder(
+            examples, output, base=settings.embed, config=CrossEncoderConfig(epochs=epochs),
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    fitted_on = ", ".join(f"{path.name} (calibration part)" for path in mrpc)
+    calibration_result = calibrate_cross_encoder(output, calibration, base=settings.embed, fitted_on=fitted_on)
+    if heldout:
+        write_mrpc(heldout, output / HELDOUT_FILE)
+        err.print(f"held-out MRPC pairs written to {output / HELDOUT_FILE}", highlight=False)
+    out.print(
+        f"reranker written to {output} (threshold {calibration_result.threshold:.3f}, F1 {calibration_result.f1_on_fit_pairs:.3f} "
+        f"on {calibration_result.pairs} calibration pairs); use it with COMPARE_RERANKER={output}",
+        highlight=False,
+    )
 
 
 def main() -> None:

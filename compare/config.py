@@ -70,6 +70,14 @@ class AlignConfig:
     min_margin: float = 1.08
     margin_k: int = 2
     exact_max: int = 50_000
+    # A cross-encoder folder written by `compare finetune --cross-encoder` ("" = cosine/margin only).
+    # FAISS proposes each claim's rerank_k nearest claims per outlet above rerank_floor; the
+    # cross-encoder scores them; mutual best pairs at rerank_threshold (0 = the threshold fitted with
+    # the model, in its compare-calibration.json) are aligned.
+    reranker: str = ""
+    rerank_k: int = 3
+    rerank_floor: float = 0.4
+    rerank_threshold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,7 @@ _ENVIRONMENT: dict[str, tuple[str, str]] = {
     "COMPARE_MODEL": ("embed", "model"),
     "COMPARE_DEVICE": ("embed", "device"),
     "COMPARE_BATCH_SIZE": ("embed", "batch_size"),
+    "COMPARE_RERANKER": ("align", "reranker"),
 }
 
 

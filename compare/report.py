@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from compare.align import align_claims, group_claims
+from compare.rerank import configured_scorer
 from compare.config import MinHashConfig, Settings
 from compare.dedup import CopyDetail, describe_copy
 from compare.diverge import ClaimRef, Divergence, find_divergences
@@ -254,7 +255,10 @@ def report_for_articles(
     if progress:
         progress(f"embedding {claims.height} claims")
     vectors = (embedder or make_embedder(settings.embed)).encode(claims["text"].to_list())
-    pairs = align_claims(claims, vectors, settings.align)
+    scorer, threshold = configured_scorer(settings.align.reranker, settings.align.rerank_threshold, device=settings.embed.device)
+    if scorer is not None and progress:
+        progress(f"re-ranking claim pairs with {settings.align.reranker}")
+    pairs = align_claims(claims, vectors, settings.align, scorer=scorer, threshold=threshold)
     groups = group_claims(claims["claim_id"].to_list(), pairs)
     coverage = _with_near(_coverage(claims, groups, outlets), claims, vectors)
     multi_outlet = len(outlets) > 1

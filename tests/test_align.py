@@ -213,3 +213,71 @@ def test_hnsw_above_exact_max_agrees_with_exact_search() -> None:
     via_hnsw = align_claims(claims, vectors, AlignConfig(exact_max=500, criterion="cosine"))
     shared = set(via_exact.select("left_claim_id", "right_claim_id").rows()) & set(via_hnsw.select("left_claim_id", "right_claim_id").rows())
     assert len(shared) >= 0.9 * via_exact.height
+
+
+class PairHashScorer:
+    """A stand-in cross-encoder: a fixed pseudo-random score per unordered pair of texts; records calls."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        import hashlib
+
+        self.seen.extend(pairs)
+        keys = ["|".join(sorted(pair)) for pair in pairs]
+        return np.array([int(hashlib.blake2b(k.encode(), digest_size=4).hexdigest(), 16) / 2**32 for k in keys], dtype=np.float32)
+
+
+def brute_force_reranked(claims: pl.DataFrame, vectors: np.ndarray, scorer: PairHashScorer, config: AlignConfig) -> dict[tuple[str, str], float]:
+    ids, texts = claims["claim_id"].to_list(), claims["text"].to_list()
+    outlets = np.array(claims["outlet"].to_list())
+    similarity = vectors.astype(np.float64) @ vectors.astype(np.float64).T
+    best = {}
+    for i in range(len(ids)):
+        for outlet in set(outlets.tolist()) - {outlets[i]}:
+            members = np.flatnonzero(outlets == outlet)
+            nearest = [j for j in members[np.argsort(-similarity[i, members])][: config.rerank_k] if similarity[i, j] >= config.rerank_floor]
+            if nearest:
+                best[i, outlet] = max(nearest, key=lambda j: scorer.score([(texts[i], texts[j])])[0])
+    pairs = {}
+    for (i, outlet), j in best.items():
+        if best.get((j, outlets[i])) == i:
+            pairs[tuple(sorted((ids[i], ids[j])))] = float(scorer.score([(texts[i], texts[j])])[0])
+    return pairs
+
+
+@pytest.mark.parametrize(("seed", "outlets"), [(0, 3), (1, 4), (5, 2)])
+def test_reranked_pairs_match_brute_force_and_score_only_proposed_pairs(seed: int, outlets: int) -> None:
+    from compare.align import reranked_pairs
+
+    claims, vectors = random_claims(seed, outlets)
+    claims = claims.with_columns(pl.format("claim text {}", pl.col("claim_id")).alias("text"))
+    config = AlignConfig(rerank_k=2, rerank_floor=0.2)
+    scorer = PairHashScorer()
+    found = reranked_pairs(claims, vectors, scorer, config)
+    expected = brute_force_reranked(claims, vectors, PairHashScorer(), config)
+    assert {(l, r): pytest.approx(s, abs=1e-6) for l, r, s in found.select("left_claim_id", "right_claim_id", "score").iter_rows()} == expected
+    # Each proposed pair is scored once, and never a pair of one outlet's claims.
+    assert len(scorer.seen) == len({tuple(sorted(p)) for p in scorer.seen})
+    outlet_of = dict(zip(claims["text"].to_list(), claims["outlet"].to_list(), strict=True))
+    assert all(outlet_of[a] != outlet_of[b] for a, b in scorer.seen)
+    assert len(scorer.seen) <= claims.height * (outlets - 1) * config.rerank_k
+
+
+def test_the_reranker_decides_which_neighbour_is_aligned_and_its_threshold_cuts() -> None:
+    # Claim x is closer by cosine to y1, but the scorer prefers y2: the reranked alignment takes y2.
+    claims = pl.DataFrame({"claim_id": ["x", "y1", "y2"], "outlet": ["A", "B", "B"], "text": ["five killed", "two killed", "five dead"]})
+    vectors = np.array([[1.0, 0.0], [0.99, 0.141], [0.9, 0.436]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    class Prefers:
+        def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+            return np.array([0.9 if "five dead" in pair else 0.3 for pair in pairs], dtype=np.float32)
+
+    cosine_only = align_claims(claims, vectors, AlignConfig(criterion="cosine", min_similarity=0.5))
+    assert cosine_only.select("left_claim_id", "right_claim_id").rows() == [("x", "y1")]
+    reranked = align_claims(claims, vectors, AlignConfig(), scorer=Prefers(), threshold=0.5)
+    assert reranked.select("left_claim_id", "right_claim_id").rows() == [("x", "y2")]
+    assert reranked["similarity"][0] == pytest.approx(float(vectors[0] @ vectors[2]), abs=1e-5)  # still the cosine
+    assert align_claims(claims, vectors, AlignConfig(), scorer=Prefers(), threshold=0.95).height == 0

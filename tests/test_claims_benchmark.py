@@ -3,6 +3,7 @@ the synthetic ANN corpus, and one-line errors for malformed input files."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -82,3 +83,32 @@ def test_bad_file_is_a_one_line_error(tmp_path: Path, flag: str, capsys: pytest.
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: ") and "broken.txt" in error and "\n" not in error
     assert not (tmp_path / "out.json").exists()
+
+
+def test_reranker_run_writes_the_documented_keys_with_thresholds_from_the_model(tmp_path: Path, tiny_reranker: Path) -> None:
+    """A whole (tiny) run: headline = the cross-encoder at its stored threshold, cosine under baseline."""
+    from claims import main
+    from conftest import PARAPHRASES
+
+    from compare.rerank import load_calibration
+
+    mrpc = tmp_path / "m.txt"
+    rows = [f"{label}\t{100 + n}\t{200 + n}\t{left}\t{right}" for n, (left, right, label) in enumerate(PARAPHRASES)]
+    mrpc.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    sts = tmp_path / "s.csv"
+    sts.write_text("".join(f"main-news\tMSRpar\t2012\t{n}\t{4.0 * label + n / 10}\t{left}\t{right}\n" for n, (left, right, label) in enumerate(PARAPHRASES)), encoding="utf-8")
+    semeval = tmp_path / "e.csv"
+    semeval.write_text(SEMEVAL, encoding="utf-8")
+    out = tmp_path / "out.json"
+    args = ["--mrpc", str(mrpc), "--sts", str(sts), "--semeval", str(semeval), "--json", str(out)]
+    assert main([*args, "--reranker", str(tiny_reranker), "--backends", "onnx", "--ann-vectors", "0", "--sentences", "8", "--cache-dir", str(tmp_path / "cache")]) == 0
+    result = json.loads(out.read_text())
+    assert {"precision", "recall", "f1"} <= result["mrpc"].keys() and "spearman" in result["sts"]
+    assert {"pearson", "pairs"} <= result["semeval"].keys() and result["ann"] == {"skipped": True}
+    calibration = load_calibration(tiny_reranker)
+    assert result["reranker"]["threshold"] == calibration.threshold
+    assert result["mrpc"]["fit"].startswith("thresholds stored with the reranker: test pairs")
+    assert {"mrpc", "sts", "mrpc_at_reranker_calibration"} <= result["baseline"].keys()
+    assert result["throughput"]["reranker_pairs_per_s"] > 0
+    # The tiny model was trained on exactly these pairs: it separates them.
+    assert result["mrpc"]["f1"] == 1.0 and result["sts"]["spearman"] > 0.5

@@ -140,3 +140,40 @@ def test_recrawled_url_is_reported_as_a_new_version(tmp_path: Path) -> None:
     history = runner.invoke(app, ["history", url, "--home", str(home)])
     assert history.exit_code == 0, history.output
     assert "47 degrees" in history.output
+
+
+def test_finetune_cross_encoder_writes_reranker_calibration_and_holdout(tmp_path: Path) -> None:
+    from conftest import PARAPHRASES
+
+    mrpc = tmp_path / "mrpc.txt"
+    rows = [f"{label}\t{100 + n}\t{200 + n}\t{left}\t{right}" for n, (left, right, label) in enumerate(PARAPHRASES * 4)]
+    mrpc.write_text("\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    output = tmp_path / "reranker"
+    result = runner.invoke(app, ["finetune", str(output), "--cross-encoder", "--mrpc", str(mrpc), "--holdout", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert f"COMPARE_RERANKER={output}" in result.output
+    calibration = json.loads((output / "compare-calibration.json").read_text())
+    assert calibration["fitted_on"] == "mrpc.txt (calibration part)" and calibration["pairs"] >= 1
+    from compare.finetune import load_mrpc
+
+    held_out = load_mrpc(output / "heldout-mrpc.tsv")
+    assert 0 < len(held_out) < 32 and calibration["pairs"] + len(held_out) < 32
+
+
+def test_finetune_cross_encoder_without_mrpc_is_one_line_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["finetune", str(tmp_path / "out"), "--cross-encoder"])
+    assert result.exit_code == 2
+    assert "needs an MRPC file (--mrpc)" in result.output and "Traceback" not in result.output
+
+
+def test_report_with_a_configured_reranker(home: Path, tmp_path: Path, tiny_reranker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMPARE_RERANKER", str(tiny_reranker))
+    stories = json.loads(runner.invoke(app, ["stories", "--home", str(home), "--format", "json"]).output)
+    story = max(stories, key=lambda s: len(s["outlets"]))
+    result = runner.invoke(app, ["report", story["story_id"], "--home", str(home), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["outlets"]) == set(story["outlets"])
+    monkeypatch.setenv("COMPARE_RERANKER", str(tmp_path))
+    result = runner.invoke(app, ["report", story["story_id"], "--home", str(home), "--format", "json"])
+    assert result.exit_code == 2 and f"{tmp_path}: not a cross-encoder folder" in result.output

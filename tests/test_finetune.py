@@ -1,15 +1,20 @@
 """compare.finetune: pair-file readers (clear errors), the deterministic fit/score split, training pairs.
 
-The training loop itself is exercised by `compare finetune` (CPU minutes), not by the unit tests.
+The bi-encoder training loop is exercised by `compare finetune` (CPU minutes); the cross-encoder's by a
+tiny real run from the bundled model's weights.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from compare.finetune import DataError, LabelledPair, load_mrpc, load_sts, split_fit_score, training_pairs
+from conftest import PARAPHRASES
+from compare.finetune import DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score, split_mrpc, training_pairs, write_mrpc
 
 MRPC = "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "".join(
     f"{n % 2}\t{100 + n}\t{200 + n}\tThe depot exploded {n} times.\tThe \"depot\" blew up {n} times.\n" for n in range(50)
@@ -66,3 +71,70 @@ def test_training_pairs_use_only_the_mrpc_fit_part_unless_asked(tmp_path: Path) 
     assert len(fit_only) == len(split_fit_score(load_mrpc(mrpc))[0]) + 2
     assert (sts_pair := fit_only[-2]) == ("A depot exploded.", "The depot blew up.", pytest.approx(0.84))
     assert sts_pair[2] <= 1.0
+
+
+def test_split_mrpc_keeps_calibration_and_holdout_apart_from_training() -> None:
+    pairs = [LabelledPair(f"{n}-{n + 1}", "", "", "a", "b", 1.0) for n in range(3000)]
+    train, calibration, heldout = split_mrpc(pairs, holdout_share=0.2)
+    assert split_mrpc(pairs, holdout_share=0.2) == (train, calibration, heldout)
+    keys = [{p.key for p in part} for part in (train, calibration, heldout)]
+    assert sum(map(len, keys)) == 3000 and len(set.union(*keys)) == 3000
+    assert 0.08 < len(calibration) / 3000 < 0.12 and 0.17 < len(heldout) / 3000 < 0.23
+    # The calibration part does not depend on the hold-out share, so thresholds stay comparable.
+    assert split_mrpc(pairs, holdout_share=0.0)[1] == calibration
+    assert split_mrpc(pairs, holdout_share=0.0)[2] == []
+    with pytest.raises(DataError, match="--holdout"):
+        split_mrpc(pairs, holdout_share=0.95)
+
+
+def test_written_mrpc_reads_back_identically(tmp_path: Path) -> None:
+    pairs = load_mrpc(write(tmp_path, "mrpc.txt", MRPC))
+    write_mrpc(pairs[:7], tmp_path / "out.tsv")
+    assert load_mrpc(tmp_path / "out.tsv") == pairs[:7]
+
+
+@given(st.lists(st.tuples(st.floats(0, 1, allow_nan=False), st.booleans()), min_size=1, max_size=40))
+def test_best_f1_threshold_matches_brute_force(rows: list[tuple[float, bool]]) -> None:
+    scores = np.array([score for score, _ in rows])
+    gold = np.array([label for _, label in rows])
+    cut, f1 = best_f1_threshold(scores, gold)
+
+    def f1_at(threshold: float) -> float:
+        predicted = scores >= threshold
+        true_positive = float(np.sum(predicted & gold))
+        return 2 * true_positive / max(1.0, float(predicted.sum() + gold.sum()))
+
+    brute = max(f1_at(t) for t in [*scores, scores.max() + 1])
+    assert f1 == pytest.approx(brute)
+    assert f1_at(cut) == pytest.approx(f1)
+
+
+def test_cross_encoder_trains_calibrates_and_scores_symmetrically(tiny_reranker: Path) -> None:
+    """A real (tiny) training run from the bundled model's weights: the folder loads as a reranker."""
+    from compare.rerank import CrossEncoderScorer, load_calibration
+
+    calibration = load_calibration(tiny_reranker)
+    assert calibration.pairs == 8 and 0.0 < calibration.threshold < 1.0
+    assert calibration.fitted_on == "test pairs" and -1.0 < calibration.cosine_threshold < 1.0
+    scorer = CrossEncoderScorer(tiny_reranker)
+    forward = scorer.score([(left, right) for left, right, _ in PARAPHRASES])
+    backward = scorer.score([(right, left) for left, right, _ in PARAPHRASES])
+    assert np.allclose(forward, backward, atol=1e-5)
+    assert ((forward >= 0) & (forward <= 1)).all()
+    # Trained on these pairs for a few steps: paraphrases score above the unrelated pairs.
+    assert forward[:4].min() > forward[4:].max()
+
+
+def test_reranker_errors_name_the_folder(tmp_path: Path, tiny_reranker: Path) -> None:
+    from compare.rerank import CrossEncoderScorer, RerankerError
+
+    with pytest.raises(RerankerError, match=f"{tmp_path}: not a cross-encoder folder"):
+        CrossEncoderScorer(tmp_path)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "config.json").write_text((tiny_reranker / "config.json").read_text())
+    with pytest.raises(RerankerError, match="compare-calibration.json: missing"):
+        CrossEncoderScorer(copy)
+    (copy / "compare-calibration.json").write_text("{not json")
+    with pytest.raises(RerankerError, match="not a calibration file"):
+        CrossEncoderScorer(copy)

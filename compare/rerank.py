@@ -1,0 +1,99 @@
+"""Claim pairs re-scored by a cross-encoder, which reads both claims together.
+
+A bi-encoder embeds each claim alone, so "five fighters were killed" and "two fighters were killed"
+land close together and a plain cosine cut cannot tell paraphrase from near-miss. A cross-encoder
+attends across the pair; it is too slow to compare every claim with every other, so FAISS still
+proposes the candidates (align.py) and the cross-encoder decides (the retrieve-then-rerank pattern of
+NEWS-COPY's bi-encoder + re-rank). The model is one `compare finetune --cross-encoder` writes; it
+carries a calibration file with the decision threshold fitted on training pairs it never trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+CALIBRATION_FILE = "compare-calibration.json"
+
+
+class RerankerError(RuntimeError):
+    """The configured reranker cannot be used; the message names the folder and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Decision thresholds fitted on labelled pairs the model did not train on.
+
+    `threshold` applies to the reranker's score (0-1); `cosine_threshold` is the same decision on the
+    base bi-encoder's cosine, fitted on the same pairs, so both can be compared on held-out data.
+    """
+
+    threshold: float
+    cosine_threshold: float
+    fitted_on: str
+    pairs: int
+    f1_on_fit_pairs: float
+
+
+def load_calibration(folder: Path) -> Calibration:
+    path = Path(folder) / CALIBRATION_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Calibration(**{key: raw[key] for key in Calibration.__dataclass_fields__})
+    except FileNotFoundError as error:
+        raise RerankerError(f"{path}: missing; write the reranker with `compare finetune --cross-encoder`") from error
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise RerankerError(f"{path}: not a calibration file ({error})") from error
+
+
+def save_calibration(folder: Path, calibration: Calibration) -> None:
+    path = Path(folder) / CALIBRATION_FILE
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(asdict(calibration), indent=2) + "\n", encoding="utf-8")
+    temporary.replace(path)
+
+
+class CrossEncoderScorer:
+    """Scores (left, right) text pairs in [0, 1]; the mean of both orders, so the score is symmetric."""
+
+    def __init__(self, folder: str | Path, *, device: str = "cpu", batch_size: int = 32, calibrated: bool = True) -> None:
+        self.folder = Path(folder)
+        if not (self.folder / "config.json").exists():
+            raise RerankerError(f"{self.folder}: not a cross-encoder folder (no config.json); write one with `compare finetune --cross-encoder`")
+        self.device = device
+        self.batch_size = batch_size
+        # Only `compare finetune` itself scores with an uncalibrated model (to fit the calibration).
+        self.calibration = load_calibration(self.folder) if calibrated else None
+        self.name = f"cross-encoder:{self.folder.resolve()}"
+        self._model = None
+
+    def _load(self):  # noqa: ANN202 - sentence_transformers types are imported lazily
+        if self._model is None:
+            from compare.embed import _offline_environment, _resolve_device
+
+            _offline_environment()
+            from sentence_transformers import CrossEncoder
+
+            self._model = CrossEncoder(str(self.folder), device=_resolve_device(self.device), local_files_only=True)
+        return self._model
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        if not pairs:
+            return np.zeros(0, dtype=np.float32)
+        model = self._load()
+        both_orders = [*pairs, *((right, left) for left, right in pairs)]
+        scores = np.asarray(model.predict(both_orders, batch_size=self.batch_size, show_progress_bar=False), dtype=np.float32)
+        return (scores[: len(pairs)] + scores[len(pairs) :]) / 2
+
+
+def configured_scorer(reranker: str, threshold: float, *, device: str = "cpu") -> tuple[CrossEncoderScorer | None, float | None]:
+    """The scorer and decision threshold for AlignConfig.reranker/rerank_threshold (None, None when unset)."""
+    if not reranker:
+        return None, None
+    scorer = CrossEncoderScorer(reranker, device=device)
+    assert scorer.calibration is not None
+    return scorer, threshold or scorer.calibration.threshold
