@@ -364,20 +364,30 @@ def index_build(
     full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch instead of reusing the previous snapshot's vectors.")] = False,
     keep: Annotated[int | None, typer.Option("--keep", min=1, help="Snapshots to keep after the build (default [index] keep_snapshots = 2).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as one JSON line (for logs).")] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help='Where the per-article work (signatures, claim counts, embeddings) runs: "local" (default) or "ray" ([index] engine).'),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help='With --engine ray: "" starts a local Ray runtime (default), "auto" joins this machine\'s cluster, "ray://HOST:10001" a remote one ([index] ray_address).'),
+    ] = None,
 ) -> None:
     """Build wire-copy clusters, article vectors and stories as a new snapshot, then switch to it.
 
-    Incremental by default: only articles not in the previous snapshot are embedded. Exit codes:
-    0 built (or already up to date), 3 build failed with the previous snapshot kept, 75 another
-    build is running.
+    Incremental by default: only articles not in the previous snapshot are embedded. With --engine ray
+    the per-article work runs as Ray tasks (pip install -e ".[distributed]"); the snapshot is the same.
+    Exit codes: 0 built (or already up to date), 2 bad option or ray missing, 3 build failed with the
+    previous snapshot kept, 75 another build is running.
 
-    Example: compare index build --home ./data --keep 3
+    Example: compare index build --home ./data --keep 3 --engine ray --ray-address auto
     """
     from compare.index import BuildLockedError, IndexBuildError, build_index
     from compare.store import Store
 
     with _user_errors():
-        settings = _settings(home, config, model, device)
+        overrides = {"embed": {"model": model, "device": device}, "index": {"engine": engine, "ray_address": ray_address}}
+        settings = load_settings(home, config_file=config, overrides=overrides)
         try:
             with _progress() as progress:
                 built = build_index(Store(settings.home), settings, progress=_index_progress(progress), full=full, keep=keep)

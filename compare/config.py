@@ -108,6 +108,11 @@ class IndexConfig:
     # Embed the claims of new articles in stories covered by at least this many outlets during the
     # build, so their first report needs no model (0 = off: claims are embedded on first report).
     precompute_claims_min_outlets: int = 0
+    # Where the per-article work of a build runs (compare.distributed): "local" in this process, or
+    # "ray" as Ray tasks. ray_address "" starts a local Ray runtime, "auto" joins the cluster of this
+    # machine (`ray start`), "ray://host:10001" a remote one. Results are the same either way.
+    engine: str = "local"
+    ray_address: str = ""
 
 
 @dataclass(frozen=True)

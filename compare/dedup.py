@@ -11,7 +11,7 @@ named after their earliest article.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
@@ -225,17 +225,52 @@ def passage_windows(doc_shingles: np.ndarray, window: int, stride: int) -> tuple
     return docs, starts, stops
 
 
+@dataclass(frozen=True)
+class ReuseSignatures:
+    """MinHash signatures of shingled texts: one row per text (whole-article LSH) and one per passage window."""
+
+    articles: np.ndarray  # uint32 (texts, num_perm)
+    window_docs: np.ndarray  # int64, the text row each passage window belongs to
+    windows: np.ndarray  # uint32 (windows, passage_bands * passage_rows); no rows when passages are off
+
+
+def reuse_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
+    """The per-article part of find_reuse: every row depends on its own text only, so signing a batch of
+    texts (their slice of `hashes`/`keep`, `doc_shingles` rebased to 0) gives the same rows as signing
+    the corpus; compare.distributed runs it on batches in parallel."""
+    articles = signature_matrix(hashes, doc_shingles[:-1], doc_shingles[1:], config.num_perm, config.seed, keep)
+    return ReuseSignatures(articles, *passage_signatures(hashes, keep, doc_shingles, config))
+
+
+def passage_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(text row of each passage window, uint32 window signatures); none when passages are off."""
+    perms = config.passage_bands * config.passage_rows
+    if config.passage_shingles <= 0:
+        return np.zeros(0, np.int64), np.zeros((0, perms), np.uint32)
+    docs, starts, stops = passage_windows(doc_shingles, config.passage_shingles, max(1, config.passage_shingles // 2))
+    if docs.size == 0:
+        return docs.astype(np.int64), np.zeros((0, perms), np.uint32)
+    return docs.astype(np.int64), signature_matrix(hashes, starts, stops, perms, config.seed, keep)
+
+
+# What find_reuse calls to sign texts: reuse_signatures here, batched over an engine in compare.distributed.
+Signer = Callable[[np.ndarray, np.ndarray, np.ndarray, MinHashConfig], ReuseSignatures]
+
+
 def passage_candidates(shingled: ShingledTexts, keep: np.ndarray, config: MinHashConfig) -> set[tuple[int, int]]:
     """Pairs of texts with a pair of similar passage windows (banded MinHash), so partial copies are candidates.
 
     A passage of `passage_shingles` shingles copied into a long article matches one of its windows
     with Jaccard >= ~0.6 (windows overlap by half); bands x rows are set for high recall there.
     """
-    docs, starts, stops = passage_windows(shingled.doc_shingles, config.passage_shingles, max(1, config.passage_shingles // 2))
+    return passage_pairs(*passage_signatures(shingled.hashes, keep, shingled.doc_shingles, config), config)
+
+
+def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig) -> set[tuple[int, int]]:
+    """Candidate text pairs from passage-window signatures (ReuseSignatures.window_docs/windows)."""
     if docs.size == 0:
         return set()
-    perms = config.passage_bands * config.passage_rows
-    matrix = signature_matrix(shingled.hashes, starts, stops, perms, config.seed, keep).astype(np.uint64)
+    matrix = windows.astype(np.uint64)
     live = matrix[:, 0] != np.uint64(0xFFFFFFFF)  # windows that are all template have no signature
     matrix, docs = matrix[live], docs[live]
     bands = matrix.reshape(matrix.shape[0], config.passage_bands, config.passage_rows)
@@ -344,14 +379,19 @@ def find_reuse(
     outlets: Sequence[str],
     config: MinHashConfig,
     published: Sequence[datetime | None] | None = None,
+    *,
+    sign: Signer = reuse_signatures,
 ) -> list[CopyPair]:
-    """Every verified pair, copies and partial reuse, each with its shared spans (left = earlier row)."""
+    """Every verified pair, copies and partial reuse, each with its shared spans (left = earlier row).
+
+    `sign` computes the signatures (the per-article work); the rest is global and runs here.
+    """
     shingled = shingle_texts(texts, config.shingle_size)
     keep = template_keep(shingled, outlets, config.template_min_articles)
-    matrix = signature_matrix(shingled.hashes, shingled.doc_shingles[:-1], shingled.doc_shingles[1:], config.num_perm, config.seed, keep)
-    candidates = set(candidate_pairs(article_ids, lean_minhashes(matrix, config.seed), config))
+    signed = sign(shingled.hashes, keep, shingled.doc_shingles, config)
+    candidates = set(candidate_pairs(article_ids, lean_minhashes(signed.articles, config.seed), config))
     if config.passage_shingles > 0:
-        candidates |= passage_candidates(shingled, keep, config)
+        candidates |= passage_pairs(signed.window_docs, signed.windows, config)
     sets: dict[int, np.ndarray] = {}
     verified = []
     for i, j in within_window(sorted(candidates), published, config.window_days):
@@ -483,9 +523,11 @@ def _published(articles: pl.DataFrame) -> list[datetime | None]:
     return articles["published"].to_list()
 
 
-def cluster_copies(articles: pl.DataFrame, config: MinHashConfig) -> pl.DataFrame:
+def cluster_copies(articles: pl.DataFrame, config: MinHashConfig, *, sign: Signer = reuse_signatures) -> pl.DataFrame:
     """CLUSTER_SCHEMA rows: each cluster's members, the earliest-published one marked as source."""
-    pairs = find_reuse(articles["id"].to_list(), articles["text"].to_list(), articles["outlet"].to_list(), config, _published(articles))
+    pairs = find_reuse(
+        articles["id"].to_list(), articles["text"].to_list(), articles["outlet"].to_list(), config, _published(articles), sign=sign
+    )
     return clusters_from_pairs(articles, pairs, config)
 
 

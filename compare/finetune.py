@@ -251,6 +251,7 @@ def finetune_cross_encoder(
     location = model_location(base.model)
     tokenizer = AutoTokenizer.from_pretrained(location)
     transformers_logging.set_verbosity_error()  # "classifier newly initialised" is the point here
+    transformers_logging.disable_progress_bar()
     model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=1)
     model.train()
     order = [*examples, *((right, left, label) for left, right, label in examples)]

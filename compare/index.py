@@ -28,7 +28,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +38,7 @@ import polars as pl
 
 from compare.components import UnionFind
 from compare.config import Settings
+from compare.distributed import Engine, EngineRunError, LocalEngine, batched_embedder, check_engine, engine_signer, map_texts, open_engine
 from compare.embed import Embedder, make_embedder
 from compare.schema import ARTICLE_REF_COLUMNS, CLUSTER_SCHEMA, STORY_SCHEMA, UTC_DATETIME, conform
 from compare.store import Store, file_lock
@@ -91,6 +92,7 @@ class Manifest:
     dedup_mode: str = "full"  # "incremental": copies of new articles looked for within the dedup window only
     stories_mode: str = "full"  # "incremental": new articles grouped with their nearest neighbours' stories only
     settings: str = ""  # fingerprint of the dedup and story settings; a change forces a full build
+    engine: str = "local"  # where the per-article work ran (compare.distributed); results do not depend on it
     files: dict[str, dict[str, object]] = field(default_factory=dict)  # name -> {"sha256", "bytes"}
     format: int = SNAPSHOT_FORMAT
 
@@ -317,7 +319,9 @@ def window_subset(articles: pl.DataFrame, new_ids: set[str], window_days: float)
     return pl.concat([chosen, sample]).unique("id", keep="first", maintain_order=True)
 
 
-def incremental_clusters(articles: pl.DataFrame, new_ids: set[str], previous: pl.DataFrame, config: object) -> pl.DataFrame | None:
+def incremental_clusters(
+    articles: pl.DataFrame, new_ids: set[str], previous: pl.DataFrame, config: object, *, engine: Engine | None = None
+) -> pl.DataFrame | None:
     """Wire-copy clusters of the grown corpus without a full pass: copies of new articles are looked
     for among the articles within the dedup time window of them (a copy outside it is never reported,
     see MinHashConfig.window_days), and merged with the previous clusters. Clusters whose members did
@@ -335,7 +339,7 @@ def incremental_clusters(articles: pl.DataFrame, new_ids: set[str], previous: pl
     subset = window_subset(articles, new_ids, float(getattr(config, "window_days", 0.0)))
     if subset is None or subset.height > INCREMENTAL_DEDUP_MAX_SHARE * articles.height:
         return None
-    found = cluster_copies(subset, config)  # type: ignore[arg-type]
+    found = cluster_copies(subset, config, sign=engine_signer(engine or LocalEngine()))  # type: ignore[arg-type]
     touched = found.filter(pl.col("cluster_id").is_in(found.filter(pl.col("article_id").is_in(list(new_ids)))["cluster_id"].unique().to_list()))
     old = previous.filter(pl.col("article_id").is_in(list(current)))
 
@@ -412,23 +416,19 @@ def incremental_stories(
     return pl.DataFrame(records, schema=STORY_SCHEMA, orient="row")
 
 
-def article_vectors(
-    articles: pl.DataFrame, embedder: Embedder, cached: Mapping[str, np.ndarray], progress: Callable[[int, int], None] | None
-) -> np.ndarray:
-    """story_text embeddings in row order; rows already in `cached` are not embedded again."""
+def article_vectors(articles: pl.DataFrame, embedder: Embedder, cached: Mapping[str, np.ndarray]) -> np.ndarray:
+    """story_text embeddings in row order; rows already in `cached` are not embedded again.
+
+    The missing rows go to `embedder` in one call: give a distributed.BatchedEmbedder to have them
+    embedded in batches (with progress) on an engine.
+    """
     from compare.stories import story_text
 
     ids = articles["id"].to_list()
     missing = [row for row, article_id in enumerate(ids) if article_id not in cached]
     titles, texts = articles["title"].to_list(), articles["text"].to_list()
-    fresh: dict[int, np.ndarray] = {}
-    chunk = 256
-    for offset in range(0, len(missing), chunk):
-        rows = missing[offset : offset + chunk]
-        for row, vector in zip(rows, embedder.encode([story_text(titles[r], texts[r]) for r in rows]), strict=True):
-            fresh[row] = vector
-        if progress:
-            progress(min(offset + chunk, len(missing)), len(missing))
+    encoded = embedder.encode([story_text(titles[row], texts[row]) for row in missing])
+    fresh: dict[int, np.ndarray] = dict(zip(missing, encoded, strict=True))
     dimension = embedder.dimension or (next(iter(cached.values())).shape[0] if cached else 0)
     matrix = np.zeros((len(ids), dimension), dtype=np.float32)
     for row, article_id in enumerate(ids):
@@ -445,6 +445,7 @@ def build_index(
     full: bool = False,
     keep: int | None = None,
     wait: bool = False,
+    engine: Engine | None = None,
 ) -> Index:
     """Build clusters, article vectors and stories into a new snapshot and make it current.
 
@@ -452,12 +453,16 @@ def build_index(
     id; either way story and cluster ids are carried over from it (stable_ids). When the corpus and model are unchanged nothing is built (`Index.reused`). Raises
     BuildLockedError when another build runs (unless `wait`), IndexBuildError when the corpus cannot
     be read or the snapshot cannot be written; in both cases the previous snapshot stays current.
-    `keep` snapshots are kept afterwards (default: settings.index.keep_snapshots).
+    `keep` snapshots are kept afterwards (default: settings.index.keep_snapshots). The per-article
+    work runs on `engine`, by default the configured one (settings.index.engine, opened only when
+    there is something to build); the snapshot is the same on every engine.
     """
     embedder = embedder or make_embedder(settings.embed)
     report = progress or (lambda stage, done, total: None)
     keep = keep if keep is not None else _keep_setting(settings)
-    with build_lock(store, wait=wait):
+    if engine is None:
+        check_engine(settings.index)
+    with build_lock(store, wait=wait), _engine_failures(), contextlib.ExitStack() as resources:
         seconds: dict[str, float] = {}
         started = time.perf_counter()
         _remove_leftovers(store)
@@ -470,6 +475,10 @@ def build_index(
             index = load_snapshot(previous.path)
             return Index(index.path, index.manifest, index.clusters, index.stories, reused=True)
         seconds["read"] = time.perf_counter() - started
+        if engine is None:
+            started = time.perf_counter()
+            engine = resources.enter_context(open_engine(settings.index))
+            seconds["engine"] = time.perf_counter() - started
 
         known = set(base.refs["id"].to_list()) if base else set()
         ids = articles["id"].to_list()
@@ -479,12 +488,12 @@ def build_index(
         report("wire copy", 0, 1)
         clusters = None
         if previous is not None:
-            clusters = incremental_clusters(articles, {ids[row] for row in new_rows}, previous.clusters, settings.minhash)
+            clusters = incremental_clusters(articles, {ids[row] for row in new_rows}, previous.clusters, settings.minhash, engine=engine)
         dedup_mode = "full" if clusters is None else "incremental"
         if clusters is None:
             from compare.dedup import cluster_copies
 
-            clusters = cluster_copies(articles, settings.minhash)
+            clusters = cluster_copies(articles, settings.minhash, sign=engine_signer(engine))
         clusters = stable_ids(clusters, "cluster_id", base.clusters if base else None, renamed)
         seconds["dedup"] = time.perf_counter() - started
         report("wire copy", 1, 1)
@@ -493,13 +502,14 @@ def build_index(
         cached_claims = dict(zip(previous.refs["id"].to_list(), previous.refs["claims"].to_list(), strict=True)) if previous else {}
         texts = articles["text"].to_list()
         to_count = [row for row, article_id in enumerate(ids) if article_id not in cached_claims]
-        fresh_claims = dict(zip(to_count, count_claims([texts[row] for row in to_count]), strict=True))
+        fresh_claims = dict(zip(to_count, map_texts(engine, count_claims, [texts[row] for row in to_count]), strict=True))
         claims = [fresh_claims[row] if row in fresh_claims else cached_claims.get(article_id, 0) for row, article_id in enumerate(ids)]
         seconds["claims"] = time.perf_counter() - started
 
         started = time.perf_counter()
         cached = _cached_vectors(previous, embedder.name) if previous else {}
-        vectors = article_vectors(articles, embedder, cached, lambda done, total: report("embedding", done, total))
+        batched = batched_embedder(engine, embedder, settings.embed, progress=lambda done, total: report("embedding", done, total))
+        vectors = article_vectors(articles, batched, cached)
         embedded = sum(1 for article_id in ids if article_id not in cached)
         seconds["embed"] = time.perf_counter() - started
 
@@ -516,7 +526,7 @@ def build_index(
         seconds["stories"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        warm_claim_vectors(store, articles, stories, None if previous is None else {ids[row] for row in new_rows}, settings, report)
+        warm_claim_vectors(store, articles, stories, None if previous is None else {ids[row] for row in new_rows}, settings, report, engine=engine)
         seconds["claim_vectors"] = time.perf_counter() - started
 
         refs = articles.select(list(ARTICLE_REF_COLUMNS)).with_columns(pl.Series("claims", claims, dtype=pl.Int32))
@@ -536,6 +546,7 @@ def build_index(
             dedup_mode=dedup_mode,
             stories_mode=stories_mode,
             settings=fingerprint,
+            engine=engine.name,
         )
         final = _write_snapshot(store, manifest, seconds, clusters, stories, refs, vectors, report)
         report("switching", 0, 1)
@@ -552,11 +563,14 @@ def warm_claim_vectors(
     new_ids: set[str] | None,
     settings: Settings,
     report: Progress,
+    *,
+    engine: Engine | None = None,
 ) -> int:
     """Embed into the persistent cache the claims a report will need, for multi-outlet stories.
 
     Only articles new since the previous snapshot (all when `new_ids` is None) of stories with at
     least `index.precompute_claims_min_outlets` outlets; returns how many claims were embedded.
+    The model runs on `engine` batches; the cache is read and written here only.
     """
     min_outlets = settings.index.precompute_claims_min_outlets
     if min_outlets <= 0:
@@ -574,6 +588,8 @@ def warm_claim_vectors(
     if not texts:
         return 0
     embedder = cached_embedder(settings.embed, store.home, progress=lambda done, total: report("claim vectors", done, total))
+    # Workers build the model as cached_embedder did, with the ONNX export under <home>/cache/embeddings.
+    embedder.inner = batched_embedder(engine or LocalEngine(), embedder.inner, settings.embed, cache_dir=store.home / "cache" / "embeddings")
     embedder.encode(texts)
     return embedder.embedded
 
@@ -582,6 +598,15 @@ def settings_fingerprint(settings: Settings) -> str:
     """Short hash of the settings that shape clusters and stories (not the model: vectors are keyed by it)."""
     document = json.dumps({"minhash": asdict(settings.minhash), "stories": asdict(settings.stories)}, sort_keys=True, default=str)
     return hashlib.blake2b(document.encode(), digest_size=8).hexdigest()
+
+
+@contextlib.contextmanager
+def _engine_failures() -> Iterator[None]:
+    """A lost Ray task or worker fails the build like a corrupt corpus does: the previous snapshot stays current."""
+    try:
+        yield
+    except EngineRunError as error:
+        raise IndexBuildError(f"distributed engine failed ({_short(error)}); previous snapshot kept") from error
 
 
 def _keep_setting(settings: Settings) -> int:

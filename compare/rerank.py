@@ -77,6 +77,9 @@ class CrossEncoderScorer:
 
             _offline_environment()
             from sentence_transformers import CrossEncoder
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # "Loading weights" bars in report output
 
             self._model = CrossEncoder(str(self.folder), device=_resolve_device(self.device), local_files_only=True)
         return self._model

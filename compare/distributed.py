@@ -1,0 +1,295 @@
+"""Where the per-article work of an index build runs: in this process ("local") or as Ray tasks ("ray").
+
+An engine maps a function over batches and hands the results back in batch order; nothing else.
+The index build uses it for the work that is independent per article (MinHash signatures, claim
+counts, title+lede embeddings, claim embeddings); the global steps (templates, LSH candidates,
+verification, clustering, story linkage, snapshot writing) stay on the driver, so both engines
+produce the same snapshot. What is shipped to a Ray worker is a module-level function and small
+frozen configs, never a loaded model: a worker loads its embedder once per process
+(`worker_embedder`) and keeps it for the following tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import numpy as np
+
+from compare.config import ConfigError, EmbedConfig, IndexConfig, MinHashConfig
+from compare.embed import Embedder, make_embedder
+
+if TYPE_CHECKING:  # dedup imports datasketch (~0.4 s): only when a build signs texts
+    from compare.dedup import ReuseSignatures, Signer
+
+ENGINES = ("local", "ray")
+# Articles per task. A batch of 256 title+ledes is ~2.5 s of MiniLM on one core, so the ~1 ms a Ray
+# task costs is noise, and a 1,000-article build still has 4 tasks to spread.
+ARTICLES_PER_BATCH = 256
+
+BatchT = TypeVar("BatchT")
+ResultT = TypeVar("ResultT")
+BatchProgress = Callable[[int, int], None]  # (batches done, batches in all)
+
+
+class EngineError(ConfigError):
+    """The engine cannot be used as configured (unknown name, ray not installed, cluster unreachable)."""
+
+
+class EngineRunError(RuntimeError):
+    """The engine lost a task or a worker (not an error raised by the code the task ran)."""
+
+
+class Engine(Protocol):
+    """Runs a function over batches; results come back in the order of `batches`."""
+
+    name: str
+    batch_size: int
+
+    def map_batches(
+        self, fn: Callable[[BatchT], ResultT], batches: Sequence[BatchT], progress: BatchProgress | None = None
+    ) -> list[ResultT]: ...
+
+    def encoder(self, embedder: Embedder, config: EmbedConfig, cache_dir: Path | None = None) -> Callable[[list[str]], np.ndarray]: ...
+
+
+class LocalEngine:
+    """Batches one after the other in this process, with the embedder object the caller gave."""
+
+    name = "local"
+
+    def __init__(self, *, batch_size: int = ARTICLES_PER_BATCH) -> None:
+        self.batch_size = batch_size
+
+    def map_batches(
+        self, fn: Callable[[BatchT], ResultT], batches: Sequence[BatchT], progress: BatchProgress | None = None
+    ) -> list[ResultT]:
+        results = []
+        for done, batch in enumerate(batches, start=1):
+            results.append(fn(batch))
+            if progress:
+                progress(done, len(batches))
+        return results
+
+    def encoder(self, embedder: Embedder, config: EmbedConfig, cache_dir: Path | None = None) -> Callable[[list[str]], np.ndarray]:
+        return embedder.encode
+
+
+class RayEngine:
+    """Batches as plain Ray tasks on the runtime this process is connected to (see open_engine)."""
+
+    name = "ray"
+
+    def __init__(self, *, batch_size: int = ARTICLES_PER_BATCH) -> None:
+        self.batch_size = batch_size
+        self._ray = _import_ray()
+        if not self._ray.is_initialized():
+            raise EngineError("the ray engine needs a Ray runtime: use open_engine(), or call ray.init() first")
+        self._task = self._ray.remote(_run_batch)
+
+    def map_batches(
+        self, fn: Callable[[BatchT], ResultT], batches: Sequence[BatchT], progress: BatchProgress | None = None
+    ) -> list[ResultT]:
+        ray = self._ray
+        shipped = ray.put(fn)  # one copy in the object store, not one per task
+        refs = [self._task.remote(shipped, batch) for batch in batches]
+        pending, done = list(refs), 0
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                done += len(ready)
+                if progress:
+                    progress(done, len(refs))
+            return list(ray.get(refs))
+        except ray.exceptions.RayTaskError as error:
+            # The task's own exception (a ModelLoadError, say), not Ray's wrapper with a remote traceback.
+            cause = error.cause if isinstance(error.cause, BaseException) else None
+            if cause is None or isinstance(cause, ray.exceptions.RayError):  # Ray's own failure, e.g. an argument lost
+                raise EngineRunError(f"ray: {_first_line(cause or error)}") from error
+            raise cause from error
+        except ray.exceptions.RayError as error:
+            raise EngineRunError(f"ray: {_first_line(error)}") from error
+
+    def encoder(self, embedder: Embedder, config: EmbedConfig, cache_dir: Path | None = None) -> Callable[[list[str]], np.ndarray]:
+        """Workers embed with `config` (an embedder object cannot be shipped), so it must name the same model."""
+        expected = make_embedder(config, cache_dir=cache_dir).name
+        if embedder.name != expected:
+            raise EngineError(
+                f"the ray engine embeds with the configured model '{expected}', but the build was given an embedder "
+                f"for '{embedder.name}'; set [embed] model instead of passing an embedder"
+            )
+        return partial(encode_on_worker, config, cache_dir)
+
+
+def _run_batch(fn: Callable[[Any], Any], batch: Any) -> Any:
+    """The one Ray task: apply `fn` to a batch (Ray resolves `fn` from the object store)."""
+    return fn(batch)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as error:
+        raise EngineError('engine "ray" needs the ray package: pip install "ray>=2.9" (the "distributed" extra of this project)') from error
+    return ray
+
+
+def make_engine(name: str, *, batch_size: int = ARTICLES_PER_BATCH) -> Engine:
+    """The engine called `name`; for "ray" a Ray runtime must already be initialised (open_engine does it)."""
+    if name == "local":
+        return LocalEngine(batch_size=batch_size)
+    if name == "ray":
+        return RayEngine(batch_size=batch_size)
+    raise EngineError(f"unknown engine '{name}' (known: {', '.join(ENGINES)})")
+
+
+def check_engine(config: IndexConfig) -> None:
+    """Raise EngineError now for an unknown engine or a missing ray, before a build takes its lock."""
+    if config.engine not in ENGINES:
+        raise EngineError(f"unknown engine '{config.engine}' (known: {', '.join(ENGINES)}); set engine in the index section of compare.toml, or --engine")
+    if config.engine == "ray":
+        _import_ray()
+
+
+@contextlib.contextmanager
+def open_engine(config: IndexConfig, *, batch_size: int = ARTICLES_PER_BATCH) -> Iterator[Engine]:
+    """The configured engine for the length of a build.
+
+    "ray" joins the Ray runtime this process already has, else starts one: `ray_address` "" starts a
+    local runtime on this machine's cores, "auto" joins the cluster started with `ray start` here,
+    "ray://host:10001" joins a remote cluster through Ray Client. A runtime started here is shut down
+    on exit; one that was already running is left alone.
+    """
+    check_engine(config)
+    if config.engine == "local":
+        yield LocalEngine(batch_size=batch_size)
+        return
+    ray = _import_ray()
+    started = False
+    if not ray.is_initialized():
+        try:
+            if config.ray_address:
+                ray.init(address=config.ray_address)
+            else:
+                ray.init(include_dashboard=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            where = config.ray_address or "a local runtime"
+            raise EngineError(f"cannot start or join Ray at {where} ({_first_line(error)})") from error
+        started = True
+    try:
+        yield RayEngine(batch_size=batch_size)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+# --------------------------------------------------------------------------- embeddings
+
+
+_WORKER_EMBEDDERS: dict[tuple[EmbedConfig, str], Embedder] = {}
+
+
+def worker_embedder(config: EmbedConfig, cache_dir: Path | None) -> Embedder:
+    """This process's embedder for `config`, made on first use and kept: a Ray worker runs many
+    tasks, and loading MiniLM costs ~1 s each time."""
+    key = (config, str(cache_dir or ""))
+    if key not in _WORKER_EMBEDDERS:
+        _WORKER_EMBEDDERS[key] = make_embedder(config, cache_dir=cache_dir)
+    return _WORKER_EMBEDDERS[key]
+
+
+def encode_on_worker(config: EmbedConfig, cache_dir: Path | None, texts: list[str]) -> np.ndarray:
+    return worker_embedder(config, cache_dir).encode(texts)
+
+
+class BatchedEmbedder:
+    """An Embedder whose `encode` splits the texts into engine batches (in order, or as Ray tasks).
+
+    `dimension` is the model's once a batch has come back (a Ray driver never loads the model itself).
+    """
+
+    def __init__(
+        self, engine: Engine, encode: Callable[[list[str]], np.ndarray], *, name: str, dimension: int, progress: BatchProgress | None = None
+    ) -> None:
+        self.engine = engine
+        self._encode = encode
+        self.name = name
+        self.dimension = dimension
+        self.progress = progress
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        size = self.engine.batch_size
+        batches = [list(texts[offset : offset + size]) for offset in range(0, len(texts), size)]
+        total = len(texts)
+
+        def report(done: int, count: int) -> None:
+            if self.progress:
+                self.progress(total if done == count else min(done * size, total), total)
+
+        parts = self.engine.map_batches(self._encode, batches, report)
+        if not parts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self.dimension = int(parts[0].shape[1])
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def batched_embedder(
+    engine: Engine, embedder: Embedder, config: EmbedConfig, *, cache_dir: Path | None = None, progress: BatchProgress | None = None
+) -> BatchedEmbedder:
+    """`embedder` run over `engine` batches; `config` (and `cache_dir`, as given to make_embedder) is
+    what Ray workers build their own copy of it from."""
+    return BatchedEmbedder(engine, engine.encoder(embedder, config, cache_dir), name=embedder.name, dimension=embedder.dimension, progress=progress)
+
+
+# --------------------------------------------------------------------------- MinHash signatures and claims
+
+
+def _sign_batch(config: MinHashConfig, batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ReuseSignatures:
+    from compare.dedup import reuse_signatures
+
+    hashes, keep, doc_shingles = batch
+    return reuse_signatures(hashes, keep, doc_shingles, config)
+
+
+def engine_signer(engine: Engine) -> Signer:
+    """A dedup.Signer that signs batches of texts on `engine` and stitches the rows back in order.
+
+    Each batch carries only its texts' shingle hashes, template mask and rebased offsets; window
+    rows come back numbered within the batch and are shifted to corpus rows here.
+    """
+
+    def sign(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
+        from compare.dedup import ReuseSignatures, reuse_signatures
+
+        texts = doc_shingles.size - 1
+        firsts = list(range(0, texts, engine.batch_size))
+        if not firsts:
+            return reuse_signatures(hashes, keep, doc_shingles, config)
+        batches = []
+        for first in firsts:
+            last = min(first + engine.batch_size, texts)
+            low, high = int(doc_shingles[first]), int(doc_shingles[last])
+            batches.append((hashes[low:high], keep[low:high], doc_shingles[first : last + 1] - low))
+        parts = engine.map_batches(partial(_sign_batch, config), batches)
+        return ReuseSignatures(
+            articles=np.concatenate([part.articles for part in parts]),
+            window_docs=np.concatenate([part.window_docs + first for part, first in zip(parts, firsts, strict=True)]),
+            windows=np.concatenate([part.windows for part in parts]),
+        )
+
+    return sign
+
+
+def map_texts(engine: Engine, fn: Callable[[list[str]], list[int]], texts: Sequence[str]) -> list[int]:
+    """`fn` (one value per text) over engine batches of `texts`, flattened back into text order."""
+    size = engine.batch_size
+    parts = engine.map_batches(fn, [list(texts[offset : offset + size]) for offset in range(0, len(texts), size)])
+    return [value for part in parts for value in part]
