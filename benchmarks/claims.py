@@ -39,7 +39,7 @@ from compare.config import AlignConfig, EmbedConfig, load_settings  # noqa: E402
 from compare.docsim import DocSimConfig, document_similarity, embed_documents  # noqa: E402
 from compare.embed import CachedEmbedder, EmbeddingCache, make_embedder  # noqa: E402
 from compare.finetune import FIT_SHARE, DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score  # noqa: E402
-from compare.rerank import CrossEncoderScorer, RerankerError  # noqa: E402
+from compare.rerank import CrossEncoderScorer, RerankerError, blend  # noqa: E402
 
 
 def load_semeval(path: Path) -> tuple[list[LabelledPair], int]:
@@ -184,8 +184,10 @@ def run_reranker(scorer: CrossEncoderScorer, embedder: CachedEmbedder, mrpc: lis
     calibration = scorer.calibration
     assert calibration is not None
     gold = np.array([p.label == 1 for p in mrpc])
-    scores = scorer.score([(p.left, p.right) for p in mrpc])
     cosines = pair_cosines(embedder, mrpc)
+    probabilities = scorer.probabilities([(p.left, p.right) for p in mrpc])
+    weight = calibration.cross_encoder_weight
+    scores = blend(probabilities, cosines, weight)
     side1 = {p.left_id: p.left for p in mrpc}
     side2 = {p.right_id: p.right for p in mrpc}
     claims = pl.DataFrame(
@@ -202,8 +204,10 @@ def run_reranker(scorer: CrossEncoderScorer, embedder: CachedEmbedder, mrpc: lis
     mining = mining_prf(reranked_pairs(claims, vectors, scorer, config), mining_gold, config, threshold=calibration.threshold)
     mining_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    sts_scores = scorer.score([(p.left, p.right) for p in sts])
+    sts_probabilities = scorer.probabilities([(p.left, p.right) for p in sts])
     sts_seconds = time.perf_counter() - started
+    sts_cosines = pair_cosines(embedder, sts)
+    sts_gold = [p.label for p in sts]
     return {
         "model": str(scorer.folder),
         "threshold": calibration.threshold,
@@ -211,7 +215,10 @@ def run_reranker(scorer: CrossEncoderScorer, embedder: CachedEmbedder, mrpc: lis
         "fitted_on": f"{calibration.fitted_on}, {calibration.pairs} pairs",
         "mrpc": {**prf(scores >= calibration.threshold, gold), "mining": mining},
         "mrpc_cosine_baseline": prf(cosines >= calibration.cosine_threshold, gold),
-        "sts": {"spearman": spearman(sts_scores, [p.label for p in sts]), "pairs": len(sts)},
+        "sts": {"spearman": spearman(blend(sts_probabilities, sts_cosines, weight), sts_gold), "pairs": len(sts)},
+        "cross_encoder_weight": weight,
+        # The two parts of the blend alone, on the same rows (the cross-encoder at no refitted cut).
+        "cross_encoder_only": {"sts_spearman": spearman(sts_probabilities, sts_gold), "mrpc_f1_oracle_cut": round(best_f1_threshold(probabilities, gold)[1], 4)},
         "pairs_per_s": round(len(sts) / max(sts_seconds, 1e-9), 1),
         "mining_s": round(mining_seconds, 1),
     }
@@ -406,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         output["baseline"] = {"mrpc": output["mrpc"], "sts": output["sts"], "mrpc_at_reranker_calibration": reranked["mrpc_cosine_baseline"]}
         output["mrpc"] = {**reranked["mrpc"], "pairs_scored": len(mrpc), "fit": f"thresholds stored with the reranker: {reranked['fitted_on']}"}
         output["sts"] = reranked["sts"]
-        output["reranker"] = {key: reranked[key] for key in ("model", "threshold", "cosine_threshold", "fitted_on", "mining_s")}
+        output["reranker"] = {key: reranked[key] for key in ("model", "threshold", "cosine_threshold", "cross_encoder_weight", "fitted_on", "mining_s", "cross_encoder_only")}
         output["throughput"]["reranker_pairs_per_s"] = reranked["pairs_per_s"]
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")

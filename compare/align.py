@@ -33,9 +33,9 @@ CLAIM_GROUP_SCHEMA: dict[str, pl.DataType] = {"group_id": pl.String(), "claim_id
 
 
 class PairScorer(Protocol):
-    """Scores text pairs in [0, 1] (rerank.CrossEncoderScorer); `threshold` is its decision cut."""
+    """Scores text pairs, given their bi-encoder cosines, in [0, 1] (rerank.CrossEncoderScorer)."""
 
-    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray: ...
+    def score(self, pairs: list[tuple[str, str]], cosines: np.ndarray) -> np.ndarray: ...
 
 
 def build_index(vectors: np.ndarray, *, exact_max: int = 50_000, hnsw_m: int = 32, ef_search: int = 128):  # noqa: ANN201 - faiss types
@@ -143,7 +143,8 @@ def reranked_pairs(claims: pl.DataFrame, vectors: np.ndarray, scorer: PairScorer
     proposed = (index >= 0) & (similarity >= config.rerank_floor) & (np.arange(len(unique_outlets))[None, :, None] != outlet_of[:, None, None])
     claim_axis = np.broadcast_to(np.arange(len(claim_ids))[:, None, None], index.shape)
     unique_pairs = sorted({(min(a, b), max(a, b)) for a, b in zip(claim_axis[proposed].tolist(), index[proposed].tolist(), strict=True)})
-    scores = scorer.score([(texts[a], texts[b]) for a, b in unique_pairs]) if unique_pairs else np.zeros(0)
+    cosines = np.array([float(vectors[a] @ vectors[b]) for a, b in unique_pairs], dtype=np.float32)
+    scores = scorer.score([(texts[a], texts[b]) for a, b in unique_pairs], cosines) if unique_pairs else np.zeros(0)
     score_of = {pair: float(value) for pair, value in zip(unique_pairs, scores, strict=True)}
     scored = np.full(index.shape, -np.inf, dtype=np.float32)
     for claim, column, rank in zip(*np.nonzero(proposed), strict=True):

@@ -290,10 +290,10 @@ def calibrate_cross_encoder(folder: Path, pairs: Sequence[LabelledPair], *, base
     if not pairs:
         raise DataError("no calibration pairs: the MRPC file has no rows in its calibration part")
     gold = np.array([p.label == 1 for p in pairs])
-    scores = CrossEncoderScorer(folder, device=base.device, calibrated=False).score([(p.left, p.right) for p in pairs])
-    threshold, f1 = best_f1_threshold(scores, gold)
     embedder = make_embedder(base)
     cosines = np.sum(embedder.encode([p.left for p in pairs]) * embedder.encode([p.right for p in pairs]), axis=1)
+    scores = CrossEncoderScorer(folder, device=base.device, calibrated=False).score([(p.left, p.right) for p in pairs], cosines)
+    threshold, f1 = best_f1_threshold(scores, gold)
     cosine_threshold, _ = best_f1_threshold(cosines, gold)
     calibration = Calibration(round(threshold, 6), round(cosine_threshold, 6), fitted_on, len(pairs), round(f1, 4))
     save_calibration(folder, calibration)

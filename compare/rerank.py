@@ -28,8 +28,11 @@ class RerankerError(RuntimeError):
 class Calibration:
     """Decision thresholds fitted on labelled pairs the model did not train on.
 
-    `threshold` applies to the reranker's score (0-1); `cosine_threshold` is the same decision on the
-    base bi-encoder's cosine, fitted on the same pairs, so both can be compared on held-out data.
+    `threshold` applies to the reranker's score; `cosine_threshold` is the same decision on the base
+    bi-encoder's cosine, fitted on the same pairs, so both can be compared on held-out data.
+    The score is `cross_encoder_weight` x the cross-encoder's probability + the rest x the rescaled
+    bi-encoder cosine: the two views err differently (on held-out MRPC/STS news, the equal blend kept
+    F1 within 0.002 of the cross-encoder alone and raised Spearman 0.771 -> 0.794; README).
     """
 
     threshold: float
@@ -37,13 +40,14 @@ class Calibration:
     fitted_on: str
     pairs: int
     f1_on_fit_pairs: float
+    cross_encoder_weight: float = 0.5
 
 
 def load_calibration(folder: Path) -> Calibration:
     path = Path(folder) / CALIBRATION_FILE
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return Calibration(**{key: raw[key] for key in Calibration.__dataclass_fields__})
+        return Calibration(**{key: raw[key] for key in Calibration.__dataclass_fields__ if key in raw})
     except FileNotFoundError as error:
         raise RerankerError(f"{path}: missing; write the reranker with `compare finetune --cross-encoder`") from error
     except (json.JSONDecodeError, KeyError, TypeError) as error:
@@ -58,7 +62,8 @@ def save_calibration(folder: Path, calibration: Calibration) -> None:
 
 
 class CrossEncoderScorer:
-    """Scores (left, right) text pairs in [0, 1]; the mean of both orders, so the score is symmetric."""
+    """Scores (left, right) text pairs in [0, 1]: the cross-encoder's probability (the mean of both
+    orders, so the score is symmetric) blended with the pair's bi-encoder cosine (see Calibration)."""
 
     def __init__(self, folder: str | Path, *, device: str = "cpu", batch_size: int = 32, calibrated: bool = True) -> None:
         self.folder = Path(folder)
@@ -84,13 +89,25 @@ class CrossEncoderScorer:
             self._model = CrossEncoder(str(self.folder), device=_resolve_device(self.device), local_files_only=True)
         return self._model
 
-    def score(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    def score(self, pairs: Sequence[tuple[str, str]], cosines: np.ndarray) -> np.ndarray:
+        """The calibrated blend for pairs whose bi-encoder cosines are `cosines`."""
+        weight = self.calibration.cross_encoder_weight if self.calibration else Calibration.cross_encoder_weight
+        return blend(self.probabilities(pairs), cosines, weight)
+
+    def probabilities(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """The cross-encoder alone."""
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         model = self._load()
         both_orders = [*pairs, *((right, left) for left, right in pairs)]
         scores = np.asarray(model.predict(both_orders, batch_size=self.batch_size, show_progress_bar=False), dtype=np.float32)
         return (scores[: len(pairs)] + scores[len(pairs) :]) / 2
+
+
+def blend(probabilities: np.ndarray, cosines: np.ndarray, weight: float) -> np.ndarray:
+    """weight x probability + (1 - weight) x cosine mapped from [-1, 1] to [0, 1]."""
+    rescaled = (np.asarray(cosines, dtype=np.float32) + 1.0) / 2.0
+    return (weight * np.asarray(probabilities, dtype=np.float32) + (1.0 - weight) * rescaled).astype(np.float32)
 
 
 def configured_scorer(reranker: str, threshold: float, *, device: str = "cpu") -> tuple[CrossEncoderScorer | None, float | None]:

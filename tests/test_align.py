@@ -221,9 +221,10 @@ class PairHashScorer:
     def __init__(self) -> None:
         self.seen: list[tuple[str, str]] = []
 
-    def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+    def score(self, pairs: list[tuple[str, str]], cosines: np.ndarray | None = None) -> np.ndarray:
         import hashlib
 
+        assert cosines is None or len(cosines) == len(pairs)
         self.seen.extend(pairs)
         keys = ["|".join(sorted(pair)) for pair in pairs]
         return np.array([int(hashlib.blake2b(k.encode(), digest_size=4).hexdigest(), 16) / 2**32 for k in keys], dtype=np.float32)
@@ -272,7 +273,8 @@ def test_the_reranker_decides_which_neighbour_is_aligned_and_its_threshold_cuts(
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
 
     class Prefers:
-        def score(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        def score(self, pairs: list[tuple[str, str]], cosines: np.ndarray) -> np.ndarray:
+            assert np.allclose(sorted(cosines), sorted([float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])]), atol=1e-5)
             return np.array([0.9 if "five dead" in pair else 0.3 for pair in pairs], dtype=np.float32)
 
     cosine_only = align_claims(claims, vectors, AlignConfig(criterion="cosine", min_similarity=0.5))

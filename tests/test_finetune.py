@@ -117,12 +117,17 @@ def test_cross_encoder_trains_calibrates_and_scores_symmetrically(tiny_reranker:
     assert calibration.pairs == 8 and 0.0 < calibration.threshold < 1.0
     assert calibration.fitted_on == "test pairs" and -1.0 < calibration.cosine_threshold < 1.0
     scorer = CrossEncoderScorer(tiny_reranker)
-    forward = scorer.score([(left, right) for left, right, _ in PARAPHRASES])
-    backward = scorer.score([(right, left) for left, right, _ in PARAPHRASES])
+    forward = scorer.probabilities([(left, right) for left, right, _ in PARAPHRASES])
+    backward = scorer.probabilities([(right, left) for left, right, _ in PARAPHRASES])
     assert np.allclose(forward, backward, atol=1e-5)
     assert ((forward >= 0) & (forward <= 1)).all()
     # Trained on these pairs for a few steps: paraphrases score above the unrelated pairs.
     assert forward[:4].min() > forward[4:].max()
+    # The score blends the probability with the rescaled cosine, by the calibrated weight.
+    cosines = np.linspace(-1, 1, len(PARAPHRASES))
+    blended = scorer.score([(left, right) for left, right, _ in PARAPHRASES], cosines)
+    weight = calibration.cross_encoder_weight
+    assert np.allclose(blended, weight * forward + (1 - weight) * (cosines + 1) / 2, atol=1e-6)
 
 
 def test_reranker_errors_name_the_folder(tmp_path: Path, tiny_reranker: Path) -> None:
