@@ -276,8 +276,6 @@ def synthetic_corpus(seed_vectors: np.ndarray, count: int, rng: np.random.Genera
 
 
 def run_ann(seed_vectors: np.ndarray, count: int, queries: int = 1000) -> dict:
-    import faiss
-
     rng = np.random.default_rng(7)
     corpus = synthetic_corpus(seed_vectors, count, rng)
     probe = synthetic_corpus(seed_vectors, queries, rng)
@@ -291,20 +289,17 @@ def run_ann(seed_vectors: np.ndarray, count: int, queries: int = 1000) -> dict:
         return round(float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])), 4)
 
     started = time.perf_counter()
-    hnsw = build_index(corpus, exact_max=0)
+    hnsw = build_index(corpus, exact_max=0, approximate="hnsw")
     build = time.perf_counter() - started
     for ef in (64, 128, 256):
         hnsw.hnsw.efSearch = ef
         started = time.perf_counter()
         _, found = hnsw.search(probe, 10)
         result[f"hnsw32_ef{ef}"] = {"recall@10": recall(found), "build_s": round(build, 1), "query_ms": round((time.perf_counter() - started) * 1000 / queries, 3)}
-    nlist = int(4 * np.sqrt(count))
-    quantizer = faiss.IndexFlatIP(corpus.shape[1])
-    ivf = faiss.IndexIVFFlat(quantizer, corpus.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
     started = time.perf_counter()
-    ivf.train(corpus[rng.choice(count, min(count, 40 * nlist), replace=False)])
-    ivf.add(corpus)
+    ivf = build_index(corpus, exact_max=0, approximate="ivf")  # what align.py uses above exact_max
     build = time.perf_counter() - started
+    nlist = ivf.nlist
     for nprobe in (8, 32):
         ivf.nprobe = nprobe
         started = time.perf_counter()
@@ -341,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             fit_note = f"thresholds fitted on {FIT_SHARE:.0%} of {args.mrpc.name} (pair-id hash), scored on the other {1 - FIT_SHARE:.0%}"
         sts = load_sts(args.sts)
         semeval, semeval_rows = load_semeval(args.semeval)
+        if not mrpc_fit or not mrpc_score:
+            raise DataError(f"{args.mrpc}: no pairs left to {'fit thresholds on' if not mrpc_fit else 'score'} (a file written by `compare finetune --holdout` is all one hash part): pass --mrpc-train")
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

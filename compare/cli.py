@@ -611,7 +611,7 @@ def finetune(
 
 
 def _finetune_cross_encoder(output: Path, mrpc: list[Path], sts: list[Path], holdout: float, epochs: int, settings: Settings) -> None:
-    from compare.finetune import HELDOUT_FILE, CrossEncoderConfig, DataError, calibrate_cross_encoder, finetune_cross_encoder, load_mrpc, load_sts, split_mrpc, write_mrpc
+    from compare.finetune import CALIBRATION_PAIRS_FILE, HELDOUT_FILE, CrossEncoderConfig, DataError, calibrate_cross_encoder, finetune_cross_encoder, load_mrpc, load_sts, split_mrpc, write_mrpc
 
     if not mrpc:
         raise DataError("--cross-encoder needs an MRPC file (--mrpc): its calibration part fits the decision threshold")
@@ -635,6 +635,7 @@ def _finetune_cross_encoder(output: Path, mrpc: list[Path], sts: list[Path], hol
         )
     fitted_on = ", ".join(f"{path.name} (calibration part)" for path in mrpc)
     calibration_result = calibrate_cross_encoder(output, calibration, base=settings.embed, fitted_on=fitted_on)
+    write_mrpc(calibration, output / CALIBRATION_PAIRS_FILE)  # so the threshold fit can be reproduced
     if heldout:
         write_mrpc(heldout, output / HELDOUT_FILE)
         err.print(f"held-out MRPC pairs written to {output / HELDOUT_FILE}", highlight=False)

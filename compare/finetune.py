@@ -167,6 +167,7 @@ def finetune(
 
 CALIBRATION_SHARE = 0.1
 HELDOUT_FILE = "heldout-mrpc.tsv"
+CALIBRATION_PAIRS_FILE = "calibration-mrpc.tsv"
 
 
 @dataclass(frozen=True)
@@ -215,16 +216,22 @@ def write_mrpc(pairs: Sequence[LabelledPair], path: Path) -> None:
 
 def best_f1_threshold(scores: np.ndarray, gold: np.ndarray) -> tuple[float, float]:
     """(cut, F1): the cut maximising F1 of `scores >= cut`, midway between neighbouring scores."""
-    values = np.unique(scores)
-    cuts = np.concatenate([[values[0] - 1e-6], (values[1:] + values[:-1]) / 2, [values[-1] + 1e-6]])
-    order = np.argsort(-scores)
+    if len(scores) == 0:
+        raise DataError("no pairs to fit a threshold on")
+    values = np.unique(scores)[::-1]  # descending: taking everything >= values[i]
+    order = np.argsort(-scores, kind="stable")
     sorted_scores, sorted_gold = scores[order], gold[order].astype(float)
-    # For each cut, true positives = gold among scores >= cut (one pass over the sorted scores).
-    taken = np.searchsorted(-sorted_scores, -cuts, side="right")
+    taken = np.searchsorted(-sorted_scores, -values, side="right")  # rows with score >= each value
     true_positive = np.concatenate([[0.0], np.cumsum(sorted_gold)])[taken]
     f1 = 2 * true_positive / np.maximum(1.0, taken + gold.sum())
     best = int(np.argmax(f1))
-    return float(cuts[best]), float(f1[best])
+    upper = float(values[best])
+    if best + 1 < len(values):
+        # Midway to the next lower score generalises better than the score itself, unless floats
+        # are too close to have a midpoint above the lower one.
+        middle = (upper + float(values[best + 1])) / 2
+        return (middle if middle > values[best + 1] else upper), float(f1[best])
+    return upper - 1e-6, float(f1[best])
 
 
 def finetune_cross_encoder(
@@ -295,6 +302,6 @@ def calibrate_cross_encoder(folder: Path, pairs: Sequence[LabelledPair], *, base
     scores = CrossEncoderScorer(folder, device=base.device, calibrated=False).score([(p.left, p.right) for p in pairs], cosines)
     threshold, f1 = best_f1_threshold(scores, gold)
     cosine_threshold, _ = best_f1_threshold(cosines, gold)
-    calibration = Calibration(round(threshold, 6), round(cosine_threshold, 6), fitted_on, len(pairs), round(f1, 4))
+    calibration = Calibration(round(threshold, 6), round(cosine_threshold, 6), fitted_on, len(pairs), round(f1, 4), embedding_model=base.model)
     save_calibration(folder, calibration)
     return calibration

@@ -255,7 +255,9 @@ def report_for_articles(
     if progress:
         progress(f"embedding {claims.height} claims")
     vectors = (embedder or make_embedder(settings.embed)).encode(claims["text"].to_list())
-    scorer, threshold = configured_scorer(settings.align.reranker, settings.align.rerank_threshold, device=settings.embed.device)
+    scorer, threshold = configured_scorer(
+        settings.align.reranker, settings.align.rerank_threshold, embedding_model=settings.embed.model, device=settings.embed.device
+    )
     if scorer is not None and progress:
         progress(f"re-ranking claim pairs with {settings.align.reranker}")
     pairs = align_claims(claims, vectors, settings.align, scorer=scorer, threshold=threshold)

@@ -41,6 +41,7 @@ class Calibration:
     pairs: int
     f1_on_fit_pairs: float
     cross_encoder_weight: float = 0.5
+    embedding_model: str = ""  # the bi-encoder whose cosines the threshold was fitted with
 
 
 def load_calibration(folder: Path) -> Calibration:
@@ -110,10 +111,20 @@ def blend(probabilities: np.ndarray, cosines: np.ndarray, weight: float) -> np.n
     return (weight * np.asarray(probabilities, dtype=np.float32) + (1.0 - weight) * rescaled).astype(np.float32)
 
 
-def configured_scorer(reranker: str, threshold: float, *, device: str = "cpu") -> tuple[CrossEncoderScorer | None, float | None]:
-    """The scorer and decision threshold for AlignConfig.reranker/rerank_threshold (None, None when unset)."""
+def configured_scorer(reranker: str, threshold: float, *, embedding_model: str, device: str = "cpu") -> tuple[CrossEncoderScorer | None, float | None]:
+    """The scorer and decision threshold for AlignConfig.reranker/rerank_threshold (None, None when unset).
+
+    The score blends in the embedding model's cosine, so a reranker calibrated with another
+    embedding model would be cut at a meaningless threshold: that is refused.
+    """
     if not reranker:
         return None, None
     scorer = CrossEncoderScorer(reranker, device=device)
     assert scorer.calibration is not None
+    calibrated_with = scorer.calibration.embedding_model
+    if calibrated_with and calibrated_with != embedding_model:
+        raise RerankerError(
+            f"{scorer.folder}: calibrated with embedding model {calibrated_with!r}, but the configured model is "
+            f"{embedding_model!r}; use that model or train the reranker again with `compare finetune --cross-encoder`"
+        )
     return scorer, threshold or scorer.calibration.threshold

@@ -196,23 +196,29 @@ def test_unknown_criterion_is_an_error() -> None:
         align_claims(claims, vectors, AlignConfig(criterion="jaccard"))
 
 
-def test_hnsw_above_exact_max_agrees_with_exact_search() -> None:
+@pytest.mark.parametrize(("approximate", "index_type"), [("ivf", "IndexIVFFlat"), ("hnsw", "IndexHNSWFlat")])
+def test_approximate_index_above_exact_max_agrees_with_exact_search(approximate: str, index_type: str) -> None:
     rng = np.random.default_rng(11)
     centres = rng.normal(size=(40, 32))
     vectors = centres[rng.integers(0, 40, 2000)] + rng.normal(scale=0.3, size=(2000, 32))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     exact = build_index(vectors, exact_max=10_000)
-    approximate = build_index(vectors, exact_max=500)
-    assert type(exact).__name__ == "IndexFlatIP" and type(approximate).__name__ == "IndexHNSWFlat"
+    approximate_index = build_index(vectors, exact_max=500, approximate=approximate)
+    assert type(exact).__name__ == "IndexFlatIP" and type(approximate_index).__name__ == index_type
     _, truth = exact.search(vectors[:200], 10)
-    _, found = approximate.search(vectors[:200], 10)
+    _, found = approximate_index.search(vectors[:200], 10)
     recall = np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
     assert recall > 0.95
     claims = pl.DataFrame({"claim_id": [f"{o}:{i}" for o in "ab" for i in range(1000)], "outlet": ["A"] * 1000 + ["B"] * 1000})
     via_exact = align_claims(claims, vectors, AlignConfig(exact_max=10_000, criterion="cosine"))
-    via_hnsw = align_claims(claims, vectors, AlignConfig(exact_max=500, criterion="cosine"))
-    shared = set(via_exact.select("left_claim_id", "right_claim_id").rows()) & set(via_hnsw.select("left_claim_id", "right_claim_id").rows())
+    via_ann = align_claims(claims, vectors, AlignConfig(exact_max=500, criterion="cosine", ann=approximate))
+    shared = set(via_exact.select("left_claim_id", "right_claim_id").rows()) & set(via_ann.select("left_claim_id", "right_claim_id").rows())
     assert len(shared) >= 0.9 * via_exact.height
+
+
+def test_unknown_ann_kind_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="align.ann must be one of ivf, hnsw"):
+        build_index(np.eye(4, dtype=np.float32), exact_max=0, approximate="lsh")
 
 
 class PairHashScorer:

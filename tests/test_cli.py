@@ -157,7 +157,9 @@ def test_finetune_cross_encoder_writes_reranker_calibration_and_holdout(tmp_path
     from compare.finetune import load_mrpc
 
     held_out = load_mrpc(output / "heldout-mrpc.tsv")
-    assert 0 < len(held_out) < 32 and calibration["pairs"] + len(held_out) < 32
+    calibration_pairs = load_mrpc(output / "calibration-mrpc.tsv")
+    assert 0 < len(held_out) < 32 and len(calibration_pairs) == calibration["pairs"]
+    assert {p.key for p in held_out}.isdisjoint({p.key for p in calibration_pairs})
 
 
 def test_finetune_cross_encoder_without_mrpc_is_one_line_error(tmp_path: Path) -> None:
@@ -177,3 +179,6 @@ def test_report_with_a_configured_reranker(home: Path, tmp_path: Path, tiny_rera
     monkeypatch.setenv("COMPARE_RERANKER", str(tmp_path))
     result = runner.invoke(app, ["report", story["story_id"], "--home", str(home), "--format", "json"])
     assert result.exit_code == 2 and f"{tmp_path}: not a cross-encoder folder" in result.output
+    monkeypatch.setenv("COMPARE_RERANKER", str(tiny_reranker))
+    result = runner.invoke(app, ["report", story["story_id"], "--home", str(home), "--model", "hashing"])
+    assert result.exit_code == 2 and "calibrated with embedding model 'bundled:all-MiniLM-L6-v2'" in result.output
