@@ -249,7 +249,7 @@ def finetune_cross_encoder(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
-    from compare.embed import _offline_environment, model_location
+    from compare.embed import _offline_environment, _resolve_device, model_location
 
     if not examples:
         raise DataError("no training pairs: give at least one MRPC or STS file with rows")
@@ -260,7 +260,8 @@ def finetune_cross_encoder(
     tokenizer = AutoTokenizer.from_pretrained(location)
     transformers_logging.set_verbosity_error()  # "classifier newly initialised" is the point here
     transformers_logging.disable_progress_bar()
-    model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=1)
+    device = _resolve_device(base.device)  # --device / COMPARE_DEVICE: train on a GPU where there is one
+    model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=1).to(device)
     model.train()
     order = [*examples, *((right, left, label) for left, right, label in examples)]
     steps = config.epochs * ((len(order) + config.batch_size - 1) // config.batch_size)
@@ -273,8 +274,8 @@ def finetune_cross_encoder(
         random.shuffle(order)
         for offset in range(0, len(order), config.batch_size):
             batch = order[offset : offset + config.batch_size]
-            features = tokenizer([b[0] for b in batch], [b[1] for b in batch], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
-            loss = loss_function(model(**features).logits[:, 0], torch.tensor([b[2] for b in batch], dtype=torch.float32))
+            features = tokenizer([b[0] for b in batch], [b[1] for b in batch], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt").to(device)
+            loss = loss_function(model(**features).logits[:, 0], torch.tensor([b[2] for b in batch], dtype=torch.float32, device=device))
             optimiser.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -285,7 +286,7 @@ def finetune_cross_encoder(
                 progress(done, steps)
     model.eval()
     output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output)
+    model.to("cpu").save_pretrained(output)
     tokenizer.save_pretrained(output)
     return output
 
