@@ -101,15 +101,25 @@ def pair_cosines(embedder: CachedEmbedder, pairs: Sequence[LabelledPair]) -> np.
     return np.sum(left * right, axis=1)
 
 
-def mining_candidates(embedder: CachedEmbedder, pairs: Sequence[LabelledPair], config: AlignConfig) -> tuple[pl.DataFrame, set[tuple[str, str]]]:
-    """All side-1 sentences against all side-2 sentences, as two outlets' claims; gold = label-1 pairs."""
+def mining_claims(embedder: CachedEmbedder, pairs: Sequence[LabelledPair]) -> tuple[pl.DataFrame, np.ndarray, set[tuple[str, str]]]:
+    """All side-1 sentences and all side-2 sentences as two outlets' claims, their vectors, and
+    gold = the label-1 pairs."""
     side1 = {p.left_id: p.left for p in pairs}
     side2 = {p.right_id: p.right for p in pairs}
     claims = pl.DataFrame(
-        {"claim_id": [f"1:{i}" for i in side1] + [f"2:{i}" for i in side2], "outlet": ["side1"] * len(side1) + ["side2"] * len(side2)}
+        {
+            "claim_id": [f"1:{i}" for i in side1] + [f"2:{i}" for i in side2],
+            "outlet": ["side1"] * len(side1) + ["side2"] * len(side2),
+            "text": list(side1.values()) + list(side2.values()),
+        }
     )
-    vectors = embedder.encode(list(side1.values()) + list(side2.values()))
     gold = {(f"1:{p.left_id}", f"2:{p.right_id}") for p in pairs if p.label == 1}
+    return claims, embedder.encode(claims["text"].to_list()), gold
+
+
+def mining_candidates(embedder: CachedEmbedder, pairs: Sequence[LabelledPair], config: AlignConfig) -> tuple[pl.DataFrame, set[tuple[str, str]]]:
+    """All side-1 sentences against all side-2 sentences, as two outlets' claims; gold = label-1 pairs."""
+    claims, vectors, gold = mining_claims(embedder, pairs)
     return candidate_pairs(claims, vectors, config), gold
 
 
@@ -175,6 +185,13 @@ def run_mrpc(embedder: CachedEmbedder, fit: list[LabelledPair], score: list[Labe
     return result
 
 
+def backend_embedder(model: str, backend: str, work: Path) -> CachedEmbedder:
+    """The backend's embedder behind its own persistent cache (int8 vectors differ, so never shared)."""
+    space = model if backend == "torch" else f"{model}+{backend}"
+    inner = make_embedder(EmbedConfig(model=model, backend=backend), cache_dir=work)
+    return CachedEmbedder(inner, EmbeddingCache(work / "vectors" / hashlib.blake2b(space.encode(), digest_size=6).hexdigest()))
+
+
 # ---------------------------------------------------------------- reranker
 
 
@@ -188,17 +205,7 @@ def run_reranker(scorer: CrossEncoderScorer, embedder: CachedEmbedder, mrpc: lis
     probabilities = scorer.probabilities([(p.left, p.right) for p in mrpc])
     weight = calibration.cross_encoder_weight
     scores = blend(probabilities, cosines, weight)
-    side1 = {p.left_id: p.left for p in mrpc}
-    side2 = {p.right_id: p.right for p in mrpc}
-    claims = pl.DataFrame(
-        {
-            "claim_id": [f"1:{i}" for i in side1] + [f"2:{i}" for i in side2],
-            "outlet": ["side1"] * len(side1) + ["side2"] * len(side2),
-            "text": list(side1.values()) + list(side2.values()),
-        }
-    )
-    vectors = embedder.encode(claims["text"].to_list())
-    mining_gold = {(f"1:{p.left_id}", f"2:{p.right_id}") for p in mrpc if p.label == 1}
+    claims, vectors, mining_gold = mining_claims(embedder, mrpc)
     config = AlignConfig()
     started = time.perf_counter()
     mining = mining_prf(reranked_pairs(claims, vectors, scorer, config), mining_gold, config, threshold=calibration.threshold)
@@ -360,10 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_backend: dict[str, dict] = {}
     seed_vectors = None
     for backend in backends:
-        config = EmbedConfig(model=args.model, backend=backend)
-        inner = make_embedder(config, cache_dir=work)
-        space = args.model if backend == "torch" else f"{args.model}+{backend}"  # one cache per backend
-        embedder = CachedEmbedder(inner, EmbeddingCache(work / "vectors" / hashlib.blake2b(space.encode(), digest_size=6).hexdigest()))
+        embedder = backend_embedder(args.model, backend, work)
         print(f"[{backend}] MRPC ({len(mrpc_fit)} fit / {len(mrpc_score)} scored pairs)", file=sys.stderr)
         mrpc_result = run_mrpc(embedder, mrpc_fit, mrpc_score)
         print(f"[{backend}] STS ({len(sts)} pairs)", file=sys.stderr)
@@ -381,9 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reranked = None
     if scorer is not None:
         print(f"[reranker] {reranker_folder}: MRPC ({len(mrpc)} pairs, all of --mrpc), STS, mining", file=sys.stderr)
-        first = backends[0]
-        space = args.model if first == "torch" else f"{args.model}+{first}"
-        embedder = CachedEmbedder(make_embedder(EmbedConfig(model=args.model, backend=first), cache_dir=work), EmbeddingCache(work / "vectors" / hashlib.blake2b(space.encode(), digest_size=6).hexdigest()))
+        embedder = backend_embedder(args.model, backends[0], work)
         reranked = run_reranker(scorer, embedder, mrpc, sts)
 
     sentences = news_sentences(mrpc + sts, args.sentences)

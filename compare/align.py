@@ -160,6 +160,7 @@ def reranked_pairs(claims: pl.DataFrame, vectors: np.ndarray, scorer: PairScorer
     cosines = np.array([float(vectors[a] @ vectors[b]) for a, b in unique_pairs], dtype=np.float32)
     scores = scorer.score([(texts[a], texts[b]) for a, b in unique_pairs], cosines) if unique_pairs else np.zeros(0)
     score_of = {pair: float(value) for pair, value in zip(unique_pairs, scores, strict=True)}
+    cosine_of = {pair: round(float(value), 6) for pair, value in zip(unique_pairs, cosines, strict=True)}
     scored = np.full(index.shape, -np.inf, dtype=np.float32)
     for claim, column, rank in zip(*np.nonzero(proposed), strict=True):
         partner = int(index[claim, column, rank])
@@ -174,7 +175,7 @@ def reranked_pairs(claims: pl.DataFrame, vectors: np.ndarray, scorer: PairScorer
             if partner < 0 or (config.mutual and best[partner, outlet_of[claim]] != claim):
                 continue
             key = (min(claim, partner), max(claim, partner))
-            rows[tuple(sorted((claim_ids[claim], claim_ids[partner])))] = (round(float(vectors[claim] @ vectors[partner]), 6), score_of[key])
+            rows[tuple(sorted((claim_ids[claim], claim_ids[partner])))] = (cosine_of[key], score_of[key])
     return pl.DataFrame([(*key, *value) for key, value in sorted(rows.items())], schema=RERANKED_SCHEMA, orient="row")
 
 

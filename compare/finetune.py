@@ -21,6 +21,8 @@ import numpy as np
 from compare.config import EmbedConfig
 
 if TYPE_CHECKING:
+    import torch
+
     from compare.rerank import Calibration
 
 csv.field_size_limit(10**8)
@@ -75,12 +77,16 @@ def load_sts(path: Path) -> list[LabelledPair]:
     return pairs
 
 
+def hash_bucket(key: str) -> float:
+    """A stable number in [0, 1) from a pair key: the same split on every run and machine."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big") / 2**32
+
+
 def split_fit_score(pairs: Sequence[LabelledPair], fit_share: float = FIT_SHARE) -> tuple[list[LabelledPair], list[LabelledPair]]:
     """Deterministic split by a hash of the pair key, so every run and machine gets the same parts."""
     fit, score = [], []
     for pair in pairs:
-        bucket = int.from_bytes(hashlib.blake2b(pair.key.encode(), digest_size=4).digest(), "big") / 2**32
-        (fit if bucket < fit_share else score).append(pair)
+        (fit if hash_bucket(pair.key) < fit_share else score).append(pair)
     return fit, score
 
 
@@ -108,6 +114,42 @@ def training_pairs(mrpc: Sequence[Path], sts: Sequence[Path], *, all_mrpc_rows: 
     return examples
 
 
+def _train(
+    model: torch.nn.Module,
+    examples: list[tuple[str, str, float]],
+    batch_loss: Callable[[Sequence[tuple[str, str, float]]], torch.Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    warmup_share: float,
+    weight_decay: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """AdamW with linear warm-up and decay over shuffled mini-batches; both fine-tunes differ only in `batch_loss`."""
+    import torch
+
+    model.train()
+    steps = epochs * ((len(examples) + batch_size - 1) // batch_size)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    warmup = max(1, int(steps * warmup_share))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
+    done = 0
+    for _ in range(epochs):
+        random.shuffle(examples)
+        for offset in range(0, len(examples), batch_size):
+            loss = batch_loss(examples[offset : offset + batch_size])
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            done += 1
+            if progress:
+                progress(done, steps)
+    model.eval()
+
+
 def finetune(
     examples: Sequence[tuple[str, str, float]],
     output: Path,
@@ -126,38 +168,22 @@ def finetune(
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     model = SentenceTransformerEmbedder(base)._load()
-    model.train()
-    order = list(examples)
-    steps = config.epochs * ((len(order) + config.batch_size - 1) // config.batch_size)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
-    warmup = max(1, int(steps * config.warmup_share))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
     device = model.device
-    done = 0
-    for _ in range(config.epochs):
-        random.shuffle(order)
-        for offset in range(0, len(order), config.batch_size):
-            batch = order[offset : offset + config.batch_size]
-            embeddings = []
-            for side in (0, 1):
-                features = (getattr(model, "preprocess", None) or model.tokenize)([example[side] for example in batch])
-                features = {key: value.to(device) if hasattr(value, "to") else value for key, value in features.items()}
-                embeddings.append(torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=1))
-            cosines = (embeddings[0] * embeddings[1]).sum(dim=1) * config.scale
-            labels = torch.tensor([example[2] for example in batch], device=device)
-            # CoSENT: every pair ranked above another by gold must have the larger cosine.
-            differences = cosines[None, :] - cosines[:, None]
-            differences = differences[labels[:, None] > labels[None, :]]
-            loss = torch.logsumexp(torch.cat([torch.zeros(1, device=device), differences]), dim=0)
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
-            schedule.step()
-            done += 1
-            if progress:
-                progress(done, steps)
-    model.eval()
+
+    def cosent_loss(batch: Sequence[tuple[str, str, float]]) -> torch.Tensor:
+        embeddings = []
+        for side in (0, 1):
+            features = (getattr(model, "preprocess", None) or model.tokenize)([example[side] for example in batch])
+            features = {key: value.to(device) if hasattr(value, "to") else value for key, value in features.items()}
+            embeddings.append(torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=1))
+        cosines = (embeddings[0] * embeddings[1]).sum(dim=1) * config.scale
+        labels = torch.tensor([example[2] for example in batch], device=device)
+        # CoSENT: every pair ranked above another by gold must have the larger cosine.
+        differences = cosines[None, :] - cosines[:, None]
+        differences = differences[labels[:, None] > labels[None, :]]
+        return torch.logsumexp(torch.cat([torch.zeros(1, device=device), differences]), dim=0)
+
+    _train(model, list(examples), cosent_loss, epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate, warmup_share=config.warmup_share, progress=progress)
     output.mkdir(parents=True, exist_ok=True)
     model.save(str(output), create_model_card=False)
     return output
@@ -184,11 +210,6 @@ class CrossEncoderConfig:
     warmup_share: float = 0.1
     max_length: int = 160
     seed: int = 13
-
-
-def hash_bucket(key: str) -> float:
-    """A stable number in [0, 1) from a pair key: the same split on every run and machine."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=4).digest(), "big") / 2**32
 
 
 def split_mrpc(pairs: Sequence[LabelledPair], *, holdout_share: float) -> tuple[list[LabelledPair], list[LabelledPair], list[LabelledPair]]:
@@ -262,29 +283,17 @@ def finetune_cross_encoder(
     transformers_logging.disable_progress_bar()
     device = _resolve_device(base.device)  # --device / COMPARE_DEVICE: train on a GPU where there is one
     model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=1).to(device)
-    model.train()
-    order = [*examples, *((right, left, label) for left, right, label in examples)]
-    steps = config.epochs * ((len(order) + config.batch_size - 1) // config.batch_size)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.01)
-    warmup = max(1, int(steps * config.warmup_share))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: min((step + 1) / warmup, max(0.0, (steps - step) / max(1, steps - warmup))))
     loss_function = torch.nn.BCEWithLogitsLoss()
-    done = 0
-    for _ in range(config.epochs):
-        random.shuffle(order)
-        for offset in range(0, len(order), config.batch_size):
-            batch = order[offset : offset + config.batch_size]
-            features = tokenizer([b[0] for b in batch], [b[1] for b in batch], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt").to(device)
-            loss = loss_function(model(**features).logits[:, 0], torch.tensor([b[2] for b in batch], dtype=torch.float32, device=device))
-            optimiser.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimiser.step()
-            schedule.step()
-            done += 1
-            if progress:
-                progress(done, steps)
-    model.eval()
+
+    def pair_loss(batch: Sequence[tuple[str, str, float]]) -> torch.Tensor:
+        features = tokenizer([b[0] for b in batch], [b[1] for b in batch], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt").to(device)
+        return loss_function(model(**features).logits[:, 0], torch.tensor([b[2] for b in batch], dtype=torch.float32, device=device))
+
+    both_orders = [*examples, *((right, left, label) for left, right, label in examples)]
+    _train(
+        model, both_orders, pair_loss, epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
+        warmup_share=config.warmup_share, weight_decay=0.01, progress=progress,
+    )
     output.mkdir(parents=True, exist_ok=True)
     model.to("cpu").save_pretrained(output)
     tokenizer.save_pretrained(output)
