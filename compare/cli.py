@@ -611,7 +611,10 @@ def finetune(
 
 
 def _finetune_cross_encoder(output: Path, mrpc: list[Path], sts: list[Path], holdout: float, epochs: int, settings: Settings) -> None:
-    from compare.finetune import CALIBRATION_PAIRS_FILE, HELDOUT_FILE, CrossEncoderConfig, DataError, calibrate_cross_encoder, finetune_cross_encoder, load_mrpc, load_sts, split_mrpc, write_mrpc
+    from compare.finetune import (
+        CALIBRATION_PAIRS_FILE, HELDOUT_FILE, CrossEncoderConfig, DataError, calibrate_cross_encoder, cross_encoder_examples, finetune_cross_encoder,
+        load_mrpc, load_sts, split_mrpc, write_mrpc,
+    )
 
     if not mrpc:
         raise DataError("--cross-encoder needs an MRPC file (--mrpc): its calibration part fits the decision threshold")
@@ -621,7 +624,7 @@ def _finetune_cross_encoder(output: Path, mrpc: list[Path], sts: list[Path], hol
         train += parts[0]
         calibration += parts[1]
         heldout += parts[2]
-    examples = [(p.left, p.right, p.label) for p in train] + [(p.left, p.right, p.label / 5.0) for path in sts for p in load_sts(path)]
+    examples = cross_encoder_examples(train, [pair for path in sts for pair in load_sts(path)])
     err.print(
         f"training a cross-encoder from {settings.embed.model} on {len(examples)} pairs (both orders); "
         f"{len(calibration)} MRPC pairs calibrate, {len(heldout)} are held out",

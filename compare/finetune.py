@@ -193,15 +193,19 @@ def finetune(
 
 CALIBRATION_SHARE = 0.1
 HELDOUT_FILE = "heldout-mrpc.tsv"
+HEADS = ("paraphrase", "similarity")  # the cross-encoder's output logits, in order
+PARAPHRASE_HEAD, SIMILARITY_HEAD = 0, 1
 CALIBRATION_PAIRS_FILE = "calibration-mrpc.tsv"
 
 
 @dataclass(frozen=True)
 class CrossEncoderConfig:
-    """Binary cross-entropy on soft labels (MRPC 0/1, STS score/5), every pair in both orders.
+    """Two output heads on one encoder: `paraphrase` learns MRPC's 0/1 decisions, `similarity` STS's
+    graded scores (score/5), both by binary cross-entropy, every pair in both orders.
 
-    On a 20% MRPC hold-out (README): 1 epoch gave the reranker MRPC F1 0.846 and STS news Spearman
-    0.794; 2 epochs 0.863 and 0.751 (sharper decisions, flatter ranking), so 1 is the default.
+    One shared head had to serve both label kinds: more training sharpened MRPC decisions but
+    flattened its STS ranking (1 epoch F1 0.846 / Spearman 0.794, 2 epochs 0.863 / 0.751). With two
+    heads, 1 epoch gave 0.854 / 0.795 on the same hold-out (README), so that is the default.
     """
 
     epochs: int = 1
@@ -227,6 +231,12 @@ def split_mrpc(pairs: Sequence[LabelledPair], *, holdout_share: float) -> tuple[
         else:
             train.append(pair)
     return train, calibration, heldout
+
+
+def cross_encoder_examples(paraphrase: Sequence[LabelledPair], similarity: Sequence[LabelledPair]) -> list[tuple[str, str, float, int]]:
+    """(left, right, target in [0, 1], head): MRPC pairs (labels 0/1) train the paraphrase head,
+    STS pairs (scores 0-5) the similarity head."""
+    return [(p.left, p.right, p.label, PARAPHRASE_HEAD) for p in paraphrase] + [(p.left, p.right, p.label / 5.0, SIMILARITY_HEAD) for p in similarity]
 
 
 def write_mrpc(pairs: Sequence[LabelledPair], path: Path) -> None:
@@ -257,15 +267,15 @@ def best_f1_threshold(scores: np.ndarray, gold: np.ndarray) -> tuple[float, floa
 
 
 def finetune_cross_encoder(
-    examples: Sequence[tuple[str, str, float]],
+    examples: Sequence[tuple[str, str, float, int]],
     output: Path,
     *,
     base: EmbedConfig = EmbedConfig(),
     config: CrossEncoderConfig = CrossEncoderConfig(),
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Train a cross-encoder from `base.model`'s weights (a fresh one-logit head) and save it to `output`
-    as a transformers folder that sentence-transformers' CrossEncoder loads."""
+    """Train a cross-encoder from `base.model`'s weights (fresh `HEADS`; see `cross_encoder_examples`)
+    and save it to `output` as a transformers folder that sentence-transformers' CrossEncoder loads."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as transformers_logging
@@ -282,14 +292,18 @@ def finetune_cross_encoder(
     transformers_logging.set_verbosity_error()  # "classifier newly initialised" is the point here
     transformers_logging.disable_progress_bar()
     device = _resolve_device(base.device)  # --device / COMPARE_DEVICE: train on a GPU where there is one
-    model = AutoModelForSequenceClassification.from_pretrained(location, num_labels=1).to(device)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        location, num_labels=len(HEADS), id2label=dict(enumerate(HEADS)), label2id={name: index for index, name in enumerate(HEADS)}
+    ).to(device)
     loss_function = torch.nn.BCEWithLogitsLoss()
 
-    def pair_loss(batch: Sequence[tuple[str, str, float]]) -> torch.Tensor:
+    def pair_loss(batch: Sequence[tuple[str, str, float, int]]) -> torch.Tensor:
         features = tokenizer([b[0] for b in batch], [b[1] for b in batch], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt").to(device)
-        return loss_function(model(**features).logits[:, 0], torch.tensor([b[2] for b in batch], dtype=torch.float32, device=device))
+        heads = torch.tensor([b[3] for b in batch], device=device)
+        logits = model(**features).logits.gather(1, heads[:, None])[:, 0]  # each pair trains its own head only
+        return loss_function(logits, torch.tensor([b[2] for b in batch], dtype=torch.float32, device=device))
 
-    both_orders = [*examples, *((right, left, label) for left, right, label in examples)]
+    both_orders = [*examples, *((right, left, label, head) for left, right, label, head in examples)]
     _train(
         model, both_orders, pair_loss, epochs=config.epochs, batch_size=config.batch_size, learning_rate=config.learning_rate,
         warmup_share=config.warmup_share, weight_decay=0.01, progress=progress,
@@ -310,9 +324,13 @@ def calibrate_cross_encoder(folder: Path, pairs: Sequence[LabelledPair], *, base
     gold = np.array([p.label == 1 for p in pairs])
     embedder = make_embedder(base)
     cosines = np.sum(embedder.encode([p.left for p in pairs]) * embedder.encode([p.right for p in pairs]), axis=1)
-    scores = CrossEncoderScorer(folder, device=base.device, calibrated=False).score([(p.left, p.right) for p in pairs], cosines)
+    scorer = CrossEncoderScorer(folder, device=base.device, calibrated=False)
+    scores = scorer.score([(p.left, p.right) for p in pairs], cosines)
     threshold, f1 = best_f1_threshold(scores, gold)
     cosine_threshold, _ = best_f1_threshold(cosines, gold)
-    calibration = Calibration(round(threshold, 6), round(cosine_threshold, 6), fitted_on, len(pairs), round(f1, 4), embedding_model=base.model)
+    calibration = Calibration(
+        round(threshold, 6), round(cosine_threshold, 6), fitted_on, len(pairs), round(f1, 4),
+        cross_encoder_weight=round(scorer.default_weight, 6), embedding_model=base.model,
+    )
     save_calibration(folder, calibration)
     return calibration

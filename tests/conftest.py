@@ -22,10 +22,11 @@ PARAPHRASES = [
 def tiny_reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real cross-encoder folder with its calibration, trained for a few steps on PARAPHRASES."""
     from compare.config import EmbedConfig
-    from compare.finetune import CrossEncoderConfig, LabelledPair, calibrate_cross_encoder, finetune_cross_encoder
+    from compare.finetune import CrossEncoderConfig, LabelledPair, calibrate_cross_encoder, cross_encoder_examples, finetune_cross_encoder
 
-    examples = [(left, right, float(label)) for left, right, label in PARAPHRASES] * 3
-    folder = finetune_cross_encoder(examples, tmp_path_factory.mktemp("reranker") / "model", config=CrossEncoderConfig(batch_size=8, learning_rate=1e-4))
     pairs = [LabelledPair(str(n), "", "", left, right, float(label)) for n, (left, right, label) in enumerate(PARAPHRASES)]
+    # The same pairs teach both heads: as MRPC-style decisions and as STS-style scores (0 or 5).
+    examples = cross_encoder_examples(pairs, [LabelledPair(p.key, "", "", p.left, p.right, 5.0 * p.label) for p in pairs]) * 3
+    folder = finetune_cross_encoder(examples, tmp_path_factory.mktemp("reranker") / "model", config=CrossEncoderConfig(batch_size=8, learning_rate=1e-4))
     calibrate_cross_encoder(folder, pairs, base=EmbedConfig(), fitted_on="test pairs")
     return folder

@@ -132,6 +132,45 @@ def test_cross_encoder_trains_calibrates_and_scores_symmetrically(tiny_reranker:
     assert np.allclose(blended, weight * forward + (1 - weight) * (cosines + 1) / 2, atol=1e-6)
 
 
+def test_reranker_has_two_named_heads_and_averages_them_with_the_cosine(tiny_reranker: Path) -> None:
+    """The probability is the mean of both heads' sigmoids over both orders, computed here without the scorer."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from compare.finetune import HEADS
+    from compare.rerank import CrossEncoderScorer, load_calibration
+
+    scorer = CrossEncoderScorer(tiny_reranker)
+    assert scorer.heads == 2 and HEADS == ("paraphrase", "similarity")
+    assert load_calibration(tiny_reranker).cross_encoder_weight == pytest.approx(2 / 3, abs=1e-6)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_reranker).eval()
+    assert model.config.id2label == {0: "paraphrase", 1: "similarity"}
+    tokenizer = AutoTokenizer.from_pretrained(tiny_reranker)
+    lefts, rights = [left for left, _, _ in PARAPHRASES], [right for _, right, _ in PARAPHRASES]
+    with torch.no_grad():
+        forward = torch.sigmoid(model(**tokenizer(lefts, rights, padding=True, return_tensors="pt")).logits)
+        backward = torch.sigmoid(model(**tokenizer(rights, lefts, padding=True, return_tensors="pt")).logits)
+    expected = ((forward + backward) / 2).mean(dim=1).numpy()
+    assert np.allclose(scorer.probabilities(list(zip(lefts, rights, strict=True))), expected, atol=1e-5)
+
+
+def test_one_head_rerankers_from_before_still_score(tmp_path: Path) -> None:
+    """A folder written before the two-head model (one logit) loads with its equal blend weight."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from compare.config import EmbedConfig
+    from compare.embed import model_location
+    from compare.rerank import CrossEncoderScorer
+
+    location = model_location(EmbedConfig().model)
+    AutoModelForSequenceClassification.from_pretrained(location, num_labels=1).save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(location).save_pretrained(tmp_path)
+    scorer = CrossEncoderScorer(tmp_path, calibrated=False)
+    assert scorer.heads == 1 and scorer.default_weight == 0.5
+    probabilities = scorer.probabilities([(left, right) for left, right, _ in PARAPHRASES])
+    assert probabilities.shape == (len(PARAPHRASES),) and ((probabilities > 0) & (probabilities < 1)).all()
+
+
 def test_reranker_errors_name_the_folder(tmp_path: Path, tiny_reranker: Path) -> None:
     from compare.rerank import CrossEncoderScorer, RerankerError
 
