@@ -419,6 +419,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(output, per_backend, args.model)
     if reranked is not None:
         print_reranker(reranked)
+    elif reranker_folder != "none":
+        print(
+            "no reranker configured: the headline mrpc/sts figures are the bi-encoder's. Train one with "
+            "`compare finetune DIR --cross-encoder --mrpc TRAIN --sts TRAIN` (README) and pass --reranker DIR.",
+            file=sys.stderr,
+        )
     return 0
 
 

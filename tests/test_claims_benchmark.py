@@ -112,3 +112,23 @@ def test_reranker_run_writes_the_documented_keys_with_thresholds_from_the_model(
     assert result["throughput"]["reranker_pairs_per_s"] > 0
     # The tiny model was trained on exactly these pairs: it separates them.
     assert result["mrpc"]["f1"] == 1.0 and result["sts"]["spearman"] > 0.5
+
+
+def test_without_a_reranker_the_run_says_the_headline_is_the_bi_encoders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from claims import main
+    from conftest import PARAPHRASES
+
+    monkeypatch.delenv("COMPARE_RERANKER", raising=False)
+    monkeypatch.setenv("COMPARE_HOME", str(tmp_path / "home"))
+    mrpc = tmp_path / "m.txt"
+    rows = [f"{label}\t{100 + n}\t{200 + n}\t{left}\t{right}" for n, (left, right, label) in enumerate(PARAPHRASES)]
+    mrpc.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    sts = tmp_path / "s.csv"
+    sts.write_text("".join(f"main-news\tMSRpar\t2012\t{n}\t{4.0 * label}\t{left}\t{right}\n" for n, (left, right, label) in enumerate(PARAPHRASES)), encoding="utf-8")
+    semeval = tmp_path / "e.csv"
+    semeval.write_text(SEMEVAL, encoding="utf-8")
+    out = tmp_path / "out.json"
+    args = ["--mrpc", str(mrpc), "--mrpc-train", str(mrpc), "--sts", str(sts), "--semeval", str(semeval), "--json", str(out)]
+    assert main([*args, "--backends", "onnx", "--ann-vectors", "0", "--sentences", "8", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert "no reranker configured: the headline mrpc/sts figures are the bi-encoder's" in capsys.readouterr().err
+    assert "reranker" not in json.loads(out.read_text())
