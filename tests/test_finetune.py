@@ -176,6 +176,11 @@ def test_reranker_errors_name_the_folder(tmp_path: Path, tiny_reranker: Path) ->
 
     with pytest.raises(RerankerError, match=f"{tmp_path}: not a cross-encoder folder"):
         CrossEncoderScorer(tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{truncated")
+    with pytest.raises(RerankerError, match=f"{broken / 'config.json'}: not readable as JSON"):
+        CrossEncoderScorer(broken, calibrated=False)
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "config.json").write_text((tiny_reranker / "config.json").read_text())
