@@ -29,6 +29,20 @@ SEMEVAL = (
 )
 
 
+def paraphrase_files(tmp_path: Path) -> list[str]:
+    """--mrpc, --sts, --semeval and --json arguments over the project's own PARAPHRASES fixture."""
+    from conftest import PARAPHRASES
+
+    mrpc = tmp_path / "m.txt"
+    rows = [f"{label}\t{100 + n}\t{200 + n}\t{left}\t{right}" for n, (left, right, label) in enumerate(PARAPHRASES)]
+    mrpc.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    sts = tmp_path / "s.csv"
+    sts.write_text("".join(f"main-news\tMSRpar\t2012\t{n}\t{4.0 * label + n / 10}\t{left}\t{right}\n" for n, (left, right, label) in enumerate(PARAPHRASES)), encoding="utf-8")
+    semeval = tmp_path / "e.csv"
+    semeval.write_text(SEMEVAL, encoding="utf-8")
+    return ["--mrpc", str(mrpc), "--sts", str(sts), "--semeval", str(semeval), "--json", str(tmp_path / "out.json")]
+
+
 def test_semeval_keeps_english_original_pairs_and_flips_the_sign(tmp_path: Path) -> None:
     path = tmp_path / "semeval.csv"
     path.write_text(SEMEVAL, encoding="utf-8")
@@ -88,19 +102,11 @@ def test_bad_file_is_a_one_line_error(tmp_path: Path, flag: str, capsys: pytest.
 def test_reranker_run_writes_the_documented_keys_with_thresholds_from_the_model(tmp_path: Path, tiny_reranker: Path) -> None:
     """A whole (tiny) run: headline = the cross-encoder at its stored threshold, cosine under baseline."""
     from claims import main
-    from conftest import PARAPHRASES
 
     from compare.rerank import load_calibration
 
-    mrpc = tmp_path / "m.txt"
-    rows = [f"{label}\t{100 + n}\t{200 + n}\t{left}\t{right}" for n, (left, right, label) in enumerate(PARAPHRASES)]
-    mrpc.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    sts = tmp_path / "s.csv"
-    sts.write_text("".join(f"main-news\tMSRpar\t2012\t{n}\t{4.0 * label + n / 10}\t{left}\t{right}\n" for n, (left, right, label) in enumerate(PARAPHRASES)), encoding="utf-8")
-    semeval = tmp_path / "e.csv"
-    semeval.write_text(SEMEVAL, encoding="utf-8")
+    args = paraphrase_files(tmp_path)
     out = tmp_path / "out.json"
-    args = ["--mrpc", str(mrpc), "--sts", str(sts), "--semeval", str(semeval), "--json", str(out)]
     assert main([*args, "--reranker", str(tiny_reranker), "--backends", "onnx", "--ann-vectors", "0", "--sentences", "8", "--cache-dir", str(tmp_path / "cache")]) == 0
     result = json.loads(out.read_text())
     assert {"precision", "recall", "f1"} <= result["mrpc"].keys() and "spearman" in result["sts"]
@@ -116,19 +122,11 @@ def test_reranker_run_writes_the_documented_keys_with_thresholds_from_the_model(
 
 def test_without_a_reranker_the_run_says_the_headline_is_the_bi_encoders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from claims import main
-    from conftest import PARAPHRASES
 
     monkeypatch.delenv("COMPARE_RERANKER", raising=False)
     monkeypatch.setenv("COMPARE_HOME", str(tmp_path / "home"))
-    mrpc = tmp_path / "m.txt"
-    rows = [f"{label}\t{100 + n}\t{200 + n}\t{left}\t{right}" for n, (left, right, label) in enumerate(PARAPHRASES)]
-    mrpc.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    sts = tmp_path / "s.csv"
-    sts.write_text("".join(f"main-news\tMSRpar\t2012\t{n}\t{4.0 * label}\t{left}\t{right}\n" for n, (left, right, label) in enumerate(PARAPHRASES)), encoding="utf-8")
-    semeval = tmp_path / "e.csv"
-    semeval.write_text(SEMEVAL, encoding="utf-8")
+    args = [*paraphrase_files(tmp_path), "--mrpc-train", str(tmp_path / "m.txt")]
     out = tmp_path / "out.json"
-    args = ["--mrpc", str(mrpc), "--mrpc-train", str(mrpc), "--sts", str(sts), "--semeval", str(semeval), "--json", str(out)]
     assert main([*args, "--backends", "onnx", "--ann-vectors", "0", "--sentences", "8", "--cache-dir", str(tmp_path / "cache")]) == 0
     assert "no reranker configured: the headline mrpc/sts figures are the bi-encoder's" in capsys.readouterr().err
     assert "reranker" not in json.loads(out.read_text())
