@@ -88,8 +88,11 @@ def _user_errors() -> Iterator[None]:
         _fail(f"{error.filename}: {error.strerror}")
 
 
-def _settings(home: Path | None, config: Path | None, model: str | None = None, device: str | None = None) -> Settings:
-    return load_settings(home, config_file=config, overrides={"embed": {"model": model, "device": device}})
+def _settings(
+    home: Path | None, config: Path | None, model: str | None = None, device: str | None = None, **sections: dict[str, object]
+) -> Settings:
+    """Settings with the common flags (and any other section's flags, e.g. index={...}) over file and environment."""
+    return load_settings(home, config_file=config, overrides={"embed": {"model": model, "device": device}, **sections})
 
 
 def _progress() -> Progress:
@@ -386,8 +389,7 @@ def index_build(
     from compare.store import Store
 
     with _user_errors():
-        overrides = {"embed": {"model": model, "device": device}, "index": {"engine": engine, "ray_address": ray_address}}
-        settings = load_settings(home, config_file=config, overrides=overrides)
+        settings = _settings(home, config, model, device, index={"engine": engine, "ray_address": ray_address})
         try:
             with _progress() as progress:
                 built = build_index(Store(settings.home), settings, progress=_index_progress(progress), full=full, keep=keep)

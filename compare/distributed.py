@@ -227,7 +227,7 @@ class BatchedEmbedder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         size = self.engine.batch_size
-        batches = [list(texts[offset : offset + size]) for offset in range(0, len(texts), size)]
+        batches = _batches(texts, size)
         total = len(texts)
 
         def report(done: int, count: int) -> None:
@@ -290,6 +290,9 @@ def engine_signer(engine: Engine) -> Signer:
 
 def map_texts(engine: Engine, fn: Callable[[list[str]], list[int]], texts: Sequence[str]) -> list[int]:
     """`fn` (one value per text) over engine batches of `texts`, flattened back into text order."""
-    size = engine.batch_size
-    parts = engine.map_batches(fn, [list(texts[offset : offset + size]) for offset in range(0, len(texts), size)])
+    parts = engine.map_batches(fn, _batches(texts, engine.batch_size))
     return [value for part in parts for value in part]
+
+
+def _batches(texts: Sequence[str], size: int) -> list[list[str]]:
+    return [list(texts[offset : offset + size]) for offset in range(0, len(texts), size)]

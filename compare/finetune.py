@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 csv.field_size_limit(10**8)
 FIT_SHARE = 0.4
+ExampleT = TypeVar("ExampleT", bound=tuple)  # a training example; only the loss reads it
 
 
 class DataError(ValueError):
@@ -116,8 +117,8 @@ def training_pairs(mrpc: Sequence[Path], sts: Sequence[Path], *, all_mrpc_rows: 
 
 def _train(
     model: torch.nn.Module,
-    examples: list[tuple[str, str, float]],
-    batch_loss: Callable[[Sequence[tuple[str, str, float]]], torch.Tensor],
+    examples: list[ExampleT],
+    batch_loss: Callable[[Sequence[ExampleT]], torch.Tensor],
     *,
     epochs: int,
     batch_size: int,
@@ -193,9 +194,9 @@ def finetune(
 
 CALIBRATION_SHARE = 0.1
 HELDOUT_FILE = "heldout-mrpc.tsv"
+CALIBRATION_PAIRS_FILE = "calibration-mrpc.tsv"
 HEADS = ("paraphrase", "similarity")  # the cross-encoder's output logits, in order
 PARAPHRASE_HEAD, SIMILARITY_HEAD = 0, 1
-CALIBRATION_PAIRS_FILE = "calibration-mrpc.tsv"
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ def _head_count(folder: Path) -> int:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
         raise RerankerError(f"{path}: not readable as JSON ({error})") from error
-    return len(config.get("id2label") or {}) or int(config.get("num_labels", 1))
+    return max(1, len(config.get("id2label") or {}))
 
 
 def blend(probabilities: np.ndarray, cosines: np.ndarray, weight: float) -> np.ndarray:
