@@ -589,6 +589,8 @@ def finetune(
     or `reranker` under [align].
 
     Example: compare finetune models/news-reranker --cross-encoder --mrpc msr_paraphrase_train.txt --sts sts-train.csv
+
+    Example: compare finetune models/minilm-sts --sts sts-train.csv   (bi-encoder; all STS genres: README)
     """
     from compare.finetune import DataError, FinetuneConfig, training_pairs
     from compare.finetune import finetune as run_finetune
@@ -610,6 +612,13 @@ def finetune(
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
         out.print(f"model written to {written}; use it with COMPARE_MODEL={written}", highlight=False)
+        # Fine-tuning moves the cosine scale: after an MRPC + STS fine-tune the shipped floor kept 1% of
+        # MRPC mining recall (README), so the alignment thresholds must be refitted for the new model.
+        err.print(
+            f"its cosines are on another scale than {settings.embed.model}'s: refit [align] min_similarity and min_margin "
+            f"with `python benchmarks/claims.py --model {written} --reranker none ...` before using it in reports",
+            highlight=False, markup=False,  # "[align]" is not a style tag
+        )
 
 
 def _finetune_cross_encoder(output: Path, mrpc: list[Path], sts: list[Path], holdout: float, epochs: int, settings: Settings) -> None:

@@ -206,3 +206,18 @@ def test_bi_encoder_finetune_writes_a_model_that_moves_paraphrases_closer(tmp_pa
         return float(cosines[:4].mean() - cosines[4:].mean())
 
     assert gap(str(folder)) > gap(EmbedConfig().model)
+
+
+def test_bi_encoder_finetune_command_says_the_alignment_thresholds_need_refitting(tmp_path: Path) -> None:
+    """The CLI trains (a tiny real run), names the folder to configure, and warns that the shipped
+    [align] thresholds were fitted on the base model's cosine scale."""
+    from typer.testing import CliRunner
+
+    from compare.cli import app
+
+    sts = write(tmp_path, "sts.csv", STS)
+    result = CliRunner().invoke(app, ["finetune", str(tmp_path / "bi"), "--sts", str(sts), "--home", str(tmp_path / "home")])
+    assert result.exit_code == 0, result.output
+    assert f"COMPARE_MODEL={tmp_path / 'bi'}" in result.output
+    assert "refit [align] min_similarity and min_margin" in result.output
+    assert (tmp_path / "bi" / "modules.json").exists()
