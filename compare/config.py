@@ -79,6 +79,15 @@ class AlignConfig:
     rerank_k: int = 3
     rerank_floor: float = 0.4
     rerank_threshold: float = 0.0
+    # The embedding model for claims ("" = the [embed] model): alignment and the cosine `similarity`
+    # reports carry. A model fine-tuned on STS (`compare finetune OUT --sts sts-train.csv --epochs 3`)
+    # ranks claim pairs better (STS news 0.723 -> 0.814) but lowers document similarity (SemEval 0.855
+    # -> 0.69), so story grouping keeps [embed] model. Another model's cosines need the thresholds
+    # here (min_similarity, min_margin, near_similarity) refitted: benchmarks/claims.py.
+    claim_model: str = ""
+    # An outlet whose closest sentence to a claim group reaches this cosine is listed as "similar
+    # wording", not as leaving the claim out (report.py).
+    near_similarity: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,11 @@ class Settings:
     stories: StoryConfig = field(default_factory=StoryConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
 
+    @property
+    def claim_embed(self) -> EmbedConfig:
+        """The embedding settings for claims: [embed] with `align.claim_model` as the model when set."""
+        return replace(self.embed, model=self.align.claim_model) if self.align.claim_model else self.embed
+
 
 class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the file and key."""
@@ -153,6 +167,7 @@ _ENVIRONMENT: dict[str, tuple[str, str]] = {
     "COMPARE_DEVICE": ("embed", "device"),
     "COMPARE_BATCH_SIZE": ("embed", "batch_size"),
     "COMPARE_RERANKER": ("align", "reranker"),
+    "COMPARE_CLAIM_MODEL": ("align", "claim_model"),
 }
 
 

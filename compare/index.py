@@ -587,9 +587,9 @@ def warm_claim_vectors(
     texts = claims_frame(chosen)["text"].to_list()
     if not texts:
         return 0
-    embedder = cached_embedder(settings.embed, store.home, progress=lambda done, total: report("claim vectors", done, total))
+    embedder = cached_embedder(settings.claim_embed, store.home, progress=lambda done, total: report("claim vectors", done, total))
     # Workers build the model as cached_embedder did, with the ONNX export under <home>/cache/embeddings.
-    embedder.inner = batched_embedder(engine or LocalEngine(), embedder.inner, settings.embed, cache_dir=store.home / "cache" / "embeddings")
+    embedder.inner = batched_embedder(engine or LocalEngine(), embedder.inner, settings.claim_embed, cache_dir=store.home / "cache" / "embeddings")
     embedder.encode(texts)
     return embedder.embedded
 

@@ -55,7 +55,7 @@ class WireCopy:
 @dataclass(frozen=True)
 class CoverageRow:
     """One claim group across outlets: who carries it (aligned claims), who has only a loosely similar
-    sentence (`near`: cosine >= NEAR_SIMILARITY but not aligned), and who left it out (`missing`)."""
+    sentence (`near`: cosine >= AlignConfig.near_similarity but not aligned), and who left it out (`missing`)."""
 
     group_id: str
     claims: tuple[ClaimRef, ...]
@@ -188,14 +188,13 @@ def _coverage(claims: pl.DataFrame, groups: pl.DataFrame, outlets: Sequence[str]
     return rows
 
 
-# An outlet whose closest sentence to a claim group reaches this cosine has not left the claim out,
-# though alignment (mutual nearest neighbours at AlignConfig.min_similarity) did not pair them: on
-# BASIL, 84% of sentences had no aligned counterpart, many of them paraphrased elsewhere.
-NEAR_SIMILARITY = 0.6
+def _with_near(rows: list[CoverageRow], claims: pl.DataFrame, vectors: np.ndarray, near_similarity: float) -> list[CoverageRow]:
+    """Move outlets with a loosely similar sentence from `missing` to `near`.
 
-
-def _with_near(rows: list[CoverageRow], claims: pl.DataFrame, vectors: np.ndarray) -> list[CoverageRow]:
-    """Move outlets with a loosely similar sentence from `missing` to `near`."""
+    An outlet whose closest sentence to a claim group reaches `near_similarity` (AlignConfig, cosine)
+    has not left the claim out, though alignment did not pair them: on BASIL, 84% of sentences had
+    no aligned counterpart, many of them paraphrased elsewhere.
+    """
     if not rows or vectors.size == 0:
         return rows
     position = {claim_id: row for row, claim_id in enumerate(claims["claim_id"].to_list())}
@@ -207,7 +206,7 @@ def _with_near(rows: list[CoverageRow], claims: pl.DataFrame, vectors: np.ndarra
             updated.append(row)
             continue
         mine = vectors[[position[claim.claim_id] for claim in row.claims]]
-        near = tuple(o for o in row.missing if o in by_outlet and len(by_outlet[o]) and float((mine @ by_outlet[o].T).max()) >= NEAR_SIMILARITY)
+        near = tuple(o for o in row.missing if o in by_outlet and len(by_outlet[o]) and float((mine @ by_outlet[o].T).max()) >= near_similarity)
         updated.append(replace(row, missing=tuple(o for o in row.missing if o not in near), near=near) if near else row)
     return updated
 
@@ -227,7 +226,7 @@ def build_report(
     if embedder is None:  # claim vectors persist under the home: a story's second report needs no model
         from compare.embed import cached_embedder
 
-        embedder = cached_embedder(settings.embed, settings.home)
+        embedder = cached_embedder(settings.claim_embed, settings.home)
     return report_for_articles(members, settings, story_id=story_id, index=index, embedder=embedder, progress=progress)
 
 
@@ -254,15 +253,15 @@ def report_for_articles(
     )
     if progress:
         progress(f"embedding {claims.height} claims")
-    vectors = (embedder or make_embedder(settings.embed)).encode(claims["text"].to_list())
+    vectors = (embedder or make_embedder(settings.claim_embed)).encode(claims["text"].to_list())
     scorer, threshold = configured_scorer(
-        settings.align.reranker, settings.align.rerank_threshold, embedding_model=settings.embed.model, device=settings.embed.device
+        settings.align.reranker, settings.align.rerank_threshold, embedding_model=settings.claim_embed.model, device=settings.embed.device
     )
     if scorer is not None and progress:
         progress(f"re-ranking claim pairs with {settings.align.reranker}")
     pairs = align_claims(claims, vectors, settings.align, scorer=scorer, threshold=threshold)
     groups = group_claims(claims["claim_id"].to_list(), pairs)
-    coverage = _with_near(_coverage(claims, groups, outlets), claims, vectors)
+    coverage = _with_near(_coverage(claims, groups, outlets), claims, vectors, settings.align.near_similarity)
     multi_outlet = len(outlets) > 1
     shared = tuple(row for row in coverage if multi_outlet and not row.missing and not row.near)
     unique = tuple(row for row in coverage if multi_outlet and len(row.present) == 1 and not row.near)

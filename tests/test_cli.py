@@ -182,3 +182,15 @@ def test_report_with_a_configured_reranker(home: Path, tmp_path: Path, tiny_rera
     monkeypatch.setenv("COMPARE_RERANKER", str(tiny_reranker))
     result = runner.invoke(app, ["report", story["story_id"], "--home", str(home), "--model", "hashing"])
     assert result.exit_code == 2 and "calibrated with embedding model 'bundled:all-MiniLM-L6-v2'" in result.output
+    # The reranker is checked against the claim model, which may differ from the [embed] model.
+    monkeypatch.setenv("COMPARE_CLAIM_MODEL", "bundled:all-MiniLM-L6-v2")
+    result = runner.invoke(app, ["report", story["story_id"], "--home", str(home), "--model", "hashing", "--format", "json"])
+    assert result.exit_code == 0, result.output
+
+
+def test_report_embeds_claims_with_the_claim_model(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stories = json.loads(runner.invoke(app, ["stories", "--home", str(home), "--format", "json"]).output)
+    story = max(stories, key=lambda s: len(s["outlets"]))["story_id"]
+    monkeypatch.setenv("COMPARE_CLAIM_MODEL", str(tmp_path / "no-such-model"))
+    result = runner.invoke(app, ["report", story, "--home", str(home), "--model", "hashing"])
+    assert result.exit_code == 2 and "no-such-model" in result.output and "Traceback" not in result.output

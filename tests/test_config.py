@@ -144,3 +144,14 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, environ={})
     with pytest.raises(AttributeError):
         settings.minhash.shingle_size = 3  # type: ignore[misc]
+
+
+def test_claim_model_defaults_to_the_embedding_model_and_overrides_it_for_claims_only(tmp_path: Path) -> None:
+    plain = load_settings(tmp_path, environ={"COMPARE_MODEL": "models/base"})
+    assert plain.claim_embed == plain.embed and plain.claim_embed.model == "models/base"
+    write_toml(tmp_path, '[embed]\nbatch_size = 8\n\n[align]\nclaim_model = "models/sts"\n')
+    from_toml = load_settings(tmp_path, environ={})
+    assert (from_toml.embed.model, from_toml.claim_embed.model) == (BUNDLED_MODEL, "models/sts")
+    assert from_toml.claim_embed.batch_size == 8  # the rest of [embed] still applies to claims
+    from_environment = load_settings(tmp_path, environ={"COMPARE_CLAIM_MODEL": "models/other"})
+    assert from_environment.claim_embed.model == "models/other" and from_environment.embed.model == BUNDLED_MODEL

@@ -76,5 +76,8 @@ def test_loosely_similar_sentence_is_near_not_left_out(settings) -> None:  # noq
     claims = pl.DataFrame({"claim_id": ["a:0", "b:0", "c:0"], "outlet": ["A", "B", "C"]})
     vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]], dtype=np.float32)  # cos(a, b) = 0.8, cos(a, c) = 0
     row = CoverageRow("g", (ClaimRef("a:0", "a", "A", 0, 5, "text."),), ("A",), ("B", "C"))
-    [updated] = _with_near([row], claims, vectors)
+    [updated] = _with_near([row], claims, vectors, 0.6)
     assert (updated.present, updated.near, updated.missing) == (("A",), ("B",), ("C",))
+    # The cut is the configured one: above cos(a, b) nobody is near.
+    [strict] = _with_near([row], claims, vectors, 0.9)
+    assert (strict.near, strict.missing) == ((), ("B", "C"))
