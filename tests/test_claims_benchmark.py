@@ -117,7 +117,27 @@ def test_reranker_run_writes_the_documented_keys_with_thresholds_from_the_model(
     assert {"mrpc", "sts", "mrpc_at_reranker_calibration"} <= result["baseline"].keys()
     assert result["throughput"]["reranker_pairs_per_s"] > 0
     # The tiny model was trained on exactly these pairs: it separates them.
-    assert result["mrpc"]["f1"] == 1.0 and result["sts"]["spearman"] > 0.5
+    assert result["mrpc"]["f1"] == 1.0 and result["reranker"]["sts"]["spearman"] > 0.5
+    # Headline STS is the claim cosine (what reports carry as `similarity`), reranked or not.
+    assert result["sts"] == result["baseline"]["sts"]
+
+
+def test_claims_use_the_claim_model_and_documents_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from claims import main
+
+    monkeypatch.setenv("COMPARE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("COMPARE_CLAIM_MODEL", raising=False)
+    args = [*paraphrase_files(tmp_path), "--reranker", "none", "--backends", "onnx", "--ann-vectors", "0", "--sentences", "8", "--cache-dir", str(tmp_path / "cache")]
+    out = tmp_path / "out.json"
+    assert main([*args, "--model", "hashing-64"]) == 0
+    alone = json.loads(out.read_text())
+    assert main([*args, "--model", "hashing-256", "--claim-model", "hashing-64"]) == 0
+    split = json.loads(out.read_text())
+    assert split["models"] == {"claims": "hashing-64", "documents": "hashing-256"} and split["throughput"]["model"] == "hashing-64"
+    assert (split["mrpc"]["f1"], split["sts"]) == (alone["mrpc"]["f1"], alone["sts"])
+    monkeypatch.setenv("COMPARE_CLAIM_MODEL", "hashing-64")  # the configured claim model is the default
+    assert main(args) == 0
+    assert json.loads(out.read_text())["models"] == {"claims": "hashing-64", "documents": "bundled:all-MiniLM-L6-v2"}
 
 
 def test_without_a_reranker_the_run_says_the_headline_is_the_bi_encoders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
