@@ -616,7 +616,8 @@ def finetune(
         # MRPC mining recall (README), so the alignment thresholds must be refitted for the new model.
         err.print(
             f"its cosines are on another scale than {settings.embed.model}'s: refit [align] min_similarity and min_margin "
-            f"with `python benchmarks/claims.py --model {written} --reranker none ...` before using it in reports",
+            f"with `python benchmarks/claims.py --claim-model {written} --reranker none ...`, and set near_similarity "
+            "(README: Adapted claims), before using it in reports",
             highlight=False, markup=False,  # "[align]" is not a style tag
         )
 
