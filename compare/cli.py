@@ -639,7 +639,7 @@ def _finetune_cross_encoder(output: Path, mrpc: list[Path], sts: list[Path], hol
     examples = cross_encoder_examples(train, [pair for path in sts for pair in load_sts(path)])
     err.print(
         f"training a cross-encoder from {settings.embed.model} on {len(examples)} pairs (both orders); "
-        f"{len(calibration)} MRPC pairs calibrate, {len(heldout)} are held out",
+        f"{len(calibration)} MRPC pairs calibrate it with {settings.claim_embed.model}'s cosines, {len(heldout)} are held out",
         highlight=False,
     )
     with _progress() as progress:
@@ -649,7 +649,9 @@ def _finetune_cross_encoder(output: Path, mrpc: list[Path], sts: list[Path], hol
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     fitted_on = ", ".join(f"{path.name} (calibration part)" for path in mrpc)
-    calibration_result = calibrate_cross_encoder(output, calibration, base=settings.embed, fitted_on=fitted_on)
+    # The reranker blends in the cosine of the claim model (what reports hand it), so that model's
+    # cosines are the ones its threshold is fitted with; the weights come from [embed] model.
+    calibration_result = calibrate_cross_encoder(output, calibration, base=settings.claim_embed, fitted_on=fitted_on)
     write_mrpc(calibration, output / CALIBRATION_PAIRS_FILE)  # so the threshold fit can be reproduced
     if heldout:
         write_mrpc(heldout, output / HELDOUT_FILE)

@@ -154,12 +154,28 @@ def test_finetune_cross_encoder_writes_reranker_calibration_and_holdout(tmp_path
     assert f"COMPARE_RERANKER={output}" in result.output
     calibration = json.loads((output / "compare-calibration.json").read_text())
     assert calibration["fitted_on"] == "mrpc.txt (calibration part)" and calibration["pairs"] >= 1
+    assert calibration["embedding_model"] == "bundled:all-MiniLM-L6-v2"
     from compare.finetune import load_mrpc
 
     held_out = load_mrpc(output / "heldout-mrpc.tsv")
     calibration_pairs = load_mrpc(output / "calibration-mrpc.tsv")
     assert 0 < len(held_out) < 32 and len(calibration_pairs) == calibration["pairs"]
     assert {p.key for p in held_out}.isdisjoint({p.key for p in calibration_pairs})
+
+
+def test_finetune_cross_encoder_calibrates_with_the_claim_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights from the [embed] model, threshold fitted on the claim model's cosines (what reports blend in)."""
+    from conftest import PARAPHRASES
+
+    mrpc = tmp_path / "mrpc.txt"
+    rows = [f"{label}\t{100 + n}\t{200 + n}\t{left}\t{right}" for n, (left, right, label) in enumerate(PARAPHRASES * 4)]
+    mrpc.write_text("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    monkeypatch.setenv("COMPARE_CLAIM_MODEL", "hashing")
+    result = runner.invoke(app, ["finetune", str(tmp_path / "reranker"), "--cross-encoder", "--mrpc", str(mrpc), "--home", str(tmp_path / "home")])
+    assert result.exit_code == 0, result.output
+    assert "calibrate it with hashing's cosines" in result.output
+    calibration = json.loads((tmp_path / "reranker" / "compare-calibration.json").read_text())
+    assert calibration["embedding_model"] == "hashing"
 
 
 def test_finetune_cross_encoder_without_mrpc_is_one_line_error(tmp_path: Path) -> None:
