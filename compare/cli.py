@@ -583,8 +583,9 @@ def finetune(
 ) -> None:
     """Adapt the model to news paraphrase with labelled sentence pairs (CPU minutes to tens of minutes).
 
-    Default: fine-tune the embedding model (CoSENT); use it with COMPARE_MODEL=OUTPUT or `model` under
-    [embed]. With --cross-encoder: train a reranker from the embedding model's weights, its decision
+    Default: fine-tune the embedding model (CoSENT); use it for claims with COMPARE_CLAIM_MODEL=OUTPUT
+    (`claim_model` under [align]; story grouping keeps the [embed] model) or for everything with
+    COMPARE_MODEL=OUTPUT. With --cross-encoder: train a reranker from the embedding model's weights, its decision
     threshold fitted on 10% of the MRPC pairs it never trains on; use it with COMPARE_RERANKER=OUTPUT
     or `reranker` under [align].
 
@@ -611,7 +612,7 @@ def finetune(
                 examples, output, base=settings.embed, config=FinetuneConfig(epochs=epochs),
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-        out.print(f"model written to {written}; use it with COMPARE_MODEL={written}", highlight=False)
+        out.print(f"model written to {written}; use it for claims with COMPARE_CLAIM_MODEL={written}, or for everything with COMPARE_MODEL={written}", highlight=False)
         # Fine-tuning moves the cosine scale: after an MRPC + STS fine-tune the shipped floor kept 1% of
         # MRPC mining recall (README), so the alignment thresholds must be refitted for the new model.
         err.print(

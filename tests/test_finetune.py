@@ -218,6 +218,6 @@ def test_bi_encoder_finetune_command_says_the_alignment_thresholds_need_refittin
     sts = write(tmp_path, "sts.csv", STS)
     result = CliRunner().invoke(app, ["finetune", str(tmp_path / "bi"), "--sts", str(sts), "--home", str(tmp_path / "home")])
     assert result.exit_code == 0, result.output
-    assert f"COMPARE_MODEL={tmp_path / 'bi'}" in result.output
+    assert f"COMPARE_CLAIM_MODEL={tmp_path / 'bi'}" in result.output and f"COMPARE_MODEL={tmp_path / 'bi'}" in result.output
     assert "refit [align] min_similarity and min_margin" in result.output
     assert (tmp_path / "bi" / "modules.json").exists()
