@@ -39,7 +39,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from compare.align import accept, build_index, candidate_pairs, reranked_pairs  # noqa: E402
-from compare.config import AlignConfig, EmbedConfig, load_settings  # noqa: E402
+from compare.config import AlignConfig, ConfigError, EmbedConfig, load_settings  # noqa: E402
 from compare.docsim import DocSimConfig, document_similarity, embed_documents  # noqa: E402
 from compare.embed import CachedEmbedder, EmbeddingCache, make_embedder  # noqa: E402
 from compare.finetune import FIT_SHARE, DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score  # noqa: E402
@@ -330,8 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--semeval", type=Path, required=True, help="SemEval-2022 Task 8 CSV (English original pairs are used)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     parser.add_argument("--reranker", help="cross-encoder folder from `compare finetune --cross-encoder` (default: the configured align.reranker; 'none' for bi-encoder figures only)")
-    parser.add_argument("--model", help="embedding model for documents, and for claims unless --claim-model (default: the configured [embed] model, e.g. COMPARE_MODEL; else the bundled MiniLM)")
-    parser.add_argument("--claim-model", help="embedding model for claims (default: the configured [align] claim_model, e.g. COMPARE_CLAIM_MODEL; else --model), e.g. a `compare finetune --sts` output folder")
+    parser.add_argument("--model", help="embedding model for documents, and for claims unless a claim model is given or configured (default: the configured [embed] model, e.g. COMPARE_MODEL; else the bundled MiniLM)")
+    parser.add_argument("--claim-model", help="embedding model for claims (default: the configured [align] claim_model, e.g. COMPARE_CLAIM_MODEL; else the --model one), e.g. a `compare finetune --sts` output folder")
     parser.add_argument("--backends", default="torch,onnx,onnx-int8", help="backends to measure (first one gives the headline figures)")
     parser.add_argument("--ann-vectors", type=int, default=200_000, help="ANN corpus size (issue target 1,000,000; 0 skips)")
     parser.add_argument("--sentences", type=int, default=2000, help="news sentences for the throughput test")
@@ -358,10 +358,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.limit:
         mrpc_fit, mrpc_score, sts, semeval = (part[: args.limit] for part in (mrpc_fit, mrpc_score, sts, semeval))
-    settings = load_settings()
-    reranker_folder = args.reranker if args.reranker is not None else settings.align.reranker
-    document_model = args.model or settings.embed.model
-    claim_model = args.claim_model or (settings.align.claim_model if not args.model else "") or document_model
+    try:  # the configured models and reranker, with these flags on top, resolved as the CLI resolves them
+        settings = load_settings(overrides={"embed": {"model": args.model}, "align": {"claim_model": args.claim_model, "reranker": args.reranker}})
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    reranker_folder, document_model, claim_model = settings.align.reranker, settings.embed.model, settings.claim_embed.model
     scorer = None
     if reranker_folder and reranker_folder != "none":
         try:
