@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from compare.config import ConfigError, Settings, load_settings
@@ -97,7 +97,7 @@ def _settings(
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
         console=err, transient=True, disable=not err.is_terminal,
     )
 
@@ -113,12 +113,16 @@ def _index_progress(progress: Progress) -> Callable[[str, int, int], None]:
     return update
 
 
+def _notice(message: str) -> None:
+    err.print(message, highlight=False, markup=False)
+
+
 def _ensure_index(settings: Settings):  # noqa: ANN202
     from compare.index import ensure_index
     from compare.store import Store
 
     with _progress() as progress:
-        return ensure_index(Store(settings.home), settings, progress=_index_progress(progress))
+        return ensure_index(Store(settings.home), settings, progress=_index_progress(progress), notice=_notice)
 
 
 def _emit_listing(frame: pl.DataFrame, list_format: ListFormat, title: str, table_columns: list[str] | None = None) -> None:
@@ -211,8 +215,12 @@ def dedup(
             if min_outlets >= 2:
                 listing = listing.filter(pl.col("left_outlet") != pl.col("right_outlet"))
         else:
-            index = _ensure_index(settings)
-            listing = copy_listing(articles, index.clusters, settings.minhash).filter(pl.col("outlets") >= min_outlets)
+            from compare.dedup import CopyDetail
+            from compare.index import current_clusters
+
+            clusters, copies = current_clusters(Store(settings.home), settings, notice=_notice)
+            details = {article_id: CopyDetail.from_json(detail) for article_id, detail in copies.select("article_id", "detail").iter_rows()}
+            listing = copy_listing(articles, clusters, settings.minhash, details=details).filter(pl.col("outlets") >= min_outlets)
     if partial:
         _emit_listing(
             listing, list_format, f"{listing.height} article pairs sharing passages",
@@ -314,7 +322,7 @@ def report(
     Example: compare report s-1a2b3c4d5e --format html -o story.html
     Example: compare report --query "militia depot Baghdad explosions" --format markdown
     """
-    from compare.report import build_report, find_story
+    from compare.report import build_report, find_story, resolve_story
     from compare.store import Store
 
     with _user_errors():
@@ -322,12 +330,14 @@ def report(
             raise UserError("give a story id, an article id, or --query TEXT (exactly one)")
         settings = _settings(home, config, model, device)
         index = _ensure_index(settings)
-        articles = Store(settings.home).articles()
+        store = Store(settings.home)
         if query is not None:
-            story = find_story(articles, index, query)
+            story = find_story(store.articles(), index, query)
             err.print(f"best match for the query: story {story}", highlight=False, markup=False)
+        story_id = resolve_story(index, story or "")
+        members = store.articles(index.stories.filter(pl.col("story_id") == story_id)["article_id"].to_list())
         with err.status("aligning claims") if err.is_terminal else nullcontext():
-            built = build_report(articles, index, story, settings)
+            built = build_report(members, index, story_id, settings)
         _write_report(built, report_format, output)
 
 

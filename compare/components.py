@@ -7,7 +7,10 @@ one implementation keeps their grouping semantics identical.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Node = TypeVar("Node", bound=Hashable)
 
@@ -41,4 +44,15 @@ def connected_components(nodes: Sequence[Node], edges: Iterable[tuple[Node, Node
     union = UnionFind(nodes)
     for left, right in edges:
         union.join(left, right)
+    return union.groups()
+
+
+def union_groups(frames: Sequence[pl.DataFrame], column: str, all_ids: Sequence[str]) -> list[list[str]]:
+    """Connected components of group membership over `all_ids` (an id in no group is its own group)."""
+    union = UnionFind(all_ids)
+    for frame in frames:
+        for (_,), group in frame.group_by(column):
+            members = [m for m in group["article_id"].to_list() if m in union.parent]
+            for member in members[1:]:
+                union.join(member, members[0])
     return union.groups()

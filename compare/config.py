@@ -115,9 +115,10 @@ class IndexConfig:
     """Snapshots kept after a build (the current one always is); `compare index prune --keep` overrides."""
 
     keep_snapshots: int = 2
-    # Embed the claims of new articles in stories covered by at least this many outlets during the
-    # build, so their first report needs no model (0 = off: claims are embedded on first report).
-    precompute_claims_min_outlets: int = 0
+    # The build embeds the claims of stories covered by at least this many outlets and stores their
+    # vectors in the snapshot, so a report reads them and loads no model (0 = off: claims are
+    # embedded on first report). Single-outlet stories have nothing to compare.
+    precompute_claims_min_outlets: int = 2
     # Where the per-article work of a build runs (compare.distributed): "local" in this process, or
     # "ray" as Ray tasks. ray_address "" starts a local Ray runtime, "auto" joins the cluster of this
     # machine (`ray start`), "ray://host:10001" a remote one. Results are the same either way.

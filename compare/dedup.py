@@ -11,19 +11,24 @@ named after their earliest article.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from compare.components import connected_components
+from compare.components import connected_components, union_groups
 from compare.config import MinHashConfig
 from compare.reuse import SentenceDiff, SharedSpan, covered_words, own_ranges, sentence_diff, shared_spans
-from compare.schema import CLUSTER_SCHEMA
+from compare.schema import CLUSTER_SCHEMA, conform
+
+if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
+    from compare.distributed import Engine
 
 
 
@@ -531,6 +536,121 @@ def cluster_copies(articles: pl.DataFrame, config: MinHashConfig, *, sign: Signe
     return clusters_from_pairs(articles, pairs, config)
 
 
+def copy_links(clusters: pl.DataFrame) -> list[tuple[str, str]]:
+    """(source, copy) article id pairs of CLUSTER_SCHEMA rows: wire copies always share a story."""
+    sources = clusters.filter(pl.col("is_source")).select("cluster_id", pl.col("article_id").alias("source_id"))
+    members = clusters.filter(~pl.col("is_source")).join(sources, on="cluster_id")
+    return list(members.select("source_id", "article_id").iter_rows())
+
+
+# ---------------------------------------------------------------- signing on an engine (local or Ray)
+
+
+def _sign_batch(config: MinHashConfig, batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ReuseSignatures:
+    hashes, keep, doc_shingles = batch
+    return reuse_signatures(hashes, keep, doc_shingles, config)
+
+
+def engine_signer(engine: Engine) -> Signer:
+    """A dedup.Signer that signs batches of texts on `engine` and stitches the rows back in order.
+
+    Each batch carries only its texts' shingle hashes, template mask and rebased offsets; window
+    rows come back numbered within the batch and are shifted to corpus rows here.
+    """
+
+    def sign(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
+        texts = doc_shingles.size - 1
+        firsts = list(range(0, texts, engine.batch_size))
+        if not firsts:
+            return reuse_signatures(hashes, keep, doc_shingles, config)
+        batches = []
+        for first in firsts:
+            last = min(first + engine.batch_size, texts)
+            low, high = int(doc_shingles[first]), int(doc_shingles[last])
+            batches.append((hashes[low:high], keep[low:high], doc_shingles[first : last + 1] - low))
+        parts = engine.map_batches(partial(_sign_batch, config), batches)
+        return ReuseSignatures(
+            articles=np.concatenate([part.articles for part in parts]),
+            window_docs=np.concatenate([part.window_docs + first for part, first in zip(parts, firsts, strict=True)]),
+            windows=np.concatenate([part.windows for part in parts]),
+        )
+
+    return sign
+
+
+# ---------------------------------------------------------------- incremental pass (a build on a previous snapshot)
+
+
+# An incremental wire-copy pass is worth it only while the window around the new articles holds
+# less than this share of the corpus; past it a full pass costs about the same and is exact.
+INCREMENTAL_DEDUP_MAX_SHARE = 0.5
+# Articles of each new article's outlet added to the incremental pass, so per-outlet page templates
+# (dedup.template_min_articles) are still recognised when the window holds few of that outlet's articles.
+TEMPLATE_SAMPLE = 25
+
+
+def window_subset(articles: pl.DataFrame, new_ids: set[str], window_days: float) -> pl.DataFrame | None:
+    """Articles that could be copies of a new one: published within the window of a new article, or
+    undated (undated articles pair with any), plus a sample of each new article's outlet. None when a
+    new article is undated (it may pair with anything) or the window is off."""
+    new = articles.filter(pl.col("id").is_in(list(new_ids)))
+    if window_days <= 0 or new["published"].null_count():
+        return None
+    stamps = np.sort(new["published"].dt.epoch("s").to_numpy().astype(np.float64))
+    published = articles["published"].dt.epoch("s").to_numpy().astype(np.float64)  # NaN when undated
+    position = np.searchsorted(stamps, np.nan_to_num(published))
+    before = stamps[np.clip(position - 1, 0, len(stamps) - 1)]
+    after = stamps[np.clip(position, 0, len(stamps) - 1)]
+    with np.errstate(invalid="ignore"):
+        near = np.isnan(published) | (np.minimum(np.abs(published - before), np.abs(published - after)) <= window_days * 86400.0)
+    chosen = articles.filter(pl.Series(near) | pl.col("id").is_in(list(new_ids)))
+    outlets = new["outlet"].unique().to_list()
+    sample = (
+        articles.filter(pl.col("outlet").is_in(outlets))
+        .sort("published", descending=True, nulls_last=True)
+        .group_by("outlet", maintain_order=True)
+        .head(TEMPLATE_SAMPLE)
+        .select(articles.columns)
+    )
+    return pl.concat([chosen, sample]).unique("id", keep="first", maintain_order=True)
+
+
+def incremental_clusters(
+    articles: pl.DataFrame, new_ids: set[str], previous: pl.DataFrame, config: MinHashConfig, *, sign: Signer = reuse_signatures
+) -> pl.DataFrame | None:
+    """Wire-copy clusters of the grown corpus without a full pass: copies of new articles are looked
+    for among the articles within the dedup time window of them (a copy outside it is never reported,
+    see MinHashConfig.window_days), and merged with the previous clusters. Clusters whose members did
+    not change keep their rows. None when a full pass is needed (see window_subset).
+
+    Links between old articles are taken from the previous snapshot as they were; `--full` re-derives
+    them (e.g. after the dedup settings change).
+    """
+    current = set(articles["id"].to_list())
+    if not new_ids:
+        kept = previous.filter(pl.col("article_id").is_in(list(current)))
+        return kept if kept.height == previous.height else None
+    subset = window_subset(articles, new_ids, config.window_days)
+    if subset is None or subset.height > INCREMENTAL_DEDUP_MAX_SHARE * articles.height:
+        return None
+    found = cluster_copies(subset, config, sign=sign)
+    touched = found.filter(pl.col("cluster_id").is_in(found.filter(pl.col("article_id").is_in(list(new_ids)))["cluster_id"].unique().to_list()))
+    old = previous.filter(pl.col("article_id").is_in(list(current)))
+
+    previous_sets = {frozenset(g["article_id"].to_list()): key for (key,), g in previous.group_by("cluster_id")}
+    frames, changed = [], []
+    for members in union_groups([old, touched], "cluster_id", pl.concat([old["article_id"], touched["article_id"]]).unique(maintain_order=True).to_list()):
+        if len(members) < 2:
+            continue
+        unchanged = previous_sets.get(frozenset(members))
+        if unchanged is not None:
+            frames.append(previous.filter(pl.col("cluster_id") == unchanged))
+        else:
+            changed.append(members)
+    frames.append(clusters_from_groups(articles.filter(pl.col("id").is_in([m for group in changed for m in group])), changed, config))
+    return conform(pl.concat([conform(frame, CLUSTER_SCHEMA) for frame in frames]), CLUSTER_SCHEMA)
+
+
 # ---------------------------------------------------------------- explaining clusters
 
 
@@ -546,6 +666,26 @@ class CopyDetail:
     spans: tuple[SharedSpan, ...]  # left = copy, right = source
     own: tuple[tuple[int, int], ...]  # character ranges of the copy's own text
     diff: SentenceDiff
+
+
+    def to_json(self) -> str:
+        """The detail as one JSON document (what a snapshot stores per copy)."""
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, document: str) -> CopyDetail:
+        data = json.loads(document)
+        diff = data["diff"]
+        return cls(
+            article_id=data["article_id"], jaccard=data["jaccard"], copy_in_source=data["copy_in_source"],
+            source_in_copy=data["source_in_copy"], wire_share=data["wire_share"],
+            spans=tuple(SharedSpan(*(tuple(pair) for pair in (span["left_words"], span["right_words"], span["left_chars"], span["right_chars"]))) for span in data["spans"]),
+            own=tuple(tuple(pair) for pair in data["own"]),  # type: ignore[misc]
+            diff=SentenceDiff(
+                added=tuple(diff["added"]), removed=tuple(diff["removed"]),
+                changed=tuple(tuple(pair) for pair in diff["changed"]), kept=diff["kept"],  # type: ignore[misc]
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -594,16 +734,20 @@ def describe_clusters(articles: pl.DataFrame, clusters: pl.DataFrame, config: Mi
     return sorted(result, key=lambda cluster: cluster.cluster_id)
 
 
-def copy_listing(articles: pl.DataFrame, clusters: pl.DataFrame, config: MinHashConfig | None = None) -> pl.DataFrame:
+def copy_listing(
+    articles: pl.DataFrame, clusters: pl.DataFrame, config: MinHashConfig | None = None, *, details: Mapping[str, CopyDetail] | None = None
+) -> pl.DataFrame:
     """One row per cluster member with what a user needs to judge it, clusters with most outlets first.
 
     Columns: cluster_id, outlets (distinct outlets in the cluster), is_source, jaccard_to_source,
     copy_in_source, source_in_copy, wire_share, diff (sentences kept/changed/added/removed against
     the source), cluster_credit (the wire credit printed on the source, else on most members),
-    id, outlet, url, title, published, wire_credit.
+    id, outlet, url, title, published, wire_credit. `details` (copy article id -> CopyDetail, as a
+    snapshot stores them) saves describing every copy again.
     """
     config = config or MinHashConfig()
-    details = {d.article_id: d for cluster in describe_clusters(articles, clusters, config) for d in cluster.copies}
+    if details is None:
+        details = {d.article_id: d for cluster in describe_clusters(articles, clusters, config) for d in cluster.copies}
     joined = clusters.join(articles, left_on="article_id", right_on="id").rename({"article_id": "id"})
     joined = joined.with_columns(pl.col("outlet").n_unique().over("cluster_id").cast(pl.Int32).alias("outlets"))
     source_credit = joined.filter(pl.col("is_source")).select("cluster_id", pl.col("wire_credit").alias("source_credit"))

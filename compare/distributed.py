@@ -15,15 +15,12 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from compare.config import ConfigError, EmbedConfig, IndexConfig, MinHashConfig
+from compare.config import ConfigError, EmbedConfig, IndexConfig
 from compare.embed import Embedder, make_embedder
-
-if TYPE_CHECKING:  # dedup imports datasketch (~0.4 s): only when a build signs texts
-    from compare.dedup import ReuseSignatures, Signer
 
 ENGINES = ("local", "ray")
 # Articles per task. A batch of 256 title+ledes is ~2.5 s of MiniLM on one core, so the ~1 ms a Ray
@@ -249,46 +246,10 @@ def batched_embedder(
     return BatchedEmbedder(engine, engine.encoder(embedder, config, cache_dir), name=embedder.name, dimension=embedder.dimension, progress=progress)
 
 
-# --------------------------------------------------------------------------- MinHash signatures and claims
+# --------------------------------------------------------------------------- per-text work
 
 
-def _sign_batch(config: MinHashConfig, batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ReuseSignatures:
-    from compare.dedup import reuse_signatures
-
-    hashes, keep, doc_shingles = batch
-    return reuse_signatures(hashes, keep, doc_shingles, config)
-
-
-def engine_signer(engine: Engine) -> Signer:
-    """A dedup.Signer that signs batches of texts on `engine` and stitches the rows back in order.
-
-    Each batch carries only its texts' shingle hashes, template mask and rebased offsets; window
-    rows come back numbered within the batch and are shifted to corpus rows here.
-    """
-
-    def sign(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
-        from compare.dedup import ReuseSignatures, reuse_signatures
-
-        texts = doc_shingles.size - 1
-        firsts = list(range(0, texts, engine.batch_size))
-        if not firsts:
-            return reuse_signatures(hashes, keep, doc_shingles, config)
-        batches = []
-        for first in firsts:
-            last = min(first + engine.batch_size, texts)
-            low, high = int(doc_shingles[first]), int(doc_shingles[last])
-            batches.append((hashes[low:high], keep[low:high], doc_shingles[first : last + 1] - low))
-        parts = engine.map_batches(partial(_sign_batch, config), batches)
-        return ReuseSignatures(
-            articles=np.concatenate([part.articles for part in parts]),
-            window_docs=np.concatenate([part.window_docs + first for part, first in zip(parts, firsts, strict=True)]),
-            windows=np.concatenate([part.windows for part in parts]),
-        )
-
-    return sign
-
-
-def map_texts(engine: Engine, fn: Callable[[list[str]], list[int]], texts: Sequence[str]) -> list[int]:
+def map_texts(engine: Engine, fn: Callable[[list[str]], list[ResultT]], texts: Sequence[str]) -> list[ResultT]:
     """`fn` (one value per text) over engine batches of `texts`, flattened back into text order."""
     parts = engine.map_batches(fn, _batches(texts, engine.batch_size))
     return [value for part in parts for value in part]

@@ -153,8 +153,17 @@ def find_story(articles: pl.DataFrame, index: Index, query: str) -> str:
 
 
 def _wire_copies(members: pl.DataFrame, index: Index, config: MinHashConfig | None = None) -> tuple[WireCopy, ...]:
+    """The story's wire-copy clusters with each copy's evidence: read from the snapshot (stored by
+    the build's wire-copy stage), computed here only for a snapshot of an older format."""
+    from compare.index import snapshot_copies
+
     config = config or MinHashConfig()
     clusters = index.clusters.join(members, left_on="article_id", right_on="id")
+    wanted = [cid for (cid,), group in clusters.group_by("cluster_id") if group.height >= 2]
+    try:
+        stored = {row[0]: CopyDetail.from_json(row[1]) for row in snapshot_copies(index.path, wanted).select("article_id", "detail").iter_rows()}
+    except (OSError, pl.exceptions.PolarsError):
+        stored = {}
     copies = []
     for (cluster_id,), group in clusters.group_by("cluster_id"):
         if group.height < 2:
@@ -164,7 +173,7 @@ def _wire_copies(members: pl.DataFrame, index: Index, config: MinHashConfig | No
         others = [row for row in rows if row is not source]
         credits = [row["wire_credit"] for row in others if row["wire_credit"]]
         credit = source["wire_credit"] or (max(sorted(set(credits)), key=credits.count) if credits else None)
-        details = tuple(describe_copy(source["text"], row["id"], row["text"], config) for row in others)
+        details = tuple(stored.get(row["id"]) or describe_copy(source["text"], row["id"], row["text"], config) for row in others)
         refs = tuple((_article_ref(row), row["jaccard_to_source"]) for row in others)
         copies.append(WireCopy(cluster_id, _article_ref(source), refs, credit, details))
     return tuple(sorted(copies, key=lambda copy: copy.cluster_id))
@@ -211,6 +220,22 @@ def _with_near(rows: list[CoverageRow], claims: pl.DataFrame, vectors: np.ndarra
     return updated
 
 
+def stored_claims(index: Index, article_ids: Sequence[str], settings: Settings) -> tuple[pl.DataFrame, np.ndarray] | None:
+    """The snapshot's claims of `article_ids` (STORED_CLAIM_SCHEMA) and its claim vectors, or None
+    when the snapshot predates stored claims. Vectors made with another claim model are not used
+    (every vector_row is then null)."""
+    from compare.index import claim_model_name, snapshot_claim_vectors, snapshot_claims
+
+    try:
+        claims = snapshot_claims(index.path, list(article_ids))
+        vectors = snapshot_claim_vectors(index.path)
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        return None
+    if index.manifest.claim_model != claim_model_name(settings):
+        claims = claims.with_columns(pl.lit(None, dtype=pl.Int32).alias("vector_row"))
+    return claims, vectors
+
+
 def build_report(
     articles: pl.DataFrame,
     index: Index,
@@ -220,14 +245,39 @@ def build_report(
     embedder: Embedder | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> StoryReport:
+    """The report of one story of the index. Claims, their vectors and the wire-copy evidence come
+    from the snapshot; a model is loaded only for claims the build did not embed."""
     story_id = resolve_story(index, story_or_article_id)
     member_ids = index.stories.filter(pl.col("story_id") == story_id)["article_id"]
     members = articles.filter(pl.col("id").is_in(member_ids.implode()))
-    if embedder is None:  # claim vectors persist under the home: a story's second report needs no model
+    stored = stored_claims(index, member_ids.to_list(), settings)
+    return report_for_articles(members, settings, story_id=story_id, index=index, embedder=embedder, progress=progress, stored=stored)
+
+
+def _claim_vectors(
+    claims: pl.DataFrame, stored: np.ndarray | None, settings: Settings, embedder: Embedder | None, progress: Callable[[str], None] | None
+) -> np.ndarray:
+    """Vectors of `claims` rows: stored rows read from the snapshot, the rest embedded (claim vectors
+    persist under the home, so a story's second report needs no model either)."""
+    rows = claims["vector_row"].to_list() if "vector_row" in claims.columns else [None] * claims.height
+    missing = [position for position, row in enumerate(rows) if row is None]
+    if stored is not None and not missing:
+        return np.asarray(stored[np.asarray(rows, dtype=np.int64)], dtype=np.float32) if rows else np.zeros((0, stored.shape[1] if stored.ndim == 2 else 0), np.float32)
+    if embedder is None and stored is not None:  # a story of the index: cache what the build did not embed
         from compare.embed import cached_embedder
 
         embedder = cached_embedder(settings.claim_embed, settings.home)
-    return report_for_articles(members, settings, story_id=story_id, index=index, embedder=embedder, progress=progress)
+    embedder = embedder or make_embedder(settings.claim_embed)
+    if progress:
+        progress(f"embedding {len(missing)} claims")
+    fresh = embedder.encode([claims["text"][position] for position in missing])
+    vectors = np.zeros((claims.height, fresh.shape[1]), dtype=np.float32)
+    if missing:
+        vectors[missing] = fresh
+    present = [position for position, row in enumerate(rows) if row is not None]
+    if present and stored is not None:
+        vectors[present] = stored[np.asarray([rows[position] for position in present], dtype=np.int64)]
+    return vectors
 
 
 def report_for_articles(
@@ -238,22 +288,23 @@ def report_for_articles(
     index: Index | None = None,
     embedder: Embedder | None = None,
     progress: Callable[[str], None] | None = None,
+    stored: tuple[pl.DataFrame, np.ndarray] | None = None,
 ) -> StoryReport:
     """The report over any set of articles (ARTICLE_SCHEMA rows): claims aligned across outlets, then detectors.
 
-    `index` only supplies wire-copy clusters; without it the report has none. Benchmarks call this
-    directly on gold story groupings.
+    `index` only supplies wire-copy clusters; without it the report has none. `stored` is the
+    snapshot's claims and claim vectors (stored_claims); without it the articles are split and
+    embedded here. Benchmarks call this directly on gold story groupings.
     """
     members = _by_time(members)
     outlets = tuple(sorted(set(members["outlet"].to_list())))
     article_order = {article_id: i for i, article_id in enumerate(members["id"].to_list())}
 
-    claims = claims_frame(members).with_columns(
+    claims = stored[0] if stored is not None else claims_frame(members)
+    claims = claims.filter(pl.col("article_id").is_in(list(article_order))).with_columns(
         pl.col("article_id").replace_strict(article_order, return_dtype=pl.Int32).alias("article_order")
     )
-    if progress:
-        progress(f"embedding {claims.height} claims")
-    vectors = (embedder or make_embedder(settings.claim_embed)).encode(claims["text"].to_list())
+    vectors = _claim_vectors(claims, stored[1] if stored is not None else None, settings, embedder, progress)
     scorer, threshold = configured_scorer(
         settings.align.reranker, settings.align.rerank_threshold, embedding_model=settings.claim_embed.model, device=settings.embed.device
     )

@@ -96,10 +96,14 @@ class Store:
     def versions_path(self) -> Path:
         return self.home / "corpus" / "versions.parquet"
 
-    def articles(self) -> pl.DataFrame:
+    def articles(self, ids: Sequence[str] | None = None) -> pl.DataFrame:
+        """ARTICLE_SCHEMA rows: all, or only those with an id in `ids` (read with a filter, so a
+        report of one story does not load the whole corpus)."""
         if not self.articles_path.exists():
             return empty_frame(ARTICLE_SCHEMA)
-        return conform(pl.read_parquet(self.articles_path), ARTICLE_SCHEMA)
+        if ids is None:
+            return conform(pl.read_parquet(self.articles_path), ARTICLE_SCHEMA)
+        return conform(pl.scan_parquet(self.articles_path).filter(pl.col("id").is_in(list(ids))).collect(), ARTICLE_SCHEMA)
 
     def corpus_version(self) -> str:
         """Changes whenever the corpus file is rewritten; derived indexes record it to detect staleness."""

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from compare.components import UnionFind
+from compare.components import UnionFind, union_groups
 from compare.config import StoryConfig
 from compare.schema import STORY_SCHEMA
 from compare.text import lede, words
+from compare.vectors import flat_search
 
 STORY_TEXT_WORDS = 64
 _TFIDF_DIMENSION = 1 << 18
@@ -83,12 +84,7 @@ def _within_window(left: object, right: object, window_days: float) -> bool:
 
 
 def _neighbours(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    import faiss
-
-    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-    index = faiss.IndexFlatIP(matrix.shape[1])
-    index.add(matrix)
-    return index.search(matrix, min(len(matrix), count + 1))
+    return flat_search(vectors, vectors, min(len(vectors), count + 1))
 
 
 def _time_allowed(published: Sequence[object], window_days: float) -> np.ndarray:
@@ -220,3 +216,48 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
             else:
                 first[label] = row
 
+
+# An incremental pass pays only while the neighbourhood of the new articles is this share of the
+# corpus or less; past it regrouping everything costs about the same and is exact.
+INCREMENTAL_MAX_SHARE = 0.5
+
+
+def incremental_stories(
+    articles: pl.DataFrame, vectors: np.ndarray, new_ids: set[str], previous: pl.DataFrame, copy_links: Sequence[tuple[str, str]], config: StoryConfig
+) -> pl.DataFrame | None:
+    """Stories of the grown corpus without regrouping everything: each new article is grouped (by
+    stories.group_stories) with its nearest neighbours inside the story window, and the groups holding
+    a new article are merged into the previous stories (a new article that joins a neighbour joins
+    that neighbour's story). Old stories never split here; `--full` regroups everything. None when the
+    neighbourhood covers too much of the corpus for this to pay off.
+    """
+    ids = articles["id"].to_list()
+    current = set(ids)
+    old = previous.filter(pl.col("article_id").is_in(list(current)))
+    if not new_ids:
+        return old if old.height == len(ids) else None
+    new_rows = [row for row, article_id in enumerate(ids) if article_id in new_ids]
+    similarities, neighbours = flat_search(vectors, vectors[new_rows], min(len(ids), config.neighbours + 1))
+    published = articles["published"].dt.epoch("s").to_numpy().astype(np.float64)
+    window = config.window_days * 86400.0
+    # group_stories links on (embedding + tf-idf) / 2 >= floor, so with tf-idf <= 1 an embedding
+    # similarity below 2 * floor - 1 can never link: such neighbours need not be looked at.
+    floor = min(config.min_similarity, config.mutual_floor)
+    bound = 2 * floor - 1
+    seeds = set(new_rows)
+    for row, found, scores in zip(new_rows, neighbours, similarities, strict=True):
+        for other, score in zip(found, scores, strict=True):
+            near = np.isnan(published[row]) or np.isnan(published[other]) or abs(published[row] - published[other]) <= window
+            if other >= 0 and score >= bound and near:
+                seeds.add(int(other))
+    members = {ids[row] for row in seeds}
+    if len(members) > INCREMENTAL_MAX_SHARE * len(ids):
+        return None
+    rows = [row for row, article_id in enumerate(ids) if article_id in members]
+    subset = articles[rows]
+    links = [(a, b) for a, b in copy_links if a in members and b in members]
+    found = group_stories(subset, vectors[rows], links, config)
+    touched = found.filter(pl.col("story_id").is_in(found.filter(pl.col("article_id").is_in(list(new_ids)))["story_id"].unique().to_list()))
+    groups = union_groups([old, touched], "story_id", ids)
+    records = [(story_id(group), article_id) for group in groups for article_id in group]
+    return pl.DataFrame(records, schema=STORY_SCHEMA, orient="row")

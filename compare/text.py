@@ -45,6 +45,11 @@ def words(text: str) -> list[str]:
     return normalize_for_matching(text).split()
 
 
+# Bump when split_claims gives different claims for the same text: snapshots built with another
+# version split every article again instead of reusing their stored claims.
+CLAIM_SPLIT_VERSION = 1
+
+
 @dataclass(frozen=True)
 class ClaimSpan:
     """One sentence of an article; `start`/`end` index the article text, text == article[start:end]."""

@@ -186,7 +186,7 @@ def test_finetune_cross_encoder_without_mrpc_is_one_line_error(tmp_path: Path) -
 
 def test_report_with_a_configured_reranker(home: Path, tmp_path: Path, tiny_reranker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPARE_RERANKER", str(tiny_reranker))
-    stories = json.loads(runner.invoke(app, ["stories", "--home", str(home), "--format", "json"]).output)
+    stories = json.loads(runner.invoke(app, ["stories", "--home", str(home), "--format", "json"]).stdout)
     story = max(stories, key=lambda s: len(s["outlets"]))
     result = runner.invoke(app, ["report", story["story_id"], "--home", str(home), "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -205,7 +205,7 @@ def test_report_with_a_configured_reranker(home: Path, tmp_path: Path, tiny_rera
 
 
 def test_report_embeds_claims_with_the_claim_model(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    stories = json.loads(runner.invoke(app, ["stories", "--home", str(home), "--format", "json"]).output)
+    stories = json.loads(runner.invoke(app, ["stories", "--home", str(home), "--format", "json"]).stdout)
     story = max(stories, key=lambda s: len(s["outlets"]))["story_id"]
     monkeypatch.setenv("COMPARE_CLAIM_MODEL", str(tmp_path / "no-such-model"))
     result = runner.invoke(app, ["report", story, "--home", str(home), "--model", "hashing"])

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from compare.cli import app
 from compare.config import EmbedConfig, IndexConfig, MinHashConfig, Settings, load_settings
-from compare.dedup import reuse_signatures, shingle_texts, template_keep
+from compare.dedup import engine_signer, reuse_signatures, shingle_texts, template_keep
 from compare.demo import demo_corpus_text
 from compare.distributed import (
     BatchedEmbedder,
@@ -30,11 +30,10 @@ from compare.distributed import (
     RayEngine,
     batched_embedder,
     check_engine,
-    engine_signer,
     worker_embedder,
 )
 from compare.embed import HashingEmbedder, cached_embedder
-from compare.index import VECTORS, IndexBuildError, build_index, snapshot_refs
+from compare.index import CLAIM_VECTORS, VECTORS, IndexBuildError, build_index, snapshot_claims, snapshot_copies, snapshot_refs
 from compare.ingest import ingest
 from compare.store import Store
 
@@ -82,6 +81,9 @@ def test_a_ray_build_gives_the_local_build(tmp_path: Path) -> None:
     assert_frame_equal(local.stories, distributed.stories, check_row_order=False)
     assert_frame_equal(snapshot_refs(local.path), snapshot_refs(distributed.path))  # ids, order and claim counts
     np.testing.assert_allclose(np.load(local.path / VECTORS), np.load(distributed.path / VECTORS), atol=1e-6)
+    assert_frame_equal(snapshot_claims(local.path), snapshot_claims(distributed.path))  # claims and their vector rows
+    np.testing.assert_allclose(np.load(local.path / CLAIM_VECTORS), np.load(distributed.path / CLAIM_VECTORS), atol=1e-6)
+    assert_frame_equal(snapshot_copies(local.path), snapshot_copies(distributed.path), check_row_order=False)
     for field in ("articles", "clusters", "stories", "claims", "embedded"):
         assert getattr(local.manifest, field) == getattr(distributed.manifest, field), field
 
@@ -116,6 +118,9 @@ def test_an_incremental_ray_build_matches_the_local_one(tmp_path: Path) -> None:
     assert_frame_equal(local.clusters, distributed.clusters, check_row_order=False)
     assert_frame_equal(local.stories, distributed.stories, check_row_order=False)
     np.testing.assert_allclose(np.load(local.path / VECTORS), np.load(distributed.path / VECTORS), atol=1e-6)
+    assert_frame_equal(snapshot_claims(local.path), snapshot_claims(distributed.path))  # claims and their vector rows
+    np.testing.assert_allclose(np.load(local.path / CLAIM_VECTORS), np.load(distributed.path / CLAIM_VECTORS), atol=1e-6)
+    assert_frame_equal(snapshot_copies(local.path), snapshot_copies(distributed.path), check_row_order=False)
 
 
 def test_index_build_command_runs_on_ray(tmp_path: Path) -> None:

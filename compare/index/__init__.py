@@ -1,0 +1,58 @@
+"""Derived indexes built from the corpus as snapshots: a pipeline of named stages (stages.py) run by
+runner.py into the snapshot store (snapshot.py). Import the public names from here."""
+
+from compare.index.runner import (
+    BuildProgress,
+    build_index,
+    build_stages,
+    claim_model_name,
+    current_clusters,
+    ensure_index,
+    run_stages,
+    settings_fingerprint,
+    stale_reason,
+)
+from compare.index.snapshot import (
+    CLAIM_VECTORS,
+    CLAIMS,
+    COPIES,
+    COPY_SCHEMA,
+    DIFF_SCHEMA,
+    KEEP_SNAPSHOTS,
+    MANIFEST,
+    REFS,
+    SNAPSHOT_FILES,
+    SNAPSHOT_FORMAT,
+    STORED_CLAIM_SCHEMA,
+    VECTORS,
+    BuildLockedError,
+    Index,
+    IndexBuildError,
+    IndexMissingError,
+    Manifest,
+    SnapshotStatus,
+    build_lock,
+    current_path,
+    diff_snapshots,
+    list_snapshots,
+    load_index,
+    load_snapshot,
+    prune_snapshots,
+    snapshot_claim_vectors,
+    snapshot_claims,
+    snapshot_copies,
+    snapshot_refs,
+    snapshot_status,
+    snapshots_dir,
+    stable_ids,
+    verify_snapshot,
+)
+
+__all__ = [
+    "CLAIMS", "CLAIM_VECTORS", "COPIES", "COPY_SCHEMA", "DIFF_SCHEMA", "KEEP_SNAPSHOTS", "MANIFEST", "REFS", "SNAPSHOT_FILES",
+    "SNAPSHOT_FORMAT", "STORED_CLAIM_SCHEMA", "VECTORS", "BuildLockedError", "BuildProgress", "Index", "IndexBuildError",
+    "IndexMissingError", "Manifest", "SnapshotStatus", "build_index", "build_lock", "build_stages", "claim_model_name",
+    "current_clusters", "current_path", "diff_snapshots", "ensure_index", "list_snapshots", "load_index", "load_snapshot",
+    "prune_snapshots", "run_stages", "settings_fingerprint", "snapshot_claim_vectors", "snapshot_claims", "snapshot_copies",
+    "snapshot_refs", "snapshot_status", "snapshots_dir", "stable_ids", "stale_reason", "verify_snapshot",
+]

@@ -1,0 +1,327 @@
+"""The stages of an index build, in order: claims -> wire copy -> article vectors -> stories -> claim vectors.
+
+Each stage has a name (its key in the manifest's `seconds` and `stages`), a progress label, its own
+small typed config, and one method, `run(corpus, previous, engine, built, progress)`, that returns
+its outputs (frames and arrays) and a few counts. A stage owns both its paths: the full one, and the
+incremental one that reuses what the previous snapshot holds for unchanged articles. What it needs
+from an earlier stage it reads from `built` (the outputs so far). The runner (compare.index.runner)
+times and counts the stages; the snapshot store (compare.index.snapshot) writes what they return.
+The engine receives plain functions only (compare.distributed imports no stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import polars as pl
+
+from compare.config import EmbedConfig, MinHashConfig, StoryConfig
+from compare.distributed import Engine, batched_embedder, map_texts
+from compare.embed import Embedder
+from compare.index.snapshot import (
+    CLAIM_VECTORS,
+    CLAIMS,
+    COPIES,
+    COPY_SCHEMA,
+    STORED_CLAIM_SCHEMA,
+    VECTORS,
+    Manifest,
+    checked_file,
+    load_checked_vectors,
+    snapshot_copies,
+    stable_ids,
+)
+from compare.schema import CLAIM_SCHEMA, CLUSTER_SCHEMA, STORY_SCHEMA, conform
+
+StepProgress = Callable[[int, int], None]  # (done, total) within one stage
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What every stage reads: the corpus as of this build."""
+
+    articles: pl.DataFrame  # ARTICLE_SCHEMA: the latest version of each URL
+    version: str
+    renamed: Mapping[str, str]  # superseded article id -> id of its latest version (ids survive re-crawls)
+    new_ids: frozenset[str]  # articles not in the previous snapshot (every article without one)
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The snapshot a build starts from. Ids are always carried over from it; its results are
+    reused only when `reusable` (same dedup/story settings, not `--full`). Damaged files are
+    treated as absent (their contents are recomputed)."""
+
+    path: Path
+    manifest: Manifest
+    clusters: pl.DataFrame
+    stories: pl.DataFrame
+    refs: pl.DataFrame
+    reusable: bool
+
+    @cached_property
+    def claims(self) -> pl.DataFrame | None:
+        """STORED_CLAIM_SCHEMA rows, or None (older format, damaged, or not reusable)."""
+        target = checked_file(self.path, self.manifest, CLAIMS) if self.reusable else None
+        if target is None:
+            return None
+        try:
+            return conform(pl.read_parquet(target), STORED_CLAIM_SCHEMA)
+        except (OSError, ValueError, pl.exceptions.PolarsError):
+            return None
+
+    def article_vectors(self, model: str) -> dict[str, np.ndarray]:
+        if not self.reusable or self.manifest.model != model:
+            return {}
+        vectors = load_checked_vectors(self.path, self.manifest, VECTORS)
+        if vectors is None or vectors.ndim != 2 or vectors.shape[0] != self.refs.height:
+            return {}
+        return dict(zip(self.refs["id"].to_list(), vectors, strict=True))
+
+    def claim_vectors(self, model: str) -> dict[str, np.ndarray]:
+        """Stored claim vectors by claim text (a claim's vector depends only on its text and the model)."""
+        if self.claims is None or self.manifest.claim_model != model:
+            return {}
+        vectors = load_checked_vectors(self.path, self.manifest, CLAIM_VECTORS)
+        embedded = self.claims.filter(pl.col("vector_row").is_not_null())
+        if vectors is None or vectors.ndim != 2 or embedded.height != vectors.shape[0]:
+            return {}
+        return dict(zip(embedded["text"].to_list(), vectors[embedded["vector_row"].to_numpy()], strict=True))
+
+    @cached_property
+    def copies(self) -> pl.DataFrame | None:
+        if not self.reusable or checked_file(self.path, self.manifest, COPIES) is None:
+            return None
+        try:
+            return snapshot_copies(self.path)
+        except (OSError, ValueError, pl.exceptions.PolarsError):
+            return None
+
+
+@dataclass
+class StageResult:
+    outputs: dict[str, Any]
+    stats: dict[str, object] = field(default_factory=dict)  # "mode" ("full" or "incremental") and counts
+
+
+class Stage(Protocol):
+    name: str
+    label: str
+
+    def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult: ...
+
+
+def _reusable(previous: Previous | None) -> Previous | None:
+    return previous if previous is not None and previous.reusable else None
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def claim_spans(texts: list[str]) -> list[list[tuple[int, int, int, str]]]:
+    """(position, start, end, text) of each text's claims; a plain function for engine batches."""
+    from compare.text import split_claims
+
+    return [[(c.position, c.start, c.end, c.text) for c in split_claims(text)] for text in texts]
+
+
+@dataclass(frozen=True)
+class ClaimsStage:
+    """Every article split into claims (CLAIM_SCHEMA), reusing the previous snapshot's claims of
+    unchanged articles (ids are content hashes, so an unchanged id means unchanged text)."""
+
+    name: str = "claims"
+    label: str = "splitting claims"
+
+    def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
+        articles = corpus.articles
+        reusable = _reusable(previous)
+        known = reusable.claims if reusable else None
+        ids = articles["id"].to_list()
+        kept = known.filter(pl.col("article_id").is_in(ids)).select(list(CLAIM_SCHEMA)) if known is not None else None
+        have = set(kept["article_id"].unique().to_list()) if kept is not None else set()
+        todo = articles.filter(~pl.col("id").is_in(list(have))) if have else articles
+        progress(0, todo.height)
+        spans = map_texts(engine, claim_spans, todo["text"].to_list())
+        rows = [
+            (f"{article_id}:{position}", article_id, outlet, position, start, end, text)
+            for article_id, outlet, found in zip(todo["id"].to_list(), todo["outlet"].to_list(), spans, strict=True)
+            for position, start, end, text in found
+        ]
+        fresh = pl.DataFrame(rows, schema=CLAIM_SCHEMA, orient="row")
+        progress(todo.height, todo.height)
+        frames = [frame for frame in (kept, fresh) if frame is not None]
+        order = pl.DataFrame({"article_id": ids, "article_row": range(len(ids))}, schema={"article_id": pl.String, "article_row": pl.Int64})
+        claims = pl.concat(frames).join(order, on="article_id").sort(["article_row", "position"]).select(list(CLAIM_SCHEMA))
+        mode = "incremental" if kept is not None else "full"
+        return StageResult({"claims": claims}, {"mode": mode, "split": todo.height, "claims": claims.height})
+
+
+# --------------------------------------------------------------------------- wire copy
+
+
+@dataclass(frozen=True)
+class WireCopyStage:
+    """Near-duplicate clusters and, per copy, the evidence reports show (dedup.CopyDetail as JSON).
+
+    Incremental: copies of new articles are looked for within the dedup window around them only
+    (dedup.incremental_clusters); evidence of an unchanged (source, copy) pair is reused.
+    """
+
+    config: MinHashConfig
+    name: str = "dedup"
+    label: str = "wire copy"
+
+    def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
+        from compare.dedup import cluster_copies, engine_signer, incremental_clusters
+
+        progress(0, 1)
+        sign = engine_signer(engine)
+        reusable = _reusable(previous)
+        clusters = incremental_clusters(corpus.articles, set(corpus.new_ids), reusable.clusters, self.config, sign=sign) if reusable else None
+        mode = "full" if clusters is None else "incremental"
+        if clusters is None:
+            clusters = cluster_copies(corpus.articles, self.config, sign=sign)
+        clusters = stable_ids(clusters, "cluster_id", previous.clusters if previous else None, corpus.renamed)
+        copies, described = self._evidence(corpus.articles, clusters, reusable.copies if reusable else None)
+        progress(1, 1)
+        return StageResult({"clusters": clusters, "copies": copies}, {"mode": mode, "clusters": clusters["cluster_id"].n_unique(), "described": described})
+
+    def _evidence(self, articles: pl.DataFrame, clusters: pl.DataFrame, known: pl.DataFrame | None) -> tuple[pl.DataFrame, int]:
+        from compare.dedup import describe_copy
+
+        sources = clusters.filter(pl.col("is_source")).select("cluster_id", pl.col("article_id").alias("source_id"))
+        pairs = clusters.filter(~pl.col("is_source")).join(sources, on="cluster_id").select("cluster_id", "article_id", "source_id")
+        reused = {(a, s): detail for a, s, detail in known.select("article_id", "source_id", "detail").iter_rows()} if known is not None else {}
+        to_describe = [(a, s) for a, s in pairs.select("article_id", "source_id").iter_rows() if (a, s) not in reused]
+        needed = {article_id for pair in to_describe for article_id in pair}
+        texts = dict(articles.filter(pl.col("id").is_in(list(needed))).select("id", "text").iter_rows()) if needed else {}
+        rows, described = [], 0
+        for cluster_id, article_id, source_id in pairs.iter_rows():
+            detail = reused.get((article_id, source_id))
+            if detail is None:
+                detail = describe_copy(texts[source_id], article_id, texts[article_id], self.config).to_json()
+                described += 1
+            rows.append((cluster_id, article_id, source_id, detail))
+        return pl.DataFrame(rows, schema=COPY_SCHEMA, orient="row"), described
+
+
+# --------------------------------------------------------------------------- article vectors
+
+
+@dataclass(frozen=True)
+class ArticleVectorsStage:
+    """Title+lede embeddings (stories.story_text) in article row order; unchanged articles' vectors
+    come from the previous snapshot when it was built with the same model."""
+
+    embedder: Embedder
+    config: EmbedConfig
+    name: str = "embed"
+    label: str = "embedding"
+
+    def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
+        from compare.stories import story_text
+
+        articles = corpus.articles
+        cached = previous.article_vectors(self.embedder.name) if previous else {}
+        ids = articles["id"].to_list()
+        missing = [row for row, article_id in enumerate(ids) if article_id not in cached]
+        titles, texts = articles["title"].to_list(), articles["text"].to_list()
+        batched = batched_embedder(engine, self.embedder, self.config, progress=progress)
+        encoded = batched.encode([story_text(titles[row], texts[row]) for row in missing])
+        dimension = batched.dimension or self.embedder.dimension or (next(iter(cached.values())).shape[0] if cached else 0)
+        matrix = np.zeros((len(ids), dimension), dtype=np.float32)
+        for row, article_id in enumerate(ids):
+            if article_id in cached:
+                matrix[row] = cached[article_id]
+        if missing:
+            matrix[missing] = encoded
+        return StageResult({"article_vectors": matrix}, {"mode": "incremental" if cached else "full", "embedded": len(missing)})
+
+
+# --------------------------------------------------------------------------- stories
+
+
+@dataclass(frozen=True)
+class StoriesStage:
+    """Articles grouped into stories; new articles join their neighbours' stories incrementally
+    (stories.incremental_stories); wire copies always share a story."""
+
+    config: StoryConfig
+    name: str = "stories"
+    label: str = "grouping stories"
+
+    def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
+        from compare.dedup import copy_links
+        from compare.stories import group_stories, incremental_stories
+
+        progress(0, 1)
+        links = copy_links(built["clusters"])
+        vectors = built["article_vectors"]
+        reusable = _reusable(previous)
+        stories = incremental_stories(corpus.articles, vectors, set(corpus.new_ids), reusable.stories, links, self.config) if reusable else None
+        mode = "full" if stories is None else "incremental"
+        if stories is None:
+            stories = group_stories(corpus.articles, vectors, links, self.config)
+        stories = stable_ids(stories, "story_id", previous.stories if previous else None, corpus.renamed)
+        progress(1, 1)
+        return StageResult({"stories": conform(stories, STORY_SCHEMA)}, {"mode": mode, "stories": stories["story_id"].n_unique()})
+
+
+# --------------------------------------------------------------------------- claim vectors
+
+
+def multi_outlet_articles(articles: pl.DataFrame, stories: pl.DataFrame, min_outlets: int) -> list[str]:
+    """Ids of the articles in stories covered by at least `min_outlets` outlets (the ones reports compare)."""
+    outlets = stories.join(articles.select("id", "outlet"), left_on="article_id", right_on="id")
+    wide = outlets.group_by("story_id").agg(pl.col("outlet").n_unique().alias("outlets")).filter(pl.col("outlets") >= min_outlets)
+    return stories.join(wide, on="story_id")["article_id"].to_list()
+
+
+@dataclass(frozen=True)
+class ClaimVectorsStage:
+    """Vectors of the claims of multi-outlet stories, so a story report needs no model.
+
+    Vectors of the previous snapshot are reused by claim text; the rest go through the persistent
+    embedding cache under `<home>/cache/embeddings` (a sentence wire-copied across outlets is
+    embedded once) in engine batches. min_outlets 0 turns the stage off.
+    """
+
+    config: EmbedConfig
+    home: Path
+    min_outlets: int
+    name: str = "claim_vectors"
+    label: str = "embedding claims"
+
+    def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
+        from compare.embed import CachedEmbedder, cached_embedder, make_embedder
+
+        claims: pl.DataFrame = built["claims"]
+        model = make_embedder(self.config).name
+        if self.min_outlets <= 0:
+            rows = pl.Series("vector_row", [None] * claims.height, dtype=pl.Int32)
+            return StageResult({"claims": claims.with_columns(rows), "claim_vectors": np.zeros((0, 0), np.float32), "claim_model": model}, {"mode": "off", "embedded": 0})
+        wanted = set(multi_outlet_articles(corpus.articles, built["stories"], self.min_outlets))
+        chosen = claims["article_id"].is_in(list(wanted)).to_numpy()
+        texts = claims.filter(pl.Series(chosen))["text"].to_list()
+        known = previous.claim_vectors(model) if previous else {}
+        missing = list(dict.fromkeys(text for text in texts if text not in known))
+        embedded = 0
+        if missing:
+            cache_dir = self.home / "cache" / "embeddings"
+            base = cached_embedder(self.config, self.home)
+            embedder = CachedEmbedder(batched_embedder(engine, base.inner, self.config, cache_dir=cache_dir), base.cache, progress=progress)
+            known = {**known, **dict(zip(missing, embedder.encode(missing), strict=True))}
+            embedded = embedder.embedded
+        dimension = next(iter(known.values())).shape[0] if known else 0
+        matrix = np.stack([known[text] for text in texts]).astype(np.float32) if texts else np.zeros((0, dimension), np.float32)
+        position = (np.cumsum(chosen) - 1).tolist()
+        vector_row = pl.Series("vector_row", [row if keep else None for row, keep in zip(position, chosen.tolist(), strict=True)], dtype=pl.Int32)
+        stored = claims.with_columns(vector_row)
+        stats = {"mode": "incremental" if known and len(missing) < len(set(texts)) else "full", "claims": len(texts), "embedded": embedded}
+        return StageResult({"claims": conform(stored, STORED_CLAIM_SCHEMA), "claim_vectors": matrix, "claim_model": model}, stats)
