@@ -7,9 +7,12 @@ The corpus is read once; 1% of it is held back: by default the newest articles b
 built from scratch (`compare index build --full`, the baseline), then the held-back 1% is ingested
 and built incrementally (`compare index build`). Each build runs as its own process, as it does under
 cron, so its time includes interpreter start-up, imports and model loading, and its peak memory is
-that process's own (os.wait4). Writes
+that process's own (os.wait4). Right after the full build, `compare report` runs twice (first and
+second call, each its own process) for each of the three stories with most outlets. Writes
 {"full": {"seconds", "articles_per_s", "peak_rss_mb", "stages", ...},
- "incremental": {"seconds", "new_articles", ...}}.
+ "incremental": {"seconds", "new_articles", ...},
+ "report": {"first_seconds", "repeat_seconds", "stories": [...]},  (the slowest of the three stories)
+ "claim_vectors": {"seconds", "claims", "incremental_seconds", "incremental_embedded"}}.
 """
 
 from __future__ import annotations
@@ -58,6 +61,30 @@ def timed_build(home: Path, extra: list[str], model: str | None) -> dict:
     return {"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "manifest": manifest}
 
 
+def timed_report(home: Path, story_id: str, model: str | None) -> float:
+    """Wall seconds of one `compare report STORY --format json` process (output discarded)."""
+    command = [sys.executable, "-m", "compare", "report", story_id, "--home", str(home), "--format", "json"]
+    if model:
+        command += ["--model", model]
+    started = time.perf_counter()
+    finished = subprocess.run(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    seconds = time.perf_counter() - started
+    if finished.returncode != 0:
+        raise SystemExit(f"report {story_id} failed ({finished.returncode}): {finished.stderr.decode(errors='replace').strip()[-500:]}")
+    return seconds
+
+
+def widest_stories(home: Path, count: int = 3) -> list[tuple[str, int]]:
+    """(story id, outlets) of the `count` stories with most outlets in the current snapshot."""
+    from compare.index import load_index
+    from compare.report import list_stories
+
+    store = Store(home)
+    summaries = list_stories(store.articles(), load_index(store), min_outlets=1)
+    ranked = sorted(summaries, key=lambda story: (-len(story.outlets), story.story_id))[:count]
+    return [(story.story_id, len(story.outlets)) for story in ranked]
+
+
 def snapshot_mb(home: Path, name: str) -> float:
     folder = home / "index" / "snapshots" / name
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 1e6
@@ -103,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         store.add_articles(base)
         console.print(f"full build of {base.height} articles ...")
         full = timed_build(home, ["--full"], args.model)
+        reports = []
+        for story_id, outlets in widest_stories(home):
+            first = timed_report(home, story_id, args.model)
+            repeat = timed_report(home, story_id, args.model)
+            reports.append({"story_id": story_id, "outlets": outlets, "first_seconds": round(first, 3), "repeat_seconds": round(repeat, 3)})
+            console.print(f"report {story_id} ({outlets} outlets): first {first:.2f} s, repeat {repeat:.2f} s")
         store.add_articles(later)
         console.print(f"incremental build adding {later.height} articles ...")
         incremental = timed_build(home, [], args.model)
@@ -140,6 +173,17 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_to_full": round(ratio, 4),
             "target_ratio": TARGET_RATIO,
             "meets_target": ratio <= TARGET_RATIO,
+        },
+        "report": {
+            "first_seconds": max((r["first_seconds"] for r in reports), default=None),
+            "repeat_seconds": max((r["repeat_seconds"] for r in reports), default=None),
+            "stories": reports,
+        },
+        "claim_vectors": {
+            "seconds": full_manifest["seconds"].get("claim_vectors"),
+            "claims": full_manifest.get("claim_vectors"),
+            "incremental_seconds": incremental_manifest["seconds"].get("claim_vectors"),
+            "incremental_embedded": incremental_manifest.get("stages", {}).get("claim_vectors", {}).get("embedded"),
         },
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

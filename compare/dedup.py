@@ -11,9 +11,8 @@ named after their earliest article.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING
@@ -24,7 +23,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from compare.components import connected_components, union_groups
 from compare.config import MinHashConfig
-from compare.reuse import SentenceDiff, SharedSpan, covered_words, own_ranges, sentence_diff, shared_spans
+from compare.reuse import CopyDetail, SentenceDiff, SharedSpan, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.schema import CLUSTER_SCHEMA, conform
 
 if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
@@ -652,40 +651,6 @@ def incremental_clusters(
 
 
 # ---------------------------------------------------------------- explaining clusters
-
-
-@dataclass(frozen=True)
-class CopyDetail:
-    """One copy against its cluster's source: scores, spans both carry, and what the copy changed."""
-
-    article_id: str
-    jaccard: float
-    copy_in_source: float  # share of the copy's shingles found in the source
-    source_in_copy: float  # share of the source's shingles found in the copy
-    wire_share: float  # share of the copy's words inside passages shared with the source
-    spans: tuple[SharedSpan, ...]  # left = copy, right = source
-    own: tuple[tuple[int, int], ...]  # character ranges of the copy's own text
-    diff: SentenceDiff
-
-
-    def to_json(self) -> str:
-        """The detail as one JSON document (what a snapshot stores per copy)."""
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, document: str) -> CopyDetail:
-        data = json.loads(document)
-        diff = data["diff"]
-        return cls(
-            article_id=data["article_id"], jaccard=data["jaccard"], copy_in_source=data["copy_in_source"],
-            source_in_copy=data["source_in_copy"], wire_share=data["wire_share"],
-            spans=tuple(SharedSpan(*(tuple(pair) for pair in (span["left_words"], span["right_words"], span["left_chars"], span["right_chars"]))) for span in data["spans"]),
-            own=tuple(tuple(pair) for pair in data["own"]),  # type: ignore[misc]
-            diff=SentenceDiff(
-                added=tuple(diff["added"]), removed=tuple(diff["removed"]),
-                changed=tuple(tuple(pair) for pair in diff["changed"]), kept=diff["kept"],  # type: ignore[misc]
-            ),
-        )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import polars as pl
 from compare.align import align_claims, group_claims
 from compare.rerank import configured_scorer
 from compare.config import MinHashConfig, Settings
-from compare.dedup import CopyDetail, describe_copy
+from compare.reuse import CopyDetail
 from compare.diverge import ClaimRef, Divergence, find_divergences
 from compare.embed import Embedder, make_embedder
 from compare.index import Index
@@ -173,10 +173,17 @@ def _wire_copies(members: pl.DataFrame, index: Index, config: MinHashConfig | No
         others = [row for row in rows if row is not source]
         credits = [row["wire_credit"] for row in others if row["wire_credit"]]
         credit = source["wire_credit"] or (max(sorted(set(credits)), key=credits.count) if credits else None)
-        details = tuple(stored.get(row["id"]) or describe_copy(source["text"], row["id"], row["text"], config) for row in others)
+        details = tuple(stored.get(row["id"]) or _describe_copy(source["text"], row["id"], row["text"], config) for row in others)
         refs = tuple((_article_ref(row), row["jaccard_to_source"]) for row in others)
         copies.append(WireCopy(cluster_id, _article_ref(source), refs, credit, details))
     return tuple(sorted(copies, key=lambda copy: copy.cluster_id))
+
+
+def _describe_copy(source_text: str, copy_id: str, copy_text: str, config: MinHashConfig) -> CopyDetail:
+    """Only for snapshots of an older format: the build stores this evidence (dedup imports datasketch, ~1 s)."""
+    from compare.dedup import describe_copy
+
+    return describe_copy(source_text, copy_id, copy_text, config)
 
 
 def _coverage(claims: pl.DataFrame, groups: pl.DataFrame, outlets: Sequence[str]) -> list[CoverageRow]:

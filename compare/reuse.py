@@ -8,8 +8,9 @@ removed or changed. Works on the shingle sequences compare.dedup computes; no I/
 from __future__ import annotations
 
 import difflib
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -208,3 +209,37 @@ def sentence_diff(source: str, copy: str) -> SentenceDiff:
             changed.append((left[i], right[partner]))
     added = [right[j] for j in unmatched_right]
     return SentenceDiff(tuple(added), tuple(removed), tuple(changed), kept)
+
+
+@dataclass(frozen=True)
+class CopyDetail:
+    """One copy against its cluster's source: scores, spans both carry, and what the copy changed."""
+
+    article_id: str
+    jaccard: float
+    copy_in_source: float  # share of the copy's shingles found in the source
+    source_in_copy: float  # share of the source's shingles found in the copy
+    wire_share: float  # share of the copy's words inside passages shared with the source
+    spans: tuple[SharedSpan, ...]  # left = copy, right = source
+    own: tuple[tuple[int, int], ...]  # character ranges of the copy's own text
+    diff: SentenceDiff
+
+
+    def to_json(self) -> str:
+        """The detail as one JSON document (what a snapshot stores per copy)."""
+        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, document: str) -> CopyDetail:
+        data = json.loads(document)
+        diff = data["diff"]
+        return cls(
+            article_id=data["article_id"], jaccard=data["jaccard"], copy_in_source=data["copy_in_source"],
+            source_in_copy=data["source_in_copy"], wire_share=data["wire_share"],
+            spans=tuple(SharedSpan(*(tuple(pair) for pair in (span["left_words"], span["right_words"], span["left_chars"], span["right_chars"]))) for span in data["spans"]),
+            own=tuple(tuple(pair) for pair in data["own"]),  # type: ignore[misc]
+            diff=SentenceDiff(
+                added=tuple(diff["added"]), removed=tuple(diff["removed"]),
+                changed=tuple(tuple(pair) for pair in diff["changed"]), kept=diff["kept"],  # type: ignore[misc]
+            ),
+        )
