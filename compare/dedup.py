@@ -25,6 +25,7 @@ from compare.components import connected_components, union_groups
 from compare.config import MinHashConfig
 from compare.reuse import CopyDetail, SentenceDiff, SharedSpan, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.schema import CLUSTER_SCHEMA, conform
+from compare.timewindow import timestamps, within
 
 if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
     from compare.distributed import Engine
@@ -302,14 +303,13 @@ def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig) 
     return found
 
 
-def within_window(pairs: Sequence[tuple[int, int]], published: Sequence[datetime | None] | None, days: float) -> list[tuple[int, int]]:
+def pairs_in_window(pairs: Sequence[tuple[int, int]], published: Sequence[datetime | None] | None, days: float) -> list[tuple[int, int]]:
     """Pairs published at most `days` apart; undated articles pair with all; days <= 0: whole corpus."""
     if days <= 0 or published is None or not pairs:
         return list(pairs)
-    stamps = np.array([p.timestamp() if p is not None else np.nan for p in published], dtype=np.float64)
+    stamps = timestamps(published)
     index = np.asarray(pairs, dtype=np.int64)
-    gap = np.abs(stamps[index[:, 0]] - stamps[index[:, 1]])
-    ok = np.isnan(gap) | (gap <= days * 86400.0)
+    ok = within(np.abs(stamps[index[:, 0]] - stamps[index[:, 1]]), days)
     return [pair for pair, fine in zip(pairs, ok.tolist(), strict=True) if fine]
 
 
@@ -398,7 +398,7 @@ def find_reuse(
         candidates |= passage_pairs(signed.window_docs, signed.windows, config)
     sets: dict[int, np.ndarray] = {}
     verified = []
-    for i, j in within_window(sorted(candidates), published, config.window_days):
+    for i, j in pairs_in_window(sorted(candidates), published, config.window_days):
         pair = _verify(i, j, article_ids, shingled, keep, sets, config)
         if pair is not None:
             verified.append(pair)
@@ -600,8 +600,7 @@ def window_subset(articles: pl.DataFrame, new_ids: set[str], window_days: float)
     position = np.searchsorted(stamps, np.nan_to_num(published))
     before = stamps[np.clip(position - 1, 0, len(stamps) - 1)]
     after = stamps[np.clip(position, 0, len(stamps) - 1)]
-    with np.errstate(invalid="ignore"):
-        near = np.isnan(published) | (np.minimum(np.abs(published - before), np.abs(published - after)) <= window_days * 86400.0)
+    near = within(np.minimum(np.abs(published - before), np.abs(published - after)), window_days)
     chosen = articles.filter(pl.Series(near) | pl.col("id").is_in(list(new_ids)))
     outlets = new["outlet"].unique().to_list()
     sample = (

@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from compare.config import ConfigError, EmbedConfig, IndexConfig
+from compare.progress import StepProgress
 from compare.embed import Embedder, make_embedder
 
 ENGINES = ("local", "ray")
@@ -29,7 +30,7 @@ ARTICLES_PER_BATCH = 256
 
 BatchT = TypeVar("BatchT")
 ResultT = TypeVar("ResultT")
-BatchProgress = Callable[[int, int], None]  # (batches done, batches in all)
+BatchProgress = StepProgress  # (batches done, batches in all)
 
 
 class EngineError(ConfigError):

@@ -18,6 +18,7 @@ import polars as pl
 
 from compare.embed import Embedder
 from compare.text import split_claims
+from compare.timewindow import within_window
 
 DOCSIM_SCHEMA: dict[str, pl.DataType] = {
     "left_id": pl.String(),
@@ -79,12 +80,6 @@ def claim_match(left: np.ndarray, right: np.ndarray) -> float:
         return 0.0
     similarity = left @ right.T
     return float((similarity.max(axis=1).mean() + similarity.max(axis=0).mean()) / 2)
-
-
-def within_window(left: datetime | None, right: datetime | None, window_days: float) -> bool:
-    if left is None or right is None:
-        return True  # undated articles may belong to any story
-    return abs((left - right).total_seconds()) <= window_days * 86400
 
 
 def document_similarity(left: DocumentVectors, right: DocumentVectors, config: DocSimConfig = DocSimConfig()) -> float:

@@ -29,11 +29,13 @@ import numpy as np
 import xxhash
 
 from compare.config import BUNDLED_MODEL, EmbedConfig
+from compare.progress import StepProgress
+from compare.store import Store
 from compare.text import normalize_for_embedding
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 ONNX_EXPORT_VERSION = 1  # bump when _export_onnx changes, so old exports are not reused
-Progress = Callable[[int, int], None]
+Progress = StepProgress
 
 
 class Embedder(Protocol):
@@ -453,7 +455,7 @@ def cached_embedder(config: EmbedConfig, home: Path, *, progress: Progress | Non
     This is what the index and report stages should use: re-running on a grown corpus embeds only
     new sentences.
     """
-    root = home / "cache" / "embeddings"
+    root = Store(home).embedding_cache_dir
     inner = make_embedder(config, cache_dir=root)
     folder = root / _model_folder_name(inner.name, model_fingerprint(config.model) + "|" + resolve_backend(config))
     return CachedEmbedder(inner, EmbeddingCache(folder), progress=progress)

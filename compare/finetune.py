@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from compare.config import EmbedConfig
+from compare.progress import StepProgress
 
 if TYPE_CHECKING:
     import torch
@@ -125,7 +126,7 @@ def _train(
     learning_rate: float,
     warmup_share: float,
     weight_decay: float = 0.0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: StepProgress | None = None,
 ) -> None:
     """AdamW with linear warm-up and decay over shuffled mini-batches; both fine-tunes differ only in `batch_loss`."""
     import torch
@@ -157,7 +158,7 @@ def finetune(
     *,
     base: EmbedConfig = EmbedConfig(),
     config: FinetuneConfig = FinetuneConfig(),
-    progress: Callable[[int, int], None] | None = None,
+    progress: StepProgress | None = None,
 ) -> Path:
     """Fine-tune `base.model` on `examples` and save it to `output` (a sentence-transformers folder)."""
     import torch
@@ -273,7 +274,7 @@ def finetune_cross_encoder(
     *,
     base: EmbedConfig = EmbedConfig(),
     config: CrossEncoderConfig = CrossEncoderConfig(),
-    progress: Callable[[int, int], None] | None = None,
+    progress: StepProgress | None = None,
 ) -> Path:
     """Train a cross-encoder from `base.model`'s weights (fresh `HEADS`; see `cross_encoder_examples`)
     and save it to `output` as a transformers folder that sentence-transformers' CrossEncoder loads."""

@@ -93,6 +93,11 @@ class Store:
         return self.home / "index"
 
     @property
+    def embedding_cache_dir(self) -> Path:
+        """Vectors by text hash, per model (compare.embed.EmbeddingCache), and the ONNX exports."""
+        return self.home / "cache" / "embeddings"
+
+    @property
     def versions_path(self) -> Path:
         return self.home / "corpus" / "versions.parquet"
 

@@ -21,6 +21,7 @@ from compare.components import UnionFind, union_groups
 from compare.config import StoryConfig
 from compare.schema import STORY_SCHEMA
 from compare.text import lede, words
+from compare.timewindow import window_matrix, within, within_window
 from compare.vectors import flat_search
 
 STORY_TEXT_WORDS = 64
@@ -77,21 +78,8 @@ def tfidf_vectors(texts: Sequence[str]):  # noqa: ANN201 - scipy.sparse.csr_matr
     return sparse.csr_matrix((values, (rows, columns)), shape=(total, _TFIDF_DIMENSION), dtype=np.float32)
 
 
-def _within_window(left: object, right: object, window_days: float) -> bool:
-    if left is None or right is None:
-        return True  # undated articles may belong to any story
-    return abs((left - right).total_seconds()) <= window_days * 86400  # type: ignore[operator]
-
-
 def _neighbours(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     return flat_search(vectors, vectors, min(len(vectors), count + 1))
-
-
-def _time_allowed(published: Sequence[object], window_days: float) -> np.ndarray:
-    """Boolean matrix: which pairs of `published` fall within the window (undated: all)."""
-    stamps = np.array([p.timestamp() if p is not None else np.nan for p in published], dtype=np.float64)  # type: ignore[union-attr]
-    gap = np.abs(stamps[:, None] - stamps[None, :])
-    return np.isnan(gap) | (gap <= window_days * 86400)
 
 
 def _average_linkage(similarity: np.ndarray, allowed: np.ndarray, outlets: Sequence[str] | None, config: StoryConfig) -> list[int]:
@@ -150,7 +138,7 @@ def group_stories(
         for row in range(len(ids)):
             for similarity, other in zip(similarities[row], neighbours[row], strict=True):
                 if other >= 0 and other != row and similarity >= config.min_similarity:
-                    if _within_window(published[row], published[other], config.window_days):
+                    if within_window(published[row], published[other], config.window_days):
                         components.join(row, int(other))
     elif len(ids) > 1:
         _average_groups(articles, vectors, config, components)
@@ -193,7 +181,7 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
             continue
         scores = combined([row], others)[0]
         for other, score in zip(others, scores, strict=True):
-            if score >= min(config.mutual_floor, config.min_similarity) and _within_window(published[row], published[other], config.window_days):
+            if score >= min(config.mutual_floor, config.min_similarity) and within_window(published[row], published[other], config.window_days):
                 blocks.join(row, other)
     for block in blocks.groups():
         if len(block) == 1:
@@ -206,7 +194,7 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
                         components.join(row, int(other))
             continue
         labels = _average_linkage(
-            combined(block, block), _time_allowed([published[r] for r in block], config.window_days),
+            combined(block, block), window_matrix([published[r] for r in block], config.window_days),
             [outlets[r] for r in block] if outlets is not None else None, config,
         )
         first: dict[int, int] = {}
@@ -238,8 +226,7 @@ def incremental_stories(
         return old if old.height == len(ids) else None
     new_rows = [row for row, article_id in enumerate(ids) if article_id in new_ids]
     similarities, neighbours = flat_search(vectors, vectors[new_rows], min(len(ids), config.neighbours + 1))
-    published = articles["published"].dt.epoch("s").to_numpy().astype(np.float64)
-    window = config.window_days * 86400.0
+    published = articles["published"].dt.epoch("s").to_numpy().astype(np.float64)  # NaN when undated
     # group_stories links on (embedding + tf-idf) / 2 >= floor, so with tf-idf <= 1 an embedding
     # similarity below 2 * floor - 1 can never link: such neighbours need not be looked at.
     floor = min(config.min_similarity, config.mutual_floor)
@@ -247,7 +234,7 @@ def incremental_stories(
     seeds = set(new_rows)
     for row, found, scores in zip(new_rows, neighbours, similarities, strict=True):
         for other, score in zip(found, scores, strict=True):
-            near = np.isnan(published[row]) or np.isnan(published[other]) or abs(published[row] - published[other]) <= window
+            near = bool(within(np.abs(published[row] - published[other]), config.window_days))
             if other >= 0 and score >= bound and near:
                 seeds.add(int(other))
     members = {ids[row] for row in seeds}

@@ -6,7 +6,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 from compare.config import MinHashConfig
-from compare.dedup import describe_copy, find_reuse, within_window
+from compare.dedup import describe_copy, find_reuse, pairs_in_window
 from compare.reuse import own_ranges, sentence_diff
 
 CONFIG = MinHashConfig()
@@ -53,8 +53,8 @@ def test_edited_words_do_not_split_a_span() -> None:
 def test_time_window_drops_far_pairs_but_keeps_undated() -> None:
     published = [T0, T0 + timedelta(days=3), T0 + timedelta(days=30), None]
     pairs = [(0, 1), (0, 2), (1, 2), (2, 3), (0, 3)]
-    assert within_window(pairs, published, 14) == [(0, 1), (2, 3), (0, 3)]
-    assert within_window(pairs, published, 0) == pairs
+    assert pairs_in_window(pairs, published, 14) == [(0, 1), (2, 3), (0, 3)]
+    assert pairs_in_window(pairs, published, 0) == pairs
 
 
 def test_find_reuse_respects_the_window_option() -> None:

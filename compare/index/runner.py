@@ -58,11 +58,11 @@ from compare.index.stages import (
     StoriesStage,
     WireCopyStage,
 )
+from compare.progress import StageProgress
 from compare.schema import ARTICLE_REF_COLUMNS
 from compare.store import Store
 
-# (stage label, done, total): what the CLI turns into progress bars with an ETA.
-BuildProgress = Callable[[str, int, int], None]
+BuildProgress = StageProgress
 Notice = Callable[[str], None]
 
 

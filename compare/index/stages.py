@@ -11,7 +11,7 @@ The engine receives plain functions only (compare.distributed imports no stage).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +23,7 @@ import polars as pl
 from compare.config import EmbedConfig, MinHashConfig, StoryConfig
 from compare.distributed import Engine, batched_embedder, map_texts
 from compare.embed import Embedder
+from compare.progress import StepProgress
 from compare.index.snapshot import (
     CLAIM_VECTORS,
     CLAIMS,
@@ -37,8 +38,8 @@ from compare.index.snapshot import (
     stable_ids,
 )
 from compare.schema import CLAIM_SCHEMA, CLUSTER_SCHEMA, STORY_SCHEMA, conform
+from compare.store import Store
 
-StepProgress = Callable[[int, int], None]  # (done, total) within one stage
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,7 @@ class ClaimVectorsStage:
         missing = list(dict.fromkeys(text for text in texts if text not in known))
         embedded = 0
         if missing:
-            cache_dir = self.home / "cache" / "embeddings"
+            cache_dir = Store(self.home).embedding_cache_dir
             base = cached_embedder(self.config, self.home)
             embedder = CachedEmbedder(batched_embedder(engine, base.inner, self.config, cache_dir=cache_dir), base.cache, progress=progress)
             known = {**known, **dict(zip(missing, embedder.encode(missing), strict=True))}

@@ -1,0 +1,41 @@
+"""When two articles are close enough in time to be compared: one rule for wire copy, stories and
+document similarity.
+
+Undated articles pair with every article (a missing date is no evidence of distance), and a window
+of 0 days or less is no window at all (the whole corpus pairs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+
+SECONDS_PER_DAY = 86400.0
+
+
+def timestamps(published: Sequence[datetime | None]) -> np.ndarray:
+    """POSIX seconds of each date, NaN where undated."""
+    return np.array([p.timestamp() if p is not None else np.nan for p in published], dtype=np.float64)
+
+
+def within(gaps_seconds: np.ndarray, days: float) -> np.ndarray:
+    """Which absolute gaps (seconds; NaN when either side is undated) fall inside a `days` window."""
+    if days <= 0:
+        return np.ones(np.shape(gaps_seconds), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return np.isnan(gaps_seconds) | (gaps_seconds <= days * SECONDS_PER_DAY)
+
+
+def within_window(left: datetime | None, right: datetime | None, days: float) -> bool:
+    """One pair of dates under the rule above."""
+    if left is None or right is None or days <= 0:
+        return True
+    return abs((left - right).total_seconds()) <= days * SECONDS_PER_DAY
+
+
+def window_matrix(published: Sequence[datetime | None], days: float) -> np.ndarray:
+    """Boolean matrix: which pairs of `published` may be compared."""
+    stamps = timestamps(published)
+    return within(np.abs(stamps[:, None] - stamps[None, :]), days)
