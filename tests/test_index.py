@@ -34,6 +34,7 @@ from compare.index import (
     list_snapshots,
     load_index,
     prune_snapshots,
+    snapshot_claims,
     snapshot_refs,
     snapshot_status,
     stable_ids,
@@ -545,3 +546,106 @@ def test_build_can_embed_claims_of_multi_outlet_stories_ahead_of_the_first_repor
     cold = cached_embedder(settings.embed, home)
     build_report(store.articles(), index, heat.story_id, settings, embedder=cold)
     assert cold.embedded > 0  # three outlets < 4: left for the first report
+
+
+# --------------------------------------------------------------------------- stages and what reports read
+
+
+def test_the_stage_pipeline_builds_the_demo_as_the_first_version_did(home: Path) -> None:
+    """Clusters, stories, ids and claim counts equal those of the single-function build it replaced."""
+    golden = json.loads((REPO / "tests" / "fixtures" / "index" / "demo-build.json").read_text(encoding="utf-8"))
+    ingest_records(home, demo_records(), "all")
+    index = build_index(Store(home), settings_for(home))
+    clusters = sorted([list(row) for row in index.clusters.with_columns(pl.col("jaccard_to_source").round(6)).rows()])
+    assert clusters == golden["clusters"]
+    assert sorted([list(row) for row in index.stories.rows()]) == golden["stories"]
+    assert sorted([list(row) for row in snapshot_refs(index.path).select("id", "claims").rows()]) == golden["claims"]
+
+
+def test_every_stage_is_timed_and_counted_in_the_manifest(home: Path) -> None:
+    ingest_records(home, demo_records(), "all")
+    manifest = build_index(Store(home), settings_for(home)).manifest
+    stages = ("claims", "dedup", "embed", "stories", "claim_vectors")
+    assert set(stages) <= set(manifest.seconds) and set(manifest.stages) == set(stages)
+    assert all(manifest.stages[stage]["mode"] == "full" for stage in stages)
+    assert manifest.stages["claims"]["claims"] == manifest.claims > 0
+    assert manifest.claim_vectors == manifest.stages["claim_vectors"]["claims"] > 0  # both demo stories have 3+ outlets
+
+
+def test_a_report_reads_claims_vectors_and_wire_evidence_from_the_snapshot(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compare import dedup, report
+
+    ingest_records(home, demo_records(), "all")
+    settings = settings_for(home)
+    index = build_index(Store(home), settings)
+    articles = Store(home).articles()
+    story = max(report.list_stories(articles, index), key=lambda s: len(s.outlets)).story_id
+
+    class NoModel(HashingEmbedder):
+        def encode(self, texts: Sequence[str]) -> np.ndarray:
+            raise AssertionError(f"a report after a build embedded {len(texts)} texts")
+
+    def no_split(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a report after a build split or shingled articles again")
+
+    recomputed = report.report_for_articles(
+        articles.filter(pl.col("id").is_in(index.stories.filter(pl.col("story_id") == story)["article_id"].implode())),
+        settings, story_id=story, index=index, embedder=HashingEmbedder(),
+    )
+    monkeypatch.setattr(report, "claims_frame", no_split)
+    monkeypatch.setattr(dedup, "describe_copy", no_split)
+    stored = report.build_report(articles, index, story, settings, embedder=NoModel())
+    for part in ("shared", "partial", "unique", "divergences", "wire_copies"):
+        assert getattr(stored, part) == getattr(recomputed, part), part
+    assert stored.wire_copies and stored.divergences
+
+
+def test_an_incremental_build_embeds_only_the_claims_it_has_not_stored(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records[:3] + records[4:], "base")
+    first = build_index(Store(home), settings_for(home))
+    ingest_records(home, [records[3]], "ynet")
+    second = build_index(Store(home), settings_for(home))
+    ynet = Store(home).articles().filter(pl.col("outlet") == "Ynet News")["id"].to_list()
+    claims = snapshot_claims(second.path)
+    new_claims = claims.filter(pl.col("article_id").is_in(ynet) & pl.col("vector_row").is_not_null()).height
+    assert second.manifest.stages["claims"] == {"mode": "incremental", "split": 1, "claims": second.manifest.claims}
+    assert 0 < second.manifest.stages["claim_vectors"]["embedded"] <= new_claims
+    assert second.manifest.claim_vectors > first.manifest.claim_vectors
+
+
+def test_listing_wire_copy_on_a_fresh_home_runs_only_the_wire_copy_stage(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compare.index import current_clusters
+
+    ingest_records(home, demo_records(), "all")
+    notices: list[str] = []
+    clusters, copies = current_clusters(Store(home), settings_for(home), notice=notices.append)
+    assert not (home / "index" / "current").exists()  # nothing built or written
+    assert notices and "compare index build" in notices[0]
+    built = build_index(Store(home), settings_for(home))
+    assert sorted(clusters.rows()) == sorted(built.clusters.rows())
+    again, stored = current_clusters(Store(home), settings_for(home), notice=notices.append)
+    assert len(notices) == 1 and sorted(again.rows()) == sorted(clusters.rows()) and sorted(stored.rows()) == sorted(copies.rows())
+
+
+def test_a_report_on_a_stale_index_says_it_updates_the_index_first(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records[:6], "first")
+    result = runner.invoke(app, ["stories", "--home", str(home), "--model", "hashing", "--format", "json"])
+    assert result.exit_code == 0 and "building it now" in result.stderr
+    ingest_records(home, records[6:], "second")
+    result = runner.invoke(app, ["stories", "--home", str(home), "--model", "hashing", "--format", "json"])
+    assert result.exit_code == 0 and "the corpus changed since the last build" in result.stderr
+    result = runner.invoke(app, ["stories", "--home", str(home), "--model", "hashing", "--format", "json"])
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_a_snapshot_of_the_previous_format_is_rebuilt_with_a_message(home: Path) -> None:
+    ingest_records(home, demo_records(), "all")
+    index = build_index(Store(home), settings_for(home))
+    manifest = json.loads((index.path / "manifest.json").read_text(encoding="utf-8"))
+    (index.path / "manifest.json").write_text(json.dumps({**manifest, "format": 2}), encoding="utf-8")
+    (index.path / "claims.parquet").unlink()
+    result = runner.invoke(app, ["stories", "--home", str(home), "--model", "hashing", "--format", "json"])
+    assert result.exit_code == 0 and "built by an older version" in result.stderr
+    assert load_index(Store(home)).manifest.format == 3
