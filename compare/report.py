@@ -19,6 +19,7 @@ from compare.config import MinHashConfig, Settings
 from compare.reuse import CopyDetail
 from compare.diverge import ClaimRef, Divergence, find_divergences
 from compare.embed import Embedder, make_embedder
+from compare.findings import Finding, rank_findings
 from compare.index import Index
 from compare.text import claims_frame
 
@@ -81,6 +82,7 @@ class StoryReport:
     partial: tuple[CoverageRow, ...]  # carried by some outlets (at least two)
     unique: tuple[CoverageRow, ...]  # carried by one outlet only
     divergences: tuple[Divergence, ...]
+    findings: tuple[Finding, ...] = ()  # divergences and omissions ranked best first (compare.findings)
 
 
 @dataclass(frozen=True)
@@ -327,6 +329,9 @@ def report_for_articles(
     divergences = tuple(d for row in coverage for d in find_divergences(row.group_id, row.claims))
 
     refs = tuple(_article_ref(row) for row in members.iter_rows(named=True))
+    findings = rank_findings(
+        coverage if multi_outlet else [], divergences, outlets, {ref.id: ref.title for ref in refs}, {ref.id: ref.published for ref in refs}
+    )
     title = next((ref.title for ref in refs if ref.title), story_id)
     dated = [ref.published for ref in refs if ref.published]
     return StoryReport(
@@ -341,6 +346,7 @@ def report_for_articles(
         partial=partial,
         unique=unique,
         divergences=divergences,
+        findings=findings,
     )
 
 

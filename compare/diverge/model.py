@@ -39,3 +39,4 @@ class Divergence:
     group_id: str
     subject: str  # what the sides disagree about, e.g. "distance (km)" or "named actor"
     sides: tuple[DivergenceSide, ...]
+    confidence: float = 1.0  # how sure the detector is that the sides really disagree, in [0, 1]

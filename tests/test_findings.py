@@ -1,0 +1,65 @@
+"""compare.findings: importance of a fact, the forecast-vs-outcome note, and best-first ranking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from compare.diverge import ClaimRef, Divergence, DivergenceSide
+from compare.findings import fact_importance, rank_findings, timing_note
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+
+
+def claim(article: str, outlet: str, position: int, text: str) -> ClaimRef:
+    return ClaimRef(f"{article}:{position}", article, outlet, 0, len(text), text)
+
+
+@dataclass(frozen=True)
+class Row:
+    group_id: str
+    claims: tuple[ClaimRef, ...]
+    present: tuple[str, ...]
+    missing: tuple[str, ...]
+    near: tuple[str, ...] = ()
+
+
+def test_a_lede_fact_with_casualties_most_outlets_carry_outranks_background() -> None:
+    lede = (claim("a", "A", 0, "The blast killed 12 people on Monday, officials said."), claim("b", "B", 1, "Twelve people were killed in the blast."))
+    background = (claim("a", "A", 14, "The town has a long history of textile making."),)
+    titles = {"a": "Blast kills 12 in market town", "b": None}
+    assert fact_importance(lede, 3, 3, titles) > 0.7
+    assert fact_importance(background, 1, 3, titles) < 0.2
+
+
+def test_sides_published_days_apart_one_looking_ahead_read_as_forecast_vs_outcome() -> None:
+    preview = DivergenceSide("7 points", (claim("a", "A", 3, "Polls show Smith will win by 7 points."),))
+    result = DivergenceSide("20 points", (claim("b", "B", 0, "Smith won the primary by 20 points."),))
+    divergence = Divergence("number", "g1", "points", (preview, result))
+    published = {"a": T0, "b": T0 + timedelta(days=3)}
+    assert timing_note(divergence, published) == "sides published 3 days apart: the earlier one looks ahead (forecast vs outcome)"
+    assert timing_note(divergence, {"a": T0, "b": T0 + timedelta(hours=2)}) is None
+    assert timing_note(divergence, {"a": T0, "b": None}) is None
+
+
+def test_findings_are_ranked_by_confidence_times_importance_and_forecasts_rank_lower() -> None:
+    killed_a, killed_b = claim("a", "A", 0, "The blast killed 12 people."), claim("b", "B", 0, "The blast killed 15 people.")
+    killed = Divergence("number", "g1", "people", (DivergenceSide("12", (killed_a,)), DivergenceSide("15", (killed_b,))), confidence=0.9)
+    vote_a, vote_b = claim("a", "A", 5, "The council will vote to approve the plan."), claim("b", "B", 5, "The council voted to reject the plan.")
+    vote = Divergence("contradiction", "g2", "outcome", (DivergenceSide("approve", (vote_a,)), DivergenceSide("reject", (vote_b,))), confidence=0.9)
+    dropped = claim("a", "A", 1, "The mayor blamed the gas company for the explosion.")
+    rows = [
+        Row("g1", (killed_a, killed_b), ("A", "B"), ("C",)),
+        Row("g2", (vote_a, vote_b), ("A", "B"), ()),
+        Row("g3", (dropped, claim("c", "C", 2, "The mayor blamed the gas firm.")), ("A", "C"), ("B",)),
+        Row("g4", (claim("c", "C", 9, "Background only one outlet has."),), ("C",), ("A", "B")),
+    ]
+    published = {"a": T0, "b": T0 + timedelta(days=2), "c": T0}
+    findings = rank_findings(rows, [vote, killed], ["A", "B", "C"], {"a": None, "b": None, "c": None}, published)
+    assert [f.rank for f in findings] == [1, 2, 3, 4]  # two divergences, two omissions
+    assert [f.group_id for f in findings][0] == "g1"  # the casualty figure in the lede leads
+    forecast = next(f for f in findings if f.group_id == "g2")
+    assert forecast.timing and "forecast vs outcome" in forecast.timing and forecast.confidence == 0.45
+    assert {f.kind for f in findings} == {"number", "contradiction", "omission"}
+    assert all(f.group_id != "g4" for f in findings)  # one outlet's background is nobody's omission
+    assert [f.score for f in findings] == sorted((f.score for f in findings), reverse=True)
