@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 import polars as pl
+from rich.cells import cell_len
 from rich.table import Table
 
 # Free-text columns never get narrower than this while ids are kept whole.
@@ -66,7 +67,7 @@ def listing_table(frame: pl.DataFrame, title: str, width: int | None) -> tuple[T
 def _fit(columns: Sequence[str], whole: Sequence[bool], rows: Sequence[Sequence[str]], width: int | None) -> list[int]:
     """Column widths: whole columns at their longest value (and header, while it fits), text columns
     sharing what is left, each at least MIN_TEXT_WIDTH."""
-    data = [max([1, *(len(row[i]) for row in rows)]) for i in range(len(columns))]
+    data = [max([1, *(cell_len(row[i]) for row in rows)]) for i in range(len(columns))]  # terminal cells, not characters
     widths = [max(data[i], len(name)) for i, name in enumerate(columns)]
     if width is None:
         return widths
