@@ -433,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif reranker_folder != "none":
         print(
             "no reranker configured: the headline mrpc/sts figures are the bi-encoder's. Train one with "
-            "`compare finetune DIR --cross-encoder --mrpc TRAIN --sts TRAIN` (README) and pass --reranker DIR.",
+            "`compare finetune DIR --cross-encoder --mrpc TRAIN --sts TRAIN` (docs/claims.md) and pass --reranker DIR.",
             file=sys.stderr,
         )
     return 0

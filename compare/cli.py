@@ -16,7 +16,6 @@ import polars as pl
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from compare.config import ConfigError, Settings, load_settings
 
@@ -134,14 +133,15 @@ def _emit_listing(frame: pl.DataFrame, list_format: ListFormat, title: str, tabl
     elif list_format is ListFormat.csv:
         sys.stdout.write(printable.with_columns(pl.col(pl.List(pl.String)).list.join("; ")).write_csv())
     else:
-        printable = printable.select(table_columns) if table_columns else printable
-        table = Table(title=title)
-        for position, column in enumerate(printable.columns):
-            last = position == len(printable.columns) - 1
-            table.add_column(column, overflow="fold", no_wrap=not last, ratio=1 if last else None)
-        for row in printable.iter_rows():
-            table.add_row(*("" if v is None else "; ".join(v) if isinstance(v, list) else str(v) for v in row))
-        out.print(table)
+        from compare.listing import listing_table
+
+        # Ids, dates and numbers whole at any width, one line per row; nothing cut in a pipe.
+        table, width = listing_table(frame.select(table_columns) if table_columns else frame, title, out.width if out.is_terminal else None)
+        terminal_width, out.width = out.width, width
+        try:
+            out.print(table, crop=False)
+        finally:
+            out.width = terminal_width
 
 
 @app.command()
@@ -201,7 +201,9 @@ def dedup(
     containment both ways, its share of wire text, and a sentence diff against the source.
     Partial reuse: pairs sharing passages of at least min_span_words words, with the spans.
 
-    Example: compare dedup --min-outlets 2 --format json; compare dedup --partial --format csv
+    Example: compare dedup --min-outlets 2 --format json
+
+    Example: compare dedup --partial --format csv
     """
     from compare.dedup import copy_listing, partial_reuse
     from compare.store import Store
@@ -320,6 +322,7 @@ def report(
     """Report one story: outlets, wire copy, shared claims, omissions, and claims that disagree.
 
     Example: compare report s-1a2b3c4d5e --format html -o story.html
+
     Example: compare report --query "militia depot Baghdad explosions" --format markdown
     """
     from compare.report import build_report, find_story, resolve_story
@@ -601,7 +604,7 @@ def finetune(
 
     Example: compare finetune models/news-reranker --cross-encoder --mrpc msr_paraphrase_train.txt --sts sts-train.csv
 
-    Example: compare finetune models/minilm-sts --sts sts-train.csv   (bi-encoder; all STS genres: README)
+    Example: compare finetune models/minilm-sts --sts sts-train.csv   (bi-encoder; all STS genres: docs/claims.md)
     """
     from compare.finetune import DataError, FinetuneConfig, training_pairs
     from compare.finetune import finetune as run_finetune
@@ -624,11 +627,11 @@ def finetune(
             )
         out.print(f"model written to {written}; use it for claims with COMPARE_CLAIM_MODEL={written}, or for everything with COMPARE_MODEL={written}", highlight=False)
         # Fine-tuning moves the cosine scale: after an MRPC + STS fine-tune the shipped floor kept 1% of
-        # MRPC mining recall (README), so the alignment thresholds must be refitted for the new model.
+        # MRPC mining recall (docs/benchmarks.md), so the alignment thresholds must be refitted for the new model.
         err.print(
             f"its cosines are on another scale than {settings.embed.model}'s: refit [align] min_similarity and min_margin "
             f"with `python benchmarks/claims.py --claim-model {written} --reranker none ...`, and set near_similarity "
-            "(README: Adapted claims), before using it in reports",
+            "(docs/claims.md: Adapted claims), before using it in reports",
             highlight=False, markup=False,  # "[align]" is not a style tag
         )
 

@@ -20,14 +20,16 @@ class MinHashConfig:
     """Near-duplicate detection. LSH at 0.8 finds only 67% of pairs near 0.85 (shared/STACK-NOTES.md),
     so candidates are taken low (0.3, to catch partial reprints) and every one is verified exactly."""
 
-    num_perm: int = 128
-    shingle_size: int = 5
-    lsh_threshold: float = 0.3
+    num_perm: int = 128  # MinHash permutations
+    shingle_size: int = 5  # words per shingle
+    lsh_threshold: float = 0.3  # whole-article candidates; every candidate is verified on exact shingles
+    # A copy: Jaccard >= min_jaccard, or containment >= min_containment with >= min_shared_shingles shared,
+    # or min_coverage of one article's words in passages shared with the other.
     min_jaccard: float = 0.5
-    min_containment: float = 0.6
-    min_shared_shingles: int = 40
-    template_min_articles: int = 5
-    seed: int = 1
+    min_containment: float = 0.6  # share of the smaller article's shingles inside the larger one
+    min_shared_shingles: int = 40  # containment counts only with at least this many shared shingles
+    template_min_articles: int = 5  # a shingle in this many articles of one outlet is its page template, masked
+    seed: int = 1  # MinHash permutation seed
     # Candidates only between articles published at most this many days apart (undated ones pair
     # with all); 0 = whole corpus. Reprints follow the original within days.
     window_days: float = 14.0
@@ -35,8 +37,8 @@ class MinHashConfig:
     # (bands x rows permutations); 0 turns them off. A copied passage matches a window at Jaccard >= 0.6,
     # found with probability 1-(1-0.6**3)**20 = 0.99 per window pair.
     passage_shingles: int = 40
-    passage_bands: int = 20
-    passage_rows: int = 3
+    passage_bands: int = 20  # 20 bands x 3 rows
+    passage_rows: int = 3  # rows (permutations) per band
     max_bucket: int = 50  # a band bucket with more articles yields a chain of pairs, not all pairs
     min_span_words: int = 40  # partial reuse: at least one shared passage this long
     # Also a copy: this share of one article's words lies in passages shared with the other.
@@ -49,10 +51,10 @@ class EmbedConfig:
     written by `compare finetune`). `backend` is "auto" (onnxruntime fp32 on CPU, torch on GPU),
     "torch", "onnx" or "onnx-int8"; benchmarks/claims.py measures all three."""
 
-    model: str = BUNDLED_MODEL
+    model: str = BUNDLED_MODEL  # or a sentence-transformers name already in the local HF cache, or a path
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", "mps" or "auto"
-    batch_size: int = 64
-    backend: str = "auto"
+    batch_size: int = 64  # texts per model call
+    backend: str = "auto"  # onnxruntime fp32 on CPU, torch on GPU; or "torch", "onnx", "onnx-int8"
 
 
 @dataclass(frozen=True)
@@ -64,21 +66,21 @@ class AlignConfig:
     # MRPC mining mode (benchmarks/claims.py, fit on 40% of train, scored on 60%): mutual NN + cosine
     # floor F1 0.781, + ratio margin (k=2, >= 1.08) 0.789, plain best-match threshold 0.761. A floor
     # of 0.58 fitted MRPC equally well but chained unrelated claims of the demo story into one group.
-    min_similarity: float = 0.62
-    mutual: bool = True
-    criterion: str = "margin"
-    min_margin: float = 1.08
-    margin_k: int = 2
-    exact_max: int = 50_000
+    min_similarity: float = 0.62  # cosine floor for mutual nearest neighbours across outlets
+    mutual: bool = True  # both claims must be each other's nearest neighbour
+    criterion: str = "margin"  # or "cosine": mutual NN + floor only
+    min_margin: float = 1.08  # with criterion "margin": the ratio margin a pair must reach
+    margin_k: int = 2  # ratio margin: cosine / mean cosine of both claims' k nearest neighbours
+    exact_max: int = 50_000  # claims per outlet searched exactly; approximate above
     ann: str = "ivf"  # above exact_max: "ivf" (recall@10 1.000 at 1M vectors) or "hnsw" (0.93)
     # A cross-encoder folder written by `compare finetune --cross-encoder` ("" = cosine/margin only).
     # FAISS proposes each claim's rerank_k nearest claims per outlet above rerank_floor; the
     # cross-encoder scores them; mutual best pairs at rerank_threshold (0 = the threshold fitted with
     # the model, in its compare-calibration.json) are aligned.
     reranker: str = ""
-    rerank_k: int = 3
-    rerank_floor: float = 0.4
-    rerank_threshold: float = 0.0
+    rerank_k: int = 3  # nearest claims per outlet the reranker scores
+    rerank_floor: float = 0.4  # the reranker scores only pairs above this cosine
+    rerank_threshold: float = 0.0  # decision cut on its score (0 = the one fitted with the model)
     # The embedding model for claims ("" = the [embed] model): alignment and the cosine `similarity`
     # reports carry. A model fine-tuned on STS (`compare finetune OUT --sts sts-train.csv --epochs 3`)
     # ranks claim pairs better (STS news 0.723 -> 0.814) but lowers document similarity (SemEval 0.855
@@ -102,11 +104,11 @@ class StoryConfig:
     (0.55 suits it); chains unrelated articles on large corpora.
     """
 
-    min_similarity: float = 0.35
-    window_days: float = 3.0
-    neighbours: int = 20
-    method: str = "average"
-    mutual_floor: float = 0.25
+    min_similarity: float = 0.35  # cut on mean(title+lede embedding cosine, full-text TF-IDF cosine)
+    window_days: float = 3.0  # only articles published this close can share a story (undated ones pair with any)
+    neighbours: int = 20  # candidate pairs: each article's nearest articles by embedding
+    method: str = "average"  # or "components" (the first version: chains on large corpora)
+    mutual_floor: float = 0.25  # two outlets' mutual best matches above this are joined first
     max_block: int = 3000  # articles clustered exactly at once; larger candidate blocks fall back to components
 
 
@@ -114,7 +116,7 @@ class StoryConfig:
 class IndexConfig:
     """Snapshots kept after a build (the current one always is); `compare index prune --keep` overrides."""
 
-    keep_snapshots: int = 2
+    keep_snapshots: int = 2  # snapshots kept after a build (compare index build/prune --keep N)
     # The build embeds the claims of stories covered by at least this many outlets and stores their
     # vectors in the snapshot, so a report reads them and loads no model (0 = off: claims are
     # embedded on first report). Single-outlet stories have nothing to compare.
@@ -123,7 +125,7 @@ class IndexConfig:
     # "ray" as Ray tasks. ray_address "" starts a local Ray runtime, "auto" joins the cluster of this
     # machine (`ray start`), "ray://host:10001" a remote one. Results are the same either way.
     engine: str = "local"
-    ray_address: str = ""
+    ray_address: str = ""  # "" = start a local Ray runtime, "auto" = join this machine's cluster, or ray://HOST:10001
 
 
 @dataclass(frozen=True)

@@ -207,7 +207,7 @@ class CrossEncoderConfig:
 
     One shared head had to serve both label kinds: more training sharpened MRPC decisions but
     flattened its STS ranking (1 epoch F1 0.846 / Spearman 0.794, 2 epochs 0.863 / 0.751). With two
-    heads, 1 epoch gave 0.854 / 0.795 on the same hold-out (README), so that is the default.
+    heads, 1 epoch gave 0.854 / 0.795 on the same hold-out (docs/benchmarks.md), so that is the default.
     """
 
     epochs: int = 1

@@ -33,7 +33,7 @@ class Calibration:
     The score is `cross_encoder_weight` x the cross-encoder's probability (the mean of its heads) + the
     rest x the rescaled bi-encoder cosine, each head and the cosine weighing the same (2/3 for the
     two-head model): the views err differently (on held-out MRPC/STS news, the blend kept F1 and raised
-    Spearman 0.02-0.03 over the cross-encoder alone; README). Older one-head models stored 0.5.
+    Spearman 0.02-0.03 over the cross-encoder alone; docs/benchmarks.md). Older one-head models stored 0.5.
     """
 
     threshold: float

@@ -99,6 +99,7 @@ def test_bad_file_is_a_one_line_error(tmp_path: Path, flag: str, capsys: pytest.
     assert not (tmp_path / "out.json").exists()
 
 
+@pytest.mark.slow
 def test_reranker_run_writes_the_documented_keys_with_thresholds_from_the_model(tmp_path: Path, tiny_reranker: Path) -> None:
     """A whole (tiny) run: headline = the cross-encoder at its stored threshold, cosine under baseline."""
     from claims import main
@@ -122,6 +123,7 @@ def test_reranker_run_writes_the_documented_keys_with_thresholds_from_the_model(
     assert result["sts"] == result["baseline"]["sts"]
 
 
+@pytest.mark.slow
 def test_claims_use_the_claim_model_and_documents_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from claims import main
 
@@ -140,6 +142,7 @@ def test_claims_use_the_claim_model_and_documents_the_model(tmp_path: Path, monk
     assert json.loads(out.read_text())["models"] == {"claims": "hashing-64", "documents": "bundled:all-MiniLM-L6-v2"}
 
 
+@pytest.mark.slow
 def test_without_a_reranker_the_run_says_the_headline_is_the_bi_encoders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from claims import main
 

@@ -142,6 +142,7 @@ def test_recrawled_url_is_reported_as_a_new_version(tmp_path: Path) -> None:
     assert "47 degrees" in history.output
 
 
+@pytest.mark.slow
 def test_finetune_cross_encoder_writes_reranker_calibration_and_holdout(tmp_path: Path) -> None:
     from conftest import PARAPHRASES
 
@@ -163,6 +164,7 @@ def test_finetune_cross_encoder_writes_reranker_calibration_and_holdout(tmp_path
     assert {p.key for p in held_out}.isdisjoint({p.key for p in calibration_pairs})
 
 
+@pytest.mark.slow
 def test_finetune_cross_encoder_calibrates_with_the_claim_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Weights from the [embed] model, threshold fitted on the claim model's cosines (what reports blend in)."""
     from conftest import PARAPHRASES
@@ -184,6 +186,7 @@ def test_finetune_cross_encoder_without_mrpc_is_one_line_error(tmp_path: Path) -
     assert "needs an MRPC file (--mrpc)" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_report_with_a_configured_reranker(home: Path, tmp_path: Path, tiny_reranker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPARE_RERANKER", str(tiny_reranker))
     stories = json.loads(runner.invoke(app, ["stories", "--home", str(home), "--format", "json"]).stdout)

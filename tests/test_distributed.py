@@ -38,6 +38,8 @@ from compare.ingest import ingest
 from compare.store import Store
 
 runner = CliRunner()
+# A Ray runtime starts for the module (about 15 s) and builds run through it.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -111,6 +111,7 @@ def test_best_f1_threshold_matches_brute_force(rows: list[tuple[float, bool]]) -
     assert f1_at(cut) == pytest.approx(f1)
 
 
+@pytest.mark.slow
 def test_cross_encoder_trains_calibrates_and_scores_symmetrically(tiny_reranker: Path) -> None:
     """A real (tiny) training run from the bundled model's weights: the folder loads as a reranker."""
     from compare.rerank import CrossEncoderScorer, load_calibration
@@ -132,6 +133,7 @@ def test_cross_encoder_trains_calibrates_and_scores_symmetrically(tiny_reranker:
     assert np.allclose(blended, weight * forward + (1 - weight) * (cosines + 1) / 2, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_reranker_has_two_named_heads_and_averages_them_with_the_cosine(tiny_reranker: Path) -> None:
     """The probability is the mean of both heads' sigmoids over both orders, computed here without the scorer."""
     import torch
@@ -171,6 +173,7 @@ def test_one_head_rerankers_from_before_still_score(tmp_path: Path) -> None:
     assert probabilities.shape == (len(PARAPHRASES),) and ((probabilities > 0) & (probabilities < 1)).all()
 
 
+@pytest.mark.slow
 def test_reranker_errors_name_the_folder(tmp_path: Path, tiny_reranker: Path) -> None:
     from compare.rerank import CrossEncoderScorer, RerankerError
 
@@ -191,6 +194,7 @@ def test_reranker_errors_name_the_folder(tmp_path: Path, tiny_reranker: Path) ->
         CrossEncoderScorer(copy)
 
 
+@pytest.mark.slow
 def test_bi_encoder_finetune_writes_a_model_that_moves_paraphrases_closer(tmp_path: Path) -> None:
     """A tiny real CoSENT run: the written folder loads as the embedding model, and on the pairs it
     trained on, paraphrases gain cosine against unrelated pairs."""
@@ -208,6 +212,7 @@ def test_bi_encoder_finetune_writes_a_model_that_moves_paraphrases_closer(tmp_pa
     assert gap(str(folder)) > gap(EmbedConfig().model)
 
 
+@pytest.mark.slow
 def test_bi_encoder_finetune_command_says_the_alignment_thresholds_need_refitting(tmp_path: Path) -> None:
     """The CLI trains (a tiny real run), names the folder to configure, and warns that the shipped
     [align] thresholds were fitted on the base model's cosine scale."""

@@ -305,6 +305,7 @@ def run_build_script(home: Path, body: str, **kwargs) -> subprocess.CompletedPro
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO, **kwargs)
 
 
+@pytest.mark.slow  # a subprocess per stage, killed and rebuilt
 @pytest.mark.parametrize(("stage", "done"), [("wire copy", 0), ("embedding", 3), ("writing", 2), ("switching", 0)])
 def test_build_killed_at_any_stage_leaves_the_previous_snapshot_and_the_next_build_completes(home: Path, stage: str, done: int) -> None:
     records = demo_records()
@@ -331,6 +332,7 @@ def test_build_killed_at_any_stage_leaves_the_previous_snapshot_and_the_next_bui
     assert not list((home / "index").glob(".current-*"))
 
 
+@pytest.mark.slow
 def test_build_killed_from_outside_mid_embedding(home: Path) -> None:
     records = demo_records()
     ingest_records(home, records[:6], "first")
@@ -379,6 +381,7 @@ def test_build_killed_from_outside_mid_embedding(home: Path) -> None:
     assert load_index(Store(home)).manifest.articles == 9
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE semantics checked on Linux only")
 def test_disk_full_fails_the_build_cleanly(home: Path) -> None:
     """RLIMIT_FSIZE makes every write past the limit fail with EFBIG, as a full disk fails with ENOSPC."""

@@ -30,7 +30,7 @@ from compare.schema import ARTICLE_SCHEMA
 from compare.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
-BALY = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "allsides_baly2020" / "articles_sample.jsonl.gz"
+BALY = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "allsides_baly2020" / "articles_sample.jsonl.gz"
 BALY_MAP = {"outlet": "source", "text": "content_original", "published": "date", "byline": "authors"}
 
 UTC = timezone.utc
@@ -577,7 +577,10 @@ def test_wire_mentions_are_not_credits(text: str, byline: str | None) -> None:
 # --------------------------------------------------------------------------- real data (optional)
 
 
-@pytest.mark.skipif(not BALY.exists(), reason=f"AllSides sample not found at {BALY} (shared datasets not checked out)")
+@pytest.mark.skipif(
+    not BALY.exists(),
+    reason=f"optional real-data check: the folder {BALY.parent} (the AllSides sample, beside the checkout) is missing; nothing else needs it",
+)
 def test_allsides_sample_first_records() -> None:
     batch = read_paths([BALY], BALY_MAP, limit=300)
     assert batch.records_read == 300

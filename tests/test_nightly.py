@@ -18,7 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "nightly.sh"
 COMPARE = Path(sys.executable).parent / "compare"
 
-pytestmark = pytest.mark.skipif(not COMPARE.exists(), reason=f"needs the installed compare command next to {sys.executable}")
+pytestmark = [
+    pytest.mark.slow,  # the whole nightly script: several processes, each loading the model
+    pytest.mark.skipif(not COMPARE.exists(), reason=f"needs the installed compare command next to {sys.executable}"),
+]
 
 
 def nightly(home: Path, drop: Path, *args: str) -> tuple[int, list[dict]]:

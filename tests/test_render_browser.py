@@ -18,7 +18,10 @@ from compare.render import render_html
 from tests.test_render import make_report, ref
 
 CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="optional: no Chromium on PATH (chromium, chromium-browser or google-chrome); get it with `apt-get install chromium` (Debian/Ubuntu)",
+)
 
 HOSTILE = '"><img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
 

@@ -51,6 +51,7 @@ def assert_offsets_exact(article: str) -> None:
         previous_end = claim.end
 
 
+@pytest.mark.slow  # 300 generated articles
 @settings(max_examples=300, deadline=None)
 @given(_ARTICLE)
 def test_split_claims_offsets_are_exact_on_generated_articles(article: str) -> None:
