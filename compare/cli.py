@@ -74,14 +74,14 @@ def _fail(message: str, code: int = 2) -> None:
 @contextmanager
 def _user_errors() -> Iterator[None]:
     from compare.embed import ModelLoadError
-    from compare.index import IndexBuildError, IndexMissingError
+    from compare.index import IndexBuildError, IndexMissingError, SnapshotDamagedError
     from compare.report import UnknownStoryError
     from compare.rerank import RerankerError
     from compare.store import StoreLockedError
 
     try:
         yield
-    except (ConfigError, UserError, ModelLoadError, RerankerError, IndexMissingError, IndexBuildError, UnknownStoryError, StoreLockedError) as error:
+    except (ConfigError, UserError, ModelLoadError, RerankerError, IndexMissingError, IndexBuildError, SnapshotDamagedError, UnknownStoryError, StoreLockedError) as error:
         _fail(str(error))
     except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
         _fail(f"{error.filename}: {error.strerror}")
@@ -463,13 +463,16 @@ def index_verify(
 
     Example: compare index verify --all
     """
-    from compare.index import list_snapshots, load_index, verify_snapshot
+    from compare.index import IndexMissingError, current_path, list_snapshots, verify_snapshot
     from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config)
         store = Store(settings.home)
-        paths = list_snapshots(store) if all_snapshots else [load_index(store).path]
+        if not current_path(store).is_symlink() and not list_snapshots(store):
+            raise IndexMissingError(f"no index in {store.index_dir}; run `compare index build`")
+        # The current snapshot itself, damaged or not: verify reads checksums before any file.
+        paths = list_snapshots(store) if all_snapshots else [current_path(store).resolve()]
         problems = [problem for path in paths for problem in verify_snapshot(path)]
     for problem in problems:
         err.print(f"[red]problem:[/] {problem}", highlight=False)

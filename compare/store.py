@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -72,6 +73,21 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
             os.close(dir_fd)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(paths: Sequence[Path], *, older_than_seconds: float = 0.0) -> list[str]:
+    """Delete temporary files (`.*.tmp`, as write_atomically and the embedding cache name theirs) that
+    a killed write left behind; only those older than `older_than_seconds` when a live writer may own one."""
+    removed = []
+    now = time.time()
+    for path in paths:
+        try:
+            if now - path.stat().st_mtime >= older_than_seconds:
+                path.unlink()
+                removed.append(path.name)
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 class Store:
@@ -146,6 +162,8 @@ class Store:
         """
         incoming = conform(incoming, ARTICLE_SCHEMA).unique(subset="id", keep="first", maintain_order=True)
         with self.lock():
+            # Under the lock no other corpus write is in flight: any temporary file here is a killed one's.
+            remove_stale_temporaries(list(self.articles_path.parent.glob(".*.tmp")))
             existing = self.articles()
             previous_versions = self.versions()
             known = pl.concat([existing.select("id"), previous_versions.select("id")])

@@ -652,3 +652,64 @@ def test_a_snapshot_of_the_previous_format_is_rebuilt_with_a_message(home: Path)
     result = runner.invoke(app, ["stories", "--home", str(home), "--model", "hashing", "--format", "json"])
     assert result.exit_code == 0 and "built by an older version" in result.stderr
     assert load_index(Store(home)).manifest.format == 3
+
+
+# --------------------------------------------------------------------------- damaged snapshots
+
+
+def two_snapshots(home: Path) -> tuple[Path, Path]:
+    records = demo_records()
+    ingest_records(home, records[:6], "first")
+    first = build_index(Store(home), settings_for(home)).path
+    ingest_records(home, records[6:], "second")
+    return first, build_index(Store(home), settings_for(home)).path
+
+
+@pytest.mark.parametrize("damage", ["truncate stories", "truncate clusters", "manifest garbage", "manifest not an object", "manifest wrong types"])
+def test_a_damaged_current_snapshot_fails_verify_with_one_line_and_readers_fall_back(home: Path, damage: str) -> None:
+    first, current = two_snapshots(home)
+    if damage.startswith("truncate"):
+        target = current / f"{damage.split()[1]}.parquet"
+        target.write_bytes(target.read_bytes()[:40])
+    else:
+        manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+        document = {"manifest garbage": "{not json", "manifest not an object": "[1, 2]",
+                    "manifest wrong types": json.dumps({**manifest, "files": [1], "articles": "many"})}[damage]
+        (current / "manifest.json").write_text(document, encoding="utf-8")
+
+    verify = runner.invoke(app, ["index", "verify", "--home", str(home)])
+    assert verify.exit_code == EXIT_VERIFY_FAILED and "Traceback" not in verify.output
+    assert len(verify.stderr.strip().splitlines()) == 1 and str(current) in verify.stderr
+
+    index = load_index(Store(home))
+    assert index.path == first and index.note and "serving the previous snapshot" in index.note
+    status = runner.invoke(app, ["index", "status", "--home", str(home), "--format", "json"])
+    assert status.exit_code == 0, status.output
+    listed = runner.invoke(app, ["stories", "--home", str(home), "--model", "hashing", "--format", "json"])
+    assert listed.exit_code == 0 and "serving the previous snapshot" in listed.stderr  # then rebuilt, as the corpus moved on
+    assert verify_snapshot(load_index(Store(home)).path) == []
+
+
+def test_a_failed_update_serves_the_previous_snapshot_saying_so(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compare.index import IndexBuildError, ensure_index, runner as build_runner
+
+    first, _ = two_snapshots(home)
+    ingest_records(home, [{**demo_records()[0], "url": "https://example.org/later", "title": "Later"}], "third")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise IndexBuildError("disk full; previous snapshot kept")
+
+    monkeypatch.setattr(build_runner, "build_index", broken)
+    notices: list[str] = []
+    index = ensure_index(Store(home), settings_for(home), notice=notices.append)
+    assert index.path == load_index(Store(home)).path
+    assert any("serving the snapshot" in notice and "misses the latest changes" in notice for notice in notices)
+
+
+def test_temporary_files_of_killed_writes_are_removed_by_the_next_run(home: Path) -> None:
+    records = demo_records()
+    ingest_records(home, records[:3], "first")
+    leftover = home / "corpus" / ".articles.parquet.abc123.tmp"
+    leftover.write_bytes(b"half a file")
+    ingest_records(home, records[3:], "second")
+    assert not leftover.exists()

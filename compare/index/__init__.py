@@ -30,6 +30,7 @@ from compare.index.snapshot import (
     IndexBuildError,
     IndexMissingError,
     Manifest,
+    SnapshotDamagedError,
     SnapshotStatus,
     build_lock,
     current_path,
@@ -51,7 +52,7 @@ from compare.index.snapshot import (
 __all__ = [
     "CLAIMS", "CLAIM_VECTORS", "COPIES", "COPY_SCHEMA", "DIFF_SCHEMA", "KEEP_SNAPSHOTS", "MANIFEST", "REFS", "SNAPSHOT_FILES",
     "SNAPSHOT_FORMAT", "STORED_CLAIM_SCHEMA", "VECTORS", "BuildLockedError", "BuildProgress", "Index", "IndexBuildError",
-    "IndexMissingError", "Manifest", "SnapshotStatus", "build_index", "build_lock", "build_stages", "claim_model_name",
+    "IndexMissingError", "Manifest", "SnapshotDamagedError", "SnapshotStatus", "build_index", "build_lock", "build_stages", "claim_model_name",
     "current_clusters", "current_path", "diff_snapshots", "ensure_index", "list_snapshots", "load_index", "load_snapshot",
     "prune_snapshots", "run_stages", "settings_fingerprint", "snapshot_claim_vectors", "snapshot_claims", "snapshot_copies",
     "snapshot_refs", "snapshot_status", "snapshots_dir", "stable_ids", "stale_reason", "verify_snapshot",

@@ -35,6 +35,7 @@ from compare.index.snapshot import (
     IndexBuildError,
     IndexMissingError,
     Manifest,
+    SnapshotDamagedError,
     build_lock,
     load_index,
     load_snapshot,
@@ -111,7 +112,7 @@ def _previous_snapshot(store: Store, reusable: Callable[[Manifest], bool]) -> Pr
     try:
         index = load_index(store)
         refs = snapshot_refs(index.path)
-    except (IndexMissingError, OSError, ValueError, TypeError, pl.exceptions.PolarsError):
+    except (IndexMissingError, SnapshotDamagedError, OSError, ValueError, TypeError, pl.exceptions.PolarsError):
         return None
     return Previous(index.path, index.manifest, index.clusters, index.stories, refs, reusable(index.manifest))
 
@@ -258,14 +259,21 @@ def ensure_index(
     say = notice or (lambda message: None)
     try:
         index = load_index(store)
-    except IndexMissingError:
-        say(f"no index in {store.home} yet: building it now (what `compare index build` does)")
+    except (IndexMissingError, SnapshotDamagedError) as missing:
+        first = "no index" if isinstance(missing, IndexMissingError) else "no sound snapshot"
+        say(f"{first} in {store.home} yet: building it now (what `compare index build` does)")
         return build_index(store, settings, embedder=embedder, progress=progress, wait=True)
+    if index.note:
+        say(index.note)
     reason = stale_reason(index, store, settings, embedder.name)
-    if reason:
-        say(f"{reason}: updating the index of {store.home} first (what `compare index build` does)")
+    if not reason:
+        return index
+    say(f"{reason}: updating the index of {store.home} first (what `compare index build` does)")
+    try:
         return build_index(store, settings, embedder=embedder, progress=progress, wait=True)
-    return index
+    except IndexBuildError as error:
+        say(f"{error}; serving the snapshot {index.path.name} built {index.manifest.built_at}, which misses the latest changes")
+        return index
 
 
 def stale_reason(index: Index, store: Store, settings: Settings, model: str) -> str | None:

@@ -24,7 +24,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from compare.schema import CLAIM_SCHEMA, CLUSTER_SCHEMA, STORY_SCHEMA, UTC_DATETIME, conform
-from compare.store import Store, file_lock
+from compare.store import Store, file_lock, remove_stale_temporaries
 
 MANIFEST = "manifest.json"
 KEEP_SNAPSHOTS = 2
@@ -77,6 +77,10 @@ class IndexBuildError(RuntimeError):
     """The build failed (unreadable corpus, disk full...); the previous snapshot is still current."""
 
 
+class SnapshotDamagedError(RuntimeError):
+    """A snapshot file is missing, truncated or not what its manifest says; the message names the file."""
+
+
 class BuildLockedError(RuntimeError):
     """Another `compare index build` holds the build lock of this home."""
 
@@ -107,10 +111,25 @@ class Manifest:
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
-        """Unknown keys are ignored, so an older or newer manifest still loads."""
+        """Unknown keys are ignored, so an older or newer manifest still loads; a document that is not
+        a manifest (not an object, a required key missing, a field of the wrong type) is a ValueError."""
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         known = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        try:
+            manifest = cls(**{key: value for key, value in data.items() if key in known})
+        except TypeError as error:
+            raise ValueError(str(error)) from error
+        typed = (
+            isinstance(manifest.files, dict) and isinstance(manifest.seconds, dict) and isinstance(manifest.stages, dict)
+            and all(isinstance(getattr(manifest, name), int) and not isinstance(getattr(manifest, name), bool)
+                    for name in ("articles", "clusters", "stories", "claims", "claim_vectors", "format"))
+            and all(isinstance(record, dict) for record in manifest.files.values())
+        )
+        if not typed:
+            raise ValueError("a field has the wrong type")
+        return manifest
 
 
 @dataclass(frozen=True)
@@ -120,6 +139,7 @@ class Index:
     clusters: pl.DataFrame  # CLUSTER_SCHEMA
     stories: pl.DataFrame  # STORY_SCHEMA
     reused: bool = False  # True when build_index found the corpus unchanged and built nothing
+    note: str | None = None  # why this is not the current snapshot (the current one is damaged), for the user
 
 
 def current_path(store: Store) -> Path:
@@ -131,20 +151,42 @@ def snapshots_dir(store: Store) -> Path:
 
 
 def load_index(store: Store) -> Index:
+    """The current snapshot; when it is damaged, the newest sound older one with `note` saying so.
+
+    Raises IndexMissingError when nothing was built, SnapshotDamagedError when no snapshot is sound.
+    """
     path = current_path(store)
-    if not (path / MANIFEST).exists():
+    if not (path / MANIFEST).exists() and not path.is_symlink():
         raise IndexMissingError(f"no index in {store.index_dir}; run `compare index build` (or any listing command builds it)")
-    return load_snapshot(path.resolve())
+    try:
+        return load_snapshot(path.resolve())
+    except SnapshotDamagedError as damage:
+        for older in reversed(list_snapshots(store)):
+            if older.resolve() == path.resolve():
+                continue
+            try:
+                index = load_snapshot(older)
+            except SnapshotDamagedError:
+                continue
+            return replace(index, note=f"{damage}; serving the previous snapshot {older.name} (run `compare index build`)")
+        raise
 
 
 def read_manifest(path: Path) -> Manifest:
-    return Manifest.from_json((path / MANIFEST).read_text(encoding="utf-8"))
+    """The snapshot's manifest; SnapshotDamagedError (naming the file) when missing or unreadable."""
+    try:
+        return Manifest.from_json((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise SnapshotDamagedError(f"{path / MANIFEST}: unreadable manifest ({short_error(error)})") from error
 
 
 def load_snapshot(path: Path) -> Index:
     manifest = read_manifest(path)
-    clusters = conform(pl.read_parquet(path / "clusters.parquet"), CLUSTER_SCHEMA)
-    stories = conform(pl.read_parquet(path / "stories.parquet"), STORY_SCHEMA)
+    try:
+        clusters = conform(pl.read_parquet(path / "clusters.parquet"), CLUSTER_SCHEMA)
+        stories = conform(pl.read_parquet(path / "stories.parquet"), STORY_SCHEMA)
+    except (OSError, ValueError, pl.exceptions.PolarsError) as error:
+        raise SnapshotDamagedError(f"{path}: unreadable snapshot file ({short_error(error)})") from error
     return Index(path=path, manifest=manifest, clusters=clusters, stories=stories)
 
 
@@ -293,6 +335,8 @@ def remove_leftovers(store: Store) -> list[str]:
     for link in store.index_dir.glob(".current-*"):
         link.unlink(missing_ok=True)
         removed.append(link.name)
+    # Cache shards being written by a live report are fresh; an hour-old temporary is a killed write's.
+    removed += remove_stale_temporaries(list(store.embedding_cache_dir.glob("*/.*.tmp")), older_than_seconds=3600)
     return removed
 
 
@@ -404,9 +448,13 @@ def snapshot_status(store: Store, *, now: datetime | None = None) -> list[Snapsh
     current = current_path(store).resolve() if current_path(store).exists() else None
     rows = []
     for path in list_snapshots(store):
-        manifest = Manifest.from_json((path / MANIFEST).read_text(encoding="utf-8"))
-        built = datetime.fromisoformat(manifest.built_at)
         size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+        try:
+            manifest = read_manifest(path)
+            built = datetime.fromisoformat(manifest.built_at)
+        except (SnapshotDamagedError, ValueError, TypeError):
+            rows.append(SnapshotStatus(path.name, path.resolve() == current, "", 0.0, "damaged (see compare index verify)", "", 0, 0, 0, 0, 0, 0.0, round(size / 1e6, 2)))
+            continue
         rows.append(
             SnapshotStatus(
                 name=path.name, current=path.resolve() == current, built_at=manifest.built_at,
@@ -422,9 +470,9 @@ def snapshot_status(store: Store, *, now: datetime | None = None) -> list[Snapsh
 def verify_snapshot(path: Path) -> list[str]:
     """Problems found in one snapshot (empty when sound): checksums, readability, consistent counts."""
     try:
-        manifest = Manifest.from_json((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError) as error:
-        return [f"{path / MANIFEST}: unreadable manifest ({short_error(error)})"]
+        manifest = read_manifest(path)
+    except SnapshotDamagedError as error:
+        return [str(error)]
     problems = []
     # A snapshot of an older format is checked for the files it was written with.
     expected = SNAPSHOT_FILES if manifest.format >= 3 else ("clusters.parquet", "stories.parquet", REFS, VECTORS)
