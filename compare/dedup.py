@@ -23,7 +23,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from compare.components import connected_components, union_groups
 from compare.config import MinHashConfig
-from compare.reuse import CopyDetail, SentenceDiff, SharedSpan, covered_words, own_ranges, sentence_diff, shared_spans
+from compare.reuse import CopyDetail, SentenceDiff, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.schema import CLUSTER_SCHEMA, conform
 from compare.timewindow import timestamps, within
 
@@ -688,8 +688,7 @@ def describe_clusters(articles: pl.DataFrame, clusters: pl.DataFrame, config: Mi
     result = []
     for (cid,), group in joined.group_by("cluster_id", maintain_order=True):
         source = group.filter(pl.col("is_source")).row(0, named=True)
-        credits = group["wire_credit"].drop_nulls()
-        credit = source["wire_credit"] or (credits.mode().sort()[0] if credits.len() else None)
+        credit = cluster_credit(source["wire_credit"], group["wire_credit"].to_list())
         details = tuple(
             describe_copy(source["text"], row["article_id"], row["text"], config)
             for row in group.filter(~pl.col("is_source")).iter_rows(named=True)
@@ -714,9 +713,10 @@ def copy_listing(
         details = {d.article_id: d for cluster in describe_clusters(articles, clusters, config) for d in cluster.copies}
     joined = clusters.join(articles, left_on="article_id", right_on="id").rename({"article_id": "id"})
     joined = joined.with_columns(pl.col("outlet").n_unique().over("cluster_id").cast(pl.Int32).alias("outlets"))
-    source_credit = joined.filter(pl.col("is_source")).select("cluster_id", pl.col("wire_credit").alias("source_credit"))
-    common_credit = joined.group_by("cluster_id").agg(pl.col("wire_credit").drop_nulls().mode().sort().first().alias("common_credit"))
-    joined = joined.join(source_credit, on="cluster_id", how="left").join(common_credit, on="cluster_id", how="left")
+    credits = {
+        cluster: cluster_credit(group.filter(pl.col("is_source"))["wire_credit"].first(), group["wire_credit"].to_list())
+        for (cluster,), group in joined.group_by("cluster_id")
+    }
     ids = joined["id"].to_list()
 
     def value(name: str, default: float | None) -> pl.Series:
@@ -727,7 +727,7 @@ def copy_listing(
         value("source_in_copy", 1.0).alias("source_in_copy"),
         value("wire_share", 1.0).alias("wire_share"),
         pl.Series([details[i].diff.summary() if i in details else "source" for i in ids], dtype=pl.String).alias("diff"),
-        pl.coalesce("source_credit", "common_credit").alias("cluster_credit"),
+        pl.col("cluster_id").replace_strict(credits, default=None, return_dtype=pl.String).alias("cluster_credit"),
     )
     return joined.select(
         "cluster_id", "outlets", "is_source", pl.col("jaccard_to_source").round(4), "copy_in_source", "source_in_copy",

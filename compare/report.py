@@ -16,7 +16,7 @@ import polars as pl
 from compare.align import align_claims, group_claims
 from compare.rerank import configured_scorer
 from compare.config import MinHashConfig, Settings
-from compare.reuse import CopyDetail
+from compare.reuse import CopyDetail, cluster_credit
 from compare.diverge import ClaimRef, Divergence, find_divergences
 from compare.embed import Embedder, make_embedder
 from compare.findings import Finding, rank_findings
@@ -173,8 +173,7 @@ def _wire_copies(members: pl.DataFrame, index: Index, config: MinHashConfig | No
         rows = list(_by_time(group.rename({"article_id": "id"})).iter_rows(named=True))
         source = next(row for row in rows if row["is_source"]) if any(r["is_source"] for r in rows) else rows[0]
         others = [row for row in rows if row is not source]
-        credits = [row["wire_credit"] for row in others if row["wire_credit"]]
-        credit = source["wire_credit"] or (max(sorted(set(credits)), key=credits.count) if credits else None)
+        credit = cluster_credit(source["wire_credit"], [row["wire_credit"] for row in others])
         details = tuple(stored.get(row["id"]) or _describe_copy(source["text"], row["id"], row["text"], config) for row in others)
         refs = tuple((_article_ref(row), row["jaccard_to_source"]) for row in others)
         copies.append(WireCopy(cluster_id, _article_ref(source), refs, credit, details))

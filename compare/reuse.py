@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -243,3 +244,12 @@ class CopyDetail:
                 changed=tuple(tuple(pair) for pair in diff["changed"]), kept=diff["kept"],  # type: ignore[misc]
             ),
         )
+
+
+def cluster_credit(source_credit: str | None, member_credits: Sequence[str | None]) -> str | None:
+    """The wire a cluster is credited to: the credit printed on its source, else the most common among
+    its members (ties to the alphabetically first), else None. The one rule listings and reports use."""
+    if source_credit:
+        return source_credit
+    credits = [credit for credit in member_credits if credit]
+    return max(sorted(set(credits)), key=credits.count) if credits else None
