@@ -109,6 +109,9 @@ _MIN_CLAIM_WORDS = 3
 # claim 8,531 (a run of sentences with no space after the stops); a crafted 50 MB article or a 1 MB
 # sentence is analysed only this far.
 MAX_ANALYSED_CHARS = 200_000
+# Three words need at least five characters; shorter paragraphs ("  ", "a") are skipped unexamined, so
+# 100k one-letter lines cost no more than a normal article of the same size.
+_MIN_PARAGRAPH_CHARS = 5
 MAX_CLAIM_CHARS = 20_000
 
 
@@ -239,7 +242,8 @@ def split_claims(text: str) -> list[ClaimSpan]:
     claims: list[ClaimSpan] = []
     for paragraph_start, paragraph_end in _paragraph_spans(text, analysed_length(text)):
         paragraph = text[paragraph_start:paragraph_end]
-        if _is_furniture(paragraph.strip()):
+        stripped = paragraph.strip()
+        if len(stripped) < _MIN_PARAGRAPH_CHARS or _is_furniture(stripped):
             continue
         for local_start, local_end in _sentence_spans(paragraph):
             sentence_start, sentence_end = _trim(text, paragraph_start + local_start, paragraph_start + local_end)
