@@ -459,10 +459,9 @@ def _gunzip_chunks(path: Path) -> Iterator[bytes | _Problem]:
     """
     decompressor = zlib.decompressobj(wbits=31)
     started = in_member = False
-    read = written = 0
+    consumed = written = 0  # compressed bytes inflated so far, and what they gave
     with open(path, "rb") as handle:
         while compressed := handle.read(_CHUNK_BYTES):
-            read += len(compressed)
             output_full = False
             while compressed or output_full:
                 if decompressor.eof:  # a multi-member gzip (concatenated .gz files) goes on
@@ -477,15 +476,17 @@ def _gunzip_chunks(path: Path) -> Iterator[bytes | _Problem]:
                     yield _Problem(None, reason, is_record=False)
                     return
                 started, in_member = True, not decompressor.eof
+                left = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
+                consumed += len(compressed) - len(left)
                 written += len(data)
-                if bomb := _decompression_limit(read, written):
+                if bomb := _decompression_limit(consumed, written):
                     yield _Problem(None, bomb, is_record=False)
                     return
                 if data:
                     yield data
                 # a full chunk may leave output inside zlib even when all input was taken: ask again
                 output_full = len(data) == _CHUNK_BYTES and not decompressor.eof
-                compressed = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
+                compressed = left
     if in_member:
         yield _Problem(None, "gzip file is truncated", is_record=False)
 
@@ -496,7 +497,7 @@ def _decompression_limit(read: int, written: int) -> str | None:
         return f"decompresses to more than {_MAX_DECOMPRESSED_BYTES >> 30} GiB; split the file (nothing past that read)"
     if written > _BOMB_MIN_BYTES and written > _MAX_RATIO * read:
         return (
-            f"decompresses more than {_MAX_RATIO}x ({written >> 20} MiB from {max(read >> 20, 1)} MiB read): "
+            f"decompresses more than {_MAX_RATIO}x ({written >> 20} MiB from {read >> 10} KiB): "
             "not news text, treated as a decompression bomb (nothing past that read)"
         )
     return None
