@@ -160,3 +160,26 @@ def test_disk_full_during_ingest_is_one_line(tmp_path: Path, monkeypatch: pytest
     code, output = invoke("ingest", str(corpus), "--home", str(tmp_path / "home"))
     assert code == 3
     assert output.strip().splitlines() == [f"error: {tmp_path / 'home' / 'articles.parquet'}: No space left on device"]
+
+
+@pytest.mark.parametrize("damaged", ["model.onnx", "onnx.json", "tokenizer.json"])
+def test_damaged_onnx_export_is_exported_again(tmp_path: Path, damaged: str) -> None:
+    pytest.importorskip("onnxruntime")
+    import warnings
+
+    import numpy as np
+
+    from compare.config import EmbedConfig
+    from compare.embed import make_embedder
+
+    config = EmbedConfig(backend="onnx")
+    first = make_embedder(config, cache_dir=tmp_path)
+    expected = first.encode(["The depot burned for hours."])
+    [file] = list(tmp_path.rglob(damaged))
+    file.write_bytes(file.read_bytes()[: max(1, file.stat().st_size // 3)])  # a killed copy, a full disk
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vectors = make_embedder(config, cache_dir=tmp_path).encode(["The depot burned for hours."])
+    assert np.allclose(vectors, expected, atol=1e-6)
+    assert any("damaged" in str(warning.message) for warning in caught)
+    assert make_embedder(config, cache_dir=tmp_path).encode(["The depot burned for hours."]).shape == expected.shape
