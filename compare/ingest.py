@@ -65,6 +65,9 @@ _BOMB_MIN_BYTES = 16 << 20
 # A file with this many bad records is garbage, not a file with a few bad records: the rest of it is
 # one reject, so a flood of bad lines cannot fill memory with rejects.
 _MAX_REJECTS_PER_FILE = 10_000
+# JSON documents, HTML pages and feeds are parsed whole (several times their size in memory): past
+# this they are one reject, so one file cannot take the machine's memory. JSONL and CSV stream.
+_MAX_WHOLE_FILE_BYTES = 256 << 20
 # JSON integers longer than this stay text: Python refuses to convert more than 4,300 digits, and no
 # field we read holds such a number (a 400-digit "published" is then an unparseable date, one reject).
 _MAX_INT_DIGITS = 1000
@@ -356,6 +359,9 @@ def _read_jsonl_gz(path: Path) -> Iterator[_Item]:
 
 def _read_json(path: Path) -> Iterator[_Item]:
     """A `.json` file may hold one object, an array of objects (line = element number) or JSON lines."""
+    if problem := _too_big_to_hold(path, "JSON document (use JSON lines, .jsonl, for big files)"):
+        yield problem
+        return
     raw = path.read_bytes()
     if _looks_binary(raw):
         yield _Problem(None, "binary file, not JSON", is_record=False)
@@ -662,6 +668,9 @@ def _read_parquet(path: Path) -> Iterator[_Item]:
 
 def _read_html(path: Path) -> Iterator[_Item]:
     """One saved page is one record: trafilatura finds the article text and its metadata."""
+    if problem := _too_big_to_hold(path, "saved page"):
+        yield problem
+        return
     raw = path.read_bytes()
     if _looks_binary(raw):
         yield _Problem(None, "binary file, not HTML", is_record=False)
@@ -745,6 +754,9 @@ def _read_feed(path: Path) -> Iterator[_Item]:
     """One record per feed entry (line = entry number); outlet is the feed's title."""
     import feedparser
 
+    if problem := _too_big_to_hold(path, "feed"):
+        yield problem
+        return
     parsed = feedparser.parse(path.read_bytes())
     if not parsed.entries:
         why = f": {parsed.bozo_exception}" if parsed.get("bozo") else ""
@@ -911,6 +923,14 @@ def _quote(value: object) -> str:
     if len(text) > _MAX_QUOTED:
         text = text[: _MAX_QUOTED - 3] + "..."
     return repr(text)
+
+
+def _too_big_to_hold(path: Path, what: str) -> _Problem | None:
+    """Formats read whole (JSON documents, pages, feeds) are refused past _MAX_WHOLE_FILE_BYTES."""
+    size = path.stat().st_size
+    if size <= _MAX_WHOLE_FILE_BYTES:
+        return None
+    return _Problem(None, f"{size >> 20} MiB is too big for one {what}: at most {_MAX_WHOLE_FILE_BYTES >> 20} MiB", is_record=False)
 
 
 def _looks_binary(head: bytes) -> bool:

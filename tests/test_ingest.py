@@ -767,3 +767,15 @@ def test_a_file_of_garbage_stops_after_many_rejects(tmp_path: Path, monkeypatch:
     batch = read_paths([garbage, fine])
     assert batch.articles.height == 1
     assert len(batch.rejects) == 51 and "not read" in batch.rejects[-1].reason
+
+
+@pytest.mark.parametrize("name", ["big.json", "big.html", "big.rss"])
+def test_whole_file_formats_past_the_size_limit_are_one_reject(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import compare.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_MAX_WHOLE_FILE_BYTES", 100)
+    path = tmp_path / name
+    path.write_text("[" + ", ".join([good(n) for n in range(10)]) + "]" if name.endswith(".json") else "<html>" + "x" * 200)
+    batch = read_paths([path])
+    [reject] = batch.rejects
+    assert batch.records_read == 0 and "too big" in reject.reason
