@@ -67,7 +67,12 @@ class UserError(Exception):
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/] {message}", highlight=False)
+    from rich.markup import escape
+
+    from compare.untrusted import visible
+
+    # messages quote file names and values from the input: no markup, no raw control characters
+    err.print(f"[red]error:[/] {escape(visible(message))}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -85,6 +90,13 @@ def _user_errors() -> Iterator[None]:
         _fail(str(error))
     except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
         _fail(f"{error.filename}: {error.strerror}")
+    except OSError as error:
+        import errno
+
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        # disk full or read-only while writing: one line, exit 3 as a failed build (nothing half-written stays current)
+        _fail(f"{error.filename or 'write failed'}: {error.strerror}", code=3)
 
 
 def _settings(
@@ -126,12 +138,18 @@ def _ensure_index(settings: Settings):  # noqa: ANN202
 
 def _emit_listing(frame: pl.DataFrame, list_format: ListFormat, title: str, table_columns: list[str] | None = None) -> None:
     """One shared renderer for every listing command: table on a terminal, JSON or CSV for tools."""
+    from rich.text import Text
+
+    from compare.untrusted import json_safe, visible
+
     iso = "%Y-%m-%dT%H:%M:%S%z" if list_format is not ListFormat.table else "%Y-%m-%d %H:%M"
     printable = frame.with_columns(pl.col(pl.Datetime).dt.strftime(iso))
     if list_format is ListFormat.json:
-        sys.stdout.write(json.dumps(printable.to_dicts(), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_safe(json.dumps(printable.to_dicts(), indent=2, ensure_ascii=False)) + "\n")
     elif list_format is ListFormat.csv:
-        sys.stdout.write(printable.with_columns(pl.col(pl.List(pl.String)).list.join("; ")).write_csv())
+        # titles and outlet names are crawled text: control characters shown as escapes, not sent raw
+        joined = printable.with_columns(pl.col(pl.List(pl.String)).list.join("; "))
+        sys.stdout.write(joined.with_columns(pl.col(pl.String).map_elements(visible, return_dtype=pl.String)).write_csv())
     else:
         from compare.listing import listing_table
 
@@ -171,8 +189,10 @@ def ingest(
         with _progress() as progress:
             task = progress.add_task("reading records", total=None)
             summary = ingest_paths(Store(settings.home), paths, mapping, progress=lambda n: progress.update(task, completed=n))
+    from compare.untrusted import visible
+
     for reject in summary.rejects[:10]:
-        err.print(f"rejected {reject.one_line()}", highlight=False, markup=False)
+        err.print(f"rejected {visible(reject.one_line())}", highlight=False, markup=False)
     if summary.rejected > 10:
         err.print(f"... and {summary.rejected - 10} more rejects", highlight=False)
     line = f"accepted {summary.accepted}, duplicate {summary.duplicates}, rejected {summary.rejected}"
@@ -180,7 +200,7 @@ def ingest(
         line += f"; {summary.versions} of the accepted are new versions of stored URLs (see `compare history URL`)"
     if summary.rejects_path:
         line += f" (rejects written to {summary.rejects_path})"
-    out.print(line, highlight=False, markup=False)
+    out.print(visible(line), highlight=False, markup=False)
     if summary.accepted + summary.duplicates == 0 and summary.rejected:
         raise typer.Exit(1)
 
@@ -264,7 +284,9 @@ def stories(
              "outlets": list(s.outlets), "articles": [article_record(a) for a in s.articles]}
             for s in summaries
         ]
-        sys.stdout.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        from compare.untrusted import json_safe
+
+        sys.stdout.write(json_safe(json.dumps(records, indent=2, ensure_ascii=False)) + "\n")
         return
     frame = pl.DataFrame(
         {
@@ -298,10 +320,47 @@ def _write_report(report: Any, report_format: ReportFormat, output: Path | None)
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
-        from compare.store import write_atomically
+        _write_output_file(output, text)
+        from compare.untrusted import visible
 
-        write_atomically(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        err.print(f"report written to {output}", highlight=False)
+        err.print(f"report written to {visible(str(output))}", highlight=False, markup=False)
+
+
+def _write_output_file(output: Path, text: str) -> None:
+    """Write `text` to `output`, a regular file or a new name: never through a symlink, never over a
+    FIFO, device or directory (rename would replace that entry). The file gets the mode a plain
+    `open()` would give it (0666 less the umask), or keeps the mode of the file it replaces."""
+    import os
+    import stat
+
+    from compare.untrusted import visible
+    from compare.store import write_atomically
+
+    try:
+        status = os.lstat(output)
+    except FileNotFoundError:
+        status = None
+    except OSError as error:
+        raise UserError(f"cannot write {visible(str(output))}: {error.strerror}") from error
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        kind = (
+            "a symbolic link" if stat.S_ISLNK(status.st_mode) else "a directory" if stat.S_ISDIR(status.st_mode)
+            else "a FIFO" if stat.S_ISFIFO(status.st_mode) else "a device" if stat.S_ISCHR(status.st_mode) or stat.S_ISBLK(status.st_mode)
+            else "not a regular file"
+        )
+        raise UserError(f"refusing to write the report to {visible(str(output))}: it is {kind}; give a regular file name")
+    if status is not None:
+        mode = stat.S_IMODE(status.st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+        os.chmod(tmp, mode)
+
+    write_atomically(output, write)
 
 
 ReportFormatOption = Annotated[ReportFormat, typer.Option("--format", "-f", help="terminal, markdown, html (self-contained page) or json.")]
@@ -475,7 +534,11 @@ def index_verify(
         paths = list_snapshots(store) if all_snapshots else [current_path(store).resolve()]
         problems = [problem for path in paths for problem in verify_snapshot(path)]
     for problem in problems:
-        err.print(f"[red]problem:[/] {problem}", highlight=False)
+        from rich.markup import escape
+
+        from compare.untrusted import visible
+
+        err.print(f"[red]problem:[/] {escape(visible(str(problem)))}", highlight=False)
     if problems:
         raise typer.Exit(EXIT_VERIFY_FAILED)
     out.print(f"verified {len(paths)} snapshot(s): {', '.join(p.name for p in paths)}", highlight=False)
@@ -562,8 +625,12 @@ def history(
             return {k: (v.isoformat() if hasattr(v, "isoformat") else list(v) if isinstance(v, tuple) else v) for k, v in record.items()}
 
         document = {"url": url, "versions": [plain(asdict(v)) for v in versions], "changes": [plain(asdict(c)) for c in changes]}
-        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        from compare.untrusted import json_safe
+
+        sys.stdout.write(json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n")
         return
+    from compare.untrusted import visible
+
     rows: list[dict[str, Any]] = [
         {"version": v.version, "crawled": v.ingested_at, "id": v.id, "published": v.published, "title": v.title} for v in versions
     ]
@@ -573,13 +640,13 @@ def history(
             when = change.at.strftime("%Y-%m-%d %H:%M") if change.at else "unknown time"
             out.print(f"\nversion {change.before} -> {change.after} (crawled {when})", highlight=False, markup=False)
             if change.title_changed:
-                out.print(f"  title: {change.title_before!r} -> {change.title_after!r}", highlight=False, markup=False)
+                out.print(visible(f"  title: {change.title_before!r} -> {change.title_after!r}"), highlight=False, markup=False)
             if change.published_before != change.published_after:
                 out.print(f"  published: {change.published_before} -> {change.published_after}", highlight=False, markup=False)
             for sentence in change.removed:
-                out.print(f"  - {sentence}", highlight=False, markup=False)
+                out.print(f"  - {visible(sentence)}", highlight=False, markup=False)
             for sentence in change.added:
-                out.print(f"  + {sentence}", highlight=False, markup=False)
+                out.print(f"  + {visible(sentence)}", highlight=False, markup=False)
             if not (change.title_changed or change.removed or change.added):
                 out.print("  no change in title or sentences (spacing or page furniture only)", highlight=False, markup=False)
 

@@ -226,14 +226,30 @@ class OnnxEmbedder:
         except ImportError as error:
             raise ModelLoadError("the onnx backends need onnxruntime and onnx: pip install onnxruntime onnx") from error
         if not (self.folder / "onnx.json").exists():
-            try:
-                with warnings.catch_warnings():  # tracer warnings about shapes: expected for BERT
-                    warnings.simplefilter("ignore")
-                    _export_onnx(self.config, self.folder)
-            except ImportError as error:
-                raise ModelLoadError(f"exporting to ONNX needs torch and onnx ({error}): pip install onnx") from error
+            self._export()
+        try:
+            self._open(onnxruntime, Tokenizer)
+        except Exception as error:  # noqa: BLE001 - any damage to the cached export: re-export once
+            # A truncated model.onnx or onnx.json (disk full, a killed copy) failed every run until
+            # deleted by hand; the export is a cache, so it is rebuilt and opened again (a second
+            # failure is raised as it is).
+            warnings.warn(f"cached ONNX export in {self.folder} is damaged ({type(error).__name__}); exporting it again", stacklevel=2)
+            for name in ("onnx.json", "model.onnx", "model-int8.onnx", "tokenizer.json"):
+                (self.folder / name).unlink(missing_ok=True)
+            self._export()
+            self._open(onnxruntime, Tokenizer)
+
+    def _export(self) -> None:
+        try:
+            with warnings.catch_warnings():  # tracer warnings about shapes: expected for BERT
+                warnings.simplefilter("ignore")
+                _export_onnx(self.config, self.folder)
+        except ImportError as error:
+            raise ModelLoadError(f"exporting to ONNX needs torch and onnx ({error}): pip install onnx") from error
+
+    def _open(self, onnxruntime, Tokenizer) -> None:  # noqa: ANN001, N803 - modules imported lazily by _load
         meta = json.loads((self.folder / "onnx.json").read_text(encoding="utf-8"))
-        self.dimension = int(meta["dimension"])
+        dimension = int(meta["dimension"])
         tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         tokenizer.enable_truncation(max_length=int(meta["max_seq_length"]))
         tokenizer.enable_padding()
@@ -242,6 +258,7 @@ class OnnxEmbedder:
         model_file = self.folder / ("model-int8.onnx" if self.int8 else "model.onnx")
         self._session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self._tokenizer = tokenizer
+        self.dimension = dimension
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         self._load()

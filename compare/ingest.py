@@ -54,6 +54,23 @@ _MIN_PAGE_TEXT = 100
 # Article bodies in CSV exceed the csv module's default 128 KiB field limit; 64 MiB still stops a
 # runaway unbalanced quote from swallowing a whole multi-gigabyte file into one field.
 _CSV_FIELD_LIMIT = 64 << 20
+# One line (JSONL) is at most this long: a newline-free stream (a gzip bomb inflating to gigabytes of
+# one line) is one reject instead of a buffer the size of the stream.
+_MAX_LINE_BYTES = 64 << 20
+# Decompression stops at this many bytes, or once past _BOMB_MIN_BYTES at more than _MAX_RATIO bytes
+# out per byte in: news JSONL compresses 3-10x (the Baly sample: 4.2x), a gzip bomb 200-1000x.
+_MAX_DECOMPRESSED_BYTES = 8 << 30
+_MAX_RATIO = 100
+_BOMB_MIN_BYTES = 16 << 20
+# A file with this many bad records is garbage, not a file with a few bad records: the rest of it is
+# one reject, so a flood of bad lines cannot fill memory with rejects.
+_MAX_REJECTS_PER_FILE = 10_000
+# JSON documents, HTML pages and feeds are parsed whole (several times their size in memory): past
+# this they are one reject, so one file cannot take the machine's memory. JSONL and CSV stream.
+_MAX_WHOLE_FILE_BYTES = 256 << 20
+# JSON integers longer than this stay text: Python refuses to convert more than 4,300 digits, and no
+# field we read holds such a number (a 400-digit "published" is then an unparseable date, one reject).
+_MAX_INT_DIGITS = 1000
 
 
 @dataclass(frozen=True)
@@ -227,13 +244,20 @@ def read_paths(
         if limit is not None and records_read >= limit:
             break
         file = str(path)
+        file_rejects = 0
         for item in _read_file(path):
             if isinstance(item, _Record):
-                item = rows.add(_article_row(item, columns, field_map), file)
+                item = rows.add(_checked_article_row(item, columns, field_map), file)
             if item is not None:
                 rejects.append(Reject(file, item.line, item.field, item.reason))
                 if not item.is_record:
                     continue
+                file_rejects += 1
+                if file_rejects >= _MAX_REJECTS_PER_FILE:
+                    records_read += 1
+                    reason = f"{file_rejects} bad records: not a usable file; lines after {item.line or '?'} not read"
+                    rejects.append(Reject(file, None, None, reason))
+                    break
             records_read += 1
             if progress is not None and records_read % _PROGRESS_EVERY == 0:
                 progress(records_read)
@@ -335,6 +359,9 @@ def _read_jsonl_gz(path: Path) -> Iterator[_Item]:
 
 def _read_json(path: Path) -> Iterator[_Item]:
     """A `.json` file may hold one object, an array of objects (line = element number) or JSON lines."""
+    if problem := _too_big_to_hold(path, "JSON document (use JSON lines, .jsonl, for big files)"):
+        yield problem
+        return
     raw = path.read_bytes()
     if _looks_binary(raw):
         yield _Problem(None, "binary file, not JSON", is_record=False)
@@ -345,8 +372,8 @@ def _read_json(path: Path) -> Iterator[_Item]:
         return
     if start == b"{":
         try:
-            value = json.loads(raw.decode("utf-8-sig"))
-        except ValueError:
+            value = _json_loads(raw.decode("utf-8-sig"))
+        except (ValueError, RecursionError):
             value = None  # several objects: JSON lines
         if isinstance(value, dict):
             yield _Record(1, value)
@@ -356,12 +383,15 @@ def _read_json(path: Path) -> Iterator[_Item]:
 
 def _json_array(raw: bytes) -> Iterator[_Item]:
     try:
-        value = json.loads(raw.decode("utf-8-sig"))
+        value = _json_loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         yield _Problem(None, f"not valid UTF-8 (byte offset {error.start})", is_record=False)
         return
     except json.JSONDecodeError as error:
         yield _Problem(error.lineno, f"invalid JSON array: {error.msg} (column {error.colno})", is_record=False)
+        return
+    except (ValueError, RecursionError) as error:
+        yield _Problem(None, f"invalid JSON array: {type(error).__name__}", is_record=False)
         return
     for number, element in enumerate(value, start=1):
         if isinstance(element, dict):
@@ -381,6 +411,10 @@ def _jsonl_items(chunks: Iterator[bytes | _Problem]) -> Iterator[_Item]:
         return
     number = 0
     for line in _lines(_chain_first(first, chunks)):
+        if isinstance(line, _Problem) and line.is_record:  # one over-long line
+            number += 1
+            yield _Problem(number, line.reason)
+            continue
         if isinstance(line, _Problem):
             yield _Problem(number + 1, f"{line.reason}; lines from {number + 1} on could not be read", is_record=False)
             return
@@ -398,12 +432,23 @@ def _json_line(number: int, line: bytes) -> _Item:
         bad = line[error.start]
         return _Problem(number, f"not valid UTF-8 (byte 0x{bad:02x} at byte {error.start + 1} of the line)")
     try:
-        value = json.loads(text)
+        value = _json_loads(text)
     except json.JSONDecodeError as error:
         return _Problem(number, f"invalid JSON: {error.msg} (column {error.colno})")
+    except (ValueError, RecursionError) as error:  # e.g. nesting deeper than the interpreter's stack
+        return _Problem(number, f"invalid JSON: {type(error).__name__}")
     if not isinstance(value, dict):
         return _Problem(number, f"a JSON {type(value).__name__}, not an object")
     return _Record(number, value)
+
+
+def _json_int(digits: str) -> int | str:
+    return int(digits) if len(digits.lstrip("-")) <= _MAX_INT_DIGITS else digits
+
+
+def _json_loads(text: str) -> object:
+    """json.loads where any number is a value, never an exception: huge integers stay their digits."""
+    return json.loads(text, parse_int=_json_int)
 
 
 def _file_chunks(path: Path) -> Iterator[bytes | _Problem]:
@@ -420,40 +465,83 @@ def _gunzip_chunks(path: Path) -> Iterator[bytes | _Problem]:
     """
     decompressor = zlib.decompressobj(wbits=31)
     started = in_member = False
+    consumed = written = 0  # compressed bytes inflated so far, and what they gave
     with open(path, "rb") as handle:
         while compressed := handle.read(_CHUNK_BYTES):
-            while compressed:
+            output_full = False
+            while compressed or output_full:
                 if decompressor.eof:  # a multi-member gzip (concatenated .gz files) goes on
                     if not compressed.strip(b"\x00"):
                         break  # zero padding after the last member, as some tape tools write
                     decompressor = zlib.decompressobj(wbits=31)
                 try:
-                    data = decompressor.decompress(compressed)
+                    # max_length: never more than one chunk of output at a time, whatever the ratio
+                    data = decompressor.decompress(compressed, _CHUNK_BYTES)
                 except zlib.error as error:
                     reason = f"corrupt gzip data ({error})" if started else "not a gzip file"
                     yield _Problem(None, reason, is_record=False)
                     return
                 started, in_member = True, not decompressor.eof
+                left = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
+                consumed += len(compressed) - len(left)
+                written += len(data)
+                if bomb := _decompression_limit(consumed, written):
+                    yield _Problem(None, bomb, is_record=False)
+                    return
                 if data:
                     yield data
-                compressed = decompressor.unused_data if decompressor.eof else b""
+                # a full chunk may leave output inside zlib even when all input was taken: ask again
+                output_full = len(data) == _CHUNK_BYTES and not decompressor.eof
+                compressed = left
     if in_member:
         yield _Problem(None, "gzip file is truncated", is_record=False)
 
 
+def _decompression_limit(read: int, written: int) -> str | None:
+    """Why decompression must stop here (a reject reason), or None while the output is plausible."""
+    if written > _MAX_DECOMPRESSED_BYTES:
+        return f"decompresses to more than {_MAX_DECOMPRESSED_BYTES >> 30} GiB; split the file (nothing past that read)"
+    if written > _BOMB_MIN_BYTES and written > _MAX_RATIO * read:
+        return (
+            f"decompresses more than {_MAX_RATIO}x ({written >> 20} MiB from {read >> 10} KiB): "
+            "not news text, treated as a decompression bomb (nothing past that read)"
+        )
+    return None
+
+
 def _lines(chunks: Iterable[bytes | _Problem]) -> Iterator[bytes | _Problem]:
-    """Split a chunk stream into lines; a trailing _Problem is passed on after the last partial line."""
-    pending = b""
+    """Split a chunk stream into lines; a trailing _Problem is passed on after the last partial line.
+
+    A line over _MAX_LINE_BYTES becomes a _Problem (its bytes are dropped up to the next newline)
+    and the lines after it are read as usual.
+    """
+    pending: list[bytes] = []
+    pending_bytes = 0
+    overlong = False
     for chunk in chunks:
         if isinstance(chunk, _Problem):
-            if pending:
-                yield pending
+            if pending and not overlong:
+                yield b"".join(pending)
             yield chunk
             return
-        *complete, pending = (pending + chunk).split(b"\n")
-        yield from complete
-    if pending:
-        yield pending
+        *complete, rest = chunk.split(b"\n")
+        if complete:
+            first, *complete = complete
+            if overlong:
+                yield _Problem(None, f"line longer than {_MAX_LINE_BYTES >> 20} MiB")
+            else:
+                yield b"".join((*pending, first))
+            yield from complete
+            pending, pending_bytes, overlong = [], 0, False
+        if not overlong:
+            pending.append(rest)
+            pending_bytes += len(rest)
+            if pending_bytes > _MAX_LINE_BYTES:
+                pending, overlong = [], True
+    if overlong:
+        yield _Problem(None, f"line longer than {_MAX_LINE_BYTES >> 20} MiB")
+    elif pending and any(pending):
+        yield b"".join(pending)
 
 
 def _chain_first(first: bytes, rest: Iterator[bytes | _Problem]) -> Iterator[bytes | _Problem]:
@@ -483,31 +571,82 @@ def _delimited_items(path: Path, delimiter: str) -> Iterator[_Item]:
     # surrogateescape keeps undecodable bytes as lone surrogates, so one bad row is rejected by itself
     # instead of a UnicodeDecodeError ending the whole file.
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, None)
+        lines = _PushbackLines(handle)
+        # strict: an unbalanced quote is an error, not a field that swallows the rows after it
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
+        try:
+            header = next(reader, None)
+        except csv.Error as error:
+            yield _Problem(1, f"CSV header cannot be parsed: {error}", is_record=False)
+            return
         if header is None:
             return
+        lines.end_record()
         if _SURROGATES.search("".join(header)):
             yield _Problem(1, "header is not valid UTF-8", is_record=False)
             return
         header = [name.strip() for name in header]
         number = 1
         while True:
+            lines.start_record()
             try:
                 row = next(reader)
             except StopIteration:
                 return
             except csv.Error as error:
-                yield _Problem(number + 1, f"CSV parse error: {error}; rest of file not read", is_record=False)
-                return
+                number += 1
+                first_line = lines.physical_line + 1
+                yield _Problem(number, f"CSV quoting error: {error} (record starting at physical line {first_line}); the lines after it are read as rows")
+                lines.resume_after_first_line()
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)
+                continue
             number += 1
+            lines.end_record()
             if any(cell.strip() for cell in row):
                 yield _csv_record(number, header, row)
 
 
+class _PushbackLines:
+    """The physical lines fed to csv.reader, kept per record so a badly quoted record can be re-read
+    line by line: the record is rejected and the rows it swallowed are parsed on their own.
+
+    Each line is re-read at most once per unbalanced quote before it, and a swallowing record ends at
+    the next quote mark, so the re-reading stays linear in practice; the csv field limit bounds memory.
+    """
+
+    def __init__(self, handle: Iterator[str]) -> None:
+        self.handle = handle
+        self.pushed: list[str] = []  # reversed: pop() gives the next line
+        self.taken: list[str] = []
+        self.physical_line = 0  # lines before the current record
+
+    def __iter__(self) -> _PushbackLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.pushed.pop() if self.pushed else next(self.handle)
+        self.taken.append(line)
+        return line
+
+    def start_record(self) -> None:
+        self.taken = []
+
+    def end_record(self) -> None:
+        self.physical_line += len(self.taken)
+        self.taken = []
+
+    def resume_after_first_line(self) -> None:
+        self.pushed.extend(reversed(self.taken[1:]))
+        self.physical_line += 1 if self.taken else 0
+        self.taken = []
+
+
 def _csv_record(number: int, header: list[str], row: list[str]) -> _Item:
-    if _SURROGATES.search("".join(row)):
+    joined = "".join(row)
+    if _SURROGATES.search(joined):
         return _Problem(number, "not valid UTF-8 (undecodable bytes in this row)")
+    if "\x00" in joined:
+        return _Problem(number, "contains a NUL byte (binary data in this row)")
     if len(row) > len(header):
         return _Problem(number, f"row has {len(row)} fields but the header has {len(header)}")
     return _Record(number, dict(zip(header, row)))
@@ -529,6 +668,9 @@ def _read_parquet(path: Path) -> Iterator[_Item]:
 
 def _read_html(path: Path) -> Iterator[_Item]:
     """One saved page is one record: trafilatura finds the article text and its metadata."""
+    if problem := _too_big_to_hold(path, "saved page"):
+        yield problem
+        return
     raw = path.read_bytes()
     if _looks_binary(raw):
         yield _Problem(None, "binary file, not HTML", is_record=False)
@@ -612,6 +754,9 @@ def _read_feed(path: Path) -> Iterator[_Item]:
     """One record per feed entry (line = entry number); outlet is the feed's title."""
     import feedparser
 
+    if problem := _too_big_to_hold(path, "feed"):
+        yield problem
+        return
     parsed = feedparser.parse(path.read_bytes())
     if not parsed.entries:
         why = f": {parsed.bozo_exception}" if parsed.get("bozo") else ""
@@ -722,6 +867,18 @@ def _article_row(
     }
 
 
+def _checked_article_row(
+    record: _Record, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str]
+) -> dict[str, object] | _Problem:
+    """_article_row, where a value Python cannot convert (a number too large for a date or for text,
+    nesting too deep to print) is that record's reject, never the end of the batch."""
+    try:
+        return _article_row(record, columns, field_map)
+    except (ValueError, OverflowError, RecursionError) as error:
+        detail = str(error).splitlines()[0][:_MAX_QUOTED] if str(error) else ""
+        return _Problem(record.line, f"unusable value ({type(error).__name__}{': ' + detail if detail else ''})")
+
+
 def _missing(field: str, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str], canonical: bool) -> str:
     if canonical:
         return "no site name, feed title or URL to name the outlet" if field == "outlet" else "missing or empty"
@@ -768,8 +925,24 @@ def _quote(value: object) -> str:
     return repr(text)
 
 
+def _too_big_to_hold(path: Path, what: str) -> _Problem | None:
+    """Formats read whole (JSON documents, pages, feeds) are refused past _MAX_WHOLE_FILE_BYTES."""
+    size = path.stat().st_size
+    if size <= _MAX_WHOLE_FILE_BYTES:
+        return None
+    return _Problem(None, f"{size >> 20} MiB is too big for one {what}: at most {_MAX_WHOLE_FILE_BYTES >> 20} MiB", is_record=False)
+
+
 def _looks_binary(head: bytes) -> bool:
-    return b"\x00" in head[:_SNIFF_BYTES]
+    """A NUL and many control bytes in the first 8 KiB: a photo or archive, not text.
+
+    One stray NUL in a text file is that record's problem (rejected on its own), not the file's:
+    only when control bytes exceed 1 in 20 of the head is the whole file refused.
+    """
+    head = head[:_SNIFF_BYTES]
+    if b"\x00" not in head:
+        return False
+    return len(_CONTROL_BYTES.findall(head)) * 20 > len(head)
 
 
 # --------------------------------------------------------------------------- dates
@@ -819,6 +992,10 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def _from_epoch(seconds: float) -> datetime:
+    try:
+        seconds = float(seconds)  # a 400-digit integer: OverflowError here, not in the division below
+    except OverflowError as error:
+        raise ValueError("epoch value out of range") from error
     if seconds != seconds:  # NaN, e.g. a missing value in a Parquet float column
         raise ValueError("NaN is not a date")
     if abs(seconds) < 1e8:  # before March 1973: a bare year ("2016") or a count, not a timestamp
@@ -970,6 +1147,7 @@ _TAIL_FOLDED_HINTS = (
 # --------------------------------------------------------------------------- shared regexes and tables
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 _EPOCH = re.compile(r"[-+]?\d+(?:\.\d+)?")
 _HTML_LANG = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)", re.IGNORECASE)
 _FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)

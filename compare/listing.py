@@ -14,6 +14,9 @@ from datetime import date, datetime
 import polars as pl
 from rich.cells import cell_len
 from rich.table import Table
+from rich.text import Text
+
+from compare.untrusted import visible
 
 # Free-text columns never get narrower than this while ids are kept whole.
 MIN_TEXT_WIDTH = 8
@@ -31,13 +34,14 @@ def _is_whole(name: str, dtype: pl.DataType) -> bool:
 
 
 def _cell(value: object, time_format: str) -> str:
+    """The cell as printed: crawled text with its control characters shown as escapes (untrusted.visible)."""
     if value is None:
         return ""
     if isinstance(value, (datetime, date)):
         return value.strftime(time_format)
     if isinstance(value, (list, tuple)):
-        return "; ".join(str(item) for item in value)
-    return str(value)
+        return visible("; ".join(str(item) for item in value))
+    return visible(str(value))
 
 
 def listing_table(frame: pl.DataFrame, title: str, width: int | None) -> tuple[Table, int]:
@@ -53,13 +57,13 @@ def listing_table(frame: pl.DataFrame, title: str, width: int | None) -> tuple[T
         texts = [w for w, keep in zip(widths, whole, strict=True) if not keep]
         if width is None or all(w >= 2 * MIN_TEXT_WIDTH for w in texts):
             break
-    table = Table(title=title)
+    table = Table(title=Text(visible(title)))
     for name, keep, column_width in zip(frame.columns, whole, widths, strict=True):
         # A whole column narrower than its name wraps the name at "_" (shown as a space), never the values.
         header = name if column_width >= len(name) or not keep else name.replace("_", " ")
         table.add_column(header, width=column_width, no_wrap=not keep, overflow="ellipsis")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # Text: a title's "[red]" is text, not rich markup
     needed = sum(widths) + _COLUMN_COST * len(widths) + 1
     return table, needed if width is None else max(needed, width)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ from rich.text import Text
 
 from compare.diverge import KINDS, ClaimRef, Divergence, differing_spans
 from compare.report import ArticleRef, CoverageRow, StoryReport
+from compare.untrusted import json_safe, visible
 
 KIND_LABELS = {
     "number": "Numbers differ",
@@ -47,6 +49,46 @@ KIND_LABELS = {
 # Kinds whose subject adds to the label ("Numbers differ: distance (km)"); the others' label says it all,
 # except attribution to different sources, which is shown by its subject.
 _SUBJECT_SHOWN = ("number", "actor", "framing")
+
+
+# Inline Markdown syntax (CommonMark + GFM tables and strikethrough) escaped anywhere in a text;
+# "#", list markers, "=" and ">" only matter at the start of a line, handled by _MD_LINE_START.
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d{1,9}[.)])")
+_URL_SAFE = "/:?#@!$&*+,;=%~-._"
+
+
+def md_text(text: str | None) -> str:
+    """Untrusted text as literal Markdown: on one line, every construct escaped, so no raw HTML, link,
+    emphasis, table cell break or heading can be made from it."""
+    text = visible(" ".join((text or "").split()))
+    text = _MD_INLINE.sub(r"\\\1", text)
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2) if len(m.group(2)) == 1 else m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], text)
+
+
+def md_url(url: str | None) -> str | None:
+    """An http(s) URL as a Markdown link destination that cannot break out of "(...)", else None."""
+    from urllib.parse import quote
+
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return None
+    # percent-encode everything outside the URL alphabet: spaces, quotes, brackets, parentheses,
+    # angle brackets, backslashes and control characters
+    return quote(url, safe=_URL_SAFE)
+
+
+def _visible_value(value: Any) -> Any:
+    """A copy of a report (dataclasses, tuples, lists, strings) with every string passed through visible()."""
+    if isinstance(value, str):
+        return visible(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {field.name: _visible_value(getattr(value, field.name)) for field in dataclasses.fields(value) if field.init}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, tuple):
+        return tuple(_visible_value(item) for item in value)
+    if isinstance(value, list):
+        return [_visible_value(item) for item in value]
+    return value
 
 
 def divergence_heading(divergence: Divergence) -> str:
@@ -149,7 +191,7 @@ def _wire_line(copy: Any, index: int, article: ArticleRef, score: float) -> str:
 
 
 def render_json(report: StoryReport) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
+    return json_safe(json.dumps(report_to_dict(report), indent=2, ensure_ascii=False))
 
 
 def _when(value: datetime | None) -> str:
@@ -180,31 +222,54 @@ def _divergence_line(divergence: Divergence) -> list[str]:
     ]
 
 
+def _md_divergence_line(divergence: Divergence) -> list[str]:
+    return [
+        f'{md_text(", ".join(side.outlets))}: {md_text(side.value)} — "{md_text(side.claims[0].text)}" ({md_text(claim_pointer(side.claims[0]))})'
+        for side in divergence.sides
+    ]
+
+
+def _md_wire_line(copy: Any, index: int, article: ArticleRef, score: float) -> str:
+    outlet = md_text(article.outlet)
+    if not copy.details:
+        return f"{outlet} ({_when(article.published)}), word-shingle Jaccard {score:.2f}"
+    detail = copy.details[index]
+    return (
+        f"{outlet} ({_when(article.published)}): {detail.wire_share:.0%} of its text is wire copy; "
+        f"Jaccard {score:.2f}, containment {detail.copy_in_source:.2f} in source / {detail.source_in_copy:.2f} of source; "
+        f"sentences {md_text(detail.diff.summary())}"
+    )
+
+
 def render_markdown(report: StoryReport) -> str:
+    """The report as CommonMark (+ GFM table). Every text from the articles goes through md_text and
+    every link through md_url: rendered, the page has no HTML, link or structure the input made."""
     out = io.StringIO()
     write = lambda line="": out.write(line + "\n")  # noqa: E731
-    write(f"# {report.title}")
+    outlets = lambda names: md_text(", ".join(names))  # noqa: E731
+    write(f"# {md_text(report.title)}")
     write()
-    write(f"Story `{report.story_id}` · {len(report.outlets)} outlets · {_when(report.first_published)} – {_when(report.last_published)}")
+    write(f"Story `{report.story_id.replace('`', '')}` · {len(report.outlets)} outlets · {_when(report.first_published)} – {_when(report.last_published)}")
     write()
     write("## Outlets")
     write()
     write("| Outlet | Published | Title | Wire credit |")
     write("|---|---|---|---|")
     for article in report.articles:
-        title = (article.title or article.id).replace("|", "\\|")
-        link = f"[{title}]({article.url})" if article.url and article.url.startswith(("http://", "https://")) else title
-        write(f"| {article.outlet} | {_when(article.published)} | {link} | {article.wire_credit or ''} |")
+        title = md_text(article.title or article.id)
+        url = md_url(article.url)
+        link = f"[{title}]({url})" if url else title
+        write(f"| {md_text(article.outlet)} | {_when(article.published)} | {link} | {md_text(article.wire_credit)} |")
     write()
     write("## Wire copy")
     write()
     if not report.wire_copies:
         write("No near-duplicate articles in this story.")
     for copy in report.wire_copies:
-        credit = f", credited to {copy.wire_credit}" if copy.wire_credit else ""
-        write(f"- **{copy.source.outlet}** published first ({_when(copy.source.published)}{credit}); copies:")
+        credit = f", credited to {md_text(copy.wire_credit)}" if copy.wire_credit else ""
+        write(f"- **{md_text(copy.source.outlet)}** published first ({_when(copy.source.published)}{credit}); copies:")
         for position, (article, score) in enumerate(copy.copies):
-            write(f"  - {_wire_line(copy, position, article, score)}")
+            write(f"  - {_md_wire_line(copy, position, article, score)}")
     write()
     write("## Divergences")
     write()
@@ -212,36 +277,38 @@ def render_markdown(report: StoryReport) -> str:
         write("No divergences found between aligned claims.")
     for kind, found in by_kind(report.divergences):
         for divergence in found:
-            write(f"### {divergence_heading(divergence)}")
+            write(f"### {md_text(divergence_heading(divergence))}")
             write()
-            for line in _divergence_line(divergence):
+            for line in _md_divergence_line(divergence):
                 write(f"- {line}")
             write()
     write("## Claims every outlet carries")
     write()
     for row in report.shared or ():
-        write(f"- {row.text}")
+        write(f"- {md_text(row.text)}")
     if not report.shared:
         write("None.")
     write()
     write("## Claims only some outlets carry")
     write()
     for row in report.partial:
-        parts = [f"carried by: {', '.join(row.present)}"]
+        parts = [f"carried by: {outlets(row.present)}"]
         if row.near:
-            parts.append(f"similar wording in: {', '.join(row.near)}")
+            parts.append(f"similar wording in: {outlets(row.near)}")
         if row.missing:
-            parts.append(f"**left out by: {', '.join(row.missing)}**")
-        write(f"- {row.text}  \n  {'; '.join(parts)}")
+            parts.append(f"**left out by: {outlets(row.missing)}**")
+        write(f"- {md_text(row.text)}  \n  {'; '.join(parts)}")
     for row in report.unique:
-        write(f"- {row.text}  \n  only in: {row.present[0]}")
+        write(f"- {md_text(row.text)}  \n  only in: {md_text(row.present[0])}")
     if not report.partial and not report.unique:
         write("None.")
     return out.getvalue()
 
 
 def render_terminal(report: StoryReport, console: Console) -> None:
-    # Article text, titles and outlet names are untrusted: escaped so "[sic]" or "[/]" print as written.
+    # Article text, titles and outlet names are untrusted: escaped so "[sic]" or "[/]" print as written,
+    # and control characters shown as escapes (visible) so none reaches the terminal raw.
+    report = _visible_value(report)
     console.rule(f"[bold]{escape(report.title)}")
     console.print(f"Story [cyan]{escape(report.story_id)}[/] · {len(report.outlets)} outlets · {_when(report.first_published)} – {_when(report.last_published)}")
     articles = Table(title="Outlets", show_lines=False)

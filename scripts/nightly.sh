@@ -20,7 +20,10 @@
 #   4  verify failed: the current snapshot is damaged; run `compare index build --full`
 #   5  prune failed
 #   10 ingest failed (the store could not be written); nothing was built
-#   64 bad usage
+#   64 bad usage (unknown option, --keep not a positive integer, --map not field=column of a known
+#      field, --drop not a folder)
+#   66 the drop folder cannot be read: nothing was ingested or built
+#   73 the data home cannot be written (read-only, full, not a folder): nothing was done
 #   75 another nightly run or index build is running: this run did nothing; try later
 set -uo pipefail
 
@@ -35,20 +38,27 @@ drop="${COMPARE_DROP:-}"
 keep=""
 full=()
 maps=()
+usage() { echo "nightly.sh: $1 (see --help)" >&2; exit 64; }
+# The fields `compare ingest --map` accepts (compare.schema.MAPPABLE_FIELDS; tests/test_nightly.py
+# checks the two lists agree): a bad --map is bad usage here, not an ingest failure every night.
+mappable=" outlet text title published url byline language "
 while [[ $# -gt 0 ]]; do
     case "$1" in
+        --home|--drop|--keep|--map) [[ $# -ge 2 ]] || usage "$1 needs a value" ;;&
         --home) home="$2"; shift 2 ;;
         --drop) drop="$2"; shift 2 ;;
-        --keep) keep="$2"; shift 2 ;;
+        --keep) keep="$2"; shift 2
+                [[ "$keep" =~ ^[0-9]+$ && "$keep" -ge 1 && ${#keep} -le 6 ]] || usage "--keep takes a whole number of snapshots, at least 1 (got '$keep')" ;;
         --full) full=(--full); shift ;;
-        --map) maps+=(--map "$2"); shift 2 ;;
-        -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "nightly.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
+        --map) [[ "$2" =~ ^[[:space:]]*([a-z_]+)[[:space:]]*=[[:space:]]*[^[:space:]] && "$mappable" == *" ${BASH_REMATCH[1]} "* ]] \
+                   || usage "--map takes field=column with a field among:$mappable(got '$2')"
+               maps+=(--map "$2"); shift 2 ;;
+        -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) usage "unknown option $1" ;;
     esac
 done
 if [[ -z "$home" ]]; then
-    echo "nightly.sh: give the data home with --home DIR or COMPARE_HOME" >&2
-    exit 64
+    usage "give the data home with --home DIR or COMPARE_HOME"
 fi
 home_args=(--home "$home")
 [[ -z "$drop" ]] && drop="$home/drop"
@@ -80,8 +90,21 @@ run() {  # run CMD...: stdout to $out, stderr to the terminal when interactive (
 last_error() { printf '%s' "$errors" | grep -v '^$' | tail -n 1; }
 
 started_all="$(now)"
-mkdir -p "$home" "$drop"
-exec 9>"$home/.nightly.lock"
+if [[ -e "$drop" && ! -d "$drop" ]]; then
+    log nightly failed 0 64 "\"error\": $(json_string "--drop $drop is not a folder")"
+    exit 64
+fi
+# The home must take a lock file before anything else: a read-only or full home is its own error,
+# not "another run holds the lock" (which monitoring counts as success).
+if ! mkdir -p "$home" 2>/dev/null || ! { : >>"$home/.nightly.lock"; } 2>/dev/null; then
+    log nightly failed 0 73 "\"error\": $(json_string "cannot write the data home $home (read-only, full or not a folder)")"
+    exit 73
+fi
+if ! mkdir -p "$drop" 2>/dev/null || [[ ! -r "$drop" || ! -x "$drop" ]] || ! find "$drop" -maxdepth 0 >/dev/null 2>&1; then
+    log nightly failed 0 66 "\"error\": $(json_string "cannot read the drop folder $drop")"
+    exit 66
+fi
+exec 9>>"$home/.nightly.lock"
 if ! flock -n 9; then
     log nightly skipped 0 75 "\"reason\": \"another nightly run holds $home/.nightly.lock\""
     exit 75

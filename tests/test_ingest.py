@@ -591,3 +591,194 @@ def test_allsides_sample_first_records() -> None:
     credits = batch.articles["wire_credit"].drop_nulls().value_counts()
     assert set(credits["wire_credit"]) >= {"AP", "Reuters"}
     assert credits["count"].sum() >= 10
+
+
+# --------------------------------------------------------------------------- hostile input (issue 17)
+# A bad value is one reject line and the rest of the batch is read; nothing is silently merged.
+
+
+def good(n: int) -> str:
+    return json.dumps({"outlet": "Gotham Gazette", "title": f"Story {n}", "text": f"Body of story number {n} here."})
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ("1" * 5_000, "views"),  # more digits than Python converts: kept as text, record accepted
+        ("1" * 5_000, "published"),
+        ("1" * 400, "published"),  # OverflowError in the epoch conversion before issue 17
+        ("-" + "9" * 400, "published"),
+        ("1e999", "published"),
+        ("NaN", "published"),
+        ("-Infinity", "published"),
+        ("1e-999", "published"),
+        ("-0", "views"),
+        ("12345678901234567890123", "title"),
+    ],
+)
+def test_any_json_number_is_at_most_one_reject(tmp_path: Path, value: str, field: str) -> None:
+    path = tmp_path / "numbers.jsonl"
+    record = '{"outlet": "Gotham Gazette", "text": "The bridge vote passed on Tuesday.", "%s": %s}' % (field, value)
+    path.write_text("\n".join([good(1), record, good(2)]) + "\n", encoding="utf-8")
+    batch = read_paths([path])
+    assert batch.records_read == 3
+    assert batch.articles.height + len(batch.rejects) == 3
+    assert {"Story 1", "Story 2"} <= set(batch.articles["title"].to_list())
+    for reject in batch.rejects:
+        assert reject.line == 2 and reject.field == "published" and "date" in reject.reason
+
+
+def test_big_numbers_in_a_json_array_and_a_single_object(tmp_path: Path) -> None:
+    array = tmp_path / "array.json"
+    array.write_text('[%s, {"outlet": "O", "text": "Words in the body.", "published": %s}]' % (good(1), "7" * 5000))
+    batch = read_paths([array])
+    assert batch.articles.height == 1 and [(r.line, r.field) for r in batch.rejects] == [(2, "published")]
+
+
+def test_deeply_nested_json_line_is_one_reject(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    path.write_text("\n".join([good(1), '{"outlet": ' + "[" * 100_000 + "]" * 100_000 + "}", good(2)]) + "\n")
+    batch = read_paths([path])
+    assert batch.articles.height == 2 and [r.line for r in batch.rejects] == [2]
+
+
+def test_csv_unbalanced_quote_is_a_reject_and_the_rows_after_it_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "quote.csv"
+    path.write_text(
+        'outlet,title,text\n'
+        'Gotham Gazette,One,"First body.\n'  # the quote never closes
+        'Gotham Gazette,Two,Second body.\n'
+        'Gotham Gazette,Three,"Third body, quoted."\n'
+        'Gotham Gazette,Four,Fourth body.\n',
+        encoding="utf-8",
+    )
+    batch = read_paths([path])
+    assert sorted(batch.articles["title"].to_list()) == ["Four", "Three", "Two"]
+    [reject] = batch.rejects
+    assert reject.line == 2 and "quoting" in reject.reason and "physical line 2" in reject.reason
+
+
+def test_csv_unbalanced_quote_at_the_end_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "quote.csv"
+    path.write_text('outlet,title,text\nGotham Gazette,One,Fine.\nGotham Gazette,Two,"Never closed.\nGotham Gazette,Three,Fine too.\n')
+    batch = read_paths([path])
+    assert sorted(batch.articles["title"].to_list()) == ["One", "Three"]
+    assert [r.line for r in batch.rejects] == [3]
+
+
+def test_csv_multiline_quoted_field_is_still_one_record() -> None:
+    batch = read_paths([FIXTURES / "articles.csv"])
+    assert batch.records_read == 3 and batch.articles.height == 2
+
+
+def test_many_unbalanced_quotes_stay_linear(tmp_path: Path) -> None:
+    import time
+
+    rows = ['Gotham Gazette,T%d,"Body %d with no closing quote.' % (n, n) for n in range(3000)]
+    bad, fine = tmp_path / "bad.csv", tmp_path / "fine.csv"
+    bad.write_text("outlet,title,text\n" + "\n".join(rows) + "\n")
+    fine.write_text("outlet,title,text\n" + "\n".join(row.replace('"', "") for row in rows) + "\n")
+    started = time.perf_counter()
+    batch = read_paths([bad])
+    bad_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    read_paths([fine])
+    fine_seconds = time.perf_counter() - started
+    assert len(batch.rejects) == 3000
+    assert bad_seconds < 10 * fine_seconds
+
+
+@pytest.mark.parametrize("name", ["nul.jsonl", "nul.csv"])
+def test_nul_byte_inside_one_record_rejects_only_that_record(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name.endswith(".jsonl"):
+        content = "\n".join([good(1), good(2).replace("Body", "Bo\x00dy"), good(3)]) + "\n"
+    else:
+        content = "outlet,title,text\nGotham Gazette,One,First.\nGotham Gazette,Two,Sec\x00ond.\nGotham Gazette,Three,Third.\n"
+    path.write_bytes(content.encode())
+    batch = read_paths([path])
+    assert batch.articles.height == 2
+    [reject] = batch.rejects
+    assert reject.line == 2 if name.endswith(".jsonl") else reject.line == 3
+
+
+def _gzip_stream(path: Path, piece: bytes, total: int) -> None:
+    with gzip.open(path, "wb", compresslevel=9) as handle:
+        for _ in range(total // len(piece)):
+            handle.write(piece)
+
+
+@pytest.mark.parametrize(
+    "piece", [b"a" * (1 << 20), ((good(1) + "\n") * 10_000).encode(), (b"a" * 1023 + b"\n") * 1024],
+    ids=["no newlines", "repeated records", "garbage lines"],
+)
+def test_gzip_bomb_is_one_clear_reject(tmp_path: Path, piece: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    import compare.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_BOMB_MIN_BYTES", 4 << 20)  # the ratio check starts sooner: a faster test
+    path = tmp_path / "bomb.jsonl.gz"
+    _gzip_stream(path, piece, 64 << 20)  # 64 MiB of output from well under 1 MiB
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    batch = read_paths([path])
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert batch.articles.height <= 1
+    # garbage lines hit the per-file reject cap first; either way one line says why reading stopped
+    assert "decompression bomb" in batch.rejects[-1].reason or "not a usable file" in batch.rejects[-1].reason
+    assert len(batch.rejects) <= 10_001
+    assert grown_mib < 150  # the output is never held whole
+
+
+def test_decompressed_size_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import compare.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_MAX_DECOMPRESSED_BYTES", 1 << 20)
+    path = tmp_path / "big.jsonl.gz"
+    path.write_bytes(gzip.compress(b"".join((good(n) + "\n").encode() for n in range(40_000))))
+    batch = read_paths([path])
+    assert 0 < batch.articles.height < 40_000
+    assert "decompresses to more than" in batch.rejects[-1].reason
+
+
+def test_normal_gzip_with_repetitive_text_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "normal.jsonl.gz"
+    path.write_bytes(gzip.compress(b"".join((good(n) + "\n").encode() for n in range(5_000))))
+    batch = read_paths([path])
+    assert batch.articles.height == 5_000 and not batch.rejects
+
+
+def test_overlong_line_is_one_reject_and_the_next_line_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import compare.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(ingest_module, "_CHUNK_BYTES", 256)
+    path = tmp_path / "long.jsonl"
+    path.write_text("\n".join([good(1), '{"outlet": "' + "x" * 5000 + '"}', good(2)]) + "\n")
+    batch = read_paths([path])
+    assert batch.articles.height == 2
+    assert [(r.line, r.reason) for r in batch.rejects] == [(2, "line longer than 0 MiB")]
+
+
+def test_a_file_of_garbage_stops_after_many_rejects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import compare.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_MAX_REJECTS_PER_FILE", 50)
+    garbage, fine = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    garbage.write_text("not json\n" * 1000)
+    fine.write_text(good(1) + "\n")
+    batch = read_paths([garbage, fine])
+    assert batch.articles.height == 1
+    assert len(batch.rejects) == 51 and "not read" in batch.rejects[-1].reason
+
+
+@pytest.mark.parametrize("name", ["big.json", "big.html", "big.rss"])
+def test_whole_file_formats_past_the_size_limit_are_one_reject(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import compare.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_MAX_WHOLE_FILE_BYTES", 100)
+    path = tmp_path / name
+    path.write_text("[" + ", ".join([good(n) for n in range(10)]) + "]" if name.endswith(".json") else "<html>" + "x" * 200)
+    batch = read_paths([path])
+    [reject] = batch.rejects
+    assert batch.records_read == 0 and "too big" in reject.reason

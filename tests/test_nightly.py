@@ -58,3 +58,82 @@ def test_nightly_ingests_builds_verifies_prunes_and_logs_json_lines(tmp_path: Pa
     code, lines = nightly(home, drop)
     assert code == 10, lines  # the store cannot be read: nothing is built
     assert lines[-2]["stage"] == "ingest" and lines[-2]["status"] == "failed" and lines[-2]["error"]
+
+
+# ---------------------------------------------------------------- exit codes for bad usage and bad homes (issue 17)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--keep", "0"], ["--keep", "abc"], ["--keep", "-3"], ["--keep"], ["--map", "bogus=x"], ["--map", "text"], ["--map", "text="], ["--nonsense"]],
+    ids=lambda args: " ".join(args),
+)
+def test_bad_usage_exits_64_before_doing_anything(tmp_path: Path, args: list[str]) -> None:
+    home, drop = tmp_path / "home", tmp_path / "drop"
+    code, _ = nightly(home, drop, *args)
+    assert code == 64
+    assert not home.exists()
+
+
+def test_map_fields_are_the_ones_compare_ingest_takes() -> None:
+    from compare.schema import MAPPABLE_FIELDS
+
+    line = next(line for line in SCRIPT.read_text().splitlines() if line.startswith("mappable="))
+    assert sorted(line.split('"')[1].split()) == sorted(MAPPABLE_FIELDS)
+
+
+def test_drop_that_is_a_file_is_bad_usage(tmp_path: Path) -> None:
+    drop = tmp_path / "drop.jsonl"
+    drop.write_text("{}\n")
+    code, lines = nightly(tmp_path / "home", drop)
+    assert code == 64 and lines[-1]["status"] == "failed" and "not a folder" in lines[-1]["error"]
+
+
+def test_drop_that_cannot_be_read_exits_66(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.symlink_to(tmp_path / "gone")  # a dangling link: neither readable nor creatable
+    code, lines = nightly(tmp_path / "home", drop)
+    assert code == 66 and "cannot read the drop folder" in lines[-1]["error"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a folder whatever its mode")
+def test_drop_without_read_permission_exits_66(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    drop.chmod(0o000)
+    try:
+        code, _ = nightly(tmp_path / "home", drop)
+    finally:
+        drop.chmod(0o755)
+    assert code == 66
+
+
+def test_home_that_cannot_take_the_lock_file_exits_73_not_75(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / ".nightly.lock").mkdir(parents=True)  # as a read-only home does for root too
+    code, lines = nightly(home, tmp_path / "drop")
+    assert code == 73 and "cannot write the data home" in lines[-1]["error"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes a folder whatever its mode")
+def test_read_only_home_exits_73(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o555)
+    try:
+        code, _ = nightly(home, tmp_path / "drop")
+    finally:
+        home.chmod(0o755)
+    assert code == 73
+
+
+def test_a_file_with_one_bad_value_beside_good_files_does_not_fail_the_night(tmp_path: Path) -> None:
+    home, drop = tmp_path / "home", tmp_path / "drop"
+    drop.mkdir()
+    (drop / "a-good.jsonl").write_text(demo_corpus_text(), encoding="utf-8")
+    big = '{"outlet": "Ynet News", "text": "A new article with enough words.", "published": %s, "views": %s}\n' % ("9" * 400, "1" * 5000)
+    (drop / "b-big-numbers.jsonl").write_text(big, encoding="utf-8")
+    (drop / "c-quote.csv").write_text('outlet,text\nYnet News,"Never closed.\nYnet News,A row after the bad quote here.\n', encoding="utf-8")
+    code, lines = nightly(home, drop)
+    assert code == 0, lines
+    assert lines[0]["accepted"] == 10 and lines[0]["rejected"] == 2

@@ -298,3 +298,126 @@ def test_near_outlets_are_shown_apart_from_those_that_left_a_claim_out() -> None
     page = render_html(report)
     assert 'class="cell near"' in page and "similar wording in Blog" in page
     assert "Blog left out" not in terminal_text(report)
+
+
+# ---------------------------------------------------------------- hostile text (issue 17)
+
+ESC = "\x1b"
+HOSTILE_STRINGS = [
+    f"{ESC}]0;owned{ESC}\\",  # OSC: sets the window title
+    f"{ESC}[2J{ESC}[H",  # clears the screen
+    "\x9b31m",  # C1 CSI
+    "rev\u202eersed\u2066x\u2069",  # bidi overrides and isolates
+    "back\rspace\x08\x07\x00",
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(2)">',
+    "[click](javascript:alert(3))",
+    "<https://evil.example>",
+    "&lt;script&gt; &#x3C;b&#x3E;",
+    "line one\n# injected heading\n\n<script>alert(4)</script>",
+    "1. looks like a list",
+    "- also a list",
+    "> a quote",
+    "| a | table | row |",
+    "`code` *em* __strong__ ~~gone~~",
+    "trailing backslash \\",
+]
+_RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def hostile_report() -> StoryReport:
+    """Every untrusted field of a report (title, outlet names, URLs, claims, values) set to hostile text."""
+    evil = " / ".join(HOSTILE_STRINGS)
+    report = make_report(
+        title="Title " + evil,
+        outlet_b="Out|let " + HOSTILE_STRINGS[0] + HOSTILE_STRINGS[6],
+        url_b="https://x.example/a) [y](javascript:alert(5)) <script>",
+    )
+    def poison(claim: ClaimRef) -> ClaimRef:
+        return dataclasses.replace(claim, text=claim.text + " " + evil)
+
+    partial = tuple(dataclasses.replace(row, claims=tuple(poison(c) for c in row.claims)) for row in report.partial)
+    divergences = tuple(
+        dataclasses.replace(
+            d, subject=d.subject + " " + HOSTILE_STRINGS[5],
+            sides=tuple(dataclasses.replace(s, value=s.value + HOSTILE_STRINGS[10], claims=tuple(poison(c) for c in s.claims)) for s in d.sides),
+        )
+        for d in report.divergences
+    )
+    articles = report.articles + (ArticleRef("js1", "JS outlet", "javascript:alert(6)", "js " + evil, T0, HOSTILE_STRINGS[1]),)
+    return dataclasses.replace(report, partial=partial, divergences=divergences, articles=articles)
+
+
+def test_markdown_of_hostile_text_renders_to_no_html_links_or_structure() -> None:
+    from markdown_it import MarkdownIt
+
+    markdown = render_markdown(hostile_report())
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    tokens = parser.parse(markdown)
+    flat = [t for token in tokens for t in [token, *(token.children or [])]]
+    assert not [t for t in flat if t.type in ("html_inline", "html_block")]
+    hrefs = [t.attrGet("href") for t in flat if t.type == "link_open"]
+    assert hrefs and all(str(href).startswith(("https://", "http://")) for href in hrefs)
+    assert not [t.type for t in flat if t.type in ("image", "code_block", "fence", "blockquote_open", "ordered_list_open", "s_open", "em_open", "hr")]
+    assert [t.content for t in flat if t.type == "code_inline"] == ["s-0123456789"]  # the renderer's own story id
+    # structure is exactly what the renderer wrote: its headings, one table of 5 articles, 4 columns
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert headings[0].startswith("Title ") and len(headings) == 1 + 5 + len(hostile_report().divergences)
+    assert sum(t.type == "table_open" for t in tokens) == 1
+    rows = [i for i, t in enumerate(tokens) if t.type == "tr_open"]
+    assert len(rows) == 1 + 5
+    for i in rows:
+        cells = 0
+        for t in tokens[i + 1 :]:
+            if t.type == "tr_close":
+                break
+            cells += t.type in ("td_open", "th_open")
+        assert cells == 4
+    html = parser.render(markdown)
+    tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", html))
+    assert tags <= {"h1", "h2", "h3", "p", "code", "table", "thead", "tbody", "tr", "th", "td", "a", "ul", "li", "strong", "br"}
+    assert all(href.startswith(("https://", "http://")) for href in re.findall(r'href="([^"]*)"', html))
+    assert "javascript:alert(6)" not in re.findall(r'href="([^"]*)"', html)
+    assert not _RAW_CONTROL.search(markdown)
+
+
+def test_markdown_escaping_keeps_the_text_readable() -> None:
+    from markdown_it import MarkdownIt
+
+    markdown = render_markdown(hostile_report())
+    text = MarkdownIt("commonmark").enable(["table"]).render(markdown)
+    # what a reader sees is the hostile text itself, as text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "[click](javascript:alert(3))" in text
+    assert "| a | table | row |" in text
+    assert "\\x1b]0;owned" in text
+
+
+def test_markdown_url_cannot_break_out_of_the_link() -> None:
+    from compare.render import md_url
+
+    assert md_url("https://x.example/a) [y](javascript:alert(5))") == "https://x.example/a%29%20%5By%5D%28javascript:alert%285%29%29"
+    assert md_url("javascript:alert(1)") is None and md_url("data:text/html,x") is None and md_url(None) is None
+    assert md_url("https://apnews.example/1?a=b&c=d#x") == "https://apnews.example/1?a=b&c=d#x"
+
+
+def test_terminal_report_shows_control_characters_as_escapes() -> None:
+    console = Console(file=io.StringIO(), width=200, color_system=None, force_terminal=False)
+    render_terminal(hostile_report(), console)
+    output = console.file.getvalue()
+    assert not _RAW_CONTROL.search(output)
+    assert "\\x1b]0;owned" in output and "\\u202e" in output and "\\x9b31m" in output
+
+
+def test_json_report_escapes_c1_and_bidi_controls() -> None:
+    rendered = render_json(hostile_report())
+    assert not _RAW_CONTROL.search(rendered)
+    document = json.loads(rendered)
+    assert "\u202e" in document["title"] and ESC in document["title"]  # the same text, only escaped
+
+
+def test_visible_keeps_ordinary_text_and_escapes_controls() -> None:
+    from compare.render import visible
+
+    assert visible("Explosión — “Baghdad”\tand\nmore") == "Explosión — “Baghdad”\tand\nmore"
+    assert visible(f"{ESC}[2J\r\x85\u202e") == "\\x1b[2J\\x0d\\x85\\u202e"
