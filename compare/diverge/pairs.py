@@ -1,0 +1,66 @@
+"""Cross-outlet pair findings gathered into Divergences: the detectors compare two claims of different
+outlets at a time and this joins what they found into one finding per subject, sides by value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from compare.diverge.analysis import ClaimAnalysis, analyse
+from compare.diverge.model import ClaimRef, DivergeConfig, Divergence, DivergenceSide
+
+# Claims of one group this many or fewer are compared pair by pair; a larger group is cut to its
+# first claims per outlet, so the work per group stays bounded (pairs grow with the square).
+MAX_CLAIMS_PER_GROUP = 24
+
+
+@dataclass(frozen=True)
+class PairFinding:
+    subject: str
+    left_value: str
+    left: ClaimRef
+    right_value: str
+    right: ClaimRef
+    confidence: float
+
+
+def analysed(claims: Sequence[ClaimRef], config: DivergeConfig) -> list[tuple[ClaimRef, ClaimAnalysis]]:
+    return [(claim, analyse(claim.text, use_nlp=config.use_nlp, max_chars=config.max_chars)) for claim in claims[:MAX_CLAIMS_PER_GROUP]]
+
+
+T = TypeVar("T")
+
+
+def cross_pairs(items: Sequence[tuple[ClaimRef, T]]) -> Iterator[tuple[tuple[ClaimRef, T], tuple[ClaimRef, T]]]:
+    """Every ordered pair of claims from different outlets (both orders, so detectors may be one-sided)."""
+    for left in items:
+        for right in items:
+            if left[0].outlet != right[0].outlet:
+                yield left, right
+
+
+def shares_content(left: ClaimAnalysis, right: ClaimAnalysis, minimum: int = 2) -> bool:
+    """A cheap check that two claims speak of the same thing: some content words in common."""
+    return len(left.content & right.content) >= minimum
+
+
+def gather(kind: str, group_id: str, findings: Sequence[PairFinding], config: DivergeConfig) -> list[Divergence]:
+    """One Divergence per subject: sides by value (claims in first-seen order), confidence the highest."""
+    by_subject: dict[str, list[PairFinding]] = {}
+    for finding in findings:
+        by_subject.setdefault(finding.subject, []).append(finding)
+    found = []
+    for subject, items in by_subject.items():
+        sides: dict[str, list[ClaimRef]] = {}
+        for item in items:
+            for value, claim in ((item.left_value, item.left), (item.right_value, item.right)):
+                refs = sides.setdefault(value, [])
+                if claim not in refs:
+                    refs.append(claim)
+        confidence = max(item.confidence for item in items)
+        if confidence < config.min_confidence or len(sides) < 2:
+            continue
+        built = tuple(DivergenceSide(value=value, claims=tuple(refs)) for value, refs in sides.items())
+        found.append(Divergence(kind=kind, group_id=group_id, subject=subject, sides=built, confidence=round(min(1.0, confidence), 3)))
+    return found
