@@ -187,6 +187,9 @@ def _parsed_sources(doc: Any, inside: bytearray) -> tuple[Source, ...]:
                 found.append(_source(objects[0]))
         elif token.lemma_ in REPORTING_LEMMAS and token.pos_ in ("VERB", "AUX") and (_in_main_chain(token) or token.dep_ == "advcl"):
             subjects = [child for child in token.children if child.dep_ == "nsubj"]
+            # "will say", "to say", "may say": speech not (yet) made attributes nothing
+            if any(child.tag_ in ("MD", "TO") for child in token.children):
+                continue
             if subjects:
                 found.append(_source(subjects[0]))
     return tuple(found)
@@ -206,7 +209,7 @@ def _parsed_hedges(doc: Any, inside: bytearray) -> tuple[Hedge, ...]:
             child.dep_ == "auxpass" for child in token.children
         ) and any(child.dep_ == "xcomp" for child in token.children):
             found.append(Hedge(f"{lower} to", HEDGE_PASSIVES[lemma]))
-        elif lower == "likely" and token.dep_ != "amod" and _in_main_chain(head if token.dep_ in ("advmod",) else token):
+        elif lower == "likely" and token.dep_ in ("acomp", "advmod", "xcomp", "ROOT") and _in_main_chain(token if token.dep_ == "ROOT" else head):
             found.append(Hedge("likely", LIKELY))
         elif lower in HEDGE_MODALS and token.dep_ == "aux" and _in_main_chain(head):
             found.append(Hedge(lower, HEDGE_MODALS[lower]))
