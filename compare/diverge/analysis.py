@@ -150,6 +150,19 @@ def _in_main_chain(token: Any) -> bool:
     return True
 
 
+def _subordinate(token: Any) -> bool:
+    """Inside a relative, adverbial or participial clause ("Cheney, who reportedly plans to run, said"):
+    a looser test than the main chain, for the disclaiming adverbs that almost always scope over the
+    sentence (the small parser often misattaches their verb, e.g. as a noun modifier)."""
+    steps = 0
+    while token.dep_ != "ROOT" and steps < 40:
+        if token.dep_ in ("relcl", "advcl", "acl"):
+            return True
+        token = token.head
+        steps += 1
+    return False
+
+
 def _phrase(token: Any) -> tuple[str, bool, bool, bool]:
     """The noun phrase headed by `token` without clauses or appositions: text, named, plural, pronoun."""
     keep = [t for t in token.subtree if t.dep_ in ("compound", "det", "amod", "poss", "case", "nmod", "flat") and t.head == token or t == token]
@@ -201,7 +214,7 @@ def _parsed_hedges(doc: Any, inside: bytearray) -> tuple[Hedge, ...]:
         if inside[token.idx]:
             continue
         lower, lemma, head = token.lower_, token.lemma_.lower(), token.head
-        if lower in HEDGE_ADVERBS and _in_main_chain(head):
+        if lower in HEDGE_ADVERBS and not _subordinate(head):
             found.append(Hedge(lower, HEDGE_ADVERBS[lower]))
         elif lemma in HEDGE_VERBS and token.pos_ == "VERB" and _in_main_chain(token):
             found.append(Hedge(lower, HEDGE_VERBS[lemma]))
