@@ -344,3 +344,41 @@ def test_detectors_never_raise_on_arbitrary_text(text: str) -> None:
     for divergence in find_divergences("g", claims, config=PATTERNS):
         assert 0.0 <= divergence.confidence <= 1.0
         assert len({o for side in divergence.sides for o in side.outlets}) >= 2
+
+
+@needs_model
+def test_a_forecast_against_an_outcome_is_said_to_be_one() -> None:
+    claims = group(("a", "The council is expected to approve the harbour plan on Thursday."), ("b", "The council approved the harbour plan on Thursday."))
+    [divergence] = certainty_divergences("g", claims)
+    assert divergence.subject == "forecast vs outcome"
+    assert sides(divergence) == [("forecast (before the event)", ("a",)), ("outcome (after it)", ("b",))]
+
+
+@needs_model
+def test_a_past_expectation_is_background_not_a_hedge() -> None:
+    assert hedges_of("The incumbent was expected to win the primary easily.") == ()
+
+
+@needs_model
+def test_a_different_target_with_a_different_agent_is_another_act() -> None:
+    claims = group(
+        ("a", "Marsh promised to protect pensions and raise wages."),
+        ("b", "He promised to protect Medicare for older voters."),
+    )
+    assert actor_divergences("g", claims) == []
+
+
+def test_two_figures_one_claim_states_together_are_two_quantities() -> None:
+    claims = group(
+        ("a", "The incumbent had raised $5.4 million for the race."),
+        ("b", "The challenger raised $200,000 for the race."),
+        ("c", "The incumbent outraised the challenger, $5.4 million to $200,000, in the race."),
+    )
+    assert number_divergences("g", claims) == []
+
+
+def test_large_groups_keep_every_outlet() -> None:
+    from compare.diverge.pairs import MAX_CLAIMS_PER_GROUP, bounded
+    claims = [claim("a", f"Filler sentence number {i}.", i) for i in range(40)] + [claim("b", "The last outlet's claim.", 99)]
+    kept = bounded(claims)
+    assert len(kept) == MAX_CLAIMS_PER_GROUP and {c.outlet for c in kept} == {"a", "b"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
+from compare.diverge.analysis import ClaimAnalysis
 from compare.diverge.model import ClaimRef, DivergeConfig, Divergence
 from compare.diverge.pairs import PairFinding, analysed, cross_pairs, gather, shares_content
 from compare.diverge.tokens import STOPWORDS
@@ -30,6 +31,11 @@ def equivalent_names(left: str, right: str) -> bool:
     return ratio >= 0.75 or (left_key[:3] == right_key[:3] and ratio >= 0.6)
 
 
+def _absent(name: str | None, analysis: ClaimAnalysis) -> bool:
+    """The other claim does not name this actor anywhere (else it is detail, not a different actor)."""
+    return bool(name) and name.lower() not in analysis.text.lower()
+
+
 def actor_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
     found: list[PairFinding] = []
     for (left, a), (right, b) in cross_pairs(analysed(claims, config)):
@@ -39,14 +45,17 @@ def actor_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: Dive
             for pb in b.predicates:
                 if pa.lemma != pb.lemma or pa.negated != pb.negated:
                     continue
+                # Who did what to whom: one role differs while the other agrees (or the two swap); a
+                # different target with an unknown or different agent is another act, not a divergence.
+                same_subject = bool(pa.subject and pb.subject) and equivalent_names(pa.subject, pb.subject)
+                same_object = bool(pa.object and pb.object) and equivalent_names(pa.object, pb.object)
                 swapped = bool(pa.subject and pb.object and pa.object and pb.subject) and equivalent_names(pa.subject, pb.object) and equivalent_names(pa.object, pb.subject)
-                if pa.subject and pb.subject and pa.subject_named and pb.subject_named and not equivalent_names(pa.subject, pb.subject):
-                    # a name the other claim also carries elsewhere is detail, not a different agent (unless the roles swap)
-                    if swapped or (pa.subject.lower() not in b.text.lower() and pb.subject.lower() not in a.text.lower()):
-                        found.append(PairFinding(f"agent of '{pa.lemma}'", pa.subject, left, pb.subject, right, 0.45))
-                if pa.object and pb.object and pa.object_named and pb.object_named and not equivalent_names(pa.object, pb.object):
-                    if swapped or (pa.object.lower() not in b.text.lower() and pb.object.lower() not in a.text.lower()):
-                        found.append(PairFinding(f"target of '{pa.lemma}'", pa.object, left, pb.object, right, 0.45))
+                if swapped:
+                    found.append(PairFinding(f"agent of '{pa.lemma}'", f"{pa.subject} → {pa.object}", left, f"{pb.subject} → {pb.object}", right, 0.6))
+                elif same_object and pa.subject_named and pb.subject_named and not same_subject and _absent(pa.subject, b) and _absent(pb.subject, a):
+                    found.append(PairFinding(f"agent of '{pa.lemma}'", pa.subject, left, pb.subject, right, 0.5))
+                elif same_subject and pa.object_named and pb.object_named and not same_object and _absent(pa.object, b) and _absent(pb.object, a):
+                    found.append(PairFinding(f"target of '{pa.lemma}'", pa.object, left, pb.object, right, 0.5))
     return gather("actor", group_id, found, config)
 
 

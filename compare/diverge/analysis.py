@@ -8,11 +8,12 @@ patterns; `parsed` says which. Reads at most `max_chars` characters, so it is li
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from compare.diverge.nlp import load_parser, parse
+from compare.diverge.nlp import load_parser, parse, parse_many
 from compare.diverge.tokens import STOPWORDS, TOKEN, content_words, outside_quotes, quote_spans
 
 REPORTING_LEMMAS = frozenset(
@@ -91,6 +92,7 @@ class ClaimAnalysis:
     entities: tuple[tuple[str, str], ...]  # (text, label) (parse only)
     question: bool
     subjects: tuple[str, ...] = ()  # subjects of the main clause's verbs as written, pronouns included (parse only)
+    tense: str | None = None  # of the main verb: "future" (will, set to, expected to), "past" or "present" (parse only)
 
     @property
     def attributed(self) -> bool:
@@ -100,7 +102,22 @@ class ClaimAnalysis:
 
 def analyse(text: str, *, use_nlp: bool = True, max_chars: int = 1200) -> ClaimAnalysis:
     """The analysis of a claim text (cached per text and settings)."""
-    return _analyse(text[:max_chars], len(text) > max_chars, use_nlp and load_parser() is not None)
+    return _analyse(_prepare(text[:max_chars]), len(text) > max_chars, use_nlp and load_parser() is not None)
+
+
+def analyse_many(texts: Sequence[str], *, use_nlp: bool = True, max_chars: int = 1200) -> list[ClaimAnalysis]:
+    """`analyse` for several claims, parsing them in one batch first."""
+    use_nlp = use_nlp and load_parser() is not None
+    prepared = [_prepare(text[:max_chars]) for text in texts]
+    if use_nlp:
+        parse_many(prepared)
+    return [_analyse(ready, len(text) > max_chars, use_nlp) for ready, text in zip(prepared, texts)]
+
+
+def _prepare(text: str) -> str:
+    """The text as analysed: a leading dateline blanked (same length, offsets kept)."""
+    dateline = _DATELINE.match(text)
+    return " " * dateline.end() + text[dateline.end() :] if dateline else text
 
 
 # "WASHINGTON — ": a dateline is not a speaker; blanked (offsets kept) before the claim is read.
@@ -109,9 +126,6 @@ _DATELINE = re.compile(r"^[A-Z][A-Z.,' ]{2,40}(?:\([^)]{0,40}\))?\s*[—–-]{1,
 
 @lru_cache(maxsize=4096)
 def _analyse(text: str, truncated: bool, use_nlp: bool) -> ClaimAnalysis:
-    dateline = _DATELINE.match(text)
-    if dateline:
-        text = " " * dateline.end() + text[dateline.end() :]
     spans = quote_spans(text)
     quotes = tuple(text[start:end].strip() for start, end in spans if end - start > 0)
     own = outside_quotes(text)
@@ -123,6 +137,7 @@ def _analyse(text: str, truncated: bool, use_nlp: bool) -> ClaimAnalysis:
             text, truncated, True, quotes, own, content_words(own), _parsed_sources(doc, inside), _parsed_hedges(doc, inside),
             _parsed_predicates(doc, inside), tuple((ent.text, ent.label_) for ent in doc.ents), question,
             tuple(t.text for t in doc if t.dep_ == "nsubj" and not inside[t.idx] and _in_main_chain(t.head)),
+            _tense(doc),
         )
     return ClaimAnalysis(
         text, truncated, False, quotes, own, content_words(own), _pattern_sources(own), _pattern_hedges(own), (), (), question,
@@ -185,7 +200,8 @@ def _human_noun(word: str) -> bool:
 def _source(token: Any) -> Source:
     text, named, plural, pronoun = _phrase(token)
     plural = plural and _human_noun(token.text)
-    words = frozenset(w for w in (t.lower_ for t in token.subtree if t.dep_ in ("compound", "flat") or t == token) if w not in STOPWORDS)
+    # every word of the phrase ("Republican lawmakers": the adjective names the source too)
+    words = frozenset(w for w in text.lower().split() if w not in STOPWORDS and w[:1].isalpha())
     return Source(text, words, named, plural, pronoun)
 
 
@@ -221,12 +237,37 @@ def _parsed_hedges(doc: Any, inside: bytearray) -> tuple[Hedge, ...]:
         elif lemma in HEDGE_PASSIVES and token.tag_ == "VBN" and _in_main_chain(token) and any(
             child.dep_ == "auxpass" for child in token.children
         ) and any(child.dep_ == "xcomp" for child in token.children):
-            found.append(Hedge(f"{lower} to", HEDGE_PASSIVES[lemma]))
+            # "was expected to win" reports a past forecast (background of a result), not a hedge
+            if not (lemma == "expect" and any(child.dep_ == "auxpass" and child.tag_ == "VBD" for child in token.children)):
+                found.append(Hedge(f"{lower} to", HEDGE_PASSIVES[lemma]))
         elif lower == "likely" and token.dep_ in ("acomp", "advmod", "xcomp", "ROOT") and _in_main_chain(token if token.dep_ == "ROOT" else head):
             found.append(Hedge("likely", LIKELY))
         elif lower in HEDGE_MODALS and token.dep_ == "aux" and _in_main_chain(head):
             found.append(Hedge(lower, HEDGE_MODALS[lower]))
     return tuple(found)
+
+
+def _tense(doc: Any) -> str | None:
+    """Tense of the main assertion: the root verb, or the verb a reporting root governs ("X said Y won")."""
+    roots = [token for token in doc if token.dep_ == "ROOT"]
+    if not roots:
+        return None
+    verb = roots[0]
+    if verb.lemma_ in REPORTING_LEMMAS:
+        complements = [child for child in verb.children if child.dep_ == "ccomp"]
+        verb = complements[0] if complements else verb
+    auxiliaries = [child for child in verb.children if child.dep_ in ("aux", "auxpass")]
+    if any(aux.lower_ in ("will", "shall", "'ll") for aux in auxiliaries):
+        return "future"
+    if verb.lemma_ in ("set", "poise", "expect", "schedule", "go") and verb.tag_ in ("VBN", "VBG") and any(
+        child.dep_ == "xcomp" for child in verb.children
+    ) and not any(aux.tag_ == "VBD" for aux in auxiliaries):
+        return "future"  # "is set to vote", "is expected to win", "is going to sign"
+    if verb.tag_ == "VBD" or any(aux.tag_ == "VBD" for aux in auxiliaries) or (
+        verb.tag_ == "VBN" and any(aux.lemma_ == "have" for aux in auxiliaries)
+    ):
+        return "past"
+    return "present"
 
 
 def _parsed_predicates(doc: Any, inside: bytearray) -> tuple[Predicate, ...]:

@@ -18,6 +18,7 @@ HEDGES: tuple[str, ...] = (
     *HEDGE_ADVERBS, *(f"{verb} to" for verb in HEDGE_VERBS), *(f"{verb}ed to" for verb in HEDGE_PASSIVES), "likely", *HEDGE_MODALS,
 )
 SUBJECT = "hedged vs asserted"
+FORECAST = "forecast vs outcome"
 
 
 def hedges_of(text: str, *, config: DivergeConfig = DivergeConfig()) -> tuple[str, ...]:
@@ -27,10 +28,17 @@ def hedges_of(text: str, *, config: DivergeConfig = DivergeConfig()) -> tuple[st
 
 
 def certainty_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
-    """Hedged in one outlet, asserted in another (the same fact: the claims share content words)."""
+    """Hedged in one outlet, asserted in another (the same fact: the claims share content words); and,
+    with the parse, a forecast (future main verb) against an outcome (past), subject "forecast vs outcome"."""
     found = []
     for (left, a), (right, b) in cross_pairs(analysed(claims, config)):
-        if not a.hedges or b.hedges or b.question or a.question or not shares_content(a, b):
+        if b.question or a.question or not shares_content(a, b):
+            continue
+        if a.tense == "future" and b.tense == "past":
+            # a preview against a result: the report should say so rather than call it a plain difference
+            found.append(PairFinding(FORECAST, "forecast (before the event)", left, "outcome (after it)", right, 0.55))
+            continue
+        if not a.hedges or b.hedges or b.tense == "future":
             continue
         strongest = max(a.hedges, key=lambda hedge: hedge.confidence)
         markers = ", ".join(sorted({hedge.marker for hedge in a.hedges}))

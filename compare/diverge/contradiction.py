@@ -30,6 +30,7 @@ _OPPOSITES = {
 OPPOSITES = frozenset(_OPPOSITES | {(b, a) for a, b in _OPPOSITES})
 _MIN_QUOTE_WORDS = 6
 _MIN_QUOTE_RATIO = 0.6
+_MAX_CHANGED = 3
 _NAME_LABELS = frozenset({"ORG", "FAC", "GPE", "LOC", "EVENT", "LAW", "WORK_OF_ART"})
 
 
@@ -60,8 +61,13 @@ def misquote(left: str, right: str) -> tuple[str, str] | None:
     if matched < _MIN_QUOTE_RATIO * min(len(span_a), len(span_b)) or matched < _MIN_QUOTE_WORDS:
         return None
     inner = difflib.SequenceMatcher(None, span_a, span_b, autojunk=False)
+    codes = [code for code in inner.get_opcodes() if code[0] != "equal"]
+    # A misquote changes a few words of one passage; a longer change is a different remark that
+    # happens to share a phrase ("well over the line").
+    if any(i2 - i1 > _MAX_CHANGED or j2 - j1 > _MAX_CHANGED for _, i1, i2, j1, j2 in codes):
+        return None
     # Words left out or added may be an unmarked elision; a word replaced by another is a misquote.
-    for tag, i1, i2, j1, j2 in inner.get_opcodes():
+    for tag, i1, i2, j1, j2 in codes:
         if tag == "replace":
             return " ".join(span_a[max(0, i1 - 2) : i2 + 2]), " ".join(span_b[max(0, j1 - 2) : j2 + 2])
     return None

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from compare.diverge.analysis import analyse
 from compare.diverge.certainty import HEDGES
 from compare.diverge.model import ClaimRef, DivergeConfig, Divergence, DivergenceSide
-from compare.diverge.pairs import PairFinding, cross_pairs, gather
+from compare.diverge.pairs import PairFinding, bounded, cross_pairs, gather
 from compare.diverge.tokens import TOKEN, opcodes
 
 INTENSIFIERS: tuple[str, ...] = ("clearly", "undoubtedly", "certainly", "indeed", "blatantly", "flagrant")
@@ -157,7 +157,7 @@ def framing_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: Di
     Loaded vs neutral: 0.65; two different loaded terms: 0.55; two neutral terms: not reported (a
     style difference). Word choices from the token diff: 0.3 (on the gold events none was real).
     """
-    capped = [(claim, analyse(claim.text, use_nlp=False, max_chars=config.max_chars)) for claim in claims[:24]]
+    capped = [(claim, analyse(claim.text, use_nlp=False, max_chars=config.max_chars)) for claim in bounded(claims)]
     terms_of = {claim.claim_id: lexicon_terms_all(analysis.own_words) for claim, analysis in capped}
     found = []
     for (left, _), (right, _) in cross_pairs(capped):

@@ -9,6 +9,7 @@ Without it the detectors fall back to word patterns and `nlp_note()` says so.
 from __future__ import annotations
 
 import importlib
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
@@ -44,10 +45,31 @@ def nlp_note() -> str | None:
     return None if nlp_available() else NLP_MISSING_NOTE
 
 
-@lru_cache(maxsize=4096)
-def parse(text: str) -> Any:
-    """The parsed Doc of one (already capped) claim text; cached because every detector reads it."""
+_CACHE: OrderedDict[str, Any] = OrderedDict()
+_CACHE_SIZE = 4096
+
+
+def parse_many(texts: list[str]) -> list[Any]:
+    """Parsed Docs of (already capped) claim texts, parsed in batches (nlp.pipe is ~2x faster than one
+    call per text) and cached, because every detector reads them."""
     parser = load_parser()
     if parser is None:
         raise RuntimeError(NLP_MISSING_NOTE)
-    return parser(text)
+    missing = list(dict.fromkeys(text for text in texts if text not in _CACHE))
+    for text, doc in zip(missing, parser.pipe(missing, batch_size=64)):
+        _CACHE[text] = doc
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    docs = []
+    for text in texts:
+        doc = _CACHE.get(text)
+        if doc is None:  # evicted by this very batch (more texts than the cache holds)
+            doc = parser(text)
+        else:
+            _CACHE.move_to_end(text)
+        docs.append(doc)
+    return docs
+
+
+def parse(text: str) -> Any:
+    return parse_many([text])[0]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from compare.diverge.model import ClaimRef, DivergeConfig, Divergence
-from compare.diverge.pairs import PairFinding, cross_pairs, gather
+from compare.diverge.pairs import PairFinding, bounded, cross_pairs, gather
 from compare.diverge.tokens import STOPWORDS, TOKEN
 
 _WORD_NUMBERS = {
@@ -172,8 +172,17 @@ def same_quantity(left: Quantity, right: Quantity) -> bool:
 
 def number_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
     """Figures for the same quantity (same key, overlapping governing words) that disagree across outlets."""
-    items = [(claim, extract_quantities(claim.text, max_chars=config.max_chars)) for claim in claims[:24]]
+    items = [(claim, extract_quantities(claim.text, max_chars=config.max_chars)) for claim in bounded(claims)]
     found = []
+
+    def stated_together(first: Quantity, second: Quantity) -> bool:
+        """Some claim of the group gives both figures ("outraising him $5.4 million to $200,000"):
+        they are two quantities, not two versions of one."""
+        return any(
+            any(same_quantity(first, q) for q in quantities) and any(same_quantity(second, q) for q in quantities)
+            for _, quantities in items
+        )
+
     for (left, mine), (right, theirs) in cross_pairs(items):
         if left.claim_id > right.claim_id:
             continue
@@ -184,6 +193,9 @@ def number_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: Div
             # the same quantity: the word governing both figures is the same, or two governing words are shared
             rivals = [other for other in same_key if (quantity.nearest and quantity.nearest == other.nearest) or len(quantity.context & other.context) >= 2]
             if not rivals or any(any(same_quantity(rival, own) for own in mine) for rival in rivals):
+                continue
+            rivals = [rival for rival in rivals if not stated_together(quantity, rival)]
+            if not rivals:
                 continue
             rival = rivals[0]
             overlap = len(quantity.context & rival.context)

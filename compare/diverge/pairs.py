@@ -7,11 +7,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from compare.diverge.analysis import ClaimAnalysis, analyse
+from compare.diverge.analysis import ClaimAnalysis, analyse_many
 from compare.diverge.model import ClaimRef, DivergeConfig, Divergence, DivergenceSide
 
 # Claims of one group this many or fewer are compared pair by pair; a larger group is cut to its
-# first claims per outlet, so the work per group stays bounded (pairs grow with the square).
+# first claims of each outlet in turn, so the work per group stays bounded (pairs grow with the square).
 MAX_CLAIMS_PER_GROUP = 24
 
 
@@ -25,8 +25,24 @@ class PairFinding:
     confidence: float
 
 
+def bounded(claims: Sequence[ClaimRef]) -> list[ClaimRef]:
+    """At most MAX_CLAIMS_PER_GROUP claims, taken outlet by outlet in turn so every outlet is kept."""
+    if len(claims) <= MAX_CLAIMS_PER_GROUP:
+        return list(claims)
+    per_outlet: dict[str, list[ClaimRef]] = {}
+    for claim in claims:
+        per_outlet.setdefault(claim.outlet, []).append(claim)
+    kept: list[ClaimRef] = []
+    depth = 0
+    while len(kept) < MAX_CLAIMS_PER_GROUP and any(depth < len(refs) for refs in per_outlet.values()):
+        kept.extend(refs[depth] for refs in per_outlet.values() if depth < len(refs))
+        depth += 1
+    return kept[:MAX_CLAIMS_PER_GROUP]
+
+
 def analysed(claims: Sequence[ClaimRef], config: DivergeConfig) -> list[tuple[ClaimRef, ClaimAnalysis]]:
-    return [(claim, analyse(claim.text, use_nlp=config.use_nlp, max_chars=config.max_chars)) for claim in claims[:MAX_CLAIMS_PER_GROUP]]
+    kept = bounded(claims)
+    return list(zip(kept, analyse_many([claim.text for claim in kept], use_nlp=config.use_nlp, max_chars=config.max_chars)))
 
 
 T = TypeVar("T")
