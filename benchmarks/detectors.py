@@ -150,10 +150,11 @@ def evaluate(events: list[dict], basil: Path, config: DivergeConfig, cuts: Seque
             })
         gold_per_type: Counter[str] = Counter(gold["type"] for _, gold, _ in gold_all)
         found_per_type: Counter[str] = Counter()
+        strict_per_type: Counter[str] = Counter()
         for event_id, gold, _ in gold_all:
             index = next(i for e in events if e["event"] == event_id for i, g in enumerate(e["divergences"]) if g is gold)
-            if (event_id, index) in matched:
-                found_per_type[gold["type"]] += 1
+            found_per_type[gold["type"]] += (event_id, index) in matched
+            strict_per_type[gold["type"]] += (event_id, index) in strict_matched
         reported, right = len(kept), sum(right_per_kind.values())
         result["cuts"][str(cut)] = {
             "reported": reported, "right": right,
@@ -163,7 +164,10 @@ def evaluate(events: list[dict], basil: Path, config: DivergeConfig, cuts: Seque
             "strict_recall": round(len(strict_matched) / len(gold_all), 3) if gold_all else None,
             "gold": len(gold_all), "gold_reachable": sum(ok for _, _, ok in gold_all), "gold_found": len(matched),
             "per_kind": {kind: {"reported": total_per_kind[kind], "right": right_per_kind[kind]} for kind in sorted(total_per_kind)},
-            "per_gold_type": {kind: {"gold": gold_per_type[kind], "found": found_per_type[kind]} for kind in sorted(gold_per_type)},
+            "per_gold_type": {
+                kind: {"gold": gold_per_type[kind], "found": found_per_type[kind], "found_same_kind": strict_per_type[kind]}
+                for kind in sorted(gold_per_type)
+            },
             "findings": findings,
         }
     return result
@@ -174,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gold", type=Path, required=True)
     parser.add_argument("--basil", type=Path, required=True)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--cuts", default="0,0.5", help="confidence cuts to score at, comma-separated")
+    parser.add_argument("--cuts", default="0,0.5,0.6", help="confidence cuts to score at, comma-separated")
     args = parser.parse_args(argv)
     events = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(args.gold.glob("*.json"))]
     cuts = [float(cut) for cut in args.cuts.split(",")]
@@ -189,8 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for cut, row in run["cuts"].items():
             kinds = " ".join(f"{k}:{v['right']}/{v['reported']}" for k, v in row["per_kind"].items())
             print(f"{name:9} {cut:>4} {row['reported']:>8} {row['right']:>5} {row['precision']!s:>6} {row['recall']!s:>6} {row['strict_precision']!s:>6} {row['strict_recall']!s:>6}  {kinds}")
-        print(f"{'':9} gold found per type: " + " ".join(
-            f"{k}:{v['found']}/{v['gold']}" for k, v in next(iter(run['cuts'].values()))["per_gold_type"].items()
+        print(f"{'':9} gold found per type (any kind / same kind): " + " ".join(
+            f"{k}:{v['found']}|{v['found_same_kind']}/{v['gold']}" for k, v in next(iter(run['cuts'].values()))["per_gold_type"].items()
         ) + f"  (reachable {next(iter(run['cuts'].values()))['gold_reachable']}); {run['seconds']} s on {run['claims']} claims"
         + (f"; note: {run['note']}" if run["note"] else ""))
     if args.json:

@@ -382,3 +382,26 @@ def test_large_groups_keep_every_outlet() -> None:
     claims = [claim("a", f"Filler sentence number {i}.", i) for i in range(40)] + [claim("b", "The last outlet's claim.", 99)]
     kept = bounded(claims)
     assert len(kept) == MAX_CLAIMS_PER_GROUP and {c.outlet for c in kept} == {"a", "b"}
+
+
+@needs_model
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=300))
+def test_parse_based_detectors_never_raise_on_arbitrary_text(text: str) -> None:
+    claims = group(("a", text), ("b", "The council approved 12 new homes on Monday, officials said."))
+    for divergence in find_divergences("g", claims):
+        assert 0.0 <= divergence.confidence <= 1.0
+
+
+@needs_model
+def test_crafted_claims_are_bounded_with_the_parse_too() -> None:
+    def run(text: str) -> Callable[[], object]:
+        return lambda: find_divergences("g", [claim("a", text + str(time.perf_counter_ns())), claim("b", NORMAL)])
+    baseline = _seconds(run(NORMAL))
+    for crafted in ("1" * 20_000, "said " * 100_000, "x" * 20_000):
+        assert _seconds(run(crafted)) < 20 * max(baseline, 1e-3)
+
+
+def test_default_settings_work_with_or_without_the_model() -> None:
+    claims = group(("a", "The minister reportedly signed the order late on Tuesday."), ("b", "The minister signed the order late on Tuesday."))
+    assert [d.kind for d in find_divergences("g", claims)] == ["certainty"]

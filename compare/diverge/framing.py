@@ -154,25 +154,23 @@ def _norm(term: str) -> str:
 def framing_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
     """Lexicon classes whose terms differ across outlets (in the outlets' own words), then word choices.
 
-    Loaded vs neutral: 0.65; two different loaded terms: 0.55; two neutral terms: not reported (a
-    style difference). Word choices from the token diff: 0.3 (on the gold events none was real).
+    A loaded label one outlet uses and the other does not, against the other's label: 0.65 (0.55 when
+    the other's is loaded too); two neutral labels are not reported (a style difference). Word choices from the token diff: 0.3 (on the gold events none was real).
     """
     capped = [(claim, analyse(claim.text, use_nlp=False, max_chars=config.max_chars)) for claim in bounded(claims)]
     terms_of = {claim.claim_id: lexicon_terms_all(analysis.own_words) for claim, analysis in capped}
     found = []
     for (left, _), (right, _) in cross_pairs(capped):
-        if left.claim_id > right.claim_id:
-            continue
         mine, theirs = terms_of[left.claim_id], terms_of[right.claim_id]
         for subject in mine.keys() & theirs.keys():
-            left_terms, right_terms = {_norm(t): t for t in mine[subject]}, {_norm(t): t for t in theirs[subject]}
-            if left_terms.keys() & right_terms.keys():
-                continue  # they share a term: the same label, perhaps beside another
-            left_term, right_term = next(iter(left_terms.values())), next(iter(right_terms.values()))
-            loaded = (left_term in _LOADED) + (right_term in _LOADED)
-            if loaded == 0:
+            their_terms = {_norm(term) for term in theirs[subject]}
+            # a loaded label this outlet uses in its own words and the other never does, where the
+            # other names the same referent (even if this outlet also uses a neutral label elsewhere)
+            loaded = [term for term in mine[subject] if term in _LOADED and _norm(term) not in their_terms]
+            if not loaded:
                 continue
-            found.append(PairFinding(subject, left_term, left, right_term, right, 0.65 if loaded == 1 else 0.55))
+            other = next((term for term in theirs[subject] if term in _LOADED), theirs[subject][0])
+            found.append(PairFinding(subject, loaded[0], left, other, right, 0.55 if other in _LOADED else 0.65))
     swaps = []
     for (left, a), (right, b) in cross_pairs(capped):
         if left.claim_id < right.claim_id:
