@@ -180,7 +180,8 @@ def _subordinate(token: Any) -> bool:
 
 def _phrase(token: Any) -> tuple[str, bool, bool, bool]:
     """The noun phrase headed by `token` without clauses or appositions: text, named, plural, pronoun."""
-    keep = [t for t in token.subtree if t.dep_ in ("compound", "det", "amod", "poss", "case", "nmod", "flat") and t.head == token or t == token]
+    # prenominal words only: "Mary Cheney, openly lesbian and married ..." is the phrase "Mary Cheney"
+    keep = [t for t in token.subtree if t.dep_ in ("compound", "det", "amod", "poss", "case", "nmod", "flat") and t.head == token and t.i < token.i or t == token]
     # names run through compounds of compounds ("The New York Times")
     keep = sorted({*keep, *(t for t in token.subtree if t.dep_ == "compound" and t.head in keep)}, key=lambda t: t.i)
     text = " ".join(t.text for t in keep)

@@ -46,7 +46,9 @@ def nlp_note() -> str | None:
 
 
 _CACHE: OrderedDict[str, Any] = OrderedDict()
-_CACHE_SIZE = 4096
+# Docs are only kept from the batch parse until each claim is analysed (analyses are cached apart,
+# without the Doc), so a small cache suffices and bounds memory (a sentence Doc is tens of KB).
+_CACHE_SIZE = 256
 
 
 def parse_many(texts: list[str]) -> list[Any]:
