@@ -405,3 +405,22 @@ def test_crafted_claims_are_bounded_with_the_parse_too() -> None:
 def test_default_settings_work_with_or_without_the_model() -> None:
     claims = group(("a", "The minister reportedly signed the order late on Tuesday."), ("b", "The minister signed the order late on Tuesday."))
     assert [d.kind for d in find_divergences("g", claims)] == ["certainty"]
+
+
+def test_a_spelling_variant_inside_a_quotation_is_not_a_misquote() -> None:
+    assert misquote("this behavior is not in keeping with who I am today", "this behaviour is not in keeping with who I am today") is None
+
+
+@needs_model
+@pytest.mark.parametrize("text", [
+    "If the mayor appeared in the photograph, he should resign.",
+    "The mayor has indicated that he is a loyal employee.",
+])
+def test_lexical_appear_and_a_persons_indicate_are_not_hedges(text: str) -> None:
+    assert hedges_of(text) == ()
+
+
+@needs_model
+def test_epistemic_appear_and_suggest_are_hedges() -> None:
+    assert hedges_of("The mayor appears to have resigned.") == ("appears",)
+    assert hedges_of("The records suggest that the mayor resigned.") == ("suggest",)

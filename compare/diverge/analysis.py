@@ -45,6 +45,11 @@ _SOURCE_NOUNS = frozenset(
     lawmakers diplomats observers agency ministry department government campaign""".split()
 )
 _CLAUSE_START = frozenset({",", "“", '"', "and", "but", "—", "–", "-", ":", ";", "(", "that"})
+# Subjects that make "suggest"/"indicate" a judgement on evidence rather than someone's speech.
+_EVIDENCE = frozenset(
+    """evidence data record document e-mail email message finding result study report poll survey analysis
+    figure number sign it this that they""".split()
+)
 WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 
 
@@ -225,6 +230,17 @@ def _parsed_sources(doc: Any, inside: bytearray) -> tuple[Source, ...]:
     return tuple(found)
 
 
+def _epistemic(token: Any) -> bool:
+    """'appears to be', 'it seems that', 'the e-mails suggest that': a judgement of likelihood. Not
+    'appeared in blackface' (no complement) nor 'Trump has indicated that' (a person's speech)."""
+    children = list(token.children)
+    if token.lemma_ in ("appear", "seem"):
+        return any(child.dep_ in ("xcomp", "ccomp") for child in children)
+    subjects = [child for child in children if child.dep_ == "nsubj"]
+    evidence = bool(subjects) and all(s.lemma_.lower() in _EVIDENCE for s in subjects)
+    return any(child.dep_ == "ccomp" for child in children) and evidence
+
+
 def _parsed_hedges(doc: Any, inside: bytearray) -> tuple[Hedge, ...]:
     found = []
     for token in doc:
@@ -233,7 +249,7 @@ def _parsed_hedges(doc: Any, inside: bytearray) -> tuple[Hedge, ...]:
         lower, lemma, head = token.lower_, token.lemma_.lower(), token.head
         if lower in HEDGE_ADVERBS and not _subordinate(head):
             found.append(Hedge(lower, HEDGE_ADVERBS[lower]))
-        elif lemma in HEDGE_VERBS and token.pos_ == "VERB" and _in_main_chain(token):
+        elif lemma in HEDGE_VERBS and token.pos_ == "VERB" and _in_main_chain(token) and _epistemic(token):
             found.append(Hedge(lower, HEDGE_VERBS[lemma]))
         elif lemma in HEDGE_PASSIVES and token.tag_ == "VBN" and _in_main_chain(token) and any(
             child.dep_ == "auxpass" for child in token.children

@@ -66,9 +66,10 @@ def misquote(left: str, right: str) -> tuple[str, str] | None:
     # happens to share a phrase ("well over the line").
     if any(i2 - i1 > _MAX_CHANGED or j2 - j1 > _MAX_CHANGED for _, i1, i2, j1, j2 in codes):
         return None
-    # Words left out or added may be an unmarked elision; a word replaced by another is a misquote.
+    # Words left out or added may be an unmarked elision; a word replaced by another is a misquote,
+    # unless it is the same word spelled another way ("behavior" / "behaviour").
     for tag, i1, i2, j1, j2 in codes:
-        if tag == "replace":
+        if tag == "replace" and difflib.SequenceMatcher(None, " ".join(span_a[i1:i2]), " ".join(span_b[j1:j2])).ratio() < 0.8:
             return " ".join(span_a[max(0, i1 - 2) : i2 + 2]), " ".join(span_b[max(0, j1 - 2) : j2 + 2])
     return None
 
