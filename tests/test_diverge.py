@@ -424,3 +424,12 @@ def test_lexical_appear_and_a_persons_indicate_are_not_hedges(text: str) -> None
 def test_epistemic_appear_and_suggest_are_hedges() -> None:
     assert hedges_of("The mayor appears to have resigned.") == ("appears",)
     assert hedges_of("The records suggest that the mayor resigned.") == ("suggest",)
+
+
+@needs_model
+def test_a_hedge_on_another_part_of_the_sentence_is_not_a_divergence() -> None:
+    claims = group(
+        ("a", "The officer was charged with assault and reportedly has been moved to a prison upstate."),
+        ("b", "The officer, who was filmed at the scene, was fired and charged with assault."),
+    )
+    assert certainty_divergences("g", claims) == []

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from compare.diverge.analysis import HEDGE_ADVERBS, HEDGE_MODALS, HEDGE_PASSIVES, HEDGE_VERBS, analyse
 from compare.diverge.model import ClaimRef, DivergeConfig, Divergence
 from compare.diverge.pairs import PairFinding, analysed, cross_pairs, gather, shares_content
+from compare.diverge.tokens import content_words
 
 HEDGES: tuple[str, ...] = (
     *HEDGE_ADVERBS, *(f"{verb} to" for verb in HEDGE_VERBS), *(f"{verb}ed to" for verb in HEDGE_PASSIVES), "likely", *HEDGE_MODALS,
@@ -40,8 +41,14 @@ def certainty_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: 
             continue
         if not a.hedges or b.hedges or b.tense == "future":
             continue
-        strongest = max(a.hedges, key=lambda hedge: hedge.confidence)
-        markers = ", ".join(sorted({hedge.marker for hedge in a.hedges}))
+        # the hedge must govern what the other claim asserts ("reportedly has been transferred" does
+        # not hedge "has been charged", which the other outlet reports)
+        their_words = content_words(b.text)
+        hedges = [hedge for hedge in a.hedges if hedge.scope is None or len(hedge.scope & their_words) >= 2]
+        if not hedges:
+            continue
+        strongest = max(hedges, key=lambda hedge: hedge.confidence)
+        markers = ", ".join(sorted({hedge.marker for hedge in hedges}))
         found.append(PairFinding(SUBJECT, f"hedged: {markers}", left, "asserted", right, strongest.confidence))
     return gather("certainty", group_id, found, config)
 
