@@ -38,6 +38,10 @@ HEDGE_VERBS: dict[str, float] = {"appear": 0.55, "seem": 0.55, "suggest": 0.45, 
 HEDGE_PASSIVES: dict[str, float] = {"expect": 0.6, "believe": 0.6, "think": 0.55, "rumor": 0.7, "rumour": 0.7, "suspect": 0.6}
 HEDGE_MODALS: dict[str, float] = {"may": 0.45, "might": 0.5, "could": 0.4}
 LIKELY = 0.55
+# Most quotes, sources, hedges, predicates and entities kept per claim: pairs of claims compare these
+# item by item, so a crafted claim with hundreds of tiny quotes or verbs stays cheap (real sentences
+# have a handful).
+MAX_ITEMS = 12
 _MAIN_CHAIN = frozenset({"ROOT", "ccomp", "conj", "parataxis", "xcomp"})
 _SOURCE_NOUNS = frozenset(
     """officials official aides aide sources source spokesman spokeswoman spokesperson police authorities
@@ -141,13 +145,15 @@ def _analyse(text: str, truncated: bool, use_nlp: bool) -> ClaimAnalysis:
         doc = parse(text)
         inside = _inside_mask(text, spans)
         return ClaimAnalysis(
-            text, truncated, True, quotes, own, content_words(own), _parsed_sources(doc, inside), _parsed_hedges(doc, inside),
-            _parsed_predicates(doc, inside), tuple((ent.text, ent.label_) for ent in doc.ents), question,
-            tuple(t.text for t in doc if t.dep_ == "nsubj" and not inside[t.idx] and _in_main_chain(t.head)),
+            text, truncated, True, quotes[:MAX_ITEMS], own, content_words(own), _parsed_sources(doc, inside)[:MAX_ITEMS],
+            _parsed_hedges(doc, inside)[:MAX_ITEMS], _parsed_predicates(doc, inside)[:MAX_ITEMS],
+            tuple((ent.text, ent.label_) for ent in doc.ents)[:MAX_ITEMS], question,
+            tuple(t.text for t in doc if t.dep_ == "nsubj" and not inside[t.idx] and _in_main_chain(t.head))[:MAX_ITEMS],
             _tense(doc),
         )
     return ClaimAnalysis(
-        text, truncated, False, quotes, own, content_words(own), _pattern_sources(own), _pattern_hedges(own), (), (), question,
+        text, truncated, False, quotes[:MAX_ITEMS], own, content_words(own), _pattern_sources(own)[:MAX_ITEMS],
+        _pattern_hedges(own)[:MAX_ITEMS], (), (), question,
     )
 
 
