@@ -70,9 +70,9 @@ def test_attributed_in_one_outlet_stated_as_fact_in_another(demo_report: StoryRe
 
 def test_hedges_reportedly_and_allegedly(demo_report: StoryReport) -> None:
     for hedge in ("reportedly", "allegedly"):
-        sides = _side_outlets(_find(demo_report, "hedge", hedge))
-        assert sides[hedge] == {"Ynet News"}
-        assert sides["no hedge"] == {"Israel Hayom"}
+        sides = _side_outlets(_find(demo_report, "certainty", hedge))
+        assert sides[f"hedged: {hedge}"] == {"Ynet News"}
+        assert sides["asserted"] == {"Israel Hayom"}
 
 
 def test_actor_divergence_who_is_blamed(demo_report: StoryReport) -> None:

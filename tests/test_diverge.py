@@ -1,28 +1,48 @@
-"""compare.diverge: quantity parsing and the four detectors on hand-made claim groups."""
+"""compare.diverge: each detector on small invented claim groups (must flag / must not flag), with and
+without the spaCy model, and the time each stage takes on crafted input relative to a normal claim."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compare.diverge import (
+    KINDS,
+    LEGACY_KINDS,
+    NLP_MISSING_NOTE,
     ClaimRef,
+    DivergeConfig,
     Divergence,
     actor_divergences,
-    actor_swaps,
+    analyse,
     attribution_divergences,
     attribution_of,
+    certainty_divergences,
+    contradiction_divergences,
     differing_spans,
     extract_quantities,
     find_divergences,
     framing_divergences,
-    hedge_divergences,
     hedges_of,
-    intensifier_divergences,
-    intensifiers_of,
+    misquote,
+    nlp_available,
+    nlp_note,
     number_divergences,
+    same_quantity,
     same_source,
+)
+
+PATTERNS = DivergeConfig(use_nlp=False)
+needs_model = pytest.mark.skipif(
+    not nlp_available(), reason="spaCy English model not installed (pip install compare-news[nlp]); parse-based detectors are off"
+)
+# Every detector that works without the model runs in both modes.
+both_modes = pytest.mark.parametrize(
+    "config", [PATTERNS, pytest.param(DivergeConfig(use_nlp=True), marks=needs_model)], ids=["patterns", "parse"]
 )
 
 
@@ -38,451 +58,385 @@ def sides(divergence: Divergence) -> list[tuple[str, tuple[str, ...]]]:
     return [(side.value, side.outlets) for side in divergence.sides]
 
 
-def quantities(text: str) -> list[tuple[str, float]]:
-    return [(q.key, q.value) for q in extract_quantities(text)]
+# --- model ---------------------------------------------------------------------------------------
+
+def test_kinds_and_confidence_default() -> None:
+    assert {"certainty", "contradiction", "number", "actor", "attribution", "framing"} == set(KINDS)
+    assert LEGACY_KINDS == {"hedge": "certainty", "intensifier": "certainty"}
+    assert Divergence("number", "g", "x", ()).confidence == 0.5  # old call sites still construct it
 
 
-# ---------------------------------------------------------------- extract_quantities
+def test_single_outlet_groups_never_diverge() -> None:
+    claims = group(("a", "Ten people died, police said."), ("a", "Forty people died."))
+    assert find_divergences("g", claims, config=PATTERNS) == []
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("The blasts killed two militia fighters and wounded 29 people.", [("fighters", 2.0), ("people", 29.0)]),
-        ("Police arrested 12 men.", [("men", 12.0)]),
-        ("Twelve soldiers were wounded.", [("soldiers", 12.0)]),
-        ("A dozen soldiers were wounded.", [("soldiers", 12.0)]),
-        ("More than 1,200 people were evacuated.", [("people", 1200.0)]),
-        ("The strike killed 3 people, including 2 children.", [("people", 3.0), ("children", 2.0)]),
-        ("The depot lies 80 km north of Baghdad.", [("distance (km)", 80.0)]),
-        ("The depot lies 80 kilometres north of Baghdad.", [("distance (km)", 80.0)]),
-        ("The depot lies some 50 miles north of Baghdad.", [("distance (km)", pytest.approx(80.45))]),
-        ("The crater was 300 metres wide.", [("distance (km)", pytest.approx(0.3))]),
-        ("The aid package is worth $2.5 million, officials said.", [("money (USD)", 2.5e6)]),
-        ("He paid $400 for it.", [("money (USD)", 400.0)]),
-        ("Unemployment rose to 7.5% in March.", [("percent", 7.5)]),
-        ("Unemployment rose to 7.5 per cent in March.", [("percent", 7.5)]),
-        ("Prices rose 4 percent last year.", [("percent", 4.0)]),
-        ("He was sentenced to 12 years in prison.", [("years", 12.0)]),
-        ("The fire burned for 2 days.", [("days", 2.0)]),
-    ],
-)
-def test_extract_quantities(text: str, expected: list[tuple[str, float]]) -> None:
-    assert quantities(text) == expected
+def test_findings_carry_a_confidence_and_come_best_first() -> None:
+    claims = group(("a", "The senator reportedly resigned on Friday after the vote."), ("b", "The senator resigned on Friday after the vote."))
+    found = find_divergences("g", claims, config=PATTERNS)
+    assert found and all(0.0 <= d.confidence <= 1.0 for d in found)
+    assert [d.confidence for d in found] == sorted((d.confidence for d in found), reverse=True)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "In 2024 the jets flew over the city.",
-        "The war began in 1948 and ended later.",
-        "The F-35 flew over the city.",
-        "COVID-19 spread in the city.",
-        "Flight MH17 crashed in the east.",
-        "The officials met again on Monday.",
-    ],
-)
-def test_years_and_names_are_not_quantities(text: str) -> None:
-    assert extract_quantities(text) == []
+def test_nlp_note_says_what_to_install_when_the_model_is_absent() -> None:
+    assert nlp_note() == (None if nlp_available() else NLP_MISSING_NOTE)
+    assert "compare-news[nlp]" in NLP_MISSING_NOTE
 
 
-def test_surface_keeps_the_words_as_written() -> None:
-    surfaces = [q.surface for q in extract_quantities("The blasts killed two militia fighters and wounded 29 people.")]
-    assert surfaces == ["two militia fighters", "29 people"]
-    assert [q.surface for q in extract_quantities("The depot lies some 50 miles north.")] == ["50 miles"]
+# --- numbers -------------------------------------------------------------------------------------
 
-
-@settings(max_examples=200, deadline=None)
-@given(st.integers(min_value=0, max_value=10**9), st.sampled_from(["people", "soldiers", "km", "miles", "percent"]))
-def test_number_parsing_round_trips(value: int, unit: str) -> None:
-    factor = {"miles": 1.609}.get(unit, 1.0)
-    for written in (str(value), f"{value:,}"):
-        if written.isdigit() and 1900 <= value <= 2100:
-            continue  # read as a year on purpose ("In 2000 soldiers ..."); with a unit it is a measure
-        found = extract_quantities(f"Officials counted {written} {unit} there.")
-        assert len(found) == 1
-        assert found[0].value == pytest.approx(value * factor)
-
-
-@pytest.mark.parametrize(
-    ("text", "key"),
-    [("The pipeline runs 2000 km to the coast.", "distance (km)"), ("The aid was $2000 per family.", "money (USD)"),
-     ("Prices rose 2000% in a year.", "percent")],
-    ids=["km", "dollars", "percent"],
-)
-def test_year_range_numbers_with_units_are_quantities(text: str, key: str) -> None:
-    assert quantities(text) == [(key, 2000.0)]
-
-
-def test_year_range_number_before_a_noun_is_a_year() -> None:
-    assert extract_quantities("In 2000 soldiers entered the city.") == []
-
-
-def test_written_hundreds_are_multiplied() -> None:
-    assert quantities("Five hundred people were evacuated.") == [("people", 500.0)]
-
-
-def test_counted_noun_is_not_the_following_verb() -> None:
-    assert quantities("Two soldiers died in the attack.") == [("soldiers", 2.0)]
-    assert quantities("Over 2,000 people fled.") == [("people", 2000.0)]
-
-
-@pytest.mark.parametrize(
-    "text", ["In 2024 three soldiers were killed.", "The F-16 crashed and two soldiers were killed."], ids=["year", "name"]
-)
-def test_number_after_a_skipped_year_or_name_is_found(text: str) -> None:
-    assert [q.key for q in extract_quantities(text)] == ["soldiers"]
-
-
-def test_day_of_month_is_not_a_count() -> None:
-    assert quantities("On March 3 two people were killed.") == [("people", 2.0)]
-
-
-# ---------------------------------------------------------------- number divergences
-
-
-def test_km_and_miles_within_ten_percent_agree() -> None:
-    claims = group(("AP", "The depot lies 80 km north of Baghdad."), ("BBC", "The depot lies some 50 miles north of Baghdad."))
-    assert number_divergences("g1", claims) == []
-
-
-def test_different_distances_diverge() -> None:
-    claims = group(("AP", "The depot lies 80 km north of Baghdad."), ("BBC", "The depot lies 100 km north of Baghdad."))
-    [divergence] = number_divergences("g1", claims)
-    assert (divergence.kind, divergence.group_id, divergence.subject) == ("number", "g1", "distance (km)")
-    assert sides(divergence) == [("80 km", ("AP",)), ("100 km", ("BBC",))]
-    assert divergence.sides[1].claims == (claims[1],)
-
-
-def test_written_death_toll_diverges_but_shared_count_does_not() -> None:
-    claims = group(
-        ("AP", "The blasts killed two militia fighters and wounded 29 people."),
-        ("TOI", "The blasts killed two militia fighters and wounded 29 people."),
-        ("Ynet", "The blasts killed five militia fighters and wounded 29 people."),
-    )
+def test_same_quantity_different_figures_is_flagged() -> None:
+    claims = group(("a", "The storm destroyed 40 homes in the valley."), ("b", "The storm destroyed 12 homes in the valley."))
     [divergence] = number_divergences("g", claims)
-    assert divergence.subject == "fighters"
-    assert sides(divergence) == [("two militia fighters", ("AP", "TOI")), ("five militia fighters", ("Ynet",))]
+    assert divergence.subject == "homes"
+    assert sides(divergence) == [("40 homes", ("a",)), ("12 homes", ("b",))]
 
 
-def test_money_and_percent_divergences() -> None:
-    money = group(("AP", "The package is worth $2.5 million."), ("BBC", "The package is worth $4 million."))
-    assert [d.subject for d in number_divergences("g", money)] == ["money (USD)"]
-    percent = group(("AP", "Turnout was 40% this year."), ("BBC", "Turnout was 40 per cent this year."))
-    assert number_divergences("g", percent) == []
-    percent_diff = group(("AP", "Turnout was 40% this year."), ("BBC", "Turnout was 55 percent this year."))
-    assert [d.subject for d in number_divergences("g", percent_diff)] == ["percent"]
-
-
-def test_years_and_model_names_do_not_diverge() -> None:
-    claims = group(("AP", "In 2024 the F-35 jets struck the depot."), ("BBC", "In 2023 the F-16 jets struck the depot."))
+def test_different_quantities_with_one_unit_are_not_compared() -> None:
+    # a victory margin and a polling lead are two quantities, both in points
+    claims = group(("a", "The mayor won by more than 20 points in the final count."), ("b", "The mayor held a lead in surveys by nearly 7 points."))
     assert number_divergences("g", claims) == []
 
 
-def test_numbers_within_one_outlet_do_not_diverge() -> None:
-    claims = group(("AP", "The depot lies 80 km north of Baghdad."), ("AP", "The depot lies 100 km north of Baghdad."))
+def test_a_sentences_own_figures_are_not_a_divergence() -> None:
+    claims = group(
+        ("a", "In the new survey 64% backed the plan and 30% opposed it."),
+        ("b", "The survey found 64% backed the plan."),
+    )
     assert number_divergences("g", claims) == []
 
 
-# ---------------------------------------------------------------- actors
+def test_bounds_and_units_agree() -> None:
+    [more_than] = extract_quantities("He won by more than 20 points.")
+    [exact] = extract_quantities("He won by 25 points.")
+    assert same_quantity(more_than, exact)
+    [km] = extract_quantities("The convoy travelled 80 km north.")
+    [miles] = extract_quantities("The convoy travelled some 50 miles north.")
+    assert same_quantity(km, miles)
+    assert extract_quantities("The F-35 flew in 2019 and MH17 fell.") == []
 
 
-def test_blamed_united_states_vs_israel_is_an_actor_divergence() -> None:
+# --- attribution ---------------------------------------------------------------------------------
+
+@both_modes
+def test_attributed_to_a_paper_vs_stated_as_fact(config: DivergeConfig) -> None:
     claims = group(
-        ("AP", "The minister blamed the United States for the attack on the depot."),
-        ("BBC", "The minister blamed Israel for the attack on the depot."),
+        ("a", "The mayor quietly sold his stake in the stadium deal, the Daily Ledger is reporting."),
+        ("b", "The mayor quietly sold his stake in the stadium deal last spring."),
     )
-    [divergence] = actor_divergences("g", claims)
-    assert divergence.kind == "actor"
-    assert sides(divergence) == [("the United States", ("AP",)), ("Israel", ("BBC",))]
+    [divergence] = attribution_divergences("g", claims, config=config)
+    assert divergence.subject == "attributed vs stated as fact"
+    assert sides(divergence)[1] == ("stated as fact", ("b",))
+    assert "Ledger" in sides(divergence)[0][0]
 
 
-@pytest.mark.parametrize(
-    ("left", "right"),
-    [
-        ("Iraq officials said the depot was hit by a drone overnight.", "Iraqi officials said the depot was hit by a drone overnight."),
-        ("Shiite militia leaders vowed revenge for the strike on Tuesday.", "Shia militia leaders vowed revenge for the strike on Tuesday."),
-        ("The depot was hit by a drone on Tuesday night.", "The depot was hit by a drone on Wednesday night."),
-        ("Officials said the depot was hit.", "Witnesses said the depot was hit."),
-    ],
-)
-def test_variants_and_non_actor_changes_are_not_actor_swaps(left: str, right: str) -> None:
-    assert actor_divergences("g", group(("AP", left), ("BBC", right))) == []
-
-
-def test_loose_paraphrase_is_not_compared_for_actors() -> None:
-    assert actor_swaps("Israel struck a depot north of Baghdad.", "Officials in Tehran condemned what they called aggression by Washington.") == []
-
-
-def test_actor_swap_within_one_outlet_is_ignored() -> None:
+@both_modes
+def test_different_sources_are_flagged(config: DivergeConfig) -> None:
     claims = group(
-        ("AP", "The minister blamed the United States for the attack on the depot."),
-        ("AP", "The minister blamed Israel for the attack on the depot."),
+        ("a", "Campaign aides say the governor will focus his bid on rural voters."),
+        ("b", "Governor Alden Marsh said he will focus his bid on rural voters."),
+    )
+    found = attribution_divergences("g", claims, config=config)
+    assert [d.subject for d in found] == ["attributed to different sources"]
+
+
+@both_modes
+@pytest.mark.parametrize("text", [
+    "Needless to say, the council approved the budget on Monday.",
+    "The council will say little as it approved the budget on Monday.",
+    "Voters who personally heard Lindqvist say it approved the budget on Monday were surprised.",
+])
+def test_first_words_and_non_speakers_are_not_sources(text: str, config: DivergeConfig) -> None:
+    source = attribution_of(text, config=config)
+    # the small English parser reads "Voters ... say" as the main clause; the source is never the
+    # words before the verb ("personally heard Lindqvist", "Needless to", "will")
+    assert source in (None, "claimed") or (config.use_nlp and source == "Voters")
+    claims = group(("a", text), ("b", "The council approved the budget on Monday."))
+    assert all(d.subject != "attributed to different sources" for d in attribution_divergences("g", claims, config=config))
+
+
+@both_modes
+def test_one_speaker_named_two_ways_is_one_source(config: DivergeConfig) -> None:
+    assert same_source("Gov. Alden Marsh", "Alden Marsh")
+    assert not same_source("the army", "a militia commander")
+    claims = group(
+        ("a", "Gov. Alden Marsh said the bridge will reopen in May."),
+        ("b", "Alden Marsh said the bridge will reopen in May."),
+    )
+    assert attribution_divergences("g", claims, config=config) == []
+
+
+@both_modes
+def test_quotations_are_not_stated_as_fact(config: DivergeConfig) -> None:
+    claims = group(
+        ("a", "The bridge will reopen in May, the transport ministry said."),
+        ("b", "“The bridge will reopen in May,” she told reporters."),
+    )
+    assert [d for d in attribution_divergences("g", claims, config=config) if d.subject == "attributed vs stated as fact"] == []
+
+
+# --- certainty -----------------------------------------------------------------------------------
+
+@both_modes
+def test_hedged_vs_asserted(config: DivergeConfig) -> None:
+    claims = group(
+        ("a", "The minister reportedly signed the order late on Tuesday."),
+        ("b", "The minister signed the order late on Tuesday."),
+    )
+    [divergence] = certainty_divergences("g", claims, config=config)
+    assert divergence.kind == "certainty"
+    assert sides(divergence) == [("hedged: reportedly", ("a",)), ("asserted", ("b",))]
+    assert divergence.confidence >= 0.6
+
+
+@both_modes
+def test_likely_as_an_adjective_is_not_a_hedge(config: DivergeConfig) -> None:
+    assert hedges_of("She is the most likely candidate to lead the party.", config=config) == ()
+    assert hedges_of("She is likely to lead the party.", config=config) == (("likely",) if config.use_nlp else ("is likely to",))
+    claims = group(("a", "She is the most likely candidate to lead the party."), ("b", "She is the candidate to lead the party."))
+    assert certainty_divergences("g", claims, config=config) == []
+
+
+@both_modes
+def test_expected_to_and_may_have_are_hedges(config: DivergeConfig) -> None:
+    assert hedges_of("The senate is expected to pass the bill.", config=config)
+    assert hedges_of("The fire may have started in the kitchen.", config=config)
+
+
+@both_modes
+def test_hedges_inside_quotations_are_the_speakers_not_the_outlets(config: DivergeConfig) -> None:
+    claims = group(
+        ("a", "“The plant possibly leaked for weeks,” the inspector said."),
+        ("b", "“The plant leaked for weeks,” the inspector said."),
+    )
+    assert certainty_divergences("g", claims, config=config) == []
+
+
+@both_modes
+def test_both_hedged_agree(config: DivergeConfig) -> None:
+    claims = group(("a", "The suspect allegedly fled to the coast."), ("b", "The suspect reportedly fled to the coast."))
+    assert certainty_divergences("g", claims, config=config) == []
+
+
+# --- framing -------------------------------------------------------------------------------------
+
+def test_loaded_vs_neutral_label_for_one_referent() -> None:
+    claims = group(
+        ("a", "The ruling lets homosexual couples file jointly."),
+        ("b", "The ruling lets gay couples file jointly."),
+    )
+    [divergence] = [d for d in framing_divergences("g", claims) if d.subject != "word choice"]
+    assert divergence.subject == "same-sex couples"
+    assert sides(divergence) == [("homosexual couples", ("a",)), ("gay couples", ("b",))]
+
+
+def test_two_neutral_labels_and_quoted_labels_are_not_framing() -> None:
+    neutral = group(("a", "He opposes same-sex marriage."), ("b", "He opposes gay marriage."))
+    assert [d for d in framing_divergences("g", neutral) if d.subject != "word choice"] == []
+    quoted = group(("a", "He called it “the death tax” on Monday."), ("b", "He criticised the estate tax on Monday."))
+    assert [d for d in framing_divergences("g", quoted) if d.subject != "word choice"] == []
+
+
+# --- contradiction -------------------------------------------------------------------------------
+
+def test_misquote_needs_a_replaced_word_not_an_elision() -> None:
+    said = "we cannot let them beat the department for ignoring warnings so why do we want that"
+    assert misquote(said, "we cannot let them beat the department for ignoring warnings so why would we want that")
+    assert misquote(said, "we cannot let them beat the department for ignoring warnings") is None  # cut short
+    assert misquote(said, "we can’t let them beat the department".replace("can’t", "cannot")) is None
+    assert misquote("it is a two in three chance that we lose", "it is a 2-in-3 chance that we lose") is None
+
+
+def test_a_misquote_between_outlets_is_a_contradiction() -> None:
+    claims = group(
+        ("a", "She wrote: “we cannot let them beat the department for ignoring warnings so why do we want that.”"),
+        ("b", "She wrote that “we cannot let them beat the department for ignoring warnings so why would we want that.”"),
+    )
+    [divergence] = contradiction_divergences("g", claims, config=PATTERNS)
+    assert divergence.subject == "quotation worded differently"
+
+
+@needs_model
+def test_negation_of_the_same_act_is_a_contradiction() -> None:
+    claims = group(
+        ("a", "The governor signed the water bill on Friday."),
+        ("b", "The governor did not sign the water bill on Friday."),
+    )
+    found = contradiction_divergences("g", claims)
+    assert [d.kind for d in found] == ["contradiction"]
+
+
+@needs_model
+def test_a_different_name_for_one_committee_is_a_contradiction() -> None:
+    claims = group(
+        ("a", "She testified before the Senate Armed Services Committee about the contract."),
+        ("b", "She testified before the Senate Foreign Services Committee about the contract."),
+    )
+    assert any(d.subject == "name of the same body" for d in contradiction_divergences("g", claims))
+
+
+# --- actors --------------------------------------------------------------------------------------
+
+@needs_model
+def test_swapped_agent_of_one_act_is_an_actor_divergence() -> None:
+    claims = group(("a", "Halvorsen defeated Okafor in the runoff on Tuesday."), ("b", "Okafor defeated Halvorsen in the runoff on Tuesday."))
+    found = actor_divergences("g", claims)
+    assert found and found[0].kind == "actor"
+
+
+@needs_model
+def test_first_words_of_questions_are_not_actors() -> None:
+    claims = group(("a", "Just how much did the council spend on the stadium?"), ("b", "When did the council spend that much on the stadium?"))
+    assert actor_divergences("g", claims) == []
+
+
+def test_actors_are_off_without_the_parse() -> None:
+    claims = group(("a", "Halvorsen defeated Okafor in the runoff."), ("b", "Okafor defeated Halvorsen in the runoff."))
+    assert actor_divergences("g", claims, config=PATTERNS) == []
+
+
+# --- bounded, linear work (issue 17) -------------------------------------------------------------
+
+def _seconds(function: Callable[[], object], repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# A normal claim of a news story: one long-ish sentence (~40 words; the median is ~25).
+NORMAL = (
+    "County officials said on Tuesday that the storm, which moved inland overnight, destroyed 40 homes along the river "
+    "and left about 1,200 people without power, according to a statement that also warned of more flooding this week."
+)
+_FRESH = iter(range(10**9))
+
+
+@pytest.mark.parametrize("crafted", [
+    "1" * 20_000,
+    "1,2" * 7_000,
+    "said " * 100_000,
+    "x" * 20_000,
+    "according to " + "a" * 20_000,
+    '"ab cd" ' * 3_000,
+    "He ran and said and told and wrote and " * 500,
+], ids=["20k-digits", "digit-commas", "said-x100k", "20k-char-token", "according-to-long-token", "many-quotes", "many-verbs"])
+def test_crafted_claims_cost_about_what_a_normal_claim_costs(crafted: str) -> None:
+    """Every stage reads a bounded prefix of a claim, so a crafted claim is within 20x a normal one."""
+    def stages(text: str) -> Callable[[], object]:
+        other = claim("b", NORMAL)
+        def run() -> object:
+            extract_quantities(text)
+            attribution_of(f"{next(_FRESH)} {text}", config=PATTERNS)  # a fresh prefix each time: no cache hit
+            hedges_of(f"{next(_FRESH)} {text}", config=PATTERNS)
+            differing_spans(text, NORMAL)
+            return find_divergences("g", [claim("a", f"{next(_FRESH)} {text}"), other], config=PATTERNS)
+        return run
+    baseline = _seconds(stages(NORMAL))
+    assert _seconds(stages(crafted)) < 20 * max(baseline, 1e-3)
+
+
+def test_word_diff_reads_a_bounded_number_of_tokens() -> None:
+    long_text = "said " * 100_000
+    baseline = _seconds(lambda: differing_spans(NORMAL, NORMAL))
+    assert _seconds(lambda: differing_spans(long_text, long_text[:-5] + "told")) < 20 * max(baseline, 1e-3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=300))
+def test_detectors_never_raise_on_arbitrary_text(text: str) -> None:
+    claims = group(("a", text), ("b", "The council approved 12 new homes on Monday, officials said."))
+    for divergence in find_divergences("g", claims, config=PATTERNS):
+        assert 0.0 <= divergence.confidence <= 1.0
+        assert len({o for side in divergence.sides for o in side.outlets}) >= 2
+
+
+@needs_model
+def test_a_forecast_against_an_outcome_is_said_to_be_one() -> None:
+    claims = group(("a", "The council is expected to approve the harbour plan on Thursday."), ("b", "The council approved the harbour plan on Thursday."))
+    [divergence] = certainty_divergences("g", claims)
+    assert divergence.subject == "forecast vs outcome"
+    assert sides(divergence) == [("forecast (before the event)", ("a",)), ("outcome (after it)", ("b",))]
+
+
+@needs_model
+def test_a_past_expectation_is_background_not_a_hedge() -> None:
+    assert hedges_of("The incumbent was expected to win the primary easily.") == ()
+
+
+@needs_model
+def test_a_different_target_with_a_different_agent_is_another_act() -> None:
+    claims = group(
+        ("a", "Marsh promised to protect pensions and raise wages."),
+        ("b", "He promised to protect Medicare for older voters."),
     )
     assert actor_divergences("g", claims) == []
 
 
-# ---------------------------------------------------------------- attribution and hedging
-
-
-def test_attributed_vs_stated_as_fact() -> None:
+def test_two_figures_one_claim_states_together_are_two_quantities() -> None:
     claims = group(
-        ("Asharq", "Israel carried out the strike, according to Western diplomatic sources."),
-        ("Hayom", "Israel carried out the strike."),
+        ("a", "The incumbent had raised $5.4 million for the race."),
+        ("b", "The challenger raised $200,000 for the race."),
+        ("c", "The incumbent outraised the challenger, $5.4 million to $200,000, in the race."),
     )
-    [divergence] = attribution_divergences("g", claims)
-    assert sides(divergence) == [("attributed to Western diplomatic sources", ("Asharq",)), ("stated as fact", ("Hayom",))]
+    assert number_divergences("g", claims) == []
 
 
-def test_both_outlets_attributing_to_different_sources_names_both() -> None:
+def test_large_groups_keep_every_outlet() -> None:
+    from compare.diverge.pairs import MAX_CLAIMS_PER_GROUP, bounded
+    claims = [claim("a", f"Filler sentence number {i}.", i) for i in range(40)] + [claim("b", "The last outlet's claim.", 99)]
+    kept = bounded(claims)
+    assert len(kept) == MAX_CLAIMS_PER_GROUP and {c.outlet for c in kept} == {"a", "b"}
+
+
+@needs_model
+@settings(max_examples=25, deadline=None)
+@given(st.text(max_size=300))
+def test_parse_based_detectors_never_raise_on_arbitrary_text(text: str) -> None:
+    claims = group(("a", text), ("b", "The council approved 12 new homes on Monday, officials said."))
+    for divergence in find_divergences("g", claims):
+        assert 0.0 <= divergence.confidence <= 1.0
+
+
+@needs_model
+def test_crafted_claims_are_bounded_with_the_parse_too() -> None:
+    def run(text: str) -> Callable[[], object]:
+        return lambda: find_divergences("g", [claim("a", f"{next(_FRESH)} {text}"), claim("b", NORMAL)])
+    baseline = _seconds(run(NORMAL))
+    for crafted in ("1" * 20_000, "said " * 100_000, "x" * 20_000, '"ab cd" ' * 3_000, "He ran and said and told and wrote and " * 500):
+        assert _seconds(run(crafted)) < 20 * max(baseline, 1e-3)
+
+
+def test_default_settings_work_with_or_without_the_model() -> None:
+    claims = group(("a", "The minister reportedly signed the order late on Tuesday."), ("b", "The minister signed the order late on Tuesday."))
+    assert [d.kind for d in find_divergences("g", claims)] == ["certainty"]
+
+
+def test_a_spelling_variant_inside_a_quotation_is_not_a_misquote() -> None:
+    assert misquote("this behavior is not in keeping with who I am today", "this behaviour is not in keeping with who I am today") is None
+
+
+@needs_model
+@pytest.mark.parametrize("text", [
+    "If the mayor appeared in the photograph, he should resign.",
+    "The mayor has indicated that he is a loyal employee.",
+])
+def test_lexical_appear_and_a_persons_indicate_are_not_hedges(text: str) -> None:
+    assert hedges_of(text) == ()
+
+
+@needs_model
+def test_epistemic_appear_and_suggest_are_hedges() -> None:
+    assert hedges_of("The mayor appears to have resigned.") == ("appears",)
+    assert hedges_of("The records suggest that the mayor resigned.") == ("suggest",)
+
+
+@needs_model
+def test_a_hedge_on_another_part_of_the_sentence_is_not_a_divergence() -> None:
     claims = group(
-        ("AP", "Israel carried out the strike, according to Western diplomatic sources."),
-        ("BBC", "Israel carried out the strike, officials told Reuters."),
+        ("a", "The officer was charged with assault and reportedly has been moved to a prison upstate."),
+        ("b", "The officer, who was filmed at the scene, was fired and charged with assault."),
     )
-    [divergence] = attribution_divergences("g", claims)  # no "stated as fact" side: both attribute
-    assert divergence.subject == "attributed to different sources"
-    assert sides(divergence) == [("attributed to Western diplomatic sources", ("AP",)), ("attributed to officials", ("BBC",))]
-
-
-def test_same_source_in_different_words_is_not_a_divergence() -> None:
-    claims = group(
-        ("AP", "The blasts were caused by a drone, Iraqi officials said."),
-        ("BBC", "The blasts were caused by a drone, according to officials."),
-        ("TOI", "The blasts were caused by a drone, he said."),
-    )
-    assert attribution_divergences("g", claims) == []
-
-
-@pytest.mark.parametrize(
-    ("left", "right", "same"),
-    [("officials", "Iraqi officials", True), ("the army", "army", True), ("army", "militia commander", False),
-     ("Western diplomatic sources", "diplomatic sources", True), ("police", "witnesses", False)],
-)
-def test_same_source(left: str, right: str, same: bool) -> None:
-    assert same_source(left, right) is same
-
-
-def test_outlet_with_both_forms_is_not_counted_as_stating_fact() -> None:
-    claims = group(
-        ("AP", "Israel carried out the strike, officials said."),
-        ("AP", "Israel carried out the strike."),
-        ("BBC", "Israel carried out the strike, according to officials."),
-    )
-    assert attribution_divergences("g", claims) == []
-
-
-@pytest.mark.parametrize(
-    ("text", "who"),
-    [
-        ("Israel carried out the strike, according to Western diplomatic sources.", "Western diplomatic sources"),
-        ("Israel carried out the strike, the army said.", "army"),
-        ("The depot was hit, citing two officials.", "citing two officials"),
-        ("Israel carried out the strike.", None),
-    ],
-)
-def test_attribution_of(text: str, who: str | None) -> None:
-    assert attribution_of(text) == who
-
-
-def test_hedged_vs_asserted() -> None:
-    claims = group(("AP", "Israel reportedly carried out the strike."), ("BBC", "Israel carried out the strike."))
-    [divergence] = hedge_divergences("g", claims)
-    assert divergence.kind == "hedge"
-    assert sides(divergence) == [("reportedly", ("AP",)), ("no hedge", ("BBC",))]
-
-
-def test_two_different_hedges_are_not_a_hedge_divergence() -> None:
-    claims = group(("AP", "Israel reportedly carried out the strike."), ("BBC", "Israel allegedly carried out the strike."))
-    assert hedge_divergences("g", claims) == []
-    assert hedges_of("It is unclear who likely may have fired.") == ("it is unclear", "likely", "may have")
-
-
-# ---------------------------------------------------------------- all detectors
-
-
-def test_find_divergences_single_outlet_group_is_empty() -> None:
-    claims = group(
-        ("AP", "The depot lies 80 km north of Baghdad."),
-        ("AP", "Israel reportedly carried out the strike, officials said."),
-        ("AP", "The depot lies 100 km north of Baghdad."),
-    )
-    assert find_divergences("g", claims) == []
-
-
-def test_find_divergences_reports_each_kind_once() -> None:
-    claims = group(
-        ("AP", "Israel reportedly struck the depot 80 km north of Baghdad, according to officials."),
-        ("BBC", "Israel struck the depot 100 km north of Baghdad."),
-    )
-    assert sorted(d.kind for d in find_divergences("g7", claims)) == ["attribution", "hedge", "number"]
-    assert {d.group_id for d in find_divergences("g7", claims)} == {"g7"}
-
-
-def test_find_divergences_identical_claims_is_empty() -> None:
-    text = "Israel struck the depot 80 km north of Baghdad, killing two militia fighters."
-    assert find_divergences("g", group(("AP", text), ("BBC", text), ("TOI", text))) == []
-
-
-# ---------------------------------------------------------------- vague amounts and ages
-
-
-@pytest.mark.parametrize(
-    ("left", "right", "diverge"),
-    [
-        ("Dozens of people were wounded in the blast.", "12 people were wounded in the blast.", True),
-        ("Dozens of people were wounded in the blast.", "30 people were wounded in the blast.", False),
-        ("Hundreds of people fled the town.", "50 people fled the town.", True),
-        ("Hundreds of people fled the town.", "Some 400 people fled the town.", False),
-        ("A dozen people were wounded.", "12 people were wounded.", False),
-        ("Several soldiers were hurt.", "Five soldiers were hurt.", False),
-    ],
-)
-def test_vague_amounts_are_ranges(left: str, right: str, diverge: bool) -> None:
-    found = number_divergences("g", group(("AP", left), ("BBC", right)))
-    assert bool(found) is diverge
-    if found:
-        assert found[0].subject == "people"
-
-
-def test_dozens_of_counts_the_noun() -> None:
-    [quantity] = extract_quantities("Dozens of people were wounded.")
-    assert (quantity.key, quantity.value, quantity.high, quantity.surface) == ("people", 24.0, 99.0, "Dozens of people")
-
-
-def test_ages_differ() -> None:
-    claims = group(("AP", "The driver, a 45-year-old man, was arrested."), ("BBC", "The driver, aged 54, was arrested."))
-    [divergence] = number_divergences("g", claims)
-    assert divergence.subject == "age"
-    assert sides(divergence) == [("45-year-old", ("AP",)), ("aged 54", ("BBC",))]
-
-
-# ---------------------------------------------------------------- certainty
-
-
-def test_mysterious_is_a_hedge_and_confirmed_an_intensifier() -> None:
-    assert hedges_of("A mysterious explosion hit the depot.") == ("mysterious",)
-    assert intensifiers_of("Officials confirmed that Israel clearly struck the depot.") == ("clearly", "confirmed")
-    claims = group(("AP", "A mysterious explosion hit the depot."), ("BBC", "An explosion hit the depot."))
-    [divergence] = hedge_divergences("g", claims)
-    assert sides(divergence) == [("mysterious", ("AP",)), ("no hedge", ("BBC",))]
-
-
-def test_intensified_vs_plain() -> None:
-    claims = group(("AP", "Israel clearly carried out the strike."), ("BBC", "Israel carried out the strike."))
-    [divergence] = intensifier_divergences("g", claims)
-    assert (divergence.kind, divergence.subject) == ("intensifier", "stressed vs plain")
-    assert sides(divergence) == [("clearly", ("AP",)), ("no intensifier", ("BBC",))]
-    assert intensifier_divergences("g", group(("AP", "Israel clearly struck."), ("BBC", "Israel undoubtedly struck."))) == []
-
-
-# ---------------------------------------------------------------- framing
-
-
-def test_term_swap_found_from_aligned_pair_not_in_lexicon() -> None:
-    claims = group(
-        ("AP", "Settlers torched three cars in the village overnight, residents said."),
-        ("BBC", "Colonists torched three cars in the village overnight, residents said."),
-    )
-    [divergence] = framing_divergences("g", claims)
-    assert (divergence.kind, divergence.subject) == ("framing", "word choice")
-    assert sides(divergence) == [("Settlers", ("AP",)), ("Colonists", ("BBC",))]
-
-
-def test_three_outlets_three_terms_for_one_group() -> None:
-    claims = group(
-        ("AP", "The militia fired rockets at the border town on Tuesday."),
-        ("AJ", "The resistance group fired rockets at the border town on Tuesday."),
-        ("TOI", "The terrorist organisation fired rockets at the border town on Tuesday."),
-    )
-    [divergence] = framing_divergences("g", claims)
-    assert {side.value: side.outlets for side in divergence.sides} == {
-        "militia": ("AP",), "resistance group": ("AJ",), "terrorist organisation": ("TOI",),
-    }
-
-
-def test_lexicon_catches_loose_paraphrase() -> None:
-    claims = group(
-        ("AP", "Israel said its jets hit the depot."),
-        ("AJ", "Warplanes of the Zionist entity struck a weapons store, the group said."),
-    )
-    [divergence] = framing_divergences("g", claims)
-    assert divergence.subject == "Israel"
-    assert {side.value: side.outlets for side in divergence.sides} == {"Israel": ("AP",), "the Zionist entity": ("AJ",)}
-
-
-@pytest.mark.parametrize(
-    ("left", "right"),
-    [
-        ("Shiite militias control the area north of the city.", "Shia militias control the area north of the city."),
-        ("The explosion destroyed the depot near the base.", "The explosions destroyed the depot near the base."),
-        ("The depot lies 80 km north of Baghdad.", "The depot lies 100 km north of Baghdad."),
-        ("Israel reportedly struck the depot.", "Israel allegedly struck the depot."),
-        ("Officials said the depot was hit.", "Witnesses told reporters the depot was hit."),
-        ("The minister blamed the United States for the attack.", "The minister blamed Israel for the attack."),
-    ],
-    ids=["spelling", "inflection", "number", "hedge", "speaker", "actor"],
-)
-def test_non_framing_differences_are_ignored(left: str, right: str) -> None:
-    assert framing_divergences("g", group(("AP", left), ("BBC", right))) == []
-
-
-def test_same_terms_everywhere_is_not_framing() -> None:
-    text = "The militia fired rockets at the town."
-    assert framing_divergences("g", group(("AP", text), ("BBC", text))) == []
-
-
-def test_differing_spans_point_at_the_changed_words() -> None:
-    left = "A senior militia commander blamed the United States for the attack."
-    right = "A senior militia commander blamed Israel for the attack."
-    [(start, end)] = differing_spans(left, right)
-    assert left[start:end] == "the United States"
-    [(start, end)] = differing_spans(right, left)
-    assert right[start:end] == "Israel"
-    assert differing_spans(left, left) == []
-
-
-def test_jewish_state_vs_israel_is_framing_not_an_actor_swap() -> None:
-    claims = group(
-        ("AP", "Rockets were fired at Israel from the north on Monday night."),
-        ("AJ", "Rockets were fired at the Jewish state from the north on Monday night."),
-    )
-    assert actor_divergences("g", claims) == []
-    [divergence] = framing_divergences("g", claims)
-    assert {side.value for side in divergence.sides} == {"Israel", "the Jewish state"}
-
-
-def test_reported_speech_with_an_unfound_speaker_is_not_stated_as_fact() -> None:
-    claims = group(
-        ("AP", "Trump, who placed second in a recent poll of likely Republican voters, said he would decide by June."),
-        ("BBC", "Trump will decide by June, according to his spokesman."),
-    )
-    assert attribution_divergences("g", claims) == []
-    quoted = group(("AP", '"I will decide by June," Trump wrote.'), ("BBC", "Trump will decide by June, his aides claimed."))
-    assert [d.subject for d in attribution_divergences("g", quoted)] != ["attributed vs stated as fact"]
-
-
-def test_transliteration_variants_are_not_actor_swaps() -> None:
-    claims = group(
-        ("AP", "Trump accused Obama of mishandling the war against Muammar Gaddafi in Libya."),
-        ("BBC", "Trump accused Obama of mishandling the war against Moammar Gadhafi in Libya."),
-    )
-    assert actor_divergences("g", claims) == []
-
-
-@pytest.mark.parametrize(
-    ("text", "who"),
-    [
-        ('"I am not pro-gay marriage," Liz Cheney reportedly said.', "Liz Cheney"),
-        ("Their father supports it, and the younger Cheney echoed some of his language on the issue when she added it.", "claimed"),
-        ("The depot was hit, the former vice president said.", "former vice president"),
-    ],
-)
-def test_speaker_is_cleaned(text: str, who: str) -> None:
-    assert attribution_of(text) == who
-
-
-def test_several_values_in_one_shared_sentence_are_not_a_divergence() -> None:
-    text = "Romney leads with 21 percent, followed by Trump and Huckabee at 17 percent each."
-    assert number_divergences("g", group(("Fox", text), ("HuffPost", text))) == []
-    other = "Romney leads with 21 percent, followed by Trump and Huckabee at 19 percent each."
-    assert [d.subject for d in number_divergences("g", group(("Fox", text), ("HuffPost", other)))] == ["percent"]
+    assert certainty_divergences("g", claims) == []

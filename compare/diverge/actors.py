@@ -1,78 +1,65 @@
-"""Actors: aligned claims naming different agents or targets ("blamed the United States" / "blamed Israel")."""
+"""Actors: the same act with a different agent or target ("Brat defeated Cantor" / "Cantor defeated
+Brat"; "blamed the United States" / "blamed Israel").
+
+Read from the dependency parse only: for a verb of the main clause that two outlets share, its
+subject (agent; the "by" phrase of a passive) and object (target; the subject of a passive), when
+both outlets name them with proper names that are not spellings of one another. Capitalised words
+are not actors; without the parse this detector is off (see `nlp_note`).
+"""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
 
-from compare.diverge.framing import lexicon_terms
-from compare.diverge.model import ClaimRef, Divergence, DivergenceSide
-from compare.diverge.tokens import FOLLOWED_BY_SAY, TOKEN
-
-_NOT_ACTORS = {
-    "a", "an", "the", "it", "he", "she", "they", "we", "i", "in", "on", "at", "but", "and", "as", "after", "before",
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
-    "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
-    "this", "that", "these", "those", "there", "his", "her", "its", "their", "several", "some", "no", "one",
-}
+from compare.diverge.analysis import ClaimAnalysis
+from compare.diverge.model import ClaimRef, DivergeConfig, Divergence
+from compare.diverge.pairs import PairFinding, analysed, cross_pairs, gather, shares_content
+from compare.diverge.tokens import STOPWORDS
 
 
-def _is_name(token: str) -> bool:
-    return token[:1].isupper() and token.lower() not in _NOT_ACTORS
-
-
-def _names(tokens: Sequence[str]) -> str:
-    return " ".join(token for token in tokens if _is_name(token) or token.lower() in {"the", "of"}).strip()
-
-
-def _equivalent_names(left: str, right: str) -> bool:
-    """'Iraq'/'Iraqi', 'Shiite'/'Shia', 'Muammar'/'Moammar': spelling or demonym variants, not different actors."""
-    left_key, right_key = left.lower().removeprefix("the "), right.lower().removeprefix("the ")
-    if left_key.startswith(right_key) or right_key.startswith(left_key):
+def equivalent_names(left: str, right: str) -> bool:
+    """'Iraq'/'Iraqi', 'Mr. Cantor'/'Eric Cantor', 'Moammar'/'Muammar': one actor, not two."""
+    left_words = {w.strip(".,").lower() for w in left.split()} - STOPWORDS - {"mr", "mrs", "ms", "dr", "sen", "rep", "the"}
+    right_words = {w.strip(".,").lower() for w in right.split()} - STOPWORDS - {"mr", "mrs", "ms", "dr", "sen", "rep", "the"}
+    if left_words & right_words:
+        return True
+    left_key, right_key = " ".join(sorted(left_words)), " ".join(sorted(right_words))
+    if not left_key or not right_key or left_key.startswith(right_key) or right_key.startswith(left_key):
         return True
     ratio = difflib.SequenceMatcher(None, left_key, right_key).ratio()
     return ratio >= 0.75 or (left_key[:3] == right_key[:3] and ratio >= 0.6)
 
 
-def actor_swaps(left: str, right: str, min_overlap: float = 0.5) -> list[tuple[str, str]]:
-    """Named actors replaced between two near-parallel sentences ('blamed the United States' / 'blamed Israel').
+def _absent(name: str | None, analysis: ClaimAnalysis) -> bool:
+    """The other claim does not name this actor anywhere (else it is detail, not a different actor)."""
+    return bool(name) and name.lower() not in analysis.text.lower()
 
-    Only sentences whose words mostly match are compared, so a loose paraphrase does not count.
-    """
-    left_tokens, right_tokens = TOKEN.findall(left), TOKEN.findall(right)
-    matcher = difflib.SequenceMatcher(None, [t.lower() for t in left_tokens], [t.lower() for t in right_tokens], autojunk=False)
-    if matcher.ratio() < min_overlap:
-        return []
-    swaps = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "replace":
+
+def actor_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
+    found: list[PairFinding] = []
+    for (left, a), (right, b) in cross_pairs(analysed(claims, config)):
+        if left.claim_id > right.claim_id or not (a.parsed and b.parsed) or not shares_content(a, b):
             continue
-        # A different speaker before "said" is a different source, which attribution covers.
-        if FOLLOWED_BY_SAY.match(" ".join(left_tokens[i2 : i2 + 1])):
-            continue
-        left_name, right_name = _names(left_tokens[i1:i2]), _names(right_tokens[j1:j2])
-        if not any(_is_name(t) for t in left_tokens[i1:i2]) or not any(_is_name(t) for t in right_tokens[j1:j2]):
-            continue
-        left_phrase, right_phrase = " ".join(left_tokens[i1:i2]), " ".join(right_tokens[j1:j2])
-        if set(lexicon_terms(left_phrase)) & set(lexicon_terms(right_phrase)):
-            continue  # "the Jewish state" / "Israel": one referent, two terms; framing reports it
-        if left_name and right_name and not _equivalent_names(left_name, right_name):
-            swaps.append((left_name, right_name))
-    return swaps
+        for pa in a.predicates:
+            for pb in b.predicates:
+                if pa.lemma != pb.lemma or pa.negated != pb.negated:
+                    continue
+                # Who did what to whom: one role differs while the other agrees (or the two swap); a
+                # different target with an unknown or different agent is another act, not a divergence.
+                same_subject = bool(pa.subject and pb.subject) and equivalent_names(pa.subject, pb.subject)
+                same_object = bool(pa.object and pb.object) and equivalent_names(pa.object, pb.object)
+                swapped = bool(pa.subject and pb.object and pa.object and pb.subject) and equivalent_names(pa.subject, pb.object) and equivalent_names(pa.object, pb.subject)
+                if swapped:
+                    found.append(PairFinding(f"agent of '{pa.lemma}'", f"{pa.subject} → {pa.object}", left, f"{pb.subject} → {pb.object}", right, 0.6))
+                elif same_object and pa.subject_named and pb.subject_named and not same_subject and _absent(pa.subject, b) and _absent(pb.subject, a):
+                    found.append(PairFinding(f"agent of '{pa.lemma}'", pa.subject, left, pb.subject, right, 0.5))
+                elif same_subject and pa.object_named and pb.object_named and not same_object and _absent(pa.object, b) and _absent(pb.object, a):
+                    found.append(PairFinding(f"target of '{pa.lemma}'", pa.object, left, pb.object, right, 0.5))
+    return gather("actor", group_id, found, config)
 
 
-def actor_divergences(group_id: str, claims: Sequence[ClaimRef]) -> list[Divergence]:
-    sides: dict[str, list[ClaimRef]] = {}
-    for index, left in enumerate(claims):
-        for right in claims[index + 1 :]:
-            if left.outlet == right.outlet:
-                continue
-            for left_name, right_name in actor_swaps(left.text, right.text):
-                sides.setdefault(left_name, []).append(left)
-                sides.setdefault(right_name, []).append(right)
-    if len(sides) < 2:
-        return []
-    built = tuple(DivergenceSide(value=name, claims=tuple(dict.fromkeys(refs))) for name, refs in sides.items())
-    return [Divergence(kind="actor", group_id=group_id, subject="named actor", sides=built)]
-
-
+def actor_swaps(left: str, right: str, *, config: DivergeConfig = DivergeConfig()) -> list[tuple[str, str]]:
+    """(left actor, right actor) pairs that differ for the same act in two claims (parse only)."""
+    claims = [ClaimRef("l", "l", "left", 0, len(left), left), ClaimRef("r", "r", "right", 0, len(right), right)]
+    return [(d.sides[0].value, d.sides[1].value) for d in actor_divergences("pair", claims, config=config) if len(d.sides) == 2]

@@ -1,124 +1,78 @@
 """Attribution: a claim stated as fact by one outlet and attributed by another, and to whom.
 
-"Israel carried out the strike, according to Western diplomatic sources" vs "Israel carried out the
-strike"; and "Iraqi officials said" vs "a militia commander said" (the same claim, different sources).
+The source is the subject of a reporting verb of the main clause ("X said", "X is reporting") or the
+object of "according to X", read from the dependency parse (word patterns without it), never the
+first words of a sentence. Found: attributed to a source vs stated as fact (the other claim neither
+reports speech nor names that source), and the same claim credited to different sources.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from compare.diverge.model import ClaimRef, Divergence, DivergenceSide
-from compare.diverge.tokens import SAY_VERBS
+from compare.diverge.analysis import ClaimAnalysis, Source, analyse
+from compare.diverge.model import ClaimRef, DivergeConfig, Divergence
+from compare.diverge.pairs import PairFinding, analysed, cross_pairs, gather, shares_content
 
-_ATTRIBUTION = re.compile(
-    r"according to (?P<according>[^,.;]+)"
-    rf"|(?P<said_by>(?:[\w'’-]+\s+){{1,4}}?){SAY_VERBS}\b"
-    r"|(?P<citing>citing [^,.;]+)"
-    r"|(?P<claimed>\b(?:claimed|alleged|asserted)\b)",
-    re.IGNORECASE,
-)
-_SPEAKER_TRIM = re.compile(r"^(?:(?:the|a|an|and|but|that|which|while|as|who|it|has|had|have)\s+)+", re.IGNORECASE)
-# Speakers that do not name a source: the sentence is attributed, but not to anyone we can compare.
-_UNNAMED = frozenset({"he", "she", "they", "it", "we", "i", "you", "claimed", "who", "which", "that", "this"})
-_SOURCE_FILLER = frozenset({"the", "a", "an", "of", "two", "three", "several", "some", "senior", "top", "local"})
+STATED = "attributed vs stated as fact"
+DIFFERENT = "attributed to different sources"
 
 
-# Any of these anywhere in a claim means it reports what someone said, even where the speaker is not
-# found ("Trump, who placed second in the poll, said ..."; a quotation): such a claim is not "stated as fact".
-_REPORTED_SPEECH = re.compile(rf"\b{SAY_VERBS}\b|according to|[“”\"]", re.IGNORECASE)
-_UNNAMED_SPEECH = "attributed (speaker not named)"
-# Words that start a clause or stand for a speaker named elsewhere: the speaker phrase begins after them.
-_CLAUSE_WORDS = frozenset("when while as and but that which who whom after before because if she he they it we i you".split())
-_FUNCTION_WORDS = frozenset("have has had is was were be been are do does did not also then there this that it".split())
+def attribution_of(text: str, *, config: DivergeConfig = DivergeConfig()) -> str | None:
+    """Who a claim is attributed to ('Western diplomatic sources'), 'claimed' when it reports speech
+    with no source named (a pronoun, a bare quotation), or None when stated as fact."""
+    analysis = analyse(text, use_nlp=config.use_nlp, max_chars=config.max_chars)
+    named = [source for source in analysis.sources if not source.pronoun and source.words]
+    if named:
+        return named[0].text
+    return "claimed" if analysis.attributed else None
 
 
-def attribution_of(text: str) -> str | None:
-    """Who a claim is attributed to ('Western diplomatic sources'), or None when stated as fact."""
-    match = _ATTRIBUTION.search(text)
-    if not match:
-        return None
-    for name in ("according", "said_by", "citing"):
-        if match.group(name):
-            speaker = _clean_speaker(match.group(name))
-            return speaker or "claimed"  # "has confirmed", "when she added": reported, no one named
-    return "claimed"
-
-
-def _clean_speaker(raw: str) -> str:
-    """The speaker's words: after the last clause word ("... issue when she" -> ""), without a
-    trailing adverb ("Liz Cheney reportedly" -> "Liz Cheney") or leading article."""
-    words = raw.strip().split()
-    cut = max((i + 1 for i, word in enumerate(words) if word.lower().strip(",") in _CLAUSE_WORDS), default=0)
-    words = words[cut:]
-    while words and words[-1].lower().endswith("ly") and not words[-1][:1].isupper():
-        words.pop()
-    speaker = _SPEAKER_TRIM.sub("", " ".join(words)).strip(" ,")
-    return "" if all(word.lower() in _FUNCTION_WORDS for word in speaker.split()) else speaker
-
-
-def _attribution_value(text: str) -> str | None:
-    """'attributed to X', 'attributed' (reported speech, speaker not found) or None (stated as fact)."""
-    who = attribution_of(text)
-    if who and who != "claimed":
-        return f"attributed to {who}"
-    return _UNNAMED_SPEECH if who or _REPORTED_SPEECH.search(text) else None
-
-
-def _source_words(source: str) -> frozenset[str]:
-    return frozenset(w for w in re.findall(r"[a-z][\w'-]*", source.lower()) if w not in _SOURCE_FILLER)
+def _words(source: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z][\w'-]*", source.lower()) if w not in {"the", "a", "an", "of"})
 
 
 def same_source(left: str, right: str) -> bool:
-    """'officials' and 'Iraqi officials' are one source (one's words within the other's); 'army' and 'militia' are not."""
-    left_words, right_words = _source_words(left), _source_words(right)
-    return bool(left_words and right_words) and (left_words <= right_words or right_words <= left_words)
+    """'officials' and 'Iraqi officials', 'Liz Cheney' and 'Elizabeth Cheney', 'Gov. Mike Huckabee' and
+    'Mike Huckabee' are one source (a word in common, plural 's' aside); 'army' and 'militia' are not."""
+    left_words, right_words = {w.removesuffix("s") for w in _words(left)}, {w.removesuffix("s") for w in _words(right)}
+    return bool(left_words & right_words)
 
 
-def presence_divergence(
-    kind: str, subject: str, group_id: str, claims: Sequence[ClaimRef], value_of: Callable[[str], str | None], absent: str
-) -> list[Divergence]:
-    """Some outlets' claims carry a marker (attribution, hedge...), another outlet's claims never do."""
-    with_value: dict[str, list[ClaimRef]] = {}
-    without: list[ClaimRef] = []
-    for claim in claims:
-        value = value_of(claim.text)
-        (with_value.setdefault(value, []) if value else without).append(claim)
-    present_outlets = {claim.outlet for refs in with_value.values() for claim in refs}
-    absent_outlets = {claim.outlet for claim in without} - present_outlets
-    if not with_value or not absent_outlets:
-        return []
-    sides = [DivergenceSide(value=value, claims=tuple(refs)) for value, refs in with_value.items()]
-    sides.append(DivergenceSide(value=absent, claims=tuple(c for c in without if c.outlet in absent_outlets)))
-    return [Divergence(kind=kind, group_id=group_id, subject=subject, sides=tuple(sides))]
+def _comparable(source: Source) -> bool:
+    """A source that names who spoke: not a pronoun, and not a singular description ('the president')
+    that may be the very person the other outlet names."""
+    return not source.pronoun and bool(source.words) and (source.named or source.plural)
 
 
-def attribution_divergences(group_id: str, claims: Sequence[ClaimRef]) -> list[Divergence]:
+def _mentions(analysis: ClaimAnalysis, source: Source) -> bool:
+    """The other claim names the source itself ('Republicans seized on ...' for 'Republican lawmakers said'),
+    or its main clause has a pronoun subject that may be the source ('He took a swipe ...'): it then
+    tells what the source did, not the content as fact."""
+    stems = {word.lower()[:6] for word in re.findall(r"[A-Za-z][\w'’-]*", analysis.text)}
+    if any(word[:6] in stems for word in source.words):
+        return True
+    return any(subject.lower() in ("he", "she", "they", "we", "i") for subject in analysis.subjects)
+
+
+def attribution_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
     """Attributed vs stated as fact; and, separately, the same claim attributed to different sources."""
-    found = presence_divergence(
-        "attribution", "attributed vs stated as fact", group_id, claims,
-        _attribution_value, "stated as fact",
-    )
-    # Reported speech whose speaker was not found keeps its outlet off the "stated as fact" side, but is
-    # not shown as a side itself; with no named attribution left there is nothing to show.
-    found = [
-        Divergence(d.kind, d.group_id, d.subject, tuple(side for side in d.sides if side.value != _UNNAMED_SPEECH))
-        for d in found if any(side.value.startswith("attributed to") for side in d.sides)
-    ]
-    sources: list[tuple[str, list[ClaimRef]]] = []
-    for claim in claims:
-        who = attribution_of(claim.text)
-        if not who or who.lower() in _UNNAMED:
+    stated: list[PairFinding] = []
+    different: list[PairFinding] = []
+    for (left, a), (right, b) in cross_pairs(analysed(claims, config)):
+        if not shares_content(a, b) or a.question or b.question:
             continue
-        for name, refs in sources:
-            if same_source(name, who):
-                refs.append(claim)
-                break
-        else:
-            sources.append((who, [claim]))
-    outlets = [{claim.outlet for claim in refs} for _, refs in sources]
-    if len(sources) > 1 and len(set().union(*outlets)) > 1:
-        sides = tuple(DivergenceSide(value=f"attributed to {name}", claims=tuple(refs)) for name, refs in sources)
-        found.append(Divergence(kind="attribution", group_id=group_id, subject="attributed to different sources", sides=sides))
-    return found
+        named = [source for source in a.sources if _comparable(source)]
+        if not named:
+            continue
+        base = 0.7 if a.parsed else 0.55
+        if not b.attributed and not any(_mentions(b, source) for source in named):
+            stated.append(PairFinding(STATED, f"attributed to {named[0].text}", left, "stated as fact", right, base))
+        others = [source for source in b.sources if _comparable(source)]
+        if others and left.claim_id < right.claim_id and not any(
+            same_source(" ".join(x.words), " ".join(y.words)) for x in named for y in others
+        ):
+            confidence = base - (0.05 if not (named[0].named and others[0].named) else 0.0)
+            different.append(PairFinding(DIFFERENT, f"attributed to {named[0].text}", left, f"attributed to {others[0].text}", right, confidence))
+    return gather("attribution", group_id, stated, config) + gather("attribution", group_id, different, config)

@@ -1,9 +1,12 @@
-"""Framing: different terms for the same thing ("militia" / "resistance group"; "the Jewish state" / "Israel").
+"""Framing: a loaded and a neutral label (or two different labels) for the same referent
+("homosexual couples" / "gay couples"; "the Jewish state" / "Israel"; "militia" / "resistance group").
 
-Found two ways. From the aligned pairs: in two near-parallel claims of different outlets, a short
-run of words replaced by another (a token diff) is a word choice, unless it is a number, a name
-swap (actors), a hedge, a spelling or inflection variant, or only function words. And from a small
-lexicon of known loaded alternatives, which also catches looser paraphrases.
+Found two ways. From a lexicon of contested labels, each class one referent, each term marked loaded
+("!") or neutral; the classes come from newsroom style guides (AP Stylebook, GLAAD and NLGJA
+guides, the Reuters handbook on "terrorist") and the conflict-reporting literature, not from the
+gold events. Only the outlet's own words count (quoted speech is the speaker's framing). And, at low
+confidence, from near-parallel claims: a short run of words replaced by another (a token diff), unless
+it is a number, a name, a hedge, a spelling variant or only function words.
 """
 
 from __future__ import annotations
@@ -12,29 +15,54 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from compare.diverge.certainty import HEDGES, INTENSIFIERS
-from compare.diverge.model import ClaimRef, Divergence, DivergenceSide
+from compare.diverge.analysis import analyse
+from compare.diverge.certainty import HEDGES
+from compare.diverge.model import ClaimRef, DivergeConfig, Divergence, DivergenceSide
+from compare.diverge.pairs import PairFinding, bounded, cross_pairs, gather
 from compare.diverge.tokens import TOKEN, opcodes
 
-# Terms that name the same referent with a different charge. Each class: (subject, terms), longest first.
+INTENSIFIERS: tuple[str, ...] = ("clearly", "undoubtedly", "certainly", "indeed", "blatantly", "flagrant")
+
+# Terms that name the same referent with a different charge: (subject, terms), "!" marks a loaded term.
 LEXICON: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("armed group", (
-        "terrorist organisation", "terrorist organization", "terror organisation", "terror organization", "terrorist group",
-        "terror group", "resistance movement", "resistance group", "resistance fighters", "armed group", "armed groups",
-        "militia", "militias", "militants", "terrorists", "insurgents", "rebels", "jihadists", "gunmen", "resistance",
+        "!terrorist organisation", "!terrorist organization", "!terror organisation", "!terror organization", "!terrorist group",
+        "!terror group", "!resistance movement", "!resistance group", "!resistance fighters", "armed group", "armed groups",
+        "militia", "militias", "militants", "!terrorists", "insurgents", "rebels", "!jihadists", "gunmen", "!resistance",
     )),
-    ("Israel", ("the jewish state", "the zionist entity", "the zionist regime", "the occupation state", "israel")),
+    ("Israel", ("!the jewish state", "!the zionist entity", "!the zionist regime", "!the occupation state", "israel")),
     ("Israeli army", (
-        "israel defense forces", "israeli occupation forces", "occupation forces", "occupation army", "israeli army",
+        "israel defense forces", "!israeli occupation forces", "!occupation forces", "!occupation army", "israeli army",
         "israeli forces", "israeli military", "idf",
     )),
-    ("West Bank", ("judea and samaria", "occupied west bank", "occupied territories", "west bank")),
-    ("killing", ("massacred", "murdered", "slaughtered", "executed", "assassinated", "killed")),
-    ("protest", ("riots", "riot", "unrest", "uprising", "clashes", "protests", "protest", "demonstrations")),
-    ("barrier", ("apartheid wall", "separation barrier", "security fence", "separation wall", "security barrier")),
+    ("West Bank", ("!judea and samaria", "occupied west bank", "!occupied territories", "west bank")),
+    ("killing", ("!massacred", "!murdered", "!slaughtered", "!executed", "!assassinated", "killed")),
+    ("protest", ("!riots", "!riot", "unrest", "!uprising", "clashes", "protests", "protest", "demonstrations")),
+    ("barrier", ("!apartheid wall", "separation barrier", "!security fence", "!separation wall", "security barrier")),
+    ("same-sex couples", ("!homosexual couples", "gay couples", "same-sex couples", "same sex couples", "lesbian and gay couples")),
+    ("gay people", ("!homosexuals", "gay people", "gay men and lesbians", "lgbt people", "gays and lesbians")),
+    ("same-sex marriage", (
+        "!marriage equality", "!homosexual marriage", "!traditional marriage", "same-sex marriage", "same sex marriage",
+        "gay marriage", "marriage for same-sex couples",
+    )),
+    ("abortion stance", ("!pro-life", "!pro-choice", "!pro-abortion", "anti-abortion", "abortion rights", "abortion-rights")),
+    ("unborn", ("!unborn child", "!unborn baby", "fetus")),
+    ("immigrants without papers", (
+        "!illegal aliens", "!illegals", "!undocumented workers", "illegal immigrants", "undocumented immigrants",
+        "immigrants in the country illegally", "unauthorized immigrants",
+    )),
+    ("estate tax", ("!death tax", "estate tax")),
+    ("health law", ("!obamacare", "affordable care act", "health care law", "health law")),
+    ("interrogation", ("!enhanced interrogation", "!torture", "harsh interrogation")),
+    ("gun policy", ("!gun safety", "!gun grabbing", "gun control", "gun restrictions")),
+    ("tax cut", ("!tax relief", "tax cuts", "tax cut")),
+    ("government (foreign)", ("!regime", "government")),
+    ("amnesty", ("!amnesty", "path to citizenship", "legal status")),
 )
+_LOADED = frozenset(term[1:] for _, terms in LEXICON for term in terms if term.startswith("!"))
 _LEXICON_PATTERNS = tuple(
-    (subject, re.compile(r"\b(" + "|".join(re.escape(term) for term in terms) + r")\b", re.IGNORECASE)) for subject, terms in LEXICON
+    (subject, re.compile(r"\b(" + "|".join(re.escape(term.lstrip("!")) for term in terms) + r")\b", re.IGNORECASE))
+    for subject, terms in LEXICON
 )
 _FUNCTION_WORDS = frozenset(
     """a an the of to in on at for with by from as and or but is was were be been are that this these those it its
@@ -109,58 +137,64 @@ def term_swaps(left: str, right: str) -> list[tuple[str, str]]:
     return swaps
 
 
-def _slots(pairs: list[tuple[str, ClaimRef, str, ClaimRef]]) -> list[dict[str, list[ClaimRef]]]:
-    """Join term pairs that replace one another into slots: {term: claims using it}."""
+def lexicon_terms_all(text: str) -> dict[str, list[str]]:
+    """{subject: every lexicon term of that class in `text`, lower-cased}."""
+    found: dict[str, list[str]] = {}
+    for subject, pattern in _LEXICON_PATTERNS:
+        terms = [match.group(1).lower() for match in pattern.finditer(text)]
+        if terms:
+            found[subject] = terms
+    return found
+
+
+def _norm(term: str) -> str:
+    return term.replace("-", " ").removesuffix("s")
+
+
+def framing_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
+    """Lexicon classes whose terms differ across outlets (in the outlets' own words), then word choices.
+
+    A loaded label one outlet uses and the other does not, against the other's label: 0.65 (0.55 when
+    the other's is loaded too); two neutral labels are not reported (a style difference). Word choices from the token diff: 0.3 (on the gold events none was real).
+    """
+    capped = [(claim, analyse(claim.text, use_nlp=False, max_chars=config.max_chars)) for claim in bounded(claims)]
+    terms_of = {claim.claim_id: lexicon_terms_all(analysis.own_words) for claim, analysis in capped}
+    found = []
+    for (left, _), (right, _) in cross_pairs(capped):
+        mine, theirs = terms_of[left.claim_id], terms_of[right.claim_id]
+        for subject in mine.keys() & theirs.keys():
+            their_terms = {_norm(term) for term in theirs[subject]}
+            # a loaded label this outlet uses in its own words and the other never does, where the
+            # other names the same referent (even if this outlet also uses a neutral label elsewhere)
+            loaded = [term for term in mine[subject] if term in _LOADED and _norm(term) not in their_terms]
+            if not loaded:
+                continue
+            other = next((term for term in theirs[subject] if term in _LOADED), theirs[subject][0])
+            found.append(PairFinding(subject, loaded[0], left, other, right, 0.55 if other in _LOADED else 0.65))
+    swaps = []
+    for (left, a), (right, b) in cross_pairs(capped):
+        if left.claim_id < right.claim_id:
+            swaps.extend(PairFinding("word choice", lt, left, rt, right, 0.3) for lt, rt in term_swaps(a.text, b.text))
+    return gather("framing", group_id, found, config) + _join_word_choices(group_id, swaps, config)
+
+
+def _join_word_choices(group_id: str, swaps: list[PairFinding], config: DivergeConfig) -> list[Divergence]:
+    """Word-choice swaps joined into slots (terms that replace one another), one finding per slot."""
     slots: list[dict[str, list[ClaimRef]]] = []
-    for left_term, left_claim, right_term, right_claim in pairs:
-        keys = {left_term.lower(), right_term.lower()}
+    for swap in swaps:
+        keys = {swap.left_value.lower(), swap.right_value.lower()}
         slot = next((s for s in slots if keys & {k.lower() for k in s}), None)
         if slot is None:
             slot = {}
             slots.append(slot)
-        for term, claim in ((left_term, left_claim), (right_term, right_claim)):
+        for term, claim in ((swap.left_value, swap.left), (swap.right_value, swap.right)):
             existing = next((k for k in slot if k.lower() == term.lower()), term)
             refs = slot.setdefault(existing, [])
             if claim not in refs:
                 refs.append(claim)
-    return slots
-
-
-def framing_divergences(group_id: str, claims: Sequence[ClaimRef]) -> list[Divergence]:
-    """Word-choice slots from aligned pairs, then lexicon classes whose terms differ across outlets."""
-    pairs = []
-    for index, left in enumerate(claims):
-        for right in claims[index + 1 :]:
-            if left.outlet != right.outlet:
-                pairs.extend((lt, left, rt, right) for lt, rt in term_swaps(left.text, right.text))
-    found = []
-    covered: set[str] = set()
-    for slot in _slots(pairs):
-        outlets = [{c.outlet for c in refs} for refs in slot.values()]
-        if len(slot) > 1 and len(set().union(*outlets)) > 1:
-            covered |= {term.lower() for term in slot}
-            sides = tuple(DivergenceSide(value=term, claims=tuple(refs)) for term, refs in slot.items())
-            found.append(Divergence(kind="framing", group_id=group_id, subject="word choice", sides=sides))
-    by_subject: dict[str, dict[str, list[ClaimRef]]] = {}
-    for claim in claims:
-        for subject, term in lexicon_terms(claim.text).items():
-            by_subject.setdefault(subject, {}).setdefault(term.lower().removesuffix("s"), []).append(claim)
-    for subject, terms in by_subject.items():
-        if len(terms) < 2 or set(terms) <= {term.removesuffix("s") for term in covered}:
-            continue
-        per_outlet: dict[str, set[str]] = {}
-        for term, refs in terms.items():
-            for claim in refs:
-                per_outlet.setdefault(claim.outlet, set()).add(term)
-        if len(per_outlet) < 2 or len({frozenset(used) for used in per_outlet.values()}) < 2:
-            continue  # one outlet only, or every outlet uses the same terms
-        sides = tuple(DivergenceSide(value=refs[0].text[_term_span(refs[0].text, subject)], claims=tuple(refs)) for refs in terms.values())
-        found.append(Divergence(kind="framing", group_id=group_id, subject=subject, sides=sides))
-    return found
-
-
-def _term_span(text: str, subject: str) -> slice:
-    """Where the lexicon term of `subject` is written in `text` (as the side's value, in the outlet's case)."""
-    pattern = dict(_LEXICON_PATTERNS)[subject]
-    match = pattern.search(text)
-    return slice(*match.span(1)) if match else slice(0, 0)
+    if 0.3 < config.min_confidence:
+        return []
+    return [
+        Divergence("framing", group_id, "word choice", tuple(DivergenceSide(term, tuple(refs)) for term, refs in slot.items()), 0.3)
+        for slot in slots if len(slot) > 1 and len({c.outlet for refs in slot.values() for c in refs}) > 1
+    ]
