@@ -25,7 +25,7 @@ import dataclasses
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,20 +35,30 @@ from rich.table import Table
 from rich.text import Text
 
 from compare.diverge import KINDS, ClaimRef, Divergence, differing_spans
+from compare.findings import Finding
 from compare.report import ArticleRef, CoverageRow, StoryReport
 from compare.untrusted import json_safe, visible
 
 KIND_LABELS = {
+    "contradiction": "Contradiction",
     "number": "Numbers differ",
-    "actor": "Named actors differ",
+    "actor": "Actors differ",
     "attribution": "Attributed vs stated as fact",
+    "certainty": "Hedged vs asserted",
+    "framing": "Different terms for the same thing",
+    "omission": "Left out",
+    # kinds of reports written before certainty replaced them
     "hedge": "Hedged vs asserted",
     "intensifier": "Stressed vs plain",
-    "framing": "Different terms for the same thing",
 }
 # Kinds whose subject adds to the label ("Numbers differ: distance (km)"); the others' label says it all,
-# except attribution to different sources, which is shown by its subject.
-_SUBJECT_SHOWN = ("number", "actor", "framing")
+# except attribution to different sources and certainty's "forecast vs outcome", shown by their subject.
+_SUBJECT_SHOWN = ("contradiction", "number", "actor", "framing")
+# The report's first screen: this many findings, best first, with their evidence.
+TOP_FINDINGS = 5
+# Differing words are highlighted only when the detector is at least this sure the two sentences
+# report the same fact differently; below it the marks would cover whole unrelated sentences.
+HIGHLIGHT_MIN_CONFIDENCE = 0.5
 
 
 # Inline Markdown syntax (CommonMark + GFM tables and strikethrough) escaped anywhere in a text;
@@ -93,7 +103,9 @@ def _visible_value(value: Any) -> Any:
 
 def divergence_heading(divergence: Divergence) -> str:
     """'Numbers differ: distance (km)', 'Hedged vs asserted', 'Attributed to different sources'."""
-    if divergence.kind == "attribution" and divergence.subject != "attributed vs stated as fact":
+    if (divergence.kind == "attribution" and divergence.subject != "attributed vs stated as fact") or (
+        divergence.kind == "certainty" and divergence.subject != "hedged vs asserted"
+    ):
         return divergence.subject[:1].upper() + divergence.subject[1:]
     label = KIND_LABELS.get(divergence.kind, divergence.kind)
     return f"{label}: {divergence.subject}" if divergence.kind in _SUBJECT_SHOWN else label
@@ -131,7 +143,7 @@ def report_to_dict(report: StoryReport) -> dict[str, Any]:
         ]
 
     return {
-        "schema": "compare.story-report/1",
+        "schema": "compare.story-report/2",
         "story_id": report.story_id,
         "title": report.title,
         "first_published": _plain(report.first_published),
@@ -150,15 +162,27 @@ def report_to_dict(report: StoryReport) -> dict[str, Any]:
         "shared": coverage(report.shared),
         "partial": coverage(report.partial),
         "unique": coverage(report.unique),
-        "divergences": [
+        "divergences": [_divergence_record(d) for d in report.divergences],
+        "findings": [
             {
-                "kind": d.kind,
-                "group_id": d.group_id,
-                "subject": d.subject,
-                "sides": [{"value": s.value, "outlets": list(s.outlets), "claims": _plain(s.claims)} for s in d.sides],
+                "rank": f.rank, "kind": f.kind, "headline": f.headline, "confidence": f.confidence, "importance": f.importance,
+                "score": f.score, "group_id": f.group_id, "timing": f.timing,
+                "sides": _divergence_record(f.divergence)["sides"] if f.divergence else None,
+                "missing": list(f.missing), "fact": _plain(f.fact),
             }
-            for d in report.divergences
+            for f in report.findings
         ],
+        "notes": list(report.notes),
+    }
+
+
+def _divergence_record(divergence: Divergence) -> dict[str, Any]:
+    return {
+        "kind": divergence.kind,
+        "group_id": divergence.group_id,
+        "subject": divergence.subject,
+        "confidence": divergence.confidence,
+        "sides": [{"value": s.value, "outlets": list(s.outlets), "claims": _plain(s.claims)} for s in divergence.sides],
     }
 
 
@@ -215,6 +239,53 @@ def outlet_abbreviations(outlets: Sequence[str]) -> dict[str, str]:
     return result
 
 
+def finding_heading(finding: Finding) -> str:
+    """'Numbers differ: killed' for a divergence, 'Left out by Fox News, HuffPost' for an omission."""
+    if finding.divergence is not None:
+        return divergence_heading(finding.divergence)
+    return f"Left out by {', '.join(finding.missing)}"
+
+
+def multi_outlet_facts(report: StoryReport) -> list[CoverageRow]:
+    """Coverage rows two or more outlets carry (aligned facts), in story order; what the coverage
+    section lists. Rows one outlet alone carries are that outlet's background, shown as counts."""
+    return [row for row in (*report.shared, *report.partial) if len(row.present) + len(row.near) >= 2]
+
+
+def background_counts(report: StoryReport) -> dict[str, int]:
+    """Per outlet: how many of its sentences no other outlet carries."""
+    counts: dict[str, int] = {}
+    for row in (*report.unique, *(r for r in report.partial if len(r.present) + len(r.near) < 2)):
+        for outlet in row.present:
+            counts[outlet] = counts.get(outlet, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _published_of(report: StoryReport) -> dict[str, datetime | None]:
+    return {article.id: article.published for article in report.articles}
+
+
+def _side_when(claims: Sequence[ClaimRef], published: dict[str, datetime | None]) -> str:
+    times = [published.get(claim.article_id) for claim in claims]
+    dated = [time for time in times if time is not None]
+    return _when(min(dated)) if dated else "undated"
+
+
+def _finding_lines(finding: Finding, published: dict[str, datetime | None]) -> list[str]:
+    """The evidence of one finding, one line each, plain text (renderers escape it)."""
+    lines = []
+    if finding.divergence is not None:
+        for side in finding.divergence.sides:
+            lines.append(f'{", ".join(side.outlets)} ({_side_when(side.claims, published)}): {side.value} — "{side.claims[0].text}"')
+    else:
+        carriers = sorted({claim.outlet for claim in finding.fact})
+        lines.append(f'{", ".join(carriers)} ({_side_when(finding.fact, published)}): "{finding.fact[0].text}"')
+        lines.append(f"not reported by {', '.join(finding.missing)} (no sentence with the same fact found)")
+    if finding.timing:
+        lines.append(f"note: {finding.timing}")
+    return lines
+
+
 def _divergence_line(divergence: Divergence) -> list[str]:
     return [
         f'{", ".join(side.outlets)}: {side.value} — "{side.claims[0].text}" ({claim_pointer(side.claims[0])})'
@@ -242,15 +313,27 @@ def _md_wire_line(copy: Any, index: int, article: ArticleRef, score: float) -> s
 
 
 def render_markdown(report: StoryReport) -> str:
-    """The report as CommonMark (+ GFM table). Every text from the articles goes through md_text and
-    every link through md_url: rendered, the page has no HTML, link or structure the input made."""
+    """The report as CommonMark (+ GFM table), best findings first. Every text from the articles goes
+    through md_text and every link through md_url: rendered, the page has no HTML, link or structure
+    the input made."""
     out = io.StringIO()
     write = lambda line="": out.write(line + "\n")  # noqa: E731
     outlets = lambda names: md_text(", ".join(names))  # noqa: E731
+    published = _published_of(report)
     write(f"# {md_text(report.title)}")
     write()
     write(f"Story `{report.story_id.replace('`', '')}` · {len(report.outlets)} outlets · {_when(report.first_published)} – {_when(report.last_published)}")
+    for note in report.notes:
+        write()
+        write(f"Note: {md_text(note)}")
     write()
+    write("## Top findings")
+    write()
+    if not report.findings:
+        write("No divergences or omissions found between outlets reporting the same facts.")
+        write()
+    for finding in report.findings[:TOP_FINDINGS]:
+        _md_finding(write, finding, published)
     write("## Outlets")
     write()
     write("| Outlet | Published | Title | Wire credit |")
@@ -271,51 +354,64 @@ def render_markdown(report: StoryReport) -> str:
         for position, (article, score) in enumerate(copy.copies):
             write(f"  - {_md_wire_line(copy, position, article, score)}")
     write()
-    write("## Divergences")
+    rest = report.findings[TOP_FINDINGS:]
+    if rest:
+        write("## More findings")
+        write()
+        for finding in rest:
+            _md_finding(write, finding, published)
+    write("## Facts reported by several outlets")
     write()
-    if not report.divergences:
-        write("No divergences found between aligned claims.")
-    for kind, found in by_kind(report.divergences):
-        for divergence in found:
-            write(f"### {md_text(divergence_heading(divergence))}")
-            write()
-            for line in _md_divergence_line(divergence):
-                write(f"- {line}")
-            write()
-    write("## Claims every outlet carries")
-    write()
-    for row in report.shared or ():
-        write(f"- {md_text(row.text)}")
-    if not report.shared:
-        write("None.")
-    write()
-    write("## Claims only some outlets carry")
-    write()
-    for row in report.partial:
+    facts = multi_outlet_facts(report)
+    for row in facts:
         parts = [f"carried by: {outlets(row.present)}"]
         if row.near:
             parts.append(f"similar wording in: {outlets(row.near)}")
         if row.missing:
-            parts.append(f"**left out by: {outlets(row.missing)}**")
+            parts.append(f"not found in: {outlets(row.missing)}")
         write(f"- {md_text(row.text)}  \n  {'; '.join(parts)}")
-    for row in report.unique:
-        write(f"- {md_text(row.text)}  \n  only in: {md_text(row.present[0])}")
-    if not report.partial and not report.unique:
+    if not facts:
         write("None.")
+    background = background_counts(report)
+    if background:
+        write()
+        write("Sentences only one outlet carries (background): " + md_text("; ".join(f"{outlet} {count}" for outlet, count in background.items())) + ".")
     return out.getvalue()
 
 
+def _md_finding(write: Callable[..., None], finding: Finding, published: dict[str, datetime | None]) -> None:
+    write(f"### {finding.rank}. {md_text(finding_heading(finding))}")
+    write()
+    write(f"confidence {finding.confidence:.2f} · importance {finding.importance:.2f}")
+    write()
+    for line in _finding_lines(finding, published):
+        write(f"- {md_text(line)}")
+    write()
+
+
 def render_terminal(report: StoryReport, console: Console) -> None:
-    # Article text, titles and outlet names are untrusted: escaped so "[sic]" or "[/]" print as written,
-    # and control characters shown as escapes (visible) so none reaches the terminal raw.
+    """Best findings first, then outlets, wire copy, the remaining findings and the facts several
+    outlets carry (one outlet's background only counted), so a 10-outlet story stays readable."""
+    # Article text, titles and outlet names are untrusted: printed as Text or with markup off, so
+    # "[sic]" or "[/]" print as written, and control characters shown as escapes (visible).
     report = _visible_value(report)
+    published = _published_of(report)
     console.rule(f"[bold]{escape(report.title)}")
     console.print(f"Story [cyan]{escape(report.story_id)}[/] · {len(report.outlets)} outlets · {_when(report.first_published)} – {_when(report.last_published)}")
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, style="dim")
+
+    console.print("[bold]Top findings[/]")
+    if not report.findings:
+        console.print("  no divergences or omissions found between outlets reporting the same facts")
+    for finding in report.findings[:TOP_FINDINGS]:
+        _print_finding(console, finding, published)
+
     articles = Table(title="Outlets", show_lines=False)
     for column in ("Outlet", "Published", "Title", "Wire"):
         articles.add_column(column)
     for article in report.articles:
-        articles.add_row(Text(article.outlet), _when(article.published), Text(article.title or article.id), article.wire_credit or "")
+        articles.add_row(Text(article.outlet), _when(article.published), Text(article.title or article.id), Text(article.wire_credit or ""))
     console.print(articles)
 
     console.print("[bold]Wire copy[/]")
@@ -327,30 +423,37 @@ def render_terminal(report: StoryReport, console: Console) -> None:
         for position, (article, score) in enumerate(copy.copies):
             console.print(f"    {_wire_line(copy, position, article, score)}", markup=False)
 
+    if report.findings[TOP_FINDINGS:]:
+        console.print("[bold]More findings[/]")
+        for finding in report.findings[TOP_FINDINGS:]:
+            _print_finding(console, finding, published)
+
     short = outlet_abbreviations(report.outlets)
     legend = ", ".join(f"{abbreviation} = {outlet}" for outlet, abbreviation in short.items())
-    matrix = Table(title="Coverage: claims (rows) x outlets", caption=escape(legend), show_lines=False)
-    matrix.add_column("Claim", overflow="fold")
+    facts = multi_outlet_facts(report)
+    matrix = Table(title="Facts reported by several outlets (● reports it, ◐ similar wording, · not found)", caption=Text(legend), show_lines=False)
+    matrix.add_column("Fact (first outlet's wording)", overflow="fold")
     for outlet in report.outlets:
         matrix.add_column(Text(short[outlet]), justify="center", no_wrap=True)
-    for row in (*report.shared, *report.partial, *report.unique):
+    for row in facts:
         matrix.add_row(Text(row.text), *("●" if outlet in row.present else "◐" if outlet in row.near else "·" for outlet in report.outlets))
-    console.print(matrix)
+    if facts:
+        console.print(matrix)
+    else:
+        console.print("[bold]Facts reported by several outlets[/]: none")
+    background = background_counts(report)
+    if background:
+        counts = "; ".join(f"{outlet} {count}" for outlet, count in background.items())
+        console.print(f"Sentences only one outlet carries (background): {counts}", markup=False, highlight=False)
 
-    console.print("[bold]Divergences[/]")
-    if not report.divergences:
-        console.print("  none found between aligned claims")
-    for kind, found in by_kind(report.divergences):
-        console.print(f"  [bold yellow]{escape(KIND_LABELS.get(kind, kind))}[/] ({len(found)})")
-        for divergence in found:
-            console.print(f"    [yellow]{escape(divergence_heading(divergence))}[/]")
-            for line in _divergence_line(divergence):
-                console.print(f"      {line}", markup=False, highlight=False)
-    if report.partial:
-        console.print("[bold]Left out[/]")
-        for row in report.partial:
-            if row.missing:
-                console.print(f"  {', '.join(row.missing)} left out: {row.text}", markup=False, highlight=False)
+
+def _print_finding(console: Console, finding: Finding, published: dict[str, datetime | None]) -> None:
+    console.print(
+        f"  {finding.rank}. [bold yellow]{escape(finding_heading(finding))}[/] "
+        f"[dim](confidence {finding.confidence:.2f}, importance {finding.importance:.2f})[/]"
+    )
+    for line in _finding_lines(finding, published):
+        console.print(f"     {line}", markup=False, highlight=False)
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -407,23 +510,37 @@ def _segments(text: str, other: str | None) -> list[tuple[str, bool]]:
 
 
 def _html_findings(report: StoryReport, outlet_numbers: dict[str, str]) -> list[dict[str, Any]]:
-    """What the template shows per finding: sides side by side, each claim's differing words marked."""
+    """What the template shows per finding, best first: sides side by side (differing words marked
+    only when the detector is sure they report the same fact), or the fact and who left it out."""
+    published = _published_of(report)
     findings = []
-    for kind, found in by_kind(report.divergences):
-        for divergence in found:
-            sides = []
+    for finding in report.findings:
+        sides = []
+        if finding.divergence is not None:
+            divergence = finding.divergence
+            highlight = divergence.confidence >= HIGHLIGHT_MIN_CONFIDENCE
             for position, side in enumerate(divergence.sides):
-                other = divergence.sides[1 if position == 0 else 0].claims[0].text if len(divergence.sides) > 1 else None
+                other = divergence.sides[1 if position == 0 else 0].claims[0].text if len(divergence.sides) > 1 and highlight else None
                 sides.append({
-                    "value": side.value, "outlets": side.outlets,
+                    "value": side.value, "outlets": side.outlets, "when": _side_when(side.claims, published),
                     "segments": _segments(side.claims[0].text, other),
                     "claims": [{"outlet": c.outlet, "pointer": claim_pointer(c), "text": c.text} for c in side.claims],
                 })
             outlets = sorted({outlet for side in divergence.sides for outlet in side.outlets})
-            findings.append({
-                "kind": kind, "heading": divergence_heading(divergence), "group_id": divergence.group_id,
-                "outlets": " ".join(outlet_numbers[o] for o in outlets if o in outlet_numbers), "sides": sides,
+        else:
+            carriers = tuple(sorted({claim.outlet for claim in finding.fact}))
+            sides.append({
+                "value": "reports it", "outlets": carriers, "when": _side_when(finding.fact, published),
+                "segments": [(finding.fact[0].text, False)],
+                "claims": [{"outlet": c.outlet, "pointer": claim_pointer(c), "text": c.text} for c in finding.fact],
             })
+            sides.append({"value": "not found", "outlets": finding.missing, "when": "", "segments": [], "claims": []})
+            outlets = sorted({*carriers, *finding.missing})
+        findings.append({
+            "rank": finding.rank, "kind": finding.kind, "heading": finding_heading(finding), "group_id": finding.group_id,
+            "confidence": finding.confidence, "importance": finding.importance, "timing": finding.timing,
+            "outlets": " ".join(outlet_numbers[o] for o in outlets if o in outlet_numbers), "sides": sides,
+        })
     return findings
 
 
@@ -442,12 +559,15 @@ def render_html(report: StoryReport) -> str:
     environment.filters["safe_url"] = _safe_url
     template = environment.from_string(files("compare").joinpath("templates/report.html.j2").read_text(encoding="utf-8"))
     outlet_numbers = {outlet: f"o{position}" for position, outlet in enumerate(report.outlets)}
-    rows = [(row, "shared") for row in report.shared] + [(row, "partial") for row in report.partial] + [(row, "unique") for row in report.unique]
-    kinds_present = [kind for kind, _ in by_kind(report.divergences)]
+    facts = multi_outlet_facts(report)
+    rows = [(row, "shared" if not row.missing and not row.near else "partial") for row in facts]
+    background = [row for row in (*report.shared, *report.partial, *report.unique) if row not in facts]
+    findings = _html_findings(report, outlet_numbers)
+    kinds_present = list(dict.fromkeys(finding["kind"] for finding in findings))
     return template.render(
-        report=report, kind_labels=KIND_LABELS, findings=_html_findings(report, outlet_numbers), outlet_numbers=outlet_numbers,
-        coverage_rows=rows, kinds_present=kinds_present, script=FILTER_SCRIPT, script_hash=_script_hash(FILTER_SCRIPT),
-        short=outlet_abbreviations(report.outlets),
+        report=report, kind_labels=KIND_LABELS, findings=findings, top=findings[:TOP_FINDINGS], outlet_numbers=outlet_numbers,
+        coverage_rows=rows, background=background, background_counts=background_counts(report), kinds_present=kinds_present,
+        script=FILTER_SCRIPT, script_hash=_script_hash(FILTER_SCRIPT), short=outlet_abbreviations(report.outlets),
     )
 
 

@@ -17,7 +17,7 @@ from compare.align import align_claims, group_claims
 from compare.rerank import configured_scorer
 from compare.config import MinHashConfig, Settings
 from compare.reuse import CopyDetail, cluster_credit
-from compare.diverge import ClaimRef, Divergence, find_divergences
+from compare.diverge import ClaimRef, Divergence, find_divergences, nlp_note
 from compare.embed import Embedder, make_embedder
 from compare.findings import Finding, rank_findings
 from compare.index import Index
@@ -83,6 +83,7 @@ class StoryReport:
     unique: tuple[CoverageRow, ...]  # carried by one outlet only
     divergences: tuple[Divergence, ...]
     findings: tuple[Finding, ...] = ()  # divergences and omissions ranked best first (compare.findings)
+    notes: tuple[str, ...] = ()  # what the reader should know about how it was made (a detector off...)
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,7 @@ def report_for_articles(
         unique=unique,
         divergences=divergences,
         findings=findings,
+        notes=tuple(note for note in (nlp_note(),) if note),
     )
 
 

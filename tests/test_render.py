@@ -15,6 +15,7 @@ import pytest
 from rich.console import Console
 
 from compare.diverge import ClaimRef, Divergence, DivergenceSide
+from compare.findings import rank_findings
 from compare.render import FILTER_SCRIPT, KIND_LABELS, render_html, render_json, render_markdown, render_terminal
 from compare.report import ArticleRef, CoverageRow, StoryReport, WireCopy
 
@@ -31,6 +32,19 @@ def ref(claim_id: str, outlet: str, text: str) -> ClaimRef:
 
 
 def make_report(*, title: str = "Blast at militia depot north of Baghdad", outlet_b: str = "Asharq", url_b: str | None = "https://aawsat.example/2") -> StoryReport:
+    """A hand-made report; its findings ranked by compare.findings as report_for_articles does."""
+    return with_findings(_hand_made_report(title=title, outlet_b=outlet_b, url_b=url_b))
+
+
+def with_findings(report: StoryReport) -> StoryReport:
+    findings = rank_findings(
+        (*report.shared, *report.partial, *report.unique), report.divergences, report.outlets,
+        {a.id: a.title for a in report.articles}, {a.id: a.published for a in report.articles},
+    )
+    return dataclasses.replace(report, findings=findings)
+
+
+def _hand_made_report(*, title: str, outlet_b: str, url_b: str | None) -> StoryReport:
     ap = ArticleRef("ap1", "AP", "https://apnews.example/1", title, T0, "AP")
     toi = ArticleRef("toi1", "TOI", "https://toi.example/1", "Reprint: " + title, T0 + timedelta(hours=1), "AP")
     other = ArticleRef("b1", outlet_b, url_b, "Depot strike", T0 + timedelta(hours=5), None)
@@ -74,9 +88,9 @@ def test_render_json_follows_the_documented_schema() -> None:
     document = json.loads(render_json(report))
     assert set(document) == {
         "schema", "story_id", "title", "first_published", "last_published", "outlets", "articles", "wire_copies",
-        "shared", "partial", "unique", "divergences",
+        "shared", "partial", "unique", "divergences", "findings", "notes",
     }
-    assert document["schema"] == "compare.story-report/1"
+    assert document["schema"] == "compare.story-report/2"
     assert document["story_id"] == "s-0123456789"
     assert document["first_published"] == "2026-08-20T07:40:00+00:00"
     assert document["outlets"] == ["AP", "Asharq", "Blog", "TOI"]
@@ -95,7 +109,7 @@ def test_render_json_follows_the_documented_schema() -> None:
     assert document["partial"][0]["missing"] == ["Blog"]
 
     number, attribution = document["divergences"]
-    assert set(number) == {"kind", "group_id", "subject", "sides"}
+    assert set(number) == {"kind", "group_id", "subject", "confidence", "sides"}
     assert (number["kind"], number["group_id"], number["subject"]) == ("number", "g-dist", "distance (km)")
     assert [(s["value"], s["outlets"]) for s in number["sides"]] == [("80 kilometres", ["AP", "TOI"]), ("100 kilometres", ["Asharq"])]
     assert all(set(side) == {"value", "outlets", "claims"} for side in number["sides"])
@@ -103,6 +117,11 @@ def test_render_json_follows_the_documented_schema() -> None:
         {"claim_id": "b1:2", "article_id": "b1", "outlet": "Asharq", "start": 15, "end": 62, "text": "The depot lies 100 kilometres north of Baghdad."}
     ]
     assert attribution["kind"] == "attribution"
+    findings = document["findings"]
+    assert [f["rank"] for f in findings] == list(range(1, len(findings) + 1))
+    assert {f["kind"] for f in findings} == {"number", "attribution", "omission"}
+    assert all({"rank", "kind", "headline", "confidence", "importance", "score", "group_id", "timing", "sides", "missing", "fact"} == set(f) for f in findings)
+    assert [f["score"] for f in findings] == sorted((f["score"] for f in findings), reverse=True)
 
 
 def test_render_json_keeps_unicode_and_is_deterministic() -> None:
@@ -118,24 +137,26 @@ def test_render_markdown_contains_each_divergence_and_coverage() -> None:
     report = make_report()
     markdown = render_markdown(report)
     assert markdown.startswith("# Blast at militia depot north of Baghdad\n")
+    assert markdown.index("## Top findings") < markdown.index("## Outlets")  # best first
+    for finding in report.findings:
+        assert f"### {finding.rank}. " in markdown
     for divergence in report.divergences:
-        assert f"### {KIND_LABELS[divergence.kind]}" in markdown
         for side in divergence.sides:
-            assert f'{", ".join(side.outlets)}: {side.value} — "{side.claims[0].text}"' in markdown
-    assert "### Numbers differ: distance (km)" in markdown
+            assert f'{", ".join(side.outlets)} (' in markdown and f': {side.value} — "{side.claims[0].text}"' in markdown
+    assert "Numbers differ: distance (km)" in markdown
     assert "[Blast at militia depot north of Baghdad](https://apnews.example/1)" in markdown
     assert "| Blog | undated | u1 |  |" in markdown
     assert "TOI (2026-08-20 08:40 UTC), word-shingle Jaccard 0.65" in markdown
     assert "- A powerful explosion tore through a militia depot." in markdown
-    assert "**left out by: Blog**" in markdown
-    assert "only in: Asharq" in markdown
+    assert "not found in: Blog" in markdown and "Left out by Blog" in markdown
+    assert "Sentences only one outlet carries (background): Asharq 1." in markdown
 
 
 def test_render_markdown_without_findings_says_so() -> None:
     report = make_report()
     empty = StoryReport(report.story_id, report.title, None, None, ("AP",), report.articles[:1], (), (), (), (), ())
     markdown = render_markdown(empty)
-    assert "No divergences found between aligned claims." in markdown
+    assert "No divergences or omissions found between outlets reporting the same facts." in markdown
     assert "No near-duplicate articles in this story." in markdown
     assert "undated – undated" in markdown
 
@@ -239,16 +260,19 @@ def test_render_html_csp_allows_only_the_filter_script_by_hash() -> None:
 def test_render_html_highlights_differing_words_side_by_side() -> None:
     page = render_html(make_report())
     assert "<mark>80</mark>" in page and "<mark>100</mark>" in page
-    assert page.count('class="side"') == 4  # two findings, two sides each
+    report = make_report()
+    # every finding twice (top findings and all findings), two sides each
+    assert page.count('class="side"') == 2 * 2 * len(report.findings)
     assert 'data-kind="number"' in page and 'data-kind="attribution"' in page
     assert "article b1 chars 15-62" in page  # every claim points at its source span
 
 
 def test_render_html_has_filters_and_heatmap() -> None:
     page = render_html(make_report())
-    assert page.count('data-filter="outlet"') == 4 and page.count('data-filter="kind"') == 2
-    assert 'class="heat"' in page and page.count('class="cell yes"') + page.count('class="cell no"') == 3 * 4
-    assert "left out by Blog" in page and "only Asharq" in page
+    assert page.count('data-filter="outlet"') == 4 and page.count('data-filter="kind"') == 3  # number, attribution, omission
+    # only facts several outlets carry are rows; one outlet's background is collapsed apart
+    assert 'class="heat"' in page and page.count('class="cell yes"') + page.count('class="cell no"') == 2 * 4
+    assert "not found in Blog" in page and "1 sentences only one outlet carries (background): Asharq 1" in page
 
 
 def test_render_html_shows_findings_and_links_only_http() -> None:
@@ -275,8 +299,10 @@ def test_render_terminal_lists_outlets_and_divergences() -> None:
     text = terminal_text(make_report())
     assert "Blast at militia depot north of Baghdad" in text
     assert "Numbers differ: distance (km)" in text
-    assert 'Asharq: 100 kilometres — "The depot lies 100 kilometres north of Baghdad."' in text
-    assert "Blog left out: The depot lies 80 kilometres north of Baghdad." in text
+    assert 'Asharq (2026-08-20 12:40 UTC): 100 kilometres — "The depot lies 100 kilometres north of Baghdad."' in text
+    assert text.index("Top findings") < text.index("Outlets")
+    assert "Left out by Blog" in text and "not reported by Blog" in text
+    assert "Sentences only one outlet carries (background): Asharq 1" in text
 
 
 @pytest.mark.parametrize(
@@ -293,7 +319,7 @@ def test_near_outlets_are_shown_apart_from_those_that_left_a_claim_out() -> None
     report = make_report()
     row = dataclasses.replace(report.partial[0], missing=(), near=("Blog",))
     report = dataclasses.replace(report, partial=(row,))
-    assert "similar wording in: Blog" in render_markdown(report) and "left out by: Blog" not in render_markdown(report)
+    assert "similar wording in: Blog" in render_markdown(report) and "not found in: Blog" not in render_markdown(report)
     assert json.loads(render_json(report))["partial"][0]["near"] == ["Blog"]
     page = render_html(report)
     assert 'class="cell near"' in page and "similar wording in Blog" in page
@@ -345,7 +371,7 @@ def hostile_report() -> StoryReport:
         for d in report.divergences
     )
     articles = report.articles + (ArticleRef("js1", "JS outlet", "javascript:alert(6)", "js " + evil, T0, HOSTILE_STRINGS[1]),)
-    return dataclasses.replace(report, partial=partial, divergences=divergences, articles=articles)
+    return with_findings(dataclasses.replace(report, partial=partial, divergences=divergences, articles=articles))
 
 
 def test_markdown_of_hostile_text_renders_to_no_html_links_or_structure() -> None:
@@ -359,10 +385,13 @@ def test_markdown_of_hostile_text_renders_to_no_html_links_or_structure() -> Non
     hrefs = [t.attrGet("href") for t in flat if t.type == "link_open"]
     assert hrefs and all(str(href).startswith(("https://", "http://")) for href in hrefs)
     assert not [t.type for t in flat if t.type in ("image", "code_block", "fence", "blockquote_open", "ordered_list_open", "s_open", "em_open", "hr")]
+    report = hostile_report()
     assert [t.content for t in flat if t.type == "code_inline"] == ["s-0123456789"]  # the renderer's own story id
     # structure is exactly what the renderer wrote: its headings, one table of 5 articles, 4 columns
     headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
-    assert headings[0].startswith("Title ") and len(headings) == 1 + 5 + len(hostile_report().divergences)
+    sections = ["Top findings", "Outlets", "Wire copy", "Facts reported by several outlets"] + (["More findings"] if len(report.findings) > 5 else [])
+    assert headings[0].startswith("Title ") and len(headings) == 1 + len(sections) + len(report.findings)
+    assert set(sections) <= set(headings)
     assert sum(t.type == "table_open" for t in tokens) == 1
     rows = [i for i, t in enumerate(tokens) if t.type == "tr_open"]
     assert len(rows) == 1 + 5
