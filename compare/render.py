@@ -1,22 +1,20 @@
 """Renderers of the story report and of listings: terminal (rich), Markdown, HTML and JSON.
 
-All read the same data model (compare.report), so every format shows the same findings.
-JSON schema of a story report (version 1):
-    {"schema": "compare.story-report/1", "story_id", "title", "first_published", "last_published",
+All read the same data model (compare.report), so every format shows the same findings, best first.
+JSON schema of a story report (version 2; docs/report-schema.md):
+    {"schema": "compare.story-report/2", "story_id", "title", "first_published", "last_published",
      "outlets": [str], "articles": [ArticleRef], "wire_copies": [{"cluster_id", "source": ArticleRef,
      "copies": [{"article": ArticleRef, "jaccard"}]}], "shared"|"partial"|"unique": [{"group_id",
-     "present": [outlet], "near": [outlet], "missing": [outlet], "claims": [ClaimRef]}], "divergences": [{"kind",
-     "group_id", "subject", "sides": [{"value", "outlets", "claims": [ClaimRef]}]}]}
+     "present": [outlet], "near": [outlet], "missing": [outlet], "claims": [ClaimRef]}],
+     "divergences": [{"kind", "group_id", "subject", "confidence", "sides": [{"value", "outlets", "claims": [ClaimRef]}]}],
+     "findings": [{"rank", "kind", "headline", "confidence", "importance", "score", "group_id", "timing",
+                   "sides" (a divergence's, else null), "missing": [outlet], "fact": [ClaimRef]}],
+     "notes": [str]}
     ArticleRef = {"id", "outlet", "url", "title", "published", "wire_credit"}
     ClaimRef = {"claim_id", "article_id", "outlet", "start", "end", "text"}  (offsets into the article text)
-    kind: "number" (subject: unit or counted noun, e.g. "distance (km)", "people", "age"), "actor" ("named
-    actor"), "attribution" ("attributed vs stated as fact" | "attributed to different sources"), "hedge"
-    ("hedged vs asserted"), "intensifier" ("stressed vs plain"), "framing" ("word choice" from the token
-    diff of aligned claims, or a lexicon class such as "armed group"). A side's "value" is what its claims
-    say ("80 kilometres", "attributed to Western diplomatic sources", "stated as fact", "militia").
-    A coverage row's "near" outlets have a loosely similar sentence (cosine >= 0.6) that alignment did not
-    pair: not counted as leaving the claim out. Each coverage row and each side lists every claim that carries it, so every finding points at its
-    exact source sentences (article id and character offsets).
+    kind: compare.diverge.KINDS ("contradiction", "number", "actor", "attribution", "certainty",
+    "framing") or, for a finding, "omission". Each coverage row and each side lists every claim that
+    carries it, so every finding points at its exact source sentences.
 """
 
 from __future__ import annotations
