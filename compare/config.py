@@ -66,7 +66,7 @@ class AlignConfig:
     # of 0.58 fitted MRPC equally well but chained unrelated claims of the demo story into one group.
     min_similarity: float = 0.62
     mutual: bool = True
-    criterion: str = "margin"
+    criterion: str = "learned"
     min_margin: float = 1.08
     margin_k: int = 2
     exact_max: int = 50_000
@@ -88,6 +88,19 @@ class AlignConfig:
     # An outlet whose closest sentence to a claim group reaches this cosine is listed as "similar
     # wording", not as leaving the claim out (report.py).
     near_similarity: float = 0.6
+    # criterion "learned" (compare.samefact): FAISS proposes each claim's fact_k nearest claims per
+    # other outlet above fact_floor; a learned head over cosine, rank, lexical, name, number and
+    # quote-overlap features decides each pair. `head` is a JSON head (samefact.save_head; "" = the
+    # one shipped in the package); align_probability / near_probability override its cuts (0 = its own).
+    head: str = ""
+    fact_k: int = 8
+    fact_floor: float = 0.2
+    align_probability: float = 0.0
+    near_probability: float = 0.0
+    # "one-per-outlet": a group takes a second claim of an outlet only through a pair at fact_strong
+    # (leave-one-event-out alignment precision 0.69 vs 0.16 for "all", plain connected components).
+    fact_grouping: str = "one-per-outlet"
+    fact_strong: float = 1.01
 
 
 @dataclass(frozen=True)
