@@ -240,7 +240,7 @@ def fact_pair_features(claims: pl.DataFrame, vectors: np.ndarray, config: AlignC
     `fact_floor`; a pair is kept when either end proposes it. Rank and gap features say where the
     pair stands among both claims' neighbours in the other's outlet.
     """
-    from compare.samefact import claim_tokens, lexical_features
+    from compare.samefact import claim_tokens, idf_features, lexical_features, story_idf
 
     from compare.samefact import FEATURES
 
@@ -266,6 +266,14 @@ def fact_pair_features(claims: pl.DataFrame, vectors: np.ndarray, config: AlignC
         neighbourhood = np.nan_to_num(np.nanmean(finite[:, :, : max(1, config.margin_k)], axis=2), nan=0.0)
     best = np.where(np.isfinite(similarity[:, :, 0]), similarity[:, :, 0], 0.0)
     tokens = [claim_tokens(text) for text in claims["text"].to_list()]
+    idf = story_idf(tokens)
+    # Where each claim sits in its article (0 = first claim, 1 = last): outlets tell the main facts first.
+    positions = claims["position"].to_numpy() if "position" in claims.columns else np.zeros(claims.height)
+    articles = claims["article_id"].to_list() if "article_id" in claims.columns else claims["outlet"].to_list()
+    article_size: dict[str, int] = {}
+    for article, position in zip(articles, positions, strict=True):
+        article_size[article] = max(article_size.get(article, 0), int(position) + 1)
+    relative = np.array([position / max(article_size[article] - 1, 1) for article, position in zip(articles, positions, strict=True)])
     rows = []
     for a, b in pairs:
         cosine = float(vectors[a] @ vectors[b])
@@ -276,6 +284,8 @@ def fact_pair_features(claims: pl.DataFrame, vectors: np.ndarray, config: AlignC
         rows.append([
             cosine, max(gap_a, 0.0), max(gap_b, 0.0), 1.0 / (1 + rank_ab), 1.0 / (1 + rank_ba),
             float(rank_ab == 0 and rank_ba == 0), cosine / denominator, *lexical_features(tokens[a], tokens[b]),
+            *idf_features(tokens[a], tokens[b], idf),
+            abs(float(relative[a] - relative[b])), float(positions[a] < 2 and positions[b] < 2),
         ])
     return pairs, np.asarray(rows, dtype=np.float64)
 

@@ -100,7 +100,7 @@ class AlignConfig:
     # "one-per-outlet": a group takes a second claim of an outlet only through a pair at fact_strong
     # (leave-one-event-out alignment precision 0.69 vs 0.16 for "all", plain connected components).
     fact_grouping: str = "one-per-outlet"
-    fact_strong: float = 1.01
+    fact_strong: float = 0.99
 
 
 @dataclass(frozen=True)

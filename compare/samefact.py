@@ -40,7 +40,8 @@ _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'’\-]+")
 FEATURES: tuple[str, ...] = (
     "cosine", "gap_left", "gap_right", "rank_left", "rank_right", "mutual", "margin",
     "jaccard", "containment", "bigram", "longest_run", "names", "numbers_shared", "numbers_clash",
-    "quote", "length_ratio", "short",
+    "quote", "length_ratio", "short", "idf_containment", "idf_jaccard", "idf_rarest",
+    "position_gap", "both_lede",
 )
 
 
@@ -113,6 +114,28 @@ def lexical_features(a: ClaimTokens, b: ClaimTokens) -> list[float]:
         len(a.names & b.names) / names_union if names_union else 0.0, min(numbers_shared, 3) / 3, clash,
         _quote_shared(a, b), length_ratio, float(min(len(a.words), len(b.words)) < 8),
     ]
+
+
+def story_idf(tokens: list[ClaimTokens]) -> dict[str, float]:
+    """Inverse document frequency of content words over a story's claims: words every outlet repeats
+    ("depot", "militia") say little about which fact two claims share; a rare shared word says much."""
+    counts: dict[str, int] = {}
+    for claim in tokens:
+        for word in claim.content:
+            counts[word] = counts.get(word, 0) + 1
+    total = max(len(tokens), 1)
+    return {word: float(np.log((total + 1) / (count + 0.5))) for word, count in counts.items()}
+
+
+def idf_features(a: ClaimTokens, b: ClaimTokens, idf: dict[str, float]) -> list[float]:
+    """idf_containment, idf_jaccard, idf_rarest of FEATURES: shared content weighted by rarity in the story."""
+    weight_a = sum(idf.get(w, 0.0) for w in a.content)
+    weight_b = sum(idf.get(w, 0.0) for w in b.content)
+    shared = [idf.get(w, 0.0) for w in a.content & b.content]
+    top = max(idf.values(), default=1.0) or 1.0
+    smaller = min(weight_a, weight_b)
+    union = weight_a + weight_b - sum(shared)
+    return [sum(shared) / smaller if smaller > 0 else 0.0, sum(shared) / union if union > 0 else 0.0, max(shared, default=0.0) / top]
 
 
 @dataclass(frozen=True)
