@@ -8,6 +8,11 @@ the criterion: plain cosine (`min_similarity`), or additionally the ratio margin
 which rejects pairs that are only "close" because the whole story is about one topic. Aligned pairs
 are joined into claim groups that span outlets.
 
+By default (criterion "learned") FAISS proposes each claim's `fact_k` nearest claims per other outlet
+and a small learned head (compare/samefact.py) decides each pair from its cosine, ranks, word, name,
+number and quote overlap; groups take strongest pairs first and hold one claim per outlet unless a
+pair is near-certain, so one broad sentence cannot chain a story's claims together.
+
 With a reranker (AlignConfig.reranker, see rerank.py) FAISS only proposes each claim's `rerank_k`
 nearest claims per outlet; a cross-encoder scores those pairs and the mutual best by that score,
 above the reranker's calibrated threshold, are aligned.
