@@ -45,6 +45,13 @@ FEATURES: tuple[str, ...] = (
 )
 
 
+_MAX_RUN = 12  # longest_run is capped here: a 12-word shared run is a copied passage either way
+
+
+def _ngram_sets(words: tuple[str, ...]) -> tuple[frozenset[tuple[str, ...]], ...]:
+    return tuple(frozenset(zip(*(words[i:] for i in range(n)))) for n in range(1, min(len(words), _MAX_RUN) + 1))
+
+
 @dataclass(frozen=True)
 class ClaimTokens:
     """What the lexical features need of one claim, computed once per claim."""
@@ -55,6 +62,8 @@ class ClaimTokens:
     names: frozenset[str]
     numbers: frozenset[str]
     quoted: tuple[tuple[str, ...], ...]  # quoted passages as word tuples
+    runs: tuple[frozenset[tuple[str, ...]], ...] = ()  # word n-grams, n = 1.._MAX_RUN
+    quoted_runs: tuple[tuple[frozenset[tuple[str, ...]], ...], ...] = ()
 
 
 def _stem(word: str) -> str:
@@ -67,34 +76,33 @@ def claim_tokens(text: str) -> ClaimTokens:
     content = [_stem(w) for w in words if w not in _STOPWORDS and not w.isdigit() and len(w) > 1]
     names = frozenset(normalize_for_matching(m) for m in _CAPITALISED.findall(text) if m.lower() not in _STOPWORDS)
     numbers = frozenset(m.rstrip(".,").replace(",", "") for m in _NUMBER.findall(text))
-    quoted = tuple(tuple(normalize_for_matching(q).split()) for q in _QUOTED.findall(text))
-    return ClaimTokens(frozenset(content), frozenset(zip(content, content[1:])), words, names, numbers, tuple(q for q in quoted if len(q) >= 3))
+    quoted = tuple(q for q in (tuple(normalize_for_matching(q).split()) for q in _QUOTED.findall(text)) if len(q) >= 3)
+    return ClaimTokens(
+        frozenset(content), frozenset(zip(content, content[1:])), words, names, numbers, quoted,
+        _ngram_sets(words), tuple(_ngram_sets(q) for q in quoted),
+    )
 
 
-def _longest_common_run(a: tuple[str, ...], b: tuple[str, ...]) -> int:
-    """Length in words of the longest word sequence both contain (dynamic programming, short texts)."""
-    if not a or not b:
-        return 0
-    best, previous = 0, [0] * (len(b) + 1)
-    for x in a:
-        current = [0] * (len(b) + 1)
-        for j, y in enumerate(b, 1):
-            if x == y:
-                current[j] = previous[j - 1] + 1
-                best = max(best, current[j])
-        previous = current
-    return best
+def _longest_shared_run(a: tuple[frozenset, ...], b: tuple[frozenset, ...]) -> int:
+    """Length in words (capped at _MAX_RUN) of the longest word sequence both n-gram ladders hold:
+    a shared n-gram implies every shorter one, so the first empty intersection ends the search."""
+    run = 0
+    for mine, theirs in zip(a, b):
+        if mine.isdisjoint(theirs):
+            break
+        run += 1
+    return run
 
 
 def _quote_shared(a: ClaimTokens, b: ClaimTokens) -> float:
-    """Share of the longer-matching quoted passage of one claim that the other repeats word for word
-    (a run of at least 4 words): the same quoted words are the same fact."""
+    """Share of a quoted passage of one claim that the other repeats word for word (a run of at
+    least 4 words; the larger share of both ways): the same quoted words are the same fact."""
     best = 0.0
-    for quotes, other in ((a.quoted, b.words), (b.quoted, a.words)):
-        for quote in quotes:
-            run = _longest_common_run(quote, other)
+    for quotes, ladders, other in ((a.quoted, a.quoted_runs, b.runs), (b.quoted, b.quoted_runs, a.runs)):
+        for quote, ladder in zip(quotes, ladders, strict=True):
+            run = _longest_shared_run(ladder, other)
             if run >= 4:
-                best = max(best, run / len(quote))
+                best = max(best, run / min(len(quote), _MAX_RUN))
     return best
 
 
@@ -104,19 +112,25 @@ def lexical_features(a: ClaimTokens, b: ClaimTokens) -> list[float]:
     union = len(a.content | b.content) or 1
     smaller = min(len(a.content), len(b.content)) or 1
     bigram_smaller = min(len(a.bigrams), len(b.bigrams)) or 1
-    run = _longest_common_run(a.words, b.words)
+    run = _longest_shared_run(a.runs, b.runs)
     names_union = len(a.names | b.names)
     numbers_shared = len(a.numbers & b.numbers)
     clash = float(bool(a.numbers) and bool(b.numbers) and not numbers_shared)
     length_ratio = min(len(a.words), len(b.words)) / (max(len(a.words), len(b.words)) or 1)
     return [
-        shared / union, shared / smaller, len(a.bigrams & b.bigrams) / bigram_smaller, min(run, 12) / 12,
+        shared / union, shared / smaller, len(a.bigrams & b.bigrams) / bigram_smaller, run / _MAX_RUN,
         len(a.names & b.names) / names_union if names_union else 0.0, min(numbers_shared, 3) / 3, clash,
         _quote_shared(a, b), length_ratio, float(min(len(a.words), len(b.words)) < 8),
     ]
 
 
-def story_idf(tokens: list[ClaimTokens]) -> dict[str, float]:
+@dataclass(frozen=True)
+class StoryIdf:
+    weights: dict[str, float]
+    top: float  # the largest weight: idf_rarest is relative to it
+
+
+def story_idf(tokens: list[ClaimTokens]) -> StoryIdf:
     """Inverse document frequency of content words over a story's claims: words every outlet repeats
     ("depot", "militia") say little about which fact two claims share; a rare shared word says much."""
     counts: dict[str, int] = {}
@@ -124,18 +138,19 @@ def story_idf(tokens: list[ClaimTokens]) -> dict[str, float]:
         for word in claim.content:
             counts[word] = counts.get(word, 0) + 1
     total = max(len(tokens), 1)
-    return {word: float(np.log((total + 1) / (count + 0.5))) for word, count in counts.items()}
+    weights = {word: float(np.log((total + 1) / (count + 0.5))) for word, count in counts.items()}
+    return StoryIdf(weights, max(weights.values(), default=1.0) or 1.0)
 
 
-def idf_features(a: ClaimTokens, b: ClaimTokens, idf: dict[str, float]) -> list[float]:
+def idf_features(a: ClaimTokens, b: ClaimTokens, story: StoryIdf) -> list[float]:
     """idf_containment, idf_jaccard, idf_rarest of FEATURES: shared content weighted by rarity in the story."""
+    idf = story.weights
     weight_a = sum(idf.get(w, 0.0) for w in a.content)
     weight_b = sum(idf.get(w, 0.0) for w in b.content)
     shared = [idf.get(w, 0.0) for w in a.content & b.content]
-    top = max(idf.values(), default=1.0) or 1.0
     smaller = min(weight_a, weight_b)
     union = weight_a + weight_b - sum(shared)
-    return [sum(shared) / smaller if smaller > 0 else 0.0, sum(shared) / union if union > 0 else 0.0, max(shared, default=0.0) / top]
+    return [sum(shared) / smaller if smaller > 0 else 0.0, sum(shared) / union if union > 0 else 0.0, max(shared, default=0.0) / story.top]
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def test_claim_tokens_and_lexical_features() -> None:
 def test_idf_features_weigh_rare_shared_words() -> None:
     tokens = [claim_tokens(t) for t in ("the depot exploded", "the depot burned", "the depot was hit by drones", "drones hit the depot")]
     idf = story_idf(tokens)
-    assert idf["drones"] > idf["depot"]
+    assert idf.weights["drones"] > idf.weights["depot"]
     common_only = idf_features(tokens[0], tokens[1], idf)
     rare_shared = idf_features(tokens[2], tokens[3], idf)
     assert rare_shared[0] > common_only[0] and rare_shared[2] > common_only[2]
