@@ -44,11 +44,11 @@ class EventData:
     labels: np.ndarray
 
 
-def event_claims(gold: GoldEvent, basil: Path) -> pl.DataFrame:
+def event_claims(gold: GoldEvent, basil: Path, *, fact_units: bool = False) -> pl.DataFrame:
     """The event's claims as a report splits them; article id and outlet are the gold outlet key."""
     rows = [{"id": key, "outlet": key, "text": normalise_text(str(basil_record(basil, gold.articles[key])["text"]))} for key in sorted(gold.articles)]
     order = {key: i for i, key in enumerate(sorted(gold.articles))}
-    return claims_frame(pl.DataFrame(rows)).with_columns(pl.col("article_id").replace_strict(order, return_dtype=pl.Int32).alias("article_order"))
+    return claims_frame(pl.DataFrame(rows), fact_units=fact_units).with_columns(pl.col("article_id").replace_strict(order, return_dtype=pl.Int32).alias("article_order"))
 
 
 def pair_labels(gold: GoldEvent, claims: pl.DataFrame, pairs: list[tuple[int, int]]) -> np.ndarray:
@@ -63,13 +63,13 @@ def pair_labels(gold: GoldEvent, claims: pl.DataFrame, pairs: list[tuple[int, in
     return np.array([bool(facts_of[a] & facts_of[b]) for a, b in pairs], dtype=np.int8)
 
 
-def load_events(gold_dir: Path, basil: Path, config: AlignConfig, embedder: object) -> list[EventData]:
+def load_events(gold_dir: Path, basil: Path, config: AlignConfig, embedder: object, *, fact_units: bool = False) -> list[EventData]:
     from compare.align import fact_pair_features
 
     events = []
     for path in gold_files(gold_dir):
         gold = load_gold(path)
-        claims = event_claims(gold, basil)
+        claims = event_claims(gold, basil, fact_units=fact_units)
         vectors = embedder.encode(claims["text"].to_list())  # type: ignore[attr-defined]
         pairs, features = fact_pair_features(claims, vectors, config)
         events.append(EventData(gold, claims, vectors, pairs, features, pair_labels(gold, claims, pairs)))
@@ -115,13 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--near-cut", type=float, default=0.3)
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
     parser.add_argument("--grouping", default=None)
+    parser.add_argument("--fact-units", action="store_true", help="split claims with text.split_fact_units (experiment)")
     args = parser.parse_args(argv)
 
     from compare.embed import make_embedder
 
     settings = load_settings(Path("/nonexistent-home"), environ={})
     config = replace(settings.align, criterion="learned", **({"fact_grouping": args.grouping} if args.grouping else {}))
-    events = load_events(args.gold, args.basil, config, make_embedder(settings.claim_embed))
+    events = load_events(args.gold, args.basil, config, make_embedder(settings.claim_embed), fact_units=args.fact_units)
     print(f"{len(events)} events, {sum(len(e.pairs) for e in events)} candidate pairs, {sum(int(e.labels.sum()) for e in events)} same-fact")
     cuts = [(float(a), float(n)) for a in args.align_cuts.split(",") for n in args.near_cuts.split(",") if float(n) <= float(a)]
     results = cross_validate(events, config, cuts, args.c)

@@ -326,3 +326,19 @@ def test_normalize_for_embedding_keeps_case_and_punctuation_but_folds_quotes_and
 def test_short_sentence_starting_with_by_is_not_a_byline() -> None:
     assert claim_texts("By then the crowd had swelled to hundreds.") == ["By then the crowd had swelled to hundreds."]
     assert claim_texts("By the BBC's Anthony Zurcher in Washington\n\nThe talks ended on Monday night.") == ["The talks ended on Monday night."]
+
+
+def test_split_fact_units_keeps_offsets_and_short_pieces() -> None:
+    from compare.text import split_fact_units
+
+    text = (
+        "The council voted 7-2 to close the bridge; repairs will cost $4 million over the coming year.\n\n"
+        "Roe said it was needed, but critics said the vote was rushed through without any debate."
+    )
+    units = split_fact_units(text)
+    assert [u.text for u in units] == [
+        "The council voted 7-2 to close the bridge",
+        "repairs will cost $4 million over the coming year.",
+        "Roe said it was needed, but critics said the vote was rushed through without any debate.",
+    ]
+    assert all(text[u.start:u.end] == u.text for u in units) and [u.position for u in units] == [0, 1, 2]
