@@ -245,9 +245,7 @@ def fact_pair_features(claims: pl.DataFrame, vectors: np.ndarray, config: AlignC
     `fact_floor`; a pair is kept when either end proposes it. Rank and gap features say where the
     pair stands among both claims' neighbours in the other's outlet.
     """
-    from compare.samefact import claim_tokens, idf_features, lexical_features, story_idf
-
-    from compare.samefact import FEATURES
+    from compare.samefact import FEATURES, claim_tokens, idf_features, lexical_features, story_idf
 
     if claims.height < 2:
         return [], np.zeros((0, len(FEATURES)))
