@@ -59,8 +59,9 @@ class EmbedConfig:
 
 @dataclass(frozen=True)
 class AlignConfig:
-    """Claims of two outlets are aligned when they are mutual nearest neighbours above min_similarity;
-    with criterion "margin" their ratio margin over `margin_k` neighbours must also reach min_margin.
+    """Claims of two outlets are aligned by a learned same-fact head (criterion "learned", below), or
+    when they are mutual nearest neighbours above min_similarity (criterion "cosine"); with criterion
+    "margin" their ratio margin over `margin_k` neighbours must also reach min_margin.
     Stories up to `exact_max` claims per outlet are searched exactly, larger ones with IVF (or HNSW)."""
 
     # MRPC mining mode (benchmarks/claims.py, fit on 40% of train, scored on 60%): mutual NN + cosine
@@ -68,7 +69,7 @@ class AlignConfig:
     # of 0.58 fitted MRPC equally well but chained unrelated claims of the demo story into one group.
     min_similarity: float = 0.62  # cosine floor for mutual nearest neighbours across outlets
     mutual: bool = True  # both claims must be each other's nearest neighbour
-    criterion: str = "margin"  # or "cosine": mutual NN + floor only
+    criterion: str = "learned"  # "learned" (the same-fact head), "margin" or "cosine" (mutual NN + floor only)
     min_margin: float = 1.08  # with criterion "margin": the ratio margin a pair must reach
     margin_k: int = 2  # ratio margin: cosine / mean cosine of both claims' k nearest neighbours
     exact_max: int = 50_000  # claims per outlet searched exactly; approximate above
@@ -90,6 +91,25 @@ class AlignConfig:
     # An outlet whose closest sentence to a claim group reaches this cosine is listed as "similar
     # wording", not as leaving the claim out (report.py).
     near_similarity: float = 0.6
+    # criterion "learned" (the default; compare.samefact): FAISS proposes each claim's fact_k nearest
+    # claims per other outlet above fact_floor (k=8 keeps 344 of the 366 same-fact pairs of the gold
+    # events); a learned head over cosine, rank, lexical, story-IDF, name, number, quote-overlap and
+    # position features decides each pair. Leave-one-event-out on the 8 gold events
+    # (benchmarks/train_samefact.py): alignment F1 0.536 (P 0.627, R 0.468) against 0.42 for the best
+    # single cosine cut over pairs, and 0.31 for "margin" in benchmarks/divergence.py. `head` is a
+    # JSON head (samefact.save_head; "" = the one shipped in the package); align_probability /
+    # near_probability override its cuts (0 = its own: 0.9 to align, 0.6 to count an outlet as
+    # mentioning a fact; near 0.5 / 0.7 gave omission wrong rate 0.19 / 0.25, key recall 0.56 / 0.72).
+    head: str = ""
+    fact_k: int = 8
+    fact_floor: float = 0.2
+    align_probability: float = 0.0
+    near_probability: float = 0.0
+    # "one-per-outlet": a group takes a second claim of an outlet only through a pair at fact_strong
+    # (leave-one-event-out: plain connected components, "all", chained groups: precision 0.16 at
+    # recall 0.58; never a second claim: F1 0.46; fact_strong 0.99: 0.536; 0.97: 0.51).
+    fact_grouping: str = "one-per-outlet"
+    fact_strong: float = 0.99
 
 
 @dataclass(frozen=True)

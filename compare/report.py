@@ -13,11 +13,11 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from compare.align import align_claims, group_claims
+from compare.align import align_claims, decide_fact_pairs, fact_pairs, group_claims
 from compare.rerank import configured_scorer
-from compare.config import MinHashConfig, Settings
-from compare.reuse import CopyDetail, cluster_credit
+from compare.config import AlignConfig, MinHashConfig, Settings
 from compare.diverge import ClaimRef, Divergence, find_divergences, nlp_note
+from compare.reuse import CopyDetail, cluster_credit
 from compare.embed import Embedder, make_embedder
 from compare.findings import Finding, rank_findings
 from compare.index import Index
@@ -229,6 +229,53 @@ def _with_near(rows: list[CoverageRow], claims: pl.DataFrame, vectors: np.ndarra
     return updated
 
 
+def _with_near_pairs(rows: list[CoverageRow], claims: pl.DataFrame, scored: pl.DataFrame, cut: float) -> list[CoverageRow]:
+    """Move outlets from `missing` to `near` when one of their claims and one of the row's pass the
+    same-fact head at the recall-oriented `cut` (criterion "learned"): a paraphrase or partial mention
+    is not an omission."""
+    if not rows or scored.height == 0:
+        return rows
+    outlet_of = dict(zip(claims["claim_id"].to_list(), claims["outlet"].to_list(), strict=True))
+    partners: dict[str, set[str]] = {}
+    for left, right in scored.filter(pl.col("probability") >= cut).select("left_claim_id", "right_claim_id").iter_rows():
+        partners.setdefault(left, set()).add(outlet_of[right])
+        partners.setdefault(right, set()).add(outlet_of[left])
+    updated = []
+    for row in rows:
+        mentioned = set().union(*(partners.get(claim.claim_id, set()) for claim in row.claims))
+        near = tuple(o for o in row.missing if o in mentioned)
+        updated.append(replace(row, missing=tuple(o for o in row.missing if o not in near), near=near) if near else row)
+    return updated
+
+
+def coverage_rows(
+    claims: pl.DataFrame,
+    vectors: np.ndarray,
+    config: AlignConfig,
+    outlets: Sequence[str],
+    *,
+    scorer: object | None = None,
+    threshold: float | None = None,
+    head: object | None = None,
+) -> list[CoverageRow]:
+    """Claims (CLAIM_SCHEMA plus `article_order`) aligned into coverage rows, with near and missing outlets.
+
+    With criterion "learned" one same-fact head decides both: pairs at its align cut are grouped,
+    and an outlet with a pair at its lower near cut is listed as mentioning the fact, not missing it.
+    """
+    if scorer is None and config.criterion == "learned":
+        from compare.align import load_configured_head
+
+        head = head or load_configured_head(config)
+        scored = fact_pairs(claims, vectors, config, head=head)
+        pairs = decide_fact_pairs(scored, claims, config, threshold=config.align_probability or head.align_threshold)  # type: ignore[attr-defined]
+        groups = group_claims(claims["claim_id"].to_list(), pairs)
+        return _with_near_pairs(_coverage(claims, groups, outlets), claims, scored, config.near_probability or head.near_threshold)  # type: ignore[attr-defined]
+    pairs = align_claims(claims, vectors, config, scorer=scorer, threshold=threshold)  # type: ignore[arg-type]
+    groups = group_claims(claims["claim_id"].to_list(), pairs)
+    return _with_near(_coverage(claims, groups, outlets), claims, vectors, config.near_similarity)
+
+
 def stored_claims(index: Index, article_ids: Sequence[str], settings: Settings) -> tuple[pl.DataFrame, np.ndarray] | None:
     """The snapshot's claims of `article_ids` (STORED_CLAIM_SCHEMA) and its claim vectors, or None
     when the snapshot predates stored claims. Vectors made with another claim model are not used
@@ -319,9 +366,7 @@ def report_for_articles(
     )
     if scorer is not None and progress:
         progress(f"re-ranking claim pairs with {settings.align.reranker}")
-    pairs = align_claims(claims, vectors, settings.align, scorer=scorer, threshold=threshold)
-    groups = group_claims(claims["claim_id"].to_list(), pairs)
-    coverage = _with_near(_coverage(claims, groups, outlets), claims, vectors, settings.align.near_similarity)
+    coverage = coverage_rows(claims, vectors, settings.align, outlets, scorer=scorer, threshold=threshold)
     multi_outlet = len(outlets) > 1
     shared = tuple(row for row in coverage if multi_outlet and not row.missing and not row.near)
     unique = tuple(row for row in coverage if multi_outlet and len(row.present) == 1 and not row.near)

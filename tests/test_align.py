@@ -89,7 +89,7 @@ def test_align_with_hashing_embedder_pairs_the_same_sentence() -> None:
         "The weather was hot across the region.",
     ]
     claims = pl.DataFrame({"claim_id": ["ap:0", "ap:1", "bbc:0", "bbc:1"], "outlet": ["AP", "AP", "BBC", "BBC"]})
-    pairs = align_claims(claims, HashingEmbedder(512).encode(texts), AlignConfig())
+    pairs = align_claims(claims, HashingEmbedder(512).encode(texts), AlignConfig(criterion="margin"))
     assert pairs.select("left_claim_id", "right_claim_id").rows() == [("ap:0", "bbc:0")]
 
 

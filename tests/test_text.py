@@ -513,3 +513,19 @@ def test_sentence_longer_than_the_claim_limit_is_cut_into_windows() -> None:
     assert all(len(claim.text) <= text_module.MAX_CLAIM_CHARS for claim in claims)
     assert_offsets_exact(article)
     assert " ".join(claim.text for claim in claims) == article
+
+
+def test_split_fact_units_keeps_offsets_and_short_pieces() -> None:
+    from compare.text import split_fact_units
+
+    text = (
+        "The council voted 7-2 to close the bridge; repairs will cost $4 million over the coming year.\n\n"
+        "Roe said it was needed, but critics said the vote was rushed through without any debate."
+    )
+    units = split_fact_units(text)
+    assert [u.text for u in units] == [
+        "The council voted 7-2 to close the bridge",
+        "repairs will cost $4 million over the coming year.",
+        "Roe said it was needed, but critics said the vote was rushed through without any debate.",
+    ]
+    assert all(text[u.start:u.end] == u.text for u in units) and [u.position for u in units] == [0, 1, 2]
