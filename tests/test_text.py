@@ -504,6 +504,14 @@ def test_huge_article_is_analysed_only_up_to_the_limit() -> None:
 def test_normal_article_is_analysed_whole() -> None:
     for text in _normal_texts():
         assert text_module.analysed_length(text) == len(text)
+        assert text_module.analysed_chars(text, split_claims(text)) == len(text)
+
+
+def test_claims_per_article_are_capped() -> None:
+    crafted = "Word one two. " * 20_000
+    claims = split_claims(crafted)
+    assert len(claims) == text_module.MAX_CLAIMS_PER_ARTICLE
+    assert text_module.analysed_chars(crafted, claims) == claims[-1].end < len(crafted)
 
 
 def test_sentence_longer_than_the_claim_limit_is_cut_into_windows() -> None:
