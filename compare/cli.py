@@ -82,11 +82,11 @@ def _user_errors() -> Iterator[None]:
     from compare.index import IndexBuildError, IndexMissingError, SnapshotDamagedError
     from compare.report import UnknownStoryError
     from compare.rerank import RerankerError
-    from compare.store import StoreLockedError
+    from compare.store import CorpusDamagedError, StoreLockedError
 
     try:
         yield
-    except (ConfigError, UserError, ModelLoadError, RerankerError, IndexMissingError, IndexBuildError, SnapshotDamagedError, UnknownStoryError, StoreLockedError) as error:
+    except (ConfigError, UserError, ModelLoadError, RerankerError, IndexMissingError, IndexBuildError, SnapshotDamagedError, UnknownStoryError, StoreLockedError, CorpusDamagedError) as error:
         _fail(str(error))
     except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
         _fail(f"{error.filename}: {error.strerror}")
@@ -457,6 +457,7 @@ def index_build(
 
     Example: compare index build --home ./data --keep 3 --engine ray --ray-address auto
     """
+    from compare.embed import ModelLoadError
     from compare.index import BuildLockedError, IndexBuildError, build_index
     from compare.store import Store
 
@@ -467,8 +468,8 @@ def index_build(
                 built = build_index(Store(settings.home), settings, progress=_index_progress(progress), full=full, keep=keep)
         except BuildLockedError as error:
             _fail(str(error), EXIT_LOCKED)
-        except IndexBuildError as error:
-            _fail(str(error), EXIT_BUILD_FAILED)
+        except (IndexBuildError, ModelLoadError) as error:  # a model that cannot load fails the build: exit 3
+            _fail(f"{error}; previous snapshot kept" if isinstance(error, ModelLoadError) else str(error), EXIT_BUILD_FAILED)
     manifest = built.manifest
     if as_json:
         from dataclasses import asdict

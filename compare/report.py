@@ -392,8 +392,22 @@ def report_for_articles(
         unique=unique,
         divergences=divergences,
         findings=findings,
-        notes=tuple(note for note in (nlp_note(),) if note),
+        notes=tuple(note for note in (nlp_note(), *_partly_analysed(members, claims)) if note),
     )
+
+
+def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
+    """One note per article analysed only in part (past text.MAX_ANALYSED_CHARS or the claim limit)."""
+    from compare.text import MAX_CLAIMS_PER_ARTICLE, analysed_length
+
+    ends = dict(claims.group_by("article_id").agg(pl.col("end").max(), pl.len().alias("count")).select("article_id", pl.struct("end", "count")).iter_rows())
+    notes = []
+    for article_id, outlet, text in members.select("id", "outlet", "text").iter_rows():
+        found = ends.get(article_id) or {"end": 0, "count": 0}
+        analysed = found["end"] if found["count"] >= MAX_CLAIMS_PER_ARTICLE else analysed_length(text)
+        if analysed < len(text):
+            notes.append(f"{outlet} article {article_id} was analysed up to character {analysed:,} of {len(text):,} (longer texts are analysed in part)")
+    return notes
 
 
 def flagged_claims(report: StoryReport) -> set[tuple[str, int, int]]:

@@ -30,6 +30,10 @@ class StoreLockedError(RuntimeError):
     """Another process holds the store's lock (a concurrent ingest or build)."""
 
 
+class CorpusDamagedError(RuntimeError):
+    """A corpus file (articles or versions) cannot be read; the message names it. Nothing is changed."""
+
+
 @dataclass(frozen=True)
 class Reject:
     """One input record that was not ingested, and why; written to the rejects file."""
@@ -62,6 +66,8 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        # mkstemp creates 0600; the file gets what any new file of this user gets (the umask).
+        os.chmod(tmp, 0o666 & ~_current_umask())
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
@@ -73,6 +79,12 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
             os.close(dir_fd)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def remove_stale_temporaries(paths: Sequence[Path], *, older_than_seconds: float = 0.0) -> list[str]:
@@ -122,9 +134,10 @@ class Store:
         report of one story does not load the whole corpus)."""
         if not self.articles_path.exists():
             return empty_frame(ARTICLE_SCHEMA)
-        if ids is None:
-            return conform(pl.read_parquet(self.articles_path), ARTICLE_SCHEMA)
-        return conform(pl.scan_parquet(self.articles_path).filter(pl.col("id").is_in(list(ids))).collect(), ARTICLE_SCHEMA)
+        with _damage(self.articles_path):
+            if ids is None:
+                return conform(pl.read_parquet(self.articles_path), ARTICLE_SCHEMA)
+            return conform(pl.scan_parquet(self.articles_path).filter(pl.col("id").is_in(list(ids))).collect(), ARTICLE_SCHEMA)
 
     def corpus_version(self) -> str:
         """Changes whenever the corpus file is rewritten; derived indexes record it to detect staleness."""
@@ -137,7 +150,8 @@ class Store:
         """Superseded versions of re-crawled articles (VERSION_SCHEMA), oldest first."""
         if not self.versions_path.exists():
             return empty_frame(VERSION_SCHEMA)
-        return conform(pl.read_parquet(self.versions_path), VERSION_SCHEMA)
+        with _damage(self.versions_path):
+            return conform(pl.read_parquet(self.versions_path), VERSION_SCHEMA)
 
     def superseded_ids(self) -> dict[str, str]:
         """Each superseded article id -> the id of the latest version of its URL (chains resolved)."""
@@ -200,6 +214,18 @@ class Store:
     def lock(self, *, wait: bool = True) -> contextlib.AbstractContextManager[None]:
         """Exclusive lock on the home; with wait=False a held lock raises StoreLockedError at once."""
         return file_lock(self.home / ".lock", wait=wait, busy=lambda: StoreLockedError(f"{self.home} is locked by another compare process"))
+
+
+@contextlib.contextmanager
+def _damage(path: Path) -> Iterator[None]:
+    """A truncated or foreign file is a CorpusDamagedError naming it, not a traceback."""
+    try:
+        yield
+    except (pl.exceptions.PolarsError, ValueError, OSError) as error:
+        if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM):
+            raise
+        first = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise CorpusDamagedError(f"{path}: unreadable corpus file ({first}); restore it from a backup or ingest again into a new home") from error
 
 
 @contextlib.contextmanager

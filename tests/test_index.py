@@ -713,3 +713,23 @@ def test_temporary_files_of_killed_writes_are_removed_by_the_next_run(home: Path
     leftover.write_bytes(b"half a file")
     ingest_records(home, records[3:], "second")
     assert not leftover.exists()
+
+
+def test_a_truncated_corpus_is_one_line_everywhere(home: Path) -> None:
+    ingest_records(home, demo_records(), "all")
+    corpus = home / "corpus" / "articles.parquet"
+    corpus.write_bytes(corpus.read_bytes()[:100])
+    for command in (["dedup"], ["stories"], ["index", "build"], ["history", "https://example.org/x"]):
+        result = runner.invoke(app, [*command, "--home", str(home), "--model", "hashing"] if command[0] != "history" else [*command, "--home", str(home)])
+        assert result.exit_code in (2, EXIT_BUILD_FAILED), (command, result.output)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert "Traceback" not in result.output and len(errors) == 1 and str(corpus) in errors[0], (command, result.output)
+
+
+def test_files_written_atomically_follow_the_umask(home: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        ingest_records(home, demo_records()[:2], "first")
+    finally:
+        os.umask(previous)
+    assert (home / "corpus" / "articles.parquet").stat().st_mode & 0o777 == 0o644

@@ -61,7 +61,7 @@ from compare.index.stages import (
 )
 from compare.progress import StageProgress
 from compare.schema import ARTICLE_REF_COLUMNS
-from compare.store import Store
+from compare.store import CorpusDamagedError, Store
 
 BuildProgress = StageProgress
 Notice = Callable[[str], None]
@@ -122,6 +122,8 @@ def _read_corpus(store: Store, previous_refs: pl.DataFrame | None) -> Corpus:
     try:
         with store.lock():
             articles, version, renamed = store.articles(), store.corpus_version(), store.superseded_ids()
+    except CorpusDamagedError as error:
+        raise IndexBuildError(f"{error}; previous snapshot kept") from error
     except (OSError, ValueError, pl.exceptions.PolarsError) as error:
         raise IndexBuildError(f"{store.articles_path}: corrupt or unreadable corpus ({short_error(error)}); previous snapshot kept") from error
     known = set(previous_refs["id"].to_list()) if previous_refs is not None else set()
