@@ -181,8 +181,10 @@ def run_mrpc(embedder: CachedEmbedder, fit: list[LabelledPair], score: list[Labe
             "min_similarity": fitted.min_similarity,
             **({"min_margin": fitted.min_margin, "margin_k": fitted.margin_k} if variant.criterion == "margin" else {}),
         }
-    # The shipped default, unfitted, for reference.
-    default = AlignConfig()
+    # The shipped margin thresholds, unfitted, for reference. The default criterion is "learned" (a
+    # same-fact head over a story's claims: ranks, story-rare words, positions), which isolated MRPC
+    # pairs cannot feed; benchmarks/divergence.py measures it on whole stories.
+    default = replace(AlignConfig(), criterion="margin")
     score_candidates, score_pairs_gold = mining_candidates(embedder, score, default)
     mining["default AlignConfig"] = mining_prf(score_candidates, score_pairs_gold, default)
     result["mining"] = mining
