@@ -6,7 +6,7 @@ some carry (and who left them out), and aligned claims that disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -306,8 +306,34 @@ def build_report(
     story_id = resolve_story(index, story_or_article_id)
     member_ids = index.stories.filter(pl.col("story_id") == story_id)["article_id"]
     members = articles.filter(pl.col("id").is_in(member_ids.implode()))
+    document = stored_facts(index, story_id, member_ids.to_list(), settings)
     stored = stored_claims(index, member_ids.to_list(), settings)
+    if document is not None and stored is not None:
+        claims = {
+            row["claim_id"]: ClaimRef(row["claim_id"], row["article_id"], row["outlet"], row["start"], row["end"], row["text"])
+            for row in stored[0].iter_rows(named=True)
+        }
+        try:
+            return _report_from_facts(members, index, story_id, settings, decode_facts(document, claims))
+        except KeyError:
+            pass  # a claim it names is gone: computed below
     return report_for_articles(members, settings, story_id=story_id, index=index, embedder=embedder, progress=progress, stored=stored)
+
+
+def _report_from_facts(members: pl.DataFrame, index: Index, story_id: str, settings: Settings, parts: dict[str, tuple]) -> StoryReport:
+    members = _by_time(members)
+    refs = tuple(_article_ref(row) for row in members.iter_rows(named=True))
+    dated = [ref.published for ref in refs if ref.published]
+    return StoryReport(
+        story_id=story_id,
+        title=next((ref.title for ref in refs if ref.title), story_id),
+        first_published=min(dated) if dated else None,
+        last_published=max(dated) if dated else None,
+        outlets=tuple(sorted({ref.outlet for ref in refs})),
+        articles=refs,
+        wire_copies=_wire_copies(members, index, settings.minhash),
+        **parts,
+    )
 
 
 def _claim_vectors(
@@ -408,6 +434,109 @@ def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
         if analysed < len(text):
             notes.append(f"{outlet} article {article_id} was analysed up to character {analysed:,} of {len(text):,} (longer texts are analysed in part)")
     return notes
+
+
+# --------------------------------------------------------------------------- facts stored by the build
+# The build's facts stage (compare.index.stages.FactsStage) runs report_for_articles for every story
+# several outlets cover and stores what it found as one JSON document per story, claims named by id,
+# so a report reads it back instead of aligning and parsing again (and loads no model).
+
+# Bump when alignment, the detectors or ranking change what a report finds for the same claims.
+FACTS_VERSION = 1
+
+
+def facts_key(settings: Settings) -> str:
+    """What stored facts depend on besides the claims: alignment settings and head, the claim model,
+    whether the parse-based detectors ran, and FACTS_VERSION. Stored facts with another key are not used."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from compare.align import load_configured_head
+    from compare.diverge import nlp_available
+    from compare.embed import make_embedder
+
+    head = load_configured_head(settings.align) if settings.align.criterion == "learned" else None
+    document = {
+        "version": FACTS_VERSION, "align": asdict(settings.align), "claim_model": make_embedder(settings.claim_embed).name,
+        "nlp": nlp_available(), "head": json.dumps(asdict(head), sort_keys=True, default=str) if head is not None else None,
+    }
+    return hashlib.blake2b(json.dumps(document, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
+def members_key(article_ids: Sequence[str]) -> str:
+    """A story's membership as a short hash: stored facts are used only for exactly these articles."""
+    import hashlib
+
+    return hashlib.blake2b("\x1f".join(sorted(article_ids)).encode(), digest_size=8).hexdigest()
+
+
+def encode_facts(report: StoryReport) -> str:
+    """The report's coverage, divergences, findings and notes as JSON, claims by id."""
+    import json
+
+    def row(r: CoverageRow) -> dict[str, object]:
+        return {"group_id": r.group_id, "claims": [c.claim_id for c in r.claims], "present": list(r.present), "missing": list(r.missing), "near": list(r.near)}
+
+    def divergence(d: Divergence) -> dict[str, object]:
+        return {"kind": d.kind, "group_id": d.group_id, "subject": d.subject, "confidence": d.confidence,
+                "sides": [{"value": side.value, "claims": [c.claim_id for c in side.claims]} for side in d.sides]}
+
+    position = {d: i for i, d in enumerate(report.divergences)}
+    findings = [
+        {"rank": f.rank, "kind": f.kind, "headline": f.headline, "confidence": f.confidence, "importance": f.importance, "score": f.score,
+         "group_id": f.group_id, "divergence": position.get(f.divergence) if f.divergence is not None else None,
+         "fact": [c.claim_id for c in f.fact], "missing": list(f.missing), "timing": f.timing}
+        for f in report.findings
+    ]
+    return json.dumps({
+        "shared": [row(r) for r in report.shared], "partial": [row(r) for r in report.partial], "unique": [row(r) for r in report.unique],
+        "divergences": [divergence(d) for d in report.divergences], "findings": findings, "notes": list(report.notes),
+    }, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_facts(document: str, claims: Mapping[str, ClaimRef]) -> dict[str, tuple]:
+    """encode_facts back to the StoryReport fields it holds; KeyError when a claim is not in `claims`."""
+    import json
+
+    from compare.diverge import DivergenceSide
+
+    data = json.loads(document)
+    refs = lambda ids: tuple(claims[i] for i in ids)  # noqa: E731
+
+    def row(r: dict) -> CoverageRow:
+        return CoverageRow(r["group_id"], refs(r["claims"]), tuple(r["present"]), tuple(r["missing"]), tuple(r["near"]))
+
+    divergences = tuple(
+        Divergence(d["kind"], d["group_id"], d["subject"], tuple(DivergenceSide(side["value"], refs(side["claims"])) for side in d["sides"]), d["confidence"])
+        for d in data["divergences"]
+    )
+    findings = tuple(
+        Finding(f["rank"], f["kind"], f["headline"], f["confidence"], f["importance"], f["score"], f["group_id"],
+                divergences[f["divergence"]] if f["divergence"] is not None else None, refs(f["fact"]), tuple(f["missing"]), f["timing"])
+        for f in data["findings"]
+    )
+    return {
+        "shared": tuple(row(r) for r in data["shared"]), "partial": tuple(row(r) for r in data["partial"]),
+        "unique": tuple(row(r) for r in data["unique"]), "divergences": divergences, "findings": findings, "notes": tuple(data["notes"]),
+    }
+
+
+def stored_facts(index: Index, story_id: str, article_ids: Sequence[str], settings: Settings) -> str | None:
+    """The facts document the build stored for this story, when it was made for exactly these
+    articles under these settings; else None (the report is then computed)."""
+    from compare.index import snapshot_facts
+
+    try:
+        rows = snapshot_facts(index.path, [story_id])
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        return None
+    if rows.height != 1:
+        return None
+    record = rows.row(0, named=True)
+    if record["members"] != members_key(article_ids) or record["key"] != facts_key(settings):
+        return None
+    return record["document"]
 
 
 def flagged_claims(report: StoryReport) -> set[tuple[str, int, int]]:

@@ -25,6 +25,7 @@ from compare.config import Settings, load_settings
 from compare.demo import demo_corpus_text
 from compare.embed import HashingEmbedder
 from compare.index import (
+    SNAPSHOT_FORMAT,
     VECTORS,
     IndexBuildError,
     build_index,
@@ -568,11 +569,12 @@ def test_the_stage_pipeline_builds_the_demo_as_the_first_version_did(home: Path)
 def test_every_stage_is_timed_and_counted_in_the_manifest(home: Path) -> None:
     ingest_records(home, demo_records(), "all")
     manifest = build_index(Store(home), settings_for(home)).manifest
-    stages = ("claims", "dedup", "embed", "stories", "claim_vectors")
+    stages = ("claims", "dedup", "embed", "stories", "claim_vectors", "facts")
     assert set(stages) <= set(manifest.seconds) and set(manifest.stages) == set(stages)
     assert all(manifest.stages[stage]["mode"] == "full" for stage in stages)
     assert manifest.stages["claims"]["claims"] == manifest.claims > 0
     assert manifest.claim_vectors == manifest.stages["claim_vectors"]["claims"] > 0  # both demo stories have 3+ outlets
+    assert manifest.stages["facts"] == {"mode": "full", "stories": 2, "computed": 2}
 
 
 def test_a_report_reads_claims_vectors_and_wire_evidence_from_the_snapshot(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -597,8 +599,10 @@ def test_a_report_reads_claims_vectors_and_wire_evidence_from_the_snapshot(home:
     )
     monkeypatch.setattr(report, "claims_frame", no_split)
     monkeypatch.setattr(dedup, "describe_copy", no_split)
+    monkeypatch.setattr(report, "coverage_rows", no_split)  # facts come from the build: no alignment either
+    monkeypatch.setattr(report, "find_divergences", no_split)
     stored = report.build_report(articles, index, story, settings, embedder=NoModel())
-    for part in ("shared", "partial", "unique", "divergences", "wire_copies"):
+    for part in ("shared", "partial", "unique", "divergences", "findings", "notes", "wire_copies"):
         assert getattr(stored, part) == getattr(recomputed, part), part
     assert stored.wire_copies and stored.divergences
 
@@ -651,7 +655,7 @@ def test_a_snapshot_of_the_previous_format_is_rebuilt_with_a_message(home: Path)
     (index.path / "claims.parquet").unlink()
     result = runner.invoke(app, ["stories", "--home", str(home), "--model", "hashing", "--format", "json"])
     assert result.exit_code == 0 and "built by an older version" in result.stderr
-    assert load_index(Store(home)).manifest.format == 3
+    assert load_index(Store(home)).manifest.format == SNAPSHOT_FORMAT
 
 
 # --------------------------------------------------------------------------- damaged snapshots
@@ -733,3 +737,25 @@ def test_files_written_atomically_follow_the_umask(home: Path) -> None:
     finally:
         os.umask(previous)
     assert (home / "corpus" / "articles.parquet").stat().st_mode & 0o777 == 0o644
+
+
+def test_unchanged_stories_keep_their_stored_facts_and_other_settings_are_not_read(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from compare import report
+
+    records = demo_records()
+    ingest_records(home, records[:8], "first")  # the heat-wave story lacks one article
+    build_index(Store(home), settings_for(home))
+    ingest_records(home, records[8:], "second")
+    second = build_index(Store(home), settings_for(home))
+    assert second.manifest.stages["facts"]["computed"] == 1 and second.manifest.stages["facts"]["stories"] == 2  # only the story that changed
+
+    settings = settings_for(home)
+    looser = replace(settings, align=replace(settings.align, align_probability=0.5))
+    articles = Store(home).articles()
+    story = max(report.list_stories(articles, second), key=lambda s: len(s.outlets)).story_id
+    member_ids = second.stories.filter(pl.col("story_id") == story)["article_id"].to_list()
+    assert report.stored_facts(second, story, member_ids, settings) is not None
+    assert report.stored_facts(second, story, member_ids, looser) is None  # computed for the settings asked
+    assert report.stored_facts(second, story, member_ids[1:], settings) is None

@@ -17,6 +17,8 @@ from compare.index.snapshot import (
     CLAIMS,
     COPIES,
     COPY_SCHEMA,
+    FACTS,
+    FACTS_SCHEMA,
     DIFF_SCHEMA,
     KEEP_SNAPSHOTS,
     MANIFEST,
@@ -42,6 +44,7 @@ from compare.index.snapshot import (
     snapshot_claim_vectors,
     snapshot_claims,
     snapshot_copies,
+    snapshot_facts,
     snapshot_refs,
     snapshot_status,
     snapshots_dir,
@@ -50,10 +53,10 @@ from compare.index.snapshot import (
 )
 
 __all__ = [
-    "CLAIMS", "CLAIM_VECTORS", "COPIES", "COPY_SCHEMA", "DIFF_SCHEMA", "KEEP_SNAPSHOTS", "MANIFEST", "REFS", "SNAPSHOT_FILES",
+    "CLAIMS", "CLAIM_VECTORS", "COPIES", "COPY_SCHEMA", "FACTS", "FACTS_SCHEMA", "DIFF_SCHEMA", "KEEP_SNAPSHOTS", "MANIFEST", "REFS", "SNAPSHOT_FILES",
     "SNAPSHOT_FORMAT", "STORED_CLAIM_SCHEMA", "VECTORS", "BuildLockedError", "BuildProgress", "Index", "IndexBuildError",
     "IndexMissingError", "Manifest", "SnapshotDamagedError", "SnapshotStatus", "build_index", "build_lock", "build_stages", "claim_model_name",
     "current_clusters", "current_path", "diff_snapshots", "ensure_index", "list_snapshots", "load_index", "load_snapshot",
-    "prune_snapshots", "run_stages", "settings_fingerprint", "snapshot_claim_vectors", "snapshot_claims", "snapshot_copies",
+    "prune_snapshots", "run_stages", "settings_fingerprint", "snapshot_claim_vectors", "snapshot_claims", "snapshot_copies", "snapshot_facts",
     "snapshot_refs", "snapshot_status", "snapshots_dir", "stable_ids", "stale_reason", "verify_snapshot",
 ]

@@ -28,6 +28,7 @@ from compare.index.snapshot import (
     CLAIM_VECTORS,
     CLAIMS,
     COPIES,
+    FACTS,
     REFS,
     SNAPSHOT_FORMAT,
     VECTORS,
@@ -53,6 +54,7 @@ from compare.index.stages import (
     ClaimsStage,
     ClaimVectorsStage,
     Corpus,
+    FactsStage,
     Previous,
     Stage,
     StageResult,
@@ -75,6 +77,7 @@ def build_stages(settings: Settings, embedder: Embedder) -> list[Stage]:
         ArticleVectorsStage(embedder, settings.embed),
         StoriesStage(settings.stories),
         ClaimVectorsStage(settings.claim_embed, settings.home, settings.index.precompute_claims_min_outlets),
+        FactsStage(settings, settings.index.precompute_claims_min_outlets),
     ]
 
 
@@ -248,6 +251,7 @@ def _write(
         CLAIMS: parquet_writer(claims),
         CLAIM_VECTORS: vectors_writer(built["claim_vectors"]),
         COPIES: parquet_writer(built["copies"]),
+        FACTS: parquet_writer(built["facts"]),
     }
     return write_snapshot(store, manifest, writers, report)
 

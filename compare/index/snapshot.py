@@ -36,19 +36,30 @@ from compare.store import Store, file_lock, remove_stale_temporaries
 
 MANIFEST = "manifest.json"
 KEEP_SNAPSHOTS = 2
-# 3: claims, claim vectors and wire-copy evidence are stored, so reports read instead of recomputing.
-SNAPSHOT_FORMAT = 3
+# 3: claims, claim vectors and wire-copy evidence are stored, so reports read instead of recomputing;
+# 4: and what each multi-outlet story's report finds (facts.parquet).
+SNAPSHOT_FORMAT = 4
 VECTORS = "article_vectors.npy"
 REFS = "articles.parquet"
 CLAIMS = "claims.parquet"
 CLAIM_VECTORS = "claim_vectors.npy"
 COPIES = "copies.parquet"
-PARQUET_FILES = ("clusters.parquet", "stories.parquet", REFS, CLAIMS, COPIES)
+FACTS = "facts.parquet"
+PARQUET_FILES = ("clusters.parquet", "stories.parquet", REFS, CLAIMS, COPIES, FACTS)
 SNAPSHOT_FILES = (*PARQUET_FILES, VECTORS, CLAIM_VECTORS)
 
 # Claims as stored: CLAIM_SCHEMA plus the row of the claim's vector in claim_vectors.npy (null when
 # the claim was not embedded at build time: its story had fewer outlets than the build embeds).
 STORED_CLAIM_SCHEMA: dict[str, pl.DataType] = {**CLAIM_SCHEMA, "vector_row": pl.Int32()}
+
+# What a report finds in a story several outlets cover, computed by the build (report.encode_facts):
+# used by `compare report` when `members` (report.members_key) and `key` (report.facts_key) match.
+FACTS_SCHEMA: dict[str, pl.DataType] = {
+    "story_id": pl.String(),
+    "members": pl.String(),
+    "key": pl.String(),
+    "document": pl.String(),
+}
 
 # Wire-copy evidence: one row per copy (a cluster member that is not its source), the
 # dedup.CopyDetail as JSON (spans, own ranges, sentence diff), so reports never re-shingle.
@@ -209,6 +220,14 @@ def snapshot_claims(path: Path, article_ids: list[str] | None = None) -> pl.Data
 def snapshot_claim_vectors(path: Path) -> np.ndarray:
     """The stored claim vectors, memory-mapped (rows are read only when indexed)."""
     return np.load(path / CLAIM_VECTORS, allow_pickle=False, mmap_mode="r")
+
+
+def snapshot_facts(path: Path, story_ids: list[str] | None = None) -> pl.DataFrame:
+    """FACTS_SCHEMA rows of a snapshot (of `story_ids` only)."""
+    frame = pl.scan_parquet(path / FACTS)
+    if story_ids is not None:
+        frame = frame.filter(pl.col("story_id").is_in(story_ids))
+    return conform(frame.collect(), FACTS_SCHEMA)
 
 
 def snapshot_copies(path: Path, cluster_ids: list[str] | None = None) -> pl.DataFrame:
@@ -475,7 +494,9 @@ def verify_snapshot(path: Path) -> list[str]:
         return [str(error)]
     problems = []
     # A snapshot of an older format is checked for the files it was written with.
-    expected = SNAPSHOT_FILES if manifest.format >= 3 else ("clusters.parquet", "stories.parquet", REFS, VECTORS)
+    expected = {4: SNAPSHOT_FILES, 3: tuple(name for name in SNAPSHOT_FILES if name != FACTS)}.get(
+        min(manifest.format, SNAPSHOT_FORMAT), ("clusters.parquet", "stories.parquet", REFS, VECTORS)
+    )
     for name in expected:
         record = manifest.files.get(name)
         if not (path / name).exists():
@@ -507,6 +528,7 @@ def verify_snapshot(path: Path) -> list[str]:
             claims = pl.read_parquet(path / CLAIMS, columns=["article_id", "vector_row"])
             claim_vectors = np.load(path / CLAIM_VECTORS, allow_pickle=False, mmap_mode="r")
             copies = conform(pl.read_parquet(path / COPIES), COPY_SCHEMA)
+            facts = conform(pl.read_parquet(path / FACTS), FACTS_SCHEMA) if manifest.format >= 4 else pl.DataFrame(schema=FACTS_SCHEMA)
         except (OSError, ValueError, pl.exceptions.PolarsError) as error:
             return [f"{path}: unreadable file ({short_error(error)})"]
         rows = claims["vector_row"].drop_nulls()
@@ -515,6 +537,7 @@ def verify_snapshot(path: Path) -> list[str]:
             (claim_vectors.shape[0] == manifest.claim_vectors == rows.len(), f"{CLAIM_VECTORS} has {claim_vectors.shape[0]} rows, {rows.len()} claims point at one, manifest says {manifest.claim_vectors}"),
             (rows.len() == 0 or (int(rows.min()) >= 0 and int(rows.max()) < claim_vectors.shape[0]), f"{CLAIMS} points outside {CLAIM_VECTORS}"),
             (set(copies["article_id"].to_list()) <= set(clusters["article_id"].to_list()), f"{COPIES} names articles in no cluster"),
+            (set(facts["story_id"].to_list()) <= set(stories["story_id"].to_list()), f"{FACTS} names stories not in the snapshot"),
         ]
     return problems + [f"{path}: {message}" for ok, message in checks if not ok]
 

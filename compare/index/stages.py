@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
-from compare.config import EmbedConfig, MinHashConfig, StoryConfig
+from compare.config import EmbedConfig, MinHashConfig, Settings, StoryConfig
 from compare.distributed import Engine, batched_embedder, map_texts
 from compare.embed import Embedder
 from compare.progress import StepProgress
@@ -29,12 +29,15 @@ from compare.index.snapshot import (
     CLAIMS,
     COPIES,
     COPY_SCHEMA,
+    FACTS,
+    FACTS_SCHEMA,
     STORED_CLAIM_SCHEMA,
     VECTORS,
     Manifest,
     checked_file,
     load_checked_vectors,
     snapshot_copies,
+    snapshot_facts,
     stable_ids,
 )
 from compare.schema import CLAIM_SCHEMA, CLUSTER_SCHEMA, STORY_SCHEMA, conform
@@ -93,6 +96,16 @@ class Previous:
         if vectors is None or vectors.ndim != 2 or embedded.height != vectors.shape[0]:
             return {}
         return dict(zip(embedded["text"].to_list(), vectors[embedded["vector_row"].to_numpy()], strict=True))
+
+    @cached_property
+    def facts(self) -> pl.DataFrame | None:
+        """The stored report facts (reused per story when members and facts settings match)."""
+        if checked_file(self.path, self.manifest, FACTS) is None:
+            return None
+        try:
+            return snapshot_facts(self.path)
+        except (OSError, ValueError, pl.exceptions.PolarsError):
+            return None
 
     @cached_property
     def copies(self) -> pl.DataFrame | None:
@@ -326,3 +339,52 @@ class ClaimVectorsStage:
         stored = claims.with_columns(vector_row)
         stats = {"mode": "incremental" if known and len(missing) < len(set(texts)) else "full", "claims": len(texts), "embedded": embedded}
         return StageResult({"claims": conform(stored, STORED_CLAIM_SCHEMA), "claim_vectors": matrix, "claim_model": model}, stats)
+
+
+# --------------------------------------------------------------------------- facts (what each report finds)
+
+
+@dataclass(frozen=True)
+class FactsStage:
+    """What the report of every story covered by `min_outlets` or more outlets finds: claims aligned
+    into facts, divergences and omissions ranked (compare.report.report_for_articles), stored per
+    story so `compare report` reads it and loads no model (the spaCy parse included). A story whose
+    members and facts settings are unchanged keeps the previous snapshot's document.
+
+    Takes the whole Settings: it makes reports, which read the alignment, claim-model and dedup settings.
+    """
+
+    settings: Settings
+    min_outlets: int
+    name: str = "facts"
+    label: str = "aligning facts"
+
+    def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
+        from compare.report import encode_facts, facts_key, members_key, report_for_articles
+
+        if self.min_outlets <= 0:
+            return StageResult({"facts": pl.DataFrame(schema=FACTS_SCHEMA)}, {"mode": "off", "stories": 0})
+        articles, stories = corpus.articles, built["stories"]
+        claims: pl.DataFrame = built["claims"]
+        vectors: np.ndarray = built["claim_vectors"]
+        wanted = set(multi_outlet_articles(articles, stories, self.min_outlets))
+        members = stories.filter(pl.col("article_id").is_in(list(wanted))).group_by("story_id", maintain_order=True).agg("article_id")
+        key = facts_key(self.settings)
+        known = previous.facts if previous else None
+        reusable = {(row[0], row[1]): row[3] for row in known.filter(pl.col("key") == key).iter_rows()} if known is not None else {}
+        rows, computed = [], 0
+        total = members.height
+        for done, (story_id, article_ids) in enumerate(members.iter_rows()):
+            progress(done, total)
+            story_members = members_key(article_ids)
+            document = reusable.get((story_id, story_members))
+            if document is None:
+                subset = articles.filter(pl.col("id").is_in(article_ids))
+                story_claims = claims.filter(pl.col("article_id").is_in(article_ids))
+                report = report_for_articles(subset, self.settings, story_id=story_id, stored=(story_claims, vectors))
+                document = encode_facts(report)
+                computed += 1
+            rows.append((story_id, story_members, key, document))
+        progress(total, total)
+        facts = pl.DataFrame(rows, schema=FACTS_SCHEMA, orient="row")
+        return StageResult({"facts": facts}, {"mode": "incremental" if reusable else "full", "stories": total, "computed": computed})
