@@ -124,15 +124,16 @@ def _check_home(home: Path, *, writing: bool = False) -> None:
         raise UserError(f"data home {home} does not exist and cannot be created: permission denied in {probe}")
 
 
-def _corpus_store(settings: Settings) -> Any:
-    """The Store of a home that holds articles. A missing or empty home is not a silent empty listing:
-    it is named, with the command that fills it (exit 1)."""
+def _corpus_store(settings: Settings, *, index_suffices: bool = False) -> Any:
+    """The Store of a home that holds articles (or, with `index_suffices`, snapshots: the index
+    commands work on a home whose every record was rejected). A missing or empty home is not a
+    silent empty listing: it is named, with the command that fills it (exit 1)."""
     from compare.store import Store
 
     home = settings.home
     _check_home(home)
     store = Store(home)
-    if not store.articles_path.exists():
+    if not store.articles_path.exists() and not (index_suffices and store.index_dir.is_dir()):
         missing = "" if home.is_dir() else " (no such folder)"
         _notice(f"no articles in {home}{missing}: add some with `compare ingest FILE --home {home}`")
         raise typer.Exit(1)
@@ -234,6 +235,7 @@ def ingest(
         inputs = ", ".join(str(path) for path in paths)
         empty = "no files in it" if summary.files_read == 0 else "empty"
         _notice(visible(f"warning: no records in {inputs} ({empty}): nothing ingested into {settings.home}"))
+        out.print("accepted 0, duplicate 0, rejected 0", highlight=False)  # the summary scripts parse (nightly.sh)
         raise typer.Exit(1)
     for reject in summary.rejects[:_REJECTS_SHOWN]:
         _notice(f"rejected {visible(reject.one_line())}")
@@ -562,7 +564,7 @@ def index_status(home: HomeOption = None, config: ConfigOption = None, list_form
 
     with _user_errors():
         settings = _settings(home, config)
-        store = _corpus_store(settings)
+        store = _corpus_store(settings, index_suffices=True)
         index = load_index(store)
         rows = snapshot_status(store)
     stale = "up to date" if index.manifest.corpus_version == store.corpus_version() else "stale: the corpus changed since"
@@ -589,7 +591,7 @@ def index_verify(
 
     with _user_errors():
         settings = _settings(home, config)
-        store = _corpus_store(settings)
+        store = _corpus_store(settings, index_suffices=True)
         if not current_path(store).is_symlink() and not list_snapshots(store):
             raise IndexMissingError(f"no index in {store.index_dir}; run `compare index build --home {settings.home}`")
         # The current snapshot itself, damaged or not: verify reads checksums before any file.
@@ -624,7 +626,7 @@ def index_diff(
 
     with _user_errors():
         settings = _settings(home, config)
-        store = _corpus_store(settings)
+        store = _corpus_store(settings, index_suffices=True)
         current = load_index(store).path
         names = [path.name for path in list_snapshots(store)]
         if since is None:
@@ -653,7 +655,7 @@ def index_prune(
 
     with _user_errors():
         settings = _settings(home, config)
-        removed = prune_snapshots(_corpus_store(settings), keep or settings.index.keep_snapshots)
+        removed = prune_snapshots(_corpus_store(settings, index_suffices=True), keep or settings.index.keep_snapshots)
     out.print(f"removed {len(removed)} snapshot(s){': ' + ', '.join(removed) if removed else ''}", highlight=False)
 
 

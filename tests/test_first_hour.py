@@ -59,6 +59,14 @@ def test_reading_an_empty_home_names_it_and_the_command_that_fills_it(tmp_path: 
     assert not (tmp_path / "index").exists()  # nothing built on nothing
 
 
+def test_index_commands_serve_a_home_whose_every_record_was_rejected(tmp_path: Path) -> None:
+    # what nightly.sh does when a night's files are all rejected: build, then verify and prune, all exit 0
+    assert _invoke("index", "build", "--home", str(tmp_path)).exit_code == 0
+    for command in (["index", "verify"], ["index", "prune"], ["index", "status"]):
+        assert _invoke(*command, "--home", str(tmp_path)).exit_code == 0, command
+    assert _invoke("stories", "--home", str(tmp_path)).exit_code == 1  # still no articles to list
+
+
 @pytest.mark.parametrize("command", READING_COMMANDS, ids=lambda command: " ".join(command))
 def test_reading_a_missing_home_says_there_is_no_such_folder(tmp_path: Path, command: list[str]) -> None:
     missing = tmp_path / "typo"
@@ -157,6 +165,7 @@ def test_ingest_of_an_empty_folder_is_a_warning_and_exit_1(tmp_path: Path) -> No
     result = _invoke("ingest", str(folder), "--home", str(home))
     assert result.exit_code == 1
     assert result.stderr == f"warning: no records in {folder} (no files in it): nothing ingested into {home}\n"
+    assert result.stdout == "accepted 0, duplicate 0, rejected 0\n"
 
 
 def test_ingest_of_an_empty_file_is_a_warning_and_exit_1(tmp_path: Path) -> None:
