@@ -209,6 +209,10 @@ def ingest(
 ) -> None:
     """Add articles to the corpus; bad records go to a rejects file, never abort the batch.
 
+    Past a few rejects, one line per cause with its count, and a hint for a file none of whose records
+    was usable (CSV in a .jsonl file, another separator, columns to --map). Exit codes: 0 ingested,
+    1 no usable record (or an empty file or folder), 2 bad option or path.
+
     Example: compare ingest articles.jsonl.gz --map outlet=source --map text=content_original --map published=date
     """
     from compare.ingest import ingest as ingest_paths
@@ -439,6 +443,8 @@ def report(
     device: DeviceOption = None,
 ) -> None:
     """Report one story: outlets, wire copy, shared claims, omissions, and claims that disagree.
+
+    Exit codes: 0 written, 1 the data home has no articles, 2 unknown id or bad option or path.
 
     Example: compare report s-1a2b3c4d5e --format html -o story.html
 
