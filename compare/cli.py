@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -18,6 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from compare.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from compare.store import Store
 
 app = typer.Typer(
     help=(
@@ -124,7 +127,7 @@ def _check_home(home: Path, *, writing: bool = False) -> None:
         raise UserError(f"data home {home} does not exist and cannot be created: permission denied in {probe}")
 
 
-def _corpus_store(settings: Settings, *, index_suffices: bool = False) -> Any:
+def _corpus_store(settings: Settings, *, index_suffices: bool = False) -> Store:
     """The Store of a home that holds articles (or, with `index_suffices`, snapshots: the index
     commands work on a home whose every record was rejected). A missing or empty home is not a
     silent empty listing: it is named, with the command that fills it (exit 1)."""
