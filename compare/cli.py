@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -18,6 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from compare.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from compare.store import Store
 
 app = typer.Typer(
     help=(
@@ -88,7 +91,7 @@ def _user_errors() -> Iterator[None]:
         yield
     except (ConfigError, UserError, ModelLoadError, RerankerError, IndexMissingError, IndexBuildError, SnapshotDamagedError, UnknownStoryError, StoreLockedError, CorpusDamagedError) as error:
         _fail(str(error))
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as error:
         _fail(f"{error.filename}: {error.strerror}")
     except OSError as error:
         import errno
@@ -104,6 +107,40 @@ def _settings(
 ) -> Settings:
     """Settings with the common flags (and any other section's flags, e.g. index={...}) over file and environment."""
     return load_settings(home, config_file=config, overrides={"embed": {"model": model, "device": device}, **sections})
+
+
+def _check_home(home: Path, *, writing: bool = False) -> None:
+    """A data home that is a file, lies under a file, or cannot be read (written, for ingest) is one
+    line naming it, exit 2, before any command touches it."""
+    import os
+
+    probe = home
+    while not probe.exists() and probe != probe.parent:  # exists() is False under a file, too
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == home else f"lies under {probe}, which is a file"
+        raise UserError(f"data home {home} {where}, not a folder: give --home a folder (it is created if missing)")
+    if probe == home:
+        if not os.access(home, os.R_OK | os.X_OK | (os.W_OK if writing else 0)):
+            raise UserError(f"data home {home}: permission denied (cannot {'write' if writing else 'read'} it)")
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"data home {home} does not exist and cannot be created: permission denied in {probe}")
+
+
+def _corpus_store(settings: Settings, *, index_suffices: bool = False) -> Store:
+    """The Store of a home that holds articles (or, with `index_suffices`, snapshots: the index
+    commands work on a home whose every record was rejected). A missing or empty home is not a
+    silent empty listing: it is named, with the command that fills it (exit 1)."""
+    from compare.store import Store
+
+    home = settings.home
+    _check_home(home)
+    store = Store(home)
+    if not store.articles_path.exists() and not (index_suffices and store.index_dir.is_dir()):
+        missing = "" if home.is_dir() else " (no such folder)"
+        _notice(f"no articles in {home}{missing}: add some with `compare ingest FILE --home {home}`")
+        raise typer.Exit(1)
+    return store
 
 
 def _progress() -> Progress:
@@ -162,6 +199,10 @@ def _emit_listing(frame: pl.DataFrame, list_format: ListFormat, title: str, tabl
             out.width = terminal_width
 
 
+_REJECTS_SHOWN = 5  # individual reject lines; past this, one line per cause with its count
+_REJECT_CAUSES_SHOWN = 10
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders: JSONL(.gz), CSV/TSV, Parquet, saved HTML pages, RSS/Atom feeds.")],
@@ -170,6 +211,10 @@ def ingest(
     config: ConfigOption = None,
 ) -> None:
     """Add articles to the corpus; bad records go to a rejects file, never abort the batch.
+
+    Past a few rejects, one line per cause with its count, and a hint for a file none of whose records
+    was usable (CSV in a .jsonl file, another separator, columns to --map). Exit codes: 0 ingested,
+    1 no usable record (or an empty file or folder), 2 bad option or path.
 
     Example: compare ingest articles.jsonl.gz --map outlet=source --map text=content_original --map published=date
     """
@@ -186,15 +231,31 @@ def ingest(
         for path in paths:
             if not path.exists():
                 raise UserError(f"{path}: no such file or folder")
+        _check_home(settings.home, writing=True)
         with _progress() as progress:
             task = progress.add_task("reading records", total=None)
             summary = ingest_paths(Store(settings.home), paths, mapping, progress=lambda n: progress.update(task, completed=n))
+    from compare.ingest import summarise_rejects
     from compare.untrusted import visible
 
-    for reject in summary.rejects[:10]:
-        err.print(f"rejected {visible(reject.one_line())}", highlight=False, markup=False)
-    if summary.rejected > 10:
-        err.print(f"... and {summary.rejected - 10} more rejects", highlight=False)
+    if summary.records_read == 0 and not summary.rejected:
+        inputs = ", ".join(str(path) for path in paths)
+        empty = "no files in it" if summary.files_read == 0 else "empty"
+        _notice(visible(f"warning: no records in {inputs} ({empty}): nothing ingested into {settings.home}"))
+        out.print("accepted 0, duplicate 0, rejected 0", highlight=False)  # the summary scripts parse (nightly.sh)
+        raise typer.Exit(1)
+    for reject in summary.rejects[:_REJECTS_SHOWN]:
+        _notice(f"rejected {visible(reject.one_line())}")
+    if summary.rejected > _REJECTS_SHOWN:
+        # thousands of records failing alike (a wrong --map, another format) are one line per cause
+        groups = summarise_rejects(summary.rejects)
+        _notice(f"{summary.rejected:,} rejects by cause:")
+        for group in groups[:_REJECT_CAUSES_SHOWN]:
+            _notice(f"  {visible(group.one_line())}")
+        if len(groups) > _REJECT_CAUSES_SHOWN:
+            _notice(f"  ... and {len(groups) - _REJECT_CAUSES_SHOWN} other causes (all in the rejects file)")
+    for hint in summary.hints:
+        _notice(f"hint: {visible(hint)}")
     line = f"accepted {summary.accepted}, duplicate {summary.duplicates}, rejected {summary.rejected}"
     if summary.versions:
         line += f"; {summary.versions} of the accepted are new versions of stored URLs (see `compare history URL`)"
@@ -226,11 +287,11 @@ def dedup(
     Example: compare dedup --partial --format csv
     """
     from compare.dedup import copy_listing, partial_reuse
-    from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config, model, device)
-        articles = Store(settings.home).articles()
+        store = _corpus_store(settings)
+        articles = store.articles()
         if partial:
             with err.status("finding reused passages") if err.is_terminal else nullcontext():
                 listing = partial_reuse(articles, settings.minhash)
@@ -240,7 +301,7 @@ def dedup(
             from compare.dedup import CopyDetail
             from compare.index import current_clusters
 
-            clusters, copies = current_clusters(Store(settings.home), settings, notice=_notice)
+            clusters, copies = current_clusters(store, settings, notice=_notice)
             details = {article_id: CopyDetail.from_json(detail) for article_id, detail in copies.select("article_id", "detail").iter_rows()}
             listing = copy_listing(articles, clusters, settings.minhash, details=details).filter(pl.col("outlets") >= min_outlets)
     if partial:
@@ -269,12 +330,12 @@ def stories(
     Example: compare stories --min-outlets 3 --format csv
     """
     from compare.report import list_stories
-    from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config, model, device)
+        store = _corpus_store(settings)
         index = _ensure_index(settings)
-        summaries = list_stories(Store(settings.home).articles(), index, min_outlets=min_outlets)
+        summaries = list_stories(store.articles(), index, min_outlets=min_outlets)
     if list_format is ListFormat.json:
         from compare.render import article_record
 
@@ -336,6 +397,12 @@ def _write_output_file(output: Path, text: str) -> None:
     from compare.untrusted import visible
     from compare.store import write_atomically
 
+    parent = output.parent
+    if not parent.is_dir():
+        why = "is not a folder" if parent.exists() or os.path.lexists(parent) else "does not exist"
+        raise UserError(f"cannot write {visible(str(output))}: the folder {visible(str(parent))} {why}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {visible(str(output))}: permission denied in the folder {visible(str(parent))}")
     try:
         status = os.lstat(output)
     except FileNotFoundError:
@@ -380,23 +447,28 @@ def report(
 ) -> None:
     """Report one story: outlets, wire copy, shared claims, omissions, and claims that disagree.
 
+    Exit codes: 0 written, 1 the data home has no articles, 2 unknown id or bad option or path.
+
     Example: compare report s-1a2b3c4d5e --format html -o story.html
 
     Example: compare report --query "militia depot Baghdad explosions" --format markdown
     """
-    from compare.report import build_report, find_story, resolve_story
-    from compare.store import Store
+    from compare.report import UnknownStoryError, build_report, find_story, resolve_story
 
     with _user_errors():
         if (story is None) == (query is None):
             raise UserError("give a story id, an article id, or --query TEXT (exactly one)")
         settings = _settings(home, config, model, device)
+        store = _corpus_store(settings)
         index = _ensure_index(settings)
-        store = Store(settings.home)
-        if query is not None:
-            story = find_story(store.articles(), index, query)
-            err.print(f"best match for the query: story {story}", highlight=False, markup=False)
-        story_id = resolve_story(index, story or "")
+        try:
+            if query is not None:
+                story = find_story(store.articles(), index, query)
+                err.print(f"best match for the query: story {story}", highlight=False, markup=False)
+            story_id = resolve_story(index, story or "")
+        except UnknownStoryError as error:
+            # the id may be right and the home wrong (a forgotten --home): say which home was searched
+            raise UserError(f"{error}; searched the home {settings.home} (`compare stories --home {settings.home}` lists its ids)") from error
         members = store.articles(index.stories.filter(pl.col("story_id") == story_id)["article_id"].to_list())
         with err.status("aligning claims") if err.is_terminal else nullcontext():
             built = build_report(members, index, story_id, settings)
@@ -419,6 +491,7 @@ def demo(
 
     with _user_errors(), tempfile.TemporaryDirectory(prefix="compare-demo-") as temporary:
         settings = load_settings(home or Path(temporary), environ={}, overrides={"embed": {"model": model, "device": device}})
+        _check_home(settings.home, writing=True)
         summary, built = run_demo(settings)
         err.print(f"demo corpus: {summary.accepted} articles ingested into {settings.home}", highlight=False)
         _write_report(built, report_format, output)
@@ -463,6 +536,7 @@ def index_build(
 
     with _user_errors():
         settings = _settings(home, config, model, device, index={"engine": engine, "ray_address": ray_address})
+        _check_home(settings.home, writing=True)
         try:
             with _progress() as progress:
                 built = build_index(Store(settings.home), settings, progress=_index_progress(progress), full=full, keep=keep)
@@ -496,11 +570,10 @@ def index_status(home: HomeOption = None, config: ConfigOption = None, list_form
     from dataclasses import asdict
 
     from compare.index import load_index, snapshot_status
-    from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config)
-        store = Store(settings.home)
+        store = _corpus_store(settings, index_suffices=True)
         index = load_index(store)
         rows = snapshot_status(store)
     stale = "up to date" if index.manifest.corpus_version == store.corpus_version() else "stale: the corpus changed since"
@@ -524,13 +597,12 @@ def index_verify(
     Example: compare index verify --all
     """
     from compare.index import IndexMissingError, current_path, list_snapshots, verify_snapshot
-    from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config)
-        store = Store(settings.home)
+        store = _corpus_store(settings, index_suffices=True)
         if not current_path(store).is_symlink() and not list_snapshots(store):
-            raise IndexMissingError(f"no index in {store.index_dir}; run `compare index build`")
+            raise IndexMissingError(f"no index in {store.index_dir}; run `compare index build --home {settings.home}`")
         # The current snapshot itself, damaged or not: verify reads checksums before any file.
         paths = list_snapshots(store) if all_snapshots else [current_path(store).resolve()]
         problems = [problem for path in paths for problem in verify_snapshot(path)]
@@ -560,11 +632,10 @@ def index_diff(
     Example: compare index diff --min-outlets 2 --format json
     """
     from compare.index import diff_snapshots, list_snapshots, load_index
-    from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config)
-        store = Store(settings.home)
+        store = _corpus_store(settings, index_suffices=True)
         current = load_index(store).path
         names = [path.name for path in list_snapshots(store)]
         if since is None:
@@ -590,11 +661,10 @@ def index_prune(
     Example: compare index prune --keep 7
     """
     from compare.index import prune_snapshots
-    from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config)
-        removed = prune_snapshots(Store(settings.home), keep or settings.index.keep_snapshots)
+        removed = prune_snapshots(_corpus_store(settings, index_suffices=True), keep or settings.index.keep_snapshots)
     out.print(f"removed {len(removed)} snapshot(s){': ' + ', '.join(removed) if removed else ''}", highlight=False)
 
 
@@ -610,14 +680,14 @@ def history(
     Example: compare history https://example.org/news/depot-blast --format json
     """
     from compare.history import UnknownArticleError, article_history, version_changes
-    from compare.store import Store
 
     with _user_errors():
         settings = _settings(home, config)
+        store = _corpus_store(settings)
         try:
-            versions = article_history(Store(settings.home), url)
+            versions = article_history(store, url)
         except UnknownArticleError as error:
-            raise UserError(str(error)) from error
+            raise UserError(f"{error} in the home {settings.home}") from error
     changes = version_changes(versions)
     if list_format is ListFormat.json:
         from dataclasses import asdict

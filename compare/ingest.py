@@ -81,6 +81,8 @@ class IngestBatch:
     rejects: list[Reject]
     records_read: int  # records seen, accepted or not (whole-file rejects are not records)
     duplicates: int = 0  # records dropped because an earlier record in the input had the same id
+    files_read: int = 0  # files found under the paths (an empty folder: 0)
+    hints: tuple[str, ...] = ()  # per file of which no record was usable: its likely cause and fix (file_hint)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,22 @@ class IngestSummary:
     rejects_path: Path | None
     rejects: list[Reject]  # so the CLI can print the first few one-line errors
     versions: int = 0  # of the accepted, new versions of URLs already stored (re-crawls; see Store.add_articles)
+    records_read: int = 0  # records seen in the input, accepted or not: 0 for an empty file or folder
+    files_read: int = 0
+    hints: tuple[str, ...] = ()  # likely causes of whole files failing, one line each (IngestBatch.hints)
+
+
+@dataclass(frozen=True)
+class RejectGroup:
+    """Rejects with one cause, so 3,000 records failing alike are one line with a count, not 3,000."""
+
+    cause: str  # the reason without what differs per line (column numbers, quoted values)
+    count: int
+    records: bool  # False when every reject of the group is a whole file (unsupported type, binary data)
+
+    def one_line(self) -> str:
+        noun = ("record" if self.records else "file") + ("" if self.count == 1 else "s")
+        return f"{self.count:,} {noun}: {self.cause}"
 
 
 @dataclass(frozen=True)
@@ -240,14 +258,21 @@ def read_paths(
     rows = _ArticleRows(ingested_at=datetime.now(timezone.utc))
     rejects: list[Reject] = []
     records_read = 0
+    hints: list[str] = []
+    files_read = 0
     for path in _expand(paths):
         if limit is not None and records_read >= limit:
             break
+        files_read += 1
         file = str(path)
         file_rejects = 0
+        usable = 0
+        first: _Record | None = None
         for item in _read_file(path):
             if isinstance(item, _Record):
+                first = first or item
                 item = rows.add(_checked_article_row(item, columns, field_map), file)
+                usable += item is None
             if item is not None:
                 rejects.append(Reject(file, item.line, item.field, item.reason))
                 if not item.is_record:
@@ -263,9 +288,14 @@ def read_paths(
                 progress(records_read)
             if limit is not None and records_read >= limit:
                 break
+        if file_rejects and not usable and (hint := file_hint(path, first, field_map)):
+            hints.append(hint)
     if progress is not None:
         progress(records_read)
-    return IngestBatch(articles=rows.frame(), rejects=rejects, records_read=records_read, duplicates=rows.duplicates)
+    return IngestBatch(
+        articles=rows.frame(), rejects=rejects, records_read=records_read, duplicates=rows.duplicates,
+        files_read=files_read, hints=tuple(hints),
+    )
 
 
 class _ArticleRows:
@@ -313,7 +343,100 @@ def ingest(
         rejects_path=rejects_path,
         rejects=batch.rejects,
         versions=added.versions,
+        records_read=batch.records_read,
+        files_read=batch.files_read,
+        hints=batch.hints,
     )
+
+
+def summarise_rejects(rejects: Sequence[Reject]) -> list[RejectGroup]:
+    """Rejects grouped by cause, most frequent first (first seen first among equals).
+
+    The cause drops what differs per record: "(column 12)", a quoted date, a field count, so a wrong
+    --map or a file in another format is one group whatever its size.
+    """
+    causes: dict[str, str] = {}  # key (numbers as N) -> the cause as first seen
+    counts: dict[str, int] = {}
+    records: dict[str, bool] = {}
+    for reject in rejects:
+        cause = _cause(reject)
+        key = re.sub(r"\d+", "N", cause)
+        causes.setdefault(key, cause)
+        counts[key] = counts.get(key, 0) + 1
+        records[key] = records.get(key, False) or reject.line is not None or reject.field is not None
+    ordered = sorted(causes, key=lambda key: -counts[key])  # stable: first seen first among equals
+    return [RejectGroup(cause=causes[key], count=counts[key], records=records[key]) for key in ordered]
+
+
+def _cause(reject: Reject) -> str:
+    field, reason = reject.field, reject.reason
+    if field and reason.startswith("missing or empty"):
+        mapped = re.search(r"mapped from column ('.*')\)$", reason)
+        if mapped:
+            return f"field '{field}' missing (mapped from column {mapped[1]}) - check the column name with --map {field}=COLUMN"
+        return f"field '{field}' missing - map it with --map {field}=COLUMN"
+    if reason.startswith("unparseable date"):
+        reason = "unparseable date"
+    reason = re.sub(r"row has \d+ fields but the header has (\d+)", r"row has more fields than the header's \1", reason)
+    # "(column 12)", "(byte 0x80 at byte 3 of the line)", "(record starting at physical line 40)"
+    reason = re.sub(r"\s*\([^()]*\d[^()]*\)", "", reason)
+    return f"field '{field}': {reason}" if field else reason
+
+
+def file_hint(path: Path, first: _Record | None, field_map: Mapping[str, str]) -> str | None:
+    """The likely cause when no record of `path` was usable, as one line naming the file and the fix:
+    CSV in a JSON-lines file, a ';'- or tab-separated CSV read with ',', or columns named otherwise
+    than the fields (with the file's own column names). None when nothing points to a cause."""
+    head = _first_line(path)
+    reader = _reader_for(path)
+    if reader in (_read_jsonl, _read_jsonl_gz, _read_json) and head and not head.lstrip().startswith(("{", "[")):
+        separator = next((sep for sep in ("\t", ",", ";") if sep in head), None)
+        if separator is not None:
+            kind, suffix = ("TSV", ".tsv") if separator == "\t" else ("CSV", ".csv")
+            fix = f"rename it {suffix}" if separator != ";" else "save it as ','-separated .csv"
+            return f"{path}: looks like {kind} (first line {_quote(head)}): {fix}"
+    if reader in (_read_csv, _read_tsv) and head:
+        expected = "," if reader is _read_csv else "\t"
+        for separator, name in ((";", "';'"), ("\t", "tab"), (",", "','"), ("|", "'|'")):
+            if separator != expected and expected not in head and separator in head:
+                fix = {"\t": "rename it .tsv", ",": "rename it .csv"}.get(separator, "only ',' (.csv) and tab (.tsv) separators are read: save it with one of those")
+                return f"{path}: the header has one column containing {name}: is it {name}-separated? {fix}"
+    if first is None or first.canonical:
+        return None
+    missing = [field for field in ("outlet", "text") if not any(_has_value(first.data.get(column)) for column in _candidate_columns(field_map)[field])]
+    if not missing:
+        return None
+    names = [str(name) for name in first.data][:12]
+    maps = " ".join(f"--map {field}={_guess_column(field, first.data) or 'COLUMN'}" for field in missing)
+    listed = ", ".join(repr(name) for name in names) + (", ..." if len(first.data) > len(names) else "")
+    return f"{path}: no {' or '.join(repr(field) for field in missing)} in any record; its columns are {listed}: map them, e.g. {maps}"
+
+
+def _has_value(value: object) -> bool:
+    return value is not None and value != "" and value != []
+
+
+def _guess_column(field: str, data: Mapping[str, object]) -> str | None:
+    """A column likely to hold `field` in the first record: the longest text for 'text', a name such as
+    'publisher' or 'domain' for 'outlet'; None (shown as COLUMN) when nothing stands out."""
+    if field == "text":
+        texts = [(len(value), str(name)) for name, value in data.items() if isinstance(value, str) and len(value) >= 200]
+        return max(texts)[1] if texts else None
+    named = [str(name) for name in data if re.search(r"outlet|publisher|source|site|domain|media|paper|newspaper", str(name), re.IGNORECASE)]
+    return named[0] if named else None
+
+
+def _first_line(path: Path) -> str:
+    """The first non-blank line of the file as text ('' when unreadable or binary), for hints only."""
+    try:
+        chunks = _gunzip_chunks(path) if path.name.lower().endswith(".gz") else _file_chunks(path)
+        head = next((chunk for chunk in chunks if isinstance(chunk, bytes)), b"")[:_SNIFF_BYTES]
+    except OSError:
+        return ""
+    if _looks_binary(head):
+        return ""
+    text = head.decode("utf-8-sig", errors="replace")
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def _expand(paths: Sequence[Path]) -> Iterator[Path]:
