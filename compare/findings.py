@@ -114,6 +114,24 @@ def timing_note(divergence: Divergence, published: Mapping[str, datetime | None]
     return f"sides published {gap} apart"
 
 
+def omission_timing(
+    claims: Sequence[ClaimRef], missing: Sequence[str], published: Mapping[str, datetime | None], outlet_published: Mapping[str, datetime | None]
+) -> str | None:
+    """A note when every outlet said to leave the fact out published before the first outlet that
+    reports it (TIMING_GAP_HOURS or more): a preview cannot report what happened after it."""
+    reported = [published.get(claim.article_id) for claim in claims]
+    first = min((t for t in reported if t is not None), default=None)
+    earlier = [outlet_published.get(outlet) for outlet in missing]
+    if first is None or any(t is None for t in earlier):
+        return None
+    latest = max(t for t in earlier if t is not None)
+    gap_hours = (first - latest).total_seconds() / 3600
+    if gap_hours < TIMING_GAP_HOURS:
+        return None
+    gap = f"{gap_hours / 24:.0f} days" if gap_hours >= 36 else f"{gap_hours:.0f} hours"
+    return f"{', '.join(missing)} published {gap} before the first report of this fact: it may not have happened yet"
+
+
 def divergence_headline(divergence: Divergence) -> str:
     """'number (killed): 2 (AP) vs 3 (Fox News)'."""
     values = " vs ".join(f"{side.value} ({', '.join(side.outlets)})" for side in divergence.sides)
@@ -126,8 +144,14 @@ def rank_findings(
     outlets: Sequence[str],
     titles: Mapping[str, str | None],
     published: Mapping[str, datetime | None],
+    outlet_published: Mapping[str, datetime | None] | None = None,
 ) -> tuple[Finding, ...]:
-    """Every divergence and omission of a story as Findings, best first (rank 1 = best)."""
+    """Every divergence and omission of a story as Findings, best first (rank 1 = best).
+
+    `published` is by article id; `outlet_published` by outlet (its latest article of the story),
+    for the preview test of omissions (without it no omission gets a timing note).
+    """
+    outlet_published = outlet_published or {}
     by_group = {row.group_id: row for row in rows}
     scored: list[Finding] = []
     for divergence in divergences:
@@ -140,14 +164,16 @@ def rank_findings(
         scored.append(Finding(0, divergence.kind, divergence_headline(divergence), round(confidence, 4), importance,
                               round(confidence * importance, 4), divergence.group_id, divergence=divergence, timing=timing))
     for row in rows:
-        if not row.missing or len(row.present) + len(row.near) < 2:
-            continue  # a fact one outlet alone carries is that outlet's background, not another's omission
+        if not row.missing or len(row.present) < 2:
+            continue  # a fact fewer than two outlets report in so many words is background, not another's omission
         carrying = len(row.present) + len(row.near)
         importance = fact_importance(row.claims, carrying, len(outlets), titles)
         # The more outlets carry a fact, the likelier its absence elsewhere is a real omission.
-        confidence = round(min(0.9, 0.3 + 0.6 * carrying / len(outlets)), 4)
+        confidence = min(0.9, 0.3 + 0.6 * carrying / len(outlets))
+        timing = omission_timing(row.claims, row.missing, published, outlet_published)
+        confidence *= 0.5 if timing else 1.0
         headline = f"left out by {', '.join(row.missing)}: {row.claims[0].text}"
-        scored.append(Finding(0, "omission", headline, confidence, importance, round(confidence * importance, 4), row.group_id,
-                              fact=row.claims, missing=row.missing))
+        scored.append(Finding(0, "omission", headline, round(confidence, 4), importance, round(confidence * importance, 4), row.group_id,
+                              fact=row.claims, missing=row.missing, timing=timing))
     ordered = sorted(scored, key=lambda finding: (-finding.score, finding.kind, finding.group_id, finding.headline))
     return tuple(replace(finding, rank=rank) for rank, finding in enumerate(ordered, start=1))

@@ -401,7 +401,8 @@ def report_for_articles(
 
     refs = tuple(_article_ref(row) for row in members.iter_rows(named=True))
     findings = rank_findings(
-        coverage if multi_outlet else [], divergences, outlets, {ref.id: ref.title for ref in refs}, {ref.id: ref.published for ref in refs}
+        coverage if multi_outlet else [], divergences, outlets, {ref.id: ref.title for ref in refs}, {ref.id: ref.published for ref in refs},
+        _latest_by_outlet(refs),
     )
     title = next((ref.title for ref in refs if ref.title), story_id)
     dated = [ref.published for ref in refs if ref.published]
@@ -420,6 +421,19 @@ def report_for_articles(
         findings=findings,
         notes=tuple(note for note in (nlp_note(), *_partly_analysed(members, claims)) if note),
     )
+
+
+def _latest_by_outlet(refs: Sequence[ArticleRef]) -> dict[str, datetime | None]:
+    """Each outlet's latest publication time in the story (None when any of its articles is undated)."""
+    latest: dict[str, datetime | None] = {}
+    for ref in refs:
+        if ref.outlet in latest and (latest[ref.outlet] is None or ref.published is None):
+            latest[ref.outlet] = None
+        elif ref.published is not None:
+            latest[ref.outlet] = max(ref.published, latest.get(ref.outlet) or ref.published)
+        else:
+            latest[ref.outlet] = None
+    return latest
 
 
 def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
@@ -442,7 +456,7 @@ def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
 # so a report reads it back instead of aligning and parsing again (and loads no model).
 
 # Bump when alignment, the detectors or ranking change what a report finds for the same claims.
-FACTS_VERSION = 1
+FACTS_VERSION = 2
 
 
 def facts_key(settings: Settings) -> str:
@@ -453,13 +467,13 @@ def facts_key(settings: Settings) -> str:
     from dataclasses import asdict
 
     from compare.align import load_configured_head
-    from compare.diverge import nlp_available
+    from compare.diverge.nlp import nlp_installed
     from compare.embed import make_embedder
 
     head = load_configured_head(settings.align) if settings.align.criterion == "learned" else None
     document = {
         "version": FACTS_VERSION, "align": asdict(settings.align), "claim_model": make_embedder(settings.claim_embed).name,
-        "nlp": nlp_available(), "head": json.dumps(asdict(head), sort_keys=True, default=str) if head is not None else None,
+        "nlp": nlp_installed(), "head": json.dumps(asdict(head), sort_keys=True, default=str) if head is not None else None,
     }
     return hashlib.blake2b(json.dumps(document, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
 

@@ -63,3 +63,14 @@ def test_findings_are_ranked_by_confidence_times_importance_and_forecasts_rank_l
     assert {f.kind for f in findings} == {"number", "contradiction", "omission"}
     assert all(f.group_id != "g4" for f in findings)  # one outlet's background is nobody's omission
     assert [f.score for f in findings] == sorted((f.score for f in findings), reverse=True)
+
+
+def test_an_outlet_that_published_before_the_fact_happened_is_not_simply_said_to_leave_it_out() -> None:
+    result_a, result_b = claim("a", "A", 0, "Smith won the primary by 20 points."), claim("b", "B", 0, "Smith won by twenty points on Tuesday.")
+    background = claim("a", "A", 7, "Smith's campaign raised money in the state.")
+    rows = [Row("g1", (result_a, result_b), ("A", "B"), ("P",)), Row("g2", (background,), ("A",), ("B", "P"), near=("B",))]
+    published = {"a": T0 + timedelta(days=2), "b": T0 + timedelta(days=2), "p": T0}
+    findings = rank_findings(rows, [], ["A", "B", "P"], {}, published, {"A": T0 + timedelta(days=2), "B": T0 + timedelta(days=2), "P": T0})
+    [omission] = findings  # g2 has one outlet reporting it in so many words: background, not an omission
+    assert omission.group_id == "g1" and omission.timing == "P published 2 days before the first report of this fact: it may not have happened yet"
+    assert omission.confidence == 0.35  # (0.3 + 0.6 x 2/3) halved

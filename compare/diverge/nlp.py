@@ -36,6 +36,14 @@ def load_parser() -> Any | None:
     return None
 
 
+def nlp_installed() -> bool:
+    """Whether spaCy and an English model package are installed, without importing or loading them
+    (loading takes seconds: a report that reads stored findings only needs to know)."""
+    from importlib.util import find_spec
+
+    return find_spec("spacy") is not None and any(find_spec(name) is not None for name in MODEL_PACKAGES)
+
+
 def nlp_available() -> bool:
     return load_parser() is not None
 

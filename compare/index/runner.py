@@ -147,10 +147,10 @@ def _build_failures() -> Iterator[None]:
         raise IndexBuildError(f"{where}build failed ({'disk full: ' if full else ''}{short_error(error)}); previous snapshot kept") from error
 
 
-def _is_current(manifest: Manifest, corpus_version: str, model: str, claim_model: str, fingerprint: str) -> bool:
+def _is_current(manifest: Manifest, corpus_version: str, model: str, claim_model: str, fingerprint: str, facts: str) -> bool:
     return (
         manifest.format == SNAPSHOT_FORMAT and manifest.corpus_version == corpus_version and manifest.model == model
-        and manifest.claim_model == claim_model and manifest.settings == fingerprint
+        and manifest.claim_model == claim_model and manifest.settings == fingerprint and manifest.facts_key == facts
     )
 
 
@@ -185,13 +185,14 @@ def build_index(
         check_engine(settings.index)
     fingerprint = settings_fingerprint(settings)
     claim_model = claim_model_name(settings)
+    facts = _facts_key(settings)
     with build_lock(store, wait=wait), _build_failures(), contextlib.ExitStack() as resources:
         seconds: dict[str, float] = {}
         started = time.perf_counter()
         remove_leftovers(store)
         previous = _previous_snapshot(store, lambda manifest: not full and manifest.settings == fingerprint)
         corpus = _read_corpus(store, previous.refs if previous else None)
-        if previous and previous.reusable and _is_current(previous.manifest, corpus.version, embedder.name, claim_model, fingerprint):
+        if previous and previous.reusable and _is_current(previous.manifest, corpus.version, embedder.name, claim_model, fingerprint, facts):
             index = load_snapshot(previous.path)
             return Index(index.path, index.manifest, index.clusters, index.stories, reused=True)
         seconds["read"] = time.perf_counter() - started
@@ -241,6 +242,7 @@ def _write(
         engine=engine.name,
         claim_model=built["claim_model"],
         claim_vectors=int(built["claim_vectors"].shape[0]),
+        facts_key=_facts_key(settings),
         stages=stats,
     )
     writers = {
@@ -293,7 +295,15 @@ def stale_reason(index: Index, store: Store, settings: Settings, model: str) -> 
         return "the embedding model changed"
     if manifest.settings != settings_fingerprint(settings):
         return "the dedup, story or claim settings changed"
+    if manifest.facts_key != _facts_key(settings):
+        return "the alignment or divergence settings changed (or a new version finds facts differently)"
     return None
+
+
+def _facts_key(settings: Settings) -> str:
+    from compare.report import facts_key
+
+    return facts_key(settings)
 
 
 def current_clusters(store: Store, settings: Settings, *, notice: Notice | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:

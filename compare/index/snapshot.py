@@ -116,6 +116,7 @@ class Manifest:
     engine: str = "local"  # where the per-article work ran (compare.distributed); results do not depend on it
     claim_model: str = ""  # the model of claim_vectors.npy ("" before format 3)
     claim_vectors: int = 0  # claims with a stored vector
+    facts_key: str = ""  # report.facts_key of the stored facts (alignment, head, detectors)
     stages: dict[str, dict[str, object]] = field(default_factory=dict)  # stage -> {"mode", counts...}
     files: dict[str, dict[str, object]] = field(default_factory=dict)  # name -> {"sha256", "bytes"}
     format: int = SNAPSHOT_FORMAT
