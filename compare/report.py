@@ -258,7 +258,25 @@ def coverage_rows(
     threshold: float | None = None,
     head: object | None = None,
 ) -> list[CoverageRow]:
-    """Claims (CLAIM_SCHEMA plus `article_order`) aligned into coverage rows, with near and missing outlets.
+    """Claims (CLAIM_SCHEMA plus `article_order`) aligned into coverage rows, with near and missing outlets."""
+    return aligned_facts(claims, vectors, config, outlets, scorer=scorer, threshold=threshold, head=head)[0]
+
+
+PairProbabilities = dict[tuple[str, str], float]  # (claim id, claim id), ids sorted -> same-fact probability
+
+
+def aligned_facts(
+    claims: pl.DataFrame,
+    vectors: np.ndarray,
+    config: AlignConfig,
+    outlets: Sequence[str],
+    *,
+    scorer: object | None = None,
+    threshold: float | None = None,
+    head: object | None = None,
+) -> tuple[list[CoverageRow], PairProbabilities | None]:
+    """Coverage rows, and (criterion "learned") the same-fact probability of every scored claim pair at
+    the near cut or above, so divergences are judged on mentions the head says report the same fact.
 
     With criterion "learned" one same-fact head decides both: pairs at its align cut are grouped,
     and an outlet with a pair at its lower near cut is listed as mentioning the fact, not missing it.
@@ -268,12 +286,33 @@ def coverage_rows(
 
         head = head or load_configured_head(config)
         scored = fact_pairs(claims, vectors, config, head=head)
+        near = config.near_probability or head.near_threshold  # type: ignore[attr-defined]
         pairs = decide_fact_pairs(scored, claims, config, threshold=config.align_probability or head.align_threshold)  # type: ignore[attr-defined]
         groups = group_claims(claims["claim_id"].to_list(), pairs)
-        return _with_near_pairs(_coverage(claims, groups, outlets), claims, scored, config.near_probability or head.near_threshold)  # type: ignore[attr-defined]
+        probabilities = {
+            (min(left, right), max(left, right)): float(p)
+            for left, right, p in scored.filter(pl.col("probability") >= near).select("left_claim_id", "right_claim_id", "probability").iter_rows()
+        }
+        return _with_near_pairs(_coverage(claims, groups, outlets), claims, scored, near), probabilities
     pairs = align_claims(claims, vectors, config, scorer=scorer, threshold=threshold)  # type: ignore[arg-type]
     groups = group_claims(claims["claim_id"].to_list(), pairs)
-    return _with_near(_coverage(claims, groups, outlets), claims, vectors, config.near_similarity)
+    return _with_near(_coverage(claims, groups, outlets), claims, vectors, config.near_similarity), None
+
+
+def same_fact_weighted(divergence: Divergence, probabilities: PairProbabilities | None) -> Divergence | None:
+    """The divergence with its confidence times the best same-fact probability of a direct pair of
+    claims on two different sides; None when no such pair reached the near cut (claims grouped only
+    through a third claim are not compared). Unchanged without probabilities (other criteria)."""
+    if probabilities is None:
+        return divergence
+    best = 0.0
+    for position, side in enumerate(divergence.sides):
+        for other in divergence.sides[position + 1 :]:
+            for left in side.claims:
+                for right in other.claims:
+                    key = (min(left.claim_id, right.claim_id), max(left.claim_id, right.claim_id))
+                    best = max(best, probabilities.get(key, 0.0))
+    return replace(divergence, confidence=round(divergence.confidence * best, 4)) if best > 0 else None
 
 
 def stored_claims(index: Index, article_ids: Sequence[str], settings: Settings) -> tuple[pl.DataFrame, np.ndarray] | None:
@@ -392,12 +431,13 @@ def report_for_articles(
     )
     if scorer is not None and progress:
         progress(f"re-ranking claim pairs with {settings.align.reranker}")
-    coverage = coverage_rows(claims, vectors, settings.align, outlets, scorer=scorer, threshold=threshold)
+    coverage, probabilities = aligned_facts(claims, vectors, settings.align, outlets, scorer=scorer, threshold=threshold)
     multi_outlet = len(outlets) > 1
     shared = tuple(row for row in coverage if multi_outlet and not row.missing and not row.near)
     unique = tuple(row for row in coverage if multi_outlet and len(row.present) == 1 and not row.near)
     partial = tuple(row for row in coverage if multi_outlet and (row.missing or row.near) and row not in unique)
-    divergences = tuple(d for row in coverage for d in find_divergences(row.group_id, row.claims))
+    found = (same_fact_weighted(d, probabilities) for row in coverage for d in find_divergences(row.group_id, row.claims))
+    divergences = tuple(d for d in found if d is not None)
 
     refs = tuple(_article_ref(row) for row in members.iter_rows(named=True))
     findings = rank_findings(
@@ -456,7 +496,7 @@ def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
 # so a report reads it back instead of aligning and parsing again (and loads no model).
 
 # Bump when alignment, the detectors or ranking change what a report finds for the same claims.
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 
 
 def facts_key(settings: Settings) -> str:
