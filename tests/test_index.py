@@ -599,7 +599,7 @@ def test_a_report_reads_claims_vectors_and_wire_evidence_from_the_snapshot(home:
     )
     monkeypatch.setattr(report, "claims_frame", no_split)
     monkeypatch.setattr(dedup, "describe_copy", no_split)
-    monkeypatch.setattr(report, "coverage_rows", no_split)  # facts come from the build: no alignment either
+    monkeypatch.setattr(report, "aligned_facts", no_split)  # facts come from the build: no alignment either
     monkeypatch.setattr(report, "find_divergences", no_split)
     stored = report.build_report(articles, index, story, settings, embedder=NoModel())
     for part in ("shared", "partial", "unique", "divergences", "findings", "notes", "wire_copies"):
