@@ -302,7 +302,10 @@ def aligned_facts(
 def same_fact_weighted(divergence: Divergence, probabilities: PairProbabilities | None) -> Divergence | None:
     """The divergence with its confidence times the best same-fact probability of a direct pair of
     claims on two different sides; None when no such pair reached the near cut (claims grouped only
-    through a third claim are not compared). Unchanged without probabilities (other criteria)."""
+    through a third claim are not compared), or when the same outlets stand on every side.
+    Unchanged without probabilities (other criteria)."""
+    if len({side.outlets for side in divergence.sides}) < 2:
+        return None  # every outlet on every side: a difference inside outlets, not between them
     if probabilities is None:
         return divergence
     best = 0.0
@@ -496,7 +499,7 @@ def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
 # so a report reads it back instead of aligning and parsing again (and loads no model).
 
 # Bump when alignment, the detectors or ranking change what a report finds for the same claims.
-FACTS_VERSION = 3
+FACTS_VERSION = 4
 
 
 def facts_key(settings: Settings) -> str:

@@ -81,3 +81,20 @@ def test_loosely_similar_sentence_is_near_not_left_out(settings) -> None:  # noq
     # The cut is the configured one: above cos(a, b) nobody is near.
     [strict] = _with_near([row], claims, vectors, 0.9)
     assert (strict.near, strict.missing) == ((), ("B", "C"))
+
+
+def test_divergences_are_kept_only_between_outlets_on_a_direct_same_fact_pair() -> None:
+    from compare.diverge import ClaimRef, Divergence, DivergenceSide
+    from compare.report import same_fact_weighted
+
+    a = ClaimRef("a:1", "a", "A", 0, 10, "Twelve people died.")
+    b = ClaimRef("b:1", "b", "B", 0, 10, "Fifteen people died.")
+    c = ClaimRef("c:1", "c", "C", 0, 10, "Fifteen died, officials said.")
+    divergence = Divergence("number", "g", "people", (DivergenceSide("12", (a,)), DivergenceSide("15", (b, c))), confidence=0.8)
+    assert same_fact_weighted(divergence, None) == divergence  # other criteria: unchanged
+    weighted = same_fact_weighted(divergence, {("a:1", "c:1"): 0.95, ("a:1", "b:1"): 0.7})
+    assert weighted is not None and weighted.confidence == round(0.8 * 0.95, 4)
+    assert same_fact_weighted(divergence, {("b:1", "c:1"): 0.99}) is None  # a and b, c joined only through each other
+    a2 = ClaimRef("b:2", "b", "B", 20, 30, "Twelve, said one.")
+    inside = Divergence("number", "g", "people", (DivergenceSide("12", (a, a2)), DivergenceSide("15", (b, ClaimRef("a:2", "a", "A", 30, 40, "15")))), confidence=0.8)
+    assert same_fact_weighted(inside, {("a:1", "b:1"): 0.99}) is None  # A and B on both sides
