@@ -42,7 +42,7 @@ from compare.align import accept, build_index, candidate_pairs, reranked_pairs  
 from compare.config import AlignConfig, ConfigError, EmbedConfig, load_settings  # noqa: E402
 from compare.docsim import DocSimConfig, document_similarity, embed_documents  # noqa: E402
 from compare.embed import CachedEmbedder, EmbeddingCache, make_embedder  # noqa: E402
-from compare.finetune import FIT_SHARE, DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score  # noqa: E402
+from compare.train.finetune import FIT_SHARE, DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score  # noqa: E402
 from compare.rerank import CrossEncoderScorer, RerankerError, blend  # noqa: E402
 
 

@@ -747,8 +747,8 @@ def finetune(
 
     Example: compare finetune models/minilm-sts --sts sts-train.csv   (bi-encoder; all STS genres: docs/claims.md)
     """
-    from compare.finetune import DataError, FinetuneConfig, training_pairs
-    from compare.finetune import finetune as run_finetune
+    from compare.train.finetune import DataError, FinetuneConfig, training_pairs
+    from compare.train.finetune import finetune as run_finetune
 
     with _user_errors():
         settings = _settings(home, config, model)
@@ -778,7 +778,7 @@ def finetune(
 
 
 def _finetune_cross_encoder(output: Path, mrpc: list[Path], sts: list[Path], holdout: float, epochs: int, settings: Settings) -> None:
-    from compare.finetune import (
+    from compare.train.finetune import (
         CALIBRATION_PAIRS_FILE, HELDOUT_FILE, CrossEncoderConfig, DataError, calibrate_cross_encoder, cross_encoder_examples, finetune_cross_encoder,
         load_mrpc, load_sts, split_mrpc, write_mrpc,
     )

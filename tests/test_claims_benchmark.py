@@ -17,7 +17,7 @@ from claims import fit_threshold, load_semeval, mining_candidates, mining_prf, p
 
 from compare.config import AlignConfig  # noqa: E402
 from compare.embed import CachedEmbedder, EmbeddingCache, HashingEmbedder  # noqa: E402
-from compare.finetune import LabelledPair  # noqa: E402
+from compare.train.finetune import LabelledPair  # noqa: E402
 
 SEMEVAL = (
     ",pair_id,lang1,lang2,text1,text2,Geography,Entities,Time,Narrative,Overall,Style,Tone\n"

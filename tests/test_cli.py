@@ -156,7 +156,7 @@ def test_finetune_cross_encoder_writes_reranker_calibration_and_holdout(tmp_path
     calibration = json.loads((output / "compare-calibration.json").read_text())
     assert calibration["fitted_on"] == "mrpc.txt (calibration part)" and calibration["pairs"] >= 1
     assert calibration["embedding_model"] == "bundled:all-MiniLM-L6-v2"
-    from compare.finetune import load_mrpc
+    from compare.train.finetune import load_mrpc
 
     held_out = load_mrpc(output / "heldout-mrpc.tsv")
     calibration_pairs = load_mrpc(output / "calibration-mrpc.tsv")

@@ -1,4 +1,4 @@
-"""compare.finetune: pair-file readers (clear errors), the deterministic fit/score split, training pairs.
+"""compare.train.finetune: pair-file readers (clear errors), the deterministic fit/score split, training pairs.
 
 Both training loops (bi-encoder and cross-encoder) are exercised by tiny real runs from the bundled
 model's weights.
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from conftest import PARAPHRASES
 
 from compare.config import EmbedConfig
-from compare.finetune import DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score, split_mrpc, training_pairs, write_mrpc
+from compare.train.finetune import DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score, split_mrpc, training_pairs, write_mrpc
 
 MRPC = "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "".join(
     f"{n % 2}\t{100 + n}\t{200 + n}\tThe depot exploded {n} times.\tThe \"depot\" blew up {n} times.\n" for n in range(50)
@@ -139,7 +139,7 @@ def test_reranker_has_two_named_heads_and_averages_them_with_the_cosine(tiny_rer
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from compare.finetune import HEADS
+    from compare.train.finetune import HEADS
     from compare.rerank import CrossEncoderScorer, load_calibration
 
     scorer = CrossEncoderScorer(tiny_reranker)
@@ -199,7 +199,7 @@ def test_bi_encoder_finetune_writes_a_model_that_moves_paraphrases_closer(tmp_pa
     """A tiny real CoSENT run: the written folder loads as the embedding model, and on the pairs it
     trained on, paraphrases gain cosine against unrelated pairs."""
     from compare.embed import make_embedder
-    from compare.finetune import FinetuneConfig, finetune
+    from compare.train.finetune import FinetuneConfig, finetune
 
     examples = [(left, right, float(label)) for left, right, label in PARAPHRASES] * 4
     folder = finetune(examples, tmp_path / "bi", config=FinetuneConfig(batch_size=8, learning_rate=1e-4))
