@@ -26,6 +26,7 @@ from compare.config import MinHashConfig
 from compare.reuse import CopyDetail, SentenceDiff, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.schema import CLUSTER_SCHEMA, conform
 from compare.timewindow import timestamps, within
+from compare.wires import WIRE_OUTLET_PATTERN
 
 if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
     from compare.distributed import Engine
@@ -424,7 +425,7 @@ def _components(nodes: Sequence[str], pairs: Sequence[CopyPair]) -> list[list[st
     return [members for members in groups if len(members) > 1]
 
 
-_WIRE_OUTLETS = r"(?i)^(?:the )?(?:associated press|ap|reuters|afp|agence france[- ]presse|bloomberg|upi|xinhua|dpa|jns|tps|anadolu)\b"
+_WIRE_OUTLETS = WIRE_OUTLET_PATTERN
 
 
 def cluster_id(source_article_id: str) -> str:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from compare.schema import ARTICLE_SCHEMA, MAPPABLE_FIELDS
+from compare.wires import CREDIT_SPELLINGS
 from compare.store import Reject, Store
 
 SUPPORTED_FORMATS = (
@@ -1133,25 +1134,9 @@ def _from_epoch(seconds: float) -> datetime:
 
 # --------------------------------------------------------------------------- wire credits
 
-# Canonical name -> how the wire is written. Acronyms are case-sensitive ("AP", not "ap"); full
-# names are not ("ASSOCIATED PRESS").
-_WIRE_SPELLINGS: dict[str, str] = {
-    "AP": r"(?i:the\s+associated\s+press|associated\s+press)|AP",
-    "Reuters": r"(?i:thomson\s+reuters|reuters)",
-    "AFP": r"(?i:agence\s+france[-\s]presse)|AFP",
-    "JNS": r"(?i:jewish\s+news\s+syndicate|jns\.org)|JNS",
-    "TPS": r"(?i:tazpit\s+press\s+service|tazpit\s+news\s+agency)|TPS",
-    "dpa": r"(?i:deutsche\s+presse-agentur)|dpa|DPA",
-    "Xinhua": r"(?i:xinhua\s+news\s+agency|xinhua)",
-    "UPI": r"(?i:united\s+press\s+international)|UPI",
-    "Bloomberg": r"(?i:bloomberg\s+news|bloomberg)",
-    "ANI": r"(?i:asian\s+news\s+international)|ANI",
-}
-
-
 def _wire_group() -> str:
     """One alternation with a named group per wire, so `match.lastgroup` is the canonical name."""
-    return r"\b(?:" + "|".join(f"(?P<{name}>{spelling})" for name, spelling in _WIRE_SPELLINGS.items()) + r")\b"
+    return r"\b(?:" + "|".join(f"(?P<{name}>{spelling})" for name, spelling in CREDIT_SPELLINGS.items()) + r")\b"
 
 
 _WIRE = _wire_group()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from compare.schema import CLAIM_SCHEMA
+from compare.wires import DATELINE_ACRONYMS
 
 _QUOTE_TRANSLATION = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'"})
 _NON_WORD = re.compile(r"[^\w\s]+")
@@ -74,7 +75,7 @@ _ABBREVIATIONS = frozenset(
 # change no match: a shorter run or a start inside a run is followed by the same characters.
 _BOUNDARY = re.compile(r"(?<![.!?])[.!?]++[\"'”’)\]]*+(?=\s++[\"'“‘(\[]?[A-Z0-9])")
 
-_WIRES = r"AP|Reuters|AFP|JNS|TPS|dpa|DPA|Xinhua|UPI|ANI|Bloomberg|AA|WAFA|SPA|KUNA|IRNA|Tasnim"
+_WIRES = DATELINE_ACRONYMS
 # "BAGHDAD (AP) — ", "JERUSALEM, Aug. 20 (Reuters) - ", "GAZA CITY — "
 _DATELINE = re.compile(
     rf"^\s*(?:"
