@@ -7,7 +7,7 @@ Every event's three articles are split into claims and embedded as reports do (c
 configured claim model). Candidate pairs are those alignment proposes (FAISS top-`fact_k` per other
 outlet); a pair is labelled the same fact when one gold fact has mentions matching both claims (the
 gold README's quote rule, benchmarks/divergence.py). Leave-one-event-out: the head is trained on the
-other events and the held-out event's coverage rows (coverage_rows, as the report builds them) are
+other events and the held-out event's coverage rows (aligned_facts, as the report builds them) are
 scored; pooled and mean figures are printed for a grid of align / near cuts. With --write the head is
 trained on all events and saved with the chosen cuts (--align-cut, --near-cut).
 """
@@ -77,10 +77,10 @@ def load_events(gold_dir: Path, basil: Path, config: AlignConfig, embedder: obje
 
 
 def event_rows(event: EventData, config: AlignConfig, head: SameFactHead) -> list[ReportRow]:
-    from compare.report import coverage_rows
+    from compare.report import aligned_facts
 
     outlets = tuple(sorted(set(event.claims["outlet"].to_list())))
-    rows = coverage_rows(event.claims, event.vectors, config, outlets, head=head)
+    rows, _ = aligned_facts(event.claims, event.vectors, config, outlets, head=head)
     return [ReportRow(tuple(ReportClaim(c.claim_id, c.outlet, c.text) for c in row.claims), row.missing) for row in rows]
 
 

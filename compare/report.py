@@ -248,20 +248,6 @@ def _with_near_pairs(rows: list[CoverageRow], claims: pl.DataFrame, scored: pl.D
     return updated
 
 
-def coverage_rows(
-    claims: pl.DataFrame,
-    vectors: np.ndarray,
-    config: AlignConfig,
-    outlets: Sequence[str],
-    *,
-    scorer: object | None = None,
-    threshold: float | None = None,
-    head: object | None = None,
-) -> list[CoverageRow]:
-    """Claims (CLAIM_SCHEMA plus `article_order`) aligned into coverage rows, with near and missing outlets."""
-    return aligned_facts(claims, vectors, config, outlets, scorer=scorer, threshold=threshold, head=head)[0]
-
-
 PairProbabilities = dict[tuple[str, str], float]  # (claim id, claim id), ids sorted -> same-fact probability
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from compare.align import FACT_PAIR_SCHEMA, align_claims, decide_fact_pairs, fact_pair_features, fact_pairs, load_configured_head
 from compare.config import AlignConfig, EmbedConfig
-from compare.report import CoverageRow, _with_near_pairs, coverage_rows
+from compare.report import CoverageRow, _with_near_pairs, aligned_facts
 from compare.samefact import FEATURES, claim_tokens, head_from_json, idf_features, lexical_features, load_head, save_head, story_idf, train_head
 from compare.text import claims_frame
 
@@ -132,7 +132,7 @@ def test_bundled_model_aligns_paraphrase_and_shared_quote_not_unrelated(bundled_
 
 def test_coverage_rows_learned_lists_the_cost_as_left_out(bundled_story: tuple[pl.DataFrame, np.ndarray]) -> None:
     claims, vectors = bundled_story
-    rows = coverage_rows(claims, vectors, LEARNED, tuple(STORY))
+    rows, _ = aligned_facts(claims, vectors, LEARNED, tuple(STORY))
     cost = next(row for row in rows if "$4 million" in row.text)
     assert cost.present == ("Daily",) and cost.missing == ("Herald",)
     vote = next(row for row in rows if "voted 7-2" in row.text)
