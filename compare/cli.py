@@ -175,7 +175,6 @@ def _ensure_index(settings: Settings):  # noqa: ANN202
 
 def _emit_listing(frame: pl.DataFrame, list_format: ListFormat, title: str, table_columns: list[str] | None = None) -> None:
     """One shared renderer for every listing command: table on a terminal, JSON or CSV for tools."""
-    from rich.text import Text
 
     from compare.untrusted import json_safe, visible
 

@@ -23,7 +23,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from compare.components import connected_components, union_groups
 from compare.config import MinHashConfig
-from compare.reuse import CopyDetail, SentenceDiff, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
+from compare.reuse import CopyDetail, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.schema import CLUSTER_SCHEMA, conform
 from compare.timewindow import timestamps, within
 from compare.wires import WIRE_OUTLET_PATTERN

@@ -18,7 +18,6 @@ from compare.diverge import (
     DivergeConfig,
     Divergence,
     actor_divergences,
-    analyse,
     attribution_divergences,
     attribution_of,
     certainty_divergences,

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from compare.diverge import ClaimRef, Divergence, DivergenceSide
 from compare.findings import rank_findings
-from compare.render import FILTER_SCRIPT, KIND_LABELS, render_html, render_json, render_markdown, render_terminal
+from compare.render import FILTER_SCRIPT, render_html, render_json, render_markdown, render_terminal
 from compare.report import ArticleRef, CoverageRow, StoryReport, WireCopy
 
 T0 = datetime(2026, 8, 20, 7, 40, tzinfo=timezone.utc)

@@ -40,7 +40,7 @@ from compare.index.snapshot import (
     snapshot_facts,
     stable_ids,
 )
-from compare.schema import CLAIM_SCHEMA, CLUSTER_SCHEMA, STORY_SCHEMA, conform
+from compare.schema import CLAIM_SCHEMA, STORY_SCHEMA, conform
 from compare.store import Store
 
 
