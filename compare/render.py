@@ -492,12 +492,24 @@ def _script_hash(script: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
 
 
-def _segments(text: str, other: str | None) -> list[tuple[str, bool]]:
-    """`text` cut into (piece, differs) runs: words not in `other` are marked for highlighting."""
+# Words of a side's value that name its kind rather than the disputed detail ("hedged: seemed").
+_VALUE_LABEL_WORDS = frozenset("hedged asserted attributed to stated as fact forecast outcome before after the event it".split())
+# A word diff is shown when the two sentences mostly agree (a wire copy with edits); past this share of
+# differing characters they are different wordings, and only the disputed detail is marked.
+DIFF_MAX_SHARE = 0.4
+
+
+def _segments(text: str, other: str | None, value: str = "") -> list[tuple[str, bool]]:
+    """`text` cut into (piece, marked) runs: the words not in `other` when the two sentences mostly
+    agree, else the words of the side's `value` (the disputed detail: "80 kilometres", "seemed")."""
     if other is None:
         return [(text, False)]
+    spans = differing_spans(text, other)
+    if sum(end - start for start, end in spans) > DIFF_MAX_SHARE * max(1, len(text)):
+        wanted = {word.casefold() for word in re.findall(r"\w+", value) if word.casefold() not in _VALUE_LABEL_WORDS}
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\w+", text) if m.group().casefold() in wanted]
     pieces, position = [], 0
-    for start, end in differing_spans(text, other):
+    for start, end in spans:
         if start > position:
             pieces.append((text[position:start], False))
         pieces.append((text[start:end], True))
@@ -521,7 +533,7 @@ def _html_findings(report: StoryReport, outlet_numbers: dict[str, str]) -> list[
                 other = divergence.sides[1 if position == 0 else 0].claims[0].text if len(divergence.sides) > 1 and highlight else None
                 sides.append({
                     "value": side.value, "outlets": side.outlets, "when": _side_when(side.claims, published),
-                    "segments": _segments(side.claims[0].text, other),
+                    "segments": _segments(side.claims[0].text, other, side.value),
                     "claims": [{"outlet": c.outlet, "pointer": claim_pointer(c), "text": c.text} for c in side.claims],
                 })
             outlets = sorted({outlet for side in divergence.sides for outlet in side.outlets})

@@ -450,3 +450,14 @@ def test_visible_keeps_ordinary_text_and_escapes_controls() -> None:
 
     assert visible("Explosión — “Baghdad”\tand\nmore") == "Explosión — “Baghdad”\tand\nmore"
     assert visible(f"{ESC}[2J\r\x85\u202e") == "\\x1b[2J\\x0d\\x85\\u202e"
+
+
+def test_differently_worded_sides_mark_only_the_disputed_detail() -> None:
+    from compare.render import _segments
+
+    politico = "The withdrawal of the whole team seemed to embolden the president."
+    vox = "This became evident on Tuesday when the entire team prosecuting the case withdrew."
+    marked = [piece for piece, on in _segments(politico, vox, "hedged: seemed") if on]
+    assert marked == ["seemed"]  # not the whole differently worded sentence
+    near_copy = [piece for piece, on in _segments("The depot lies 80 kilometres north.", "The depot lies 100 kilometres north.", "80 kilometres") if on]
+    assert near_copy == ["80"]  # sentences that mostly agree keep the word diff
