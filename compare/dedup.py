@@ -653,14 +653,6 @@ def incremental_clusters(
 # ---------------------------------------------------------------- explaining clusters
 
 
-@dataclass(frozen=True)
-class WireCluster:
-    cluster_id: str
-    source_id: str
-    wire_credit: str | None  # printed credit of the source, else the most common among members
-    copies: tuple[CopyDetail, ...]
-
-
 def describe_copy(source_text: str, copy_id: str, copy_text: str, config: MinHashConfig) -> CopyDetail:
     """Scores and evidence of one copy against its source, on the raw texts (no template masking)."""
     shingled = shingle_texts([copy_text, source_text], config.shingle_size)
@@ -683,19 +675,16 @@ def describe_copy(source_text: str, copy_id: str, copy_text: str, config: MinHas
     )
 
 
-def describe_clusters(articles: pl.DataFrame, clusters: pl.DataFrame, config: MinHashConfig) -> list[WireCluster]:
-    """Explain clusters (CLUSTER_SCHEMA rows of `articles`): per copy its scores, spans and sentence diff."""
-    joined = clusters.join(articles.select("id", "text", "wire_credit"), left_on="article_id", right_on="id")
-    result = []
-    for (cid,), group in joined.group_by("cluster_id", maintain_order=True):
+def describe_copies(articles: pl.DataFrame, clusters: pl.DataFrame, config: MinHashConfig) -> dict[str, CopyDetail]:
+    """Copy article id -> its evidence against its cluster's source (CLUSTER_SCHEMA rows of `articles`),
+    for a listing made without a snapshot's stored evidence. A report's model of a cluster is report.WireCopy."""
+    joined = clusters.join(articles.select("id", "text"), left_on="article_id", right_on="id")
+    details: dict[str, CopyDetail] = {}
+    for _, group in joined.group_by("cluster_id", maintain_order=True):
         source = group.filter(pl.col("is_source")).row(0, named=True)
-        credit = cluster_credit(source["wire_credit"], group["wire_credit"].to_list())
-        details = tuple(
-            describe_copy(source["text"], row["article_id"], row["text"], config)
-            for row in group.filter(~pl.col("is_source")).iter_rows(named=True)
-        )
-        result.append(WireCluster(cid, source["article_id"], credit, details))
-    return sorted(result, key=lambda cluster: cluster.cluster_id)
+        for row in group.filter(~pl.col("is_source")).iter_rows(named=True):
+            details[row["article_id"]] = describe_copy(source["text"], row["article_id"], row["text"], config)
+    return details
 
 
 def copy_listing(
@@ -711,7 +700,7 @@ def copy_listing(
     """
     config = config or MinHashConfig()
     if details is None:
-        details = {d.article_id: d for cluster in describe_clusters(articles, clusters, config) for d in cluster.copies}
+        details = describe_copies(articles, clusters, config)
     joined = clusters.join(articles, left_on="article_id", right_on="id").rename({"article_id": "id"})
     joined = joined.with_columns(pl.col("outlet").n_unique().over("cluster_id").cast(pl.Int32).alias("outlets"))
     credits = {
