@@ -194,10 +194,10 @@ class Stage:
 
 
 def story_article_id(records: list[dict[str, object]]) -> str:
-    from compare.ingest import article_id, normalise_text
+    from compare.ingest import article_id, normalize_text
 
     record = records[0]
-    return article_id(str(record["outlet"]), str(record["title"]), normalise_text(str(record["text"])))
+    return article_id(str(record["outlet"]), str(record["title"]), normalize_text(str(record["text"])))
 
 
 def generate(which: str, out: Path) -> str:

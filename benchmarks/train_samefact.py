@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from divergence import EventScore, GoldEvent, ReportClaim, ReportRow, basil_record, gold_files, load_gold, mean_figures, quote_matches, score_event  # noqa: E402
 
 from compare.config import AlignConfig, load_settings  # noqa: E402
-from compare.ingest import normalise_text  # noqa: E402
+from compare.ingest import normalize_text  # noqa: E402
 from compare.samefact import SameFactHead, save_head, train_head  # noqa: E402
 from compare.text import claims_frame  # noqa: E402
 
@@ -46,7 +46,7 @@ class EventData:
 
 def event_claims(gold: GoldEvent, basil: Path, *, fact_units: bool = False) -> pl.DataFrame:
     """The event's claims as a report splits them; article id and outlet are the gold outlet key."""
-    rows = [{"id": key, "outlet": key, "text": normalise_text(str(basil_record(basil, gold.articles[key])["text"]))} for key in sorted(gold.articles)]
+    rows = [{"id": key, "outlet": key, "text": normalize_text(str(basil_record(basil, gold.articles[key])["text"]))} for key in sorted(gold.articles)]
     order = {key: i for i, key in enumerate(sorted(gold.articles))}
     return claims_frame(pl.DataFrame(rows), fact_units=fact_units).with_columns(pl.col("article_id").replace_strict(order, return_dtype=pl.Int32).alias("article_order"))
 

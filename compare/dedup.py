@@ -40,7 +40,7 @@ def _kernels():  # noqa: ANN202
     return minhash_kernels
 
 
-def normalise_unicode(texts: Sequence[str]) -> list[str]:
+def normalize_unicode(texts: Sequence[str]) -> list[str]:
     """Unicode lower-case, every non-word character to one space (keeps code-point offsets in place)."""
     if not texts:
         return []
@@ -84,7 +84,7 @@ def shingle_texts(texts: Sequence[str], size: int) -> ShingledTexts:
     data, offsets = _joined(encoded)
     unicode_rows = np.flatnonzero(kernels.needs_unicode(data, offsets)).tolist()
     if unicode_rows:
-        for row, normalised in zip(unicode_rows, normalise_unicode([texts[row] for row in unicode_rows]), strict=True):
+        for row, normalised in zip(unicode_rows, normalize_unicode([texts[row] for row in unicode_rows]), strict=True):
             encoded[row] = normalised.encode("utf-8")
         data, offsets = _joined(encoded)
     word_hashes, starts, ends, doc_words = kernels.word_hashes(data, offsets)

@@ -164,7 +164,7 @@ def article_id(outlet: str, title: str | None, text: str) -> str:
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
 
 
-def normalise_text(text: str) -> str:
+def normalize_text(text: str) -> str:
     """Strip, unify newlines, collapse runs of spaces, keep paragraph breaks as exactly one blank line.
 
     Idempotent; single line breaks inside a paragraph are kept.
@@ -968,7 +968,7 @@ def _article_row(
     outlet = _single_line(get("outlet"))
     if not outlet:
         return _Problem(record.line, _missing("outlet", columns, field_map, record.canonical), field="outlet")
-    text = normalise_text(_as_text(get("text"), joiner="\n\n") or "")
+    text = normalize_text(_as_text(get("text"), joiner="\n\n") or "")
     if not text:
         return _Problem(record.line, _missing("text", columns, field_map, record.canonical), field="text")
     raw_published = get("published")

@@ -21,7 +21,7 @@ from compare.ingest import (
     article_id,
     detect_wire_credit,
     ingest,
-    normalise_text,
+    normalize_text,
     parse_field_map,
     parse_published,
     read_paths,
@@ -460,13 +460,13 @@ def test_progress_is_cumulative_and_limit_stops_early(tmp_path: Path) -> None:
 
 def test_normalise_text_keeps_paragraphs() -> None:
     raw = "  First\u00a0 line\r\nsame paragraph\r\n\r\n\r\n\t Second   paragraph \u2028third line  "
-    assert normalise_text(raw) == "First line\nsame paragraph\n\nSecond paragraph\nthird line"
+    assert normalize_text(raw) == "First line\nsame paragraph\n\nSecond paragraph\nthird line"
 
 
 @given(st.text())
 def test_normalise_text_is_idempotent(text: str) -> None:
-    once = normalise_text(text)
-    assert normalise_text(once) == once
+    once = normalize_text(text)
+    assert normalize_text(once) == once
 
 
 @pytest.mark.parametrize(

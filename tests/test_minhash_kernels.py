@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from compare import minhash_kernels
 from compare.config import MinHashConfig
-from compare.dedup import normalise_unicode, permutations, shingle_texts, shingles, signatures, text_signatures
+from compare.dedup import normalize_unicode, permutations, shingle_texts, shingles, signatures, text_signatures
 
 
 @settings(max_examples=200, deadline=None)
@@ -38,9 +38,9 @@ _ALPHABET = st.sampled_from(list("aZ9_ .,'-\n") + ['"', "é", "É", "ß", "Ж", 
 def test_fast_path_words_equal_unicode_normalisation(text: str) -> None:
     # The compiled tokenizer and the polars Unicode path must agree on every text.
     fast = shingle_texts([text], 2)
-    slow = shingle_texts([normalise_unicode([text])[0]], 2)
+    slow = shingle_texts([normalize_unicode([text])[0]], 2)
     np.testing.assert_array_equal(fast.word_hashes, slow.word_hashes)
-    assert shingles(text, 2).tolist() == shingles(normalise_unicode([text])[0], 2).tolist()
+    assert shingles(text, 2).tolist() == shingles(normalize_unicode([text])[0], 2).tolist()
 
 
 def test_unicode_texts_are_lowercased_and_offsets_index_the_original() -> None:

@@ -394,7 +394,7 @@ def _normal_texts() -> list[str]:
     import json
 
     from compare.demo import demo_corpus_text
-    from compare.ingest import normalise_text
+    from compare.ingest import normalize_text
 
     texts = [json.loads(line)["text"] for line in demo_corpus_text().splitlines() if line.strip()]
     fixtures = Path(__file__).parent / "fixtures" / "ingest"
@@ -405,7 +405,7 @@ def _normal_texts() -> list[str]:
             continue
         if isinstance(record, dict) and isinstance(record.get("text"), str):
             texts.append(record["text"])
-    return texts + [normalise_text(text) for text in texts]
+    return texts + [normalize_text(text) for text in texts]
 
 
 def test_linear_splitter_gives_the_old_claims_on_the_demo_and_fixtures() -> None:
@@ -434,13 +434,13 @@ def test_linear_splitter_gives_the_old_claims_on_the_baly_sample() -> None:
     sample = Path(__file__).parents[1] / ".." / "shared" / "datasets" / "allsides_baly2020" / "articles_sample.jsonl.gz"
     if not sample.exists():
         pytest.skip(f"real-corpus check needs {sample} (the shared datasets folder)")
-    from compare.ingest import normalise_text
+    from compare.ingest import normalize_text
 
     with gzip.open(sample, "rt", encoding="utf-8") as handle:
         for number, line in enumerate(handle):
             if number >= 1500:
                 break
-            text = normalise_text(json.loads(line).get("content_original") or "")
+            text = normalize_text(json.loads(line).get("content_original") or "")
             assert new_split(text) == old_split_claims(text)
 
 
