@@ -6,17 +6,20 @@ some carry (and who left them out), and aligned claims that disagree.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 import numpy as np
 import polars as pl
 
-from compare.align import align_claims, decide_fact_pairs, fact_pairs, group_claims
+from compare.align import align_claims, decide_fact_pairs, fact_pairs, group_claims, load_configured_head
 from compare.rerank import configured_scorer
 from compare.config import AlignConfig, MinHashConfig, Settings
 from compare.diverge import ClaimRef, Divergence, find_divergences, nlp_note
+from compare.diverge.nlp import nlp_installed
 from compare.reuse import CopyDetail, cluster_credit
 from compare.embed import Embedder, make_embedder
 from compare.findings import Finding, rank_findings
@@ -268,7 +271,6 @@ def aligned_facts(
     and an outlet with a pair at its lower near cut is listed as mentioning the fact, not missing it.
     """
     if scorer is None and config.criterion == "learned":
-        from compare.align import load_configured_head
 
         head = head or load_configured_head(config)
         scored = fact_pairs(claims, vectors, config, head=head)
@@ -491,14 +493,6 @@ FACTS_VERSION = 4
 def facts_key(settings: Settings) -> str:
     """What stored facts depend on besides the claims: alignment settings and head, the claim model,
     whether the parse-based detectors ran, and FACTS_VERSION. Stored facts with another key are not used."""
-    import hashlib
-    import json
-    from dataclasses import asdict
-
-    from compare.align import load_configured_head
-    from compare.diverge.nlp import nlp_installed
-    from compare.embed import make_embedder
-
     head = load_configured_head(settings.align) if settings.align.criterion == "learned" else None
     document = {
         "version": FACTS_VERSION, "align": asdict(settings.align), "claim_model": make_embedder(settings.claim_embed).name,
@@ -509,15 +503,11 @@ def facts_key(settings: Settings) -> str:
 
 def members_key(article_ids: Sequence[str]) -> str:
     """A story's membership as a short hash: stored facts are used only for exactly these articles."""
-    import hashlib
-
     return hashlib.blake2b("\x1f".join(sorted(article_ids)).encode(), digest_size=8).hexdigest()
 
 
 def encode_facts(report: StoryReport) -> str:
     """The report's coverage, divergences, findings and notes as JSON, claims by id."""
-    import json
-
     def row(r: CoverageRow) -> dict[str, object]:
         return {"group_id": r.group_id, "claims": [c.claim_id for c in r.claims], "present": list(r.present), "missing": list(r.missing), "near": list(r.near)}
 
@@ -540,8 +530,6 @@ def encode_facts(report: StoryReport) -> str:
 
 def decode_facts(document: str, claims: Mapping[str, ClaimRef]) -> dict[str, tuple]:
     """encode_facts back to the StoryReport fields it holds; KeyError when a claim is not in `claims`."""
-    import json
-
     from compare.diverge import DivergenceSide
 
     data = json.loads(document)
