@@ -271,7 +271,6 @@ def aligned_facts(
     and an outlet with a pair at its lower near cut is listed as mentioning the fact, not missing it.
     """
     if scorer is None and config.criterion == "learned":
-
         head = head or load_configured_head(config)
         scored = fact_pairs(claims, vectors, config, head=head)
         near = config.near_probability or head.near_threshold  # type: ignore[attr-defined]
