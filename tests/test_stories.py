@@ -162,3 +162,16 @@ def test_tfidf_vectors_are_unit_rows_and_symmetric() -> None:
 def test_unknown_method_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="stories.method"):
         group_stories(frame([("a", T0), ("b", T0)]), np.stack([DEPOT, DEPOT]), [], StoryConfig(method="kmeans"))
+
+
+def test_a_home_of_three_takes_on_one_story_keeps_the_shared_topic_words() -> None:
+    # Every article names the same people and places; with IDF from these three texts alone those
+    # words would weigh nothing and the takes would look unrelated (TF-IDF cosine near 0).
+    takes = [
+        "Clinton testified before the Senate about the Benghazi attack and the consulate security cables.",
+        "Senators pressed Clinton on Benghazi, asking why requests for more consulate security went unanswered.",
+        "At the Benghazi hearing Clinton defended the State Department and the consulate security review.",
+    ]
+    vectors = tfidf_vectors(takes)
+    gram = (vectors @ vectors.T).toarray()
+    assert gram[np.triu_indices(3, 1)].min() > 0.2
