@@ -30,11 +30,11 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from compare.config import StoryConfig, load_settings  # noqa: E402
-from compare.embed import Embedder, make_embedder  # noqa: E402
-from compare.report import all_claims, flagged_claims, report_for_articles  # noqa: E402
-from compare.schema import ARTICLE_SCHEMA  # noqa: E402
-from compare.stories import group_stories, story_text  # noqa: E402
+from compare.core.config import StoryConfig, load_settings  # noqa: E402
+from compare.embed.embedder import Embedder, make_embedder  # noqa: E402
+from compare.report.story import all_claims, flagged_claims, report_for_articles  # noqa: E402
+from compare.core.schema import ARTICLE_SCHEMA  # noqa: E402
+from compare.stories.grouping import group_stories, story_text  # noqa: E402
 
 
 BASELINE_MIN_SIMILARITY = 0.55
@@ -258,8 +258,8 @@ def render_speed(dataset: Dataset, settings) -> dict[str, float]:  # noqa: ANN00
 
     from rich.console import Console
 
-    from compare.embed import cached_embedder
-    from compare.render import render_html, render_json, render_markdown, render_terminal
+    from compare.embed.embedder import cached_embedder
+    from compare.report.render import render_html, render_json, render_markdown, render_terminal
 
     ids = dataset.articles["id"].to_list()[:10]
     members = dataset.articles.filter(pl.col("id").is_in(ids)).with_columns(pl.Series("outlet", [f"Outlet {i + 1}" for i in range(len(ids))]))

@@ -1,4 +1,4 @@
-"""compare.docsim: head + claim-match document similarity with a time window."""
+"""compare.stories.docsim: head + claim-match document similarity with a time window."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from compare.docsim import DOCSIM_SCHEMA, DocSimConfig, DocumentVectors, claim_match, document_similarity, embed_documents, score_article_pairs
-from compare.embed import HashingEmbedder
+from compare.stories.docsim import DOCSIM_SCHEMA, DocSimConfig, DocumentVectors, claim_match, document_similarity, embed_documents, score_article_pairs
+from compare.embed.embedder import HashingEmbedder
 
 DEPOT_AP = (
     "BAGHDAD (AP) — Explosions destroyed a weapons depot of an Iran-backed militia north of Baghdad. "

@@ -1,4 +1,4 @@
-"""compare.minhash_kernels and the signature path of compare.dedup: bit-for-bit datasketch and xxhash."""
+"""compare.dedup.minhash_kernels and the signature path of compare.dedup.clusters: bit-for-bit datasketch and xxhash."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compare import minhash_kernels
-from compare.config import MinHashConfig
-from compare.dedup import normalize_unicode, permutations, shingle_texts, shingles, signatures, text_signatures
+from compare.dedup import minhash_kernels
+from compare.core.config import MinHashConfig
+from compare.dedup.clusters import normalize_unicode, permutations, shingle_texts, shingles, signatures, text_signatures
 
 
 @settings(max_examples=200, deadline=None)

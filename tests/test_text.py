@@ -1,4 +1,4 @@
-"""compare.text: claim splitting (offsets, abbreviations, quotes, datelines, boilerplate) and normalisation."""
+"""compare.text.claims: claim splitting (offsets, abbreviations, quotes, datelines, boilerplate) and normalisation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compare.schema import CLAIM_SCHEMA
-from compare.text import claims_frame, lede, normalize_for_matching, split_claims, words
+from compare.core.schema import CLAIM_SCHEMA
+from compare.text.claims import claims_frame, lede, normalize_for_matching, split_claims, words
 
 
 def claim_texts(article: str) -> list[str]:
@@ -318,7 +318,7 @@ def test_stray_quote_mark_does_not_swallow_a_long_paragraph() -> None:
 
 
 def test_normalize_for_embedding_keeps_case_and_punctuation_but_folds_quotes_and_spaces() -> None:
-    from compare.text import normalize_for_embedding
+    from compare.text.claims import normalize_for_embedding
 
     assert normalize_for_embedding("  “Hello,”\n he SAID ") == '"Hello," he SAID'
     assert normalize_for_embedding(normalize_for_embedding("ＡＢ  c")) == normalize_for_embedding("ＡＢ  c") == "AB c"
@@ -337,7 +337,7 @@ import re as _re  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from compare import text as text_module  # noqa: E402
+from compare.text import claims as text_module  # noqa: E402
 
 _OLD_BOUNDARY = _re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
 _OLD_TOKEN_BEFORE = _re.compile(r"(\S+)$")
@@ -524,7 +524,7 @@ def test_sentence_longer_than_the_claim_limit_is_cut_into_windows() -> None:
 
 
 def test_split_fact_units_keeps_offsets_and_short_pieces() -> None:
-    from compare.text import split_fact_units
+    from compare.text.claims import split_fact_units
 
     text = (
         "The council voted 7-2 to close the bridge; repairs will cost $4 million over the coming year.\n\n"

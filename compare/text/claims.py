@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from compare.schema import CLAIM_SCHEMA
-from compare.wires import DATELINE_ACRONYMS
+from compare.core.schema import CLAIM_SCHEMA
+from compare.core.wires import DATELINE_ACRONYMS
 
 _QUOTE_TRANSLATION = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'"})
 _NON_WORD = re.compile(r"[^\w\s]+")

@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
-from compare.schema import ARTICLE_SCHEMA, MAPPABLE_FIELDS
-from compare.wires import CREDIT_SPELLINGS
-from compare.store import Reject, Store
+from compare.core.schema import ARTICLE_SCHEMA, MAPPABLE_FIELDS
+from compare.core.wires import CREDIT_SPELLINGS
+from compare.core.store import Reject, Store
 
 SUPPORTED_FORMATS = (
     ".jsonl, .ndjson, .json, .jsonl.gz, .ndjson.gz, .csv, .tsv, .parquet, "

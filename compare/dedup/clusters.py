@@ -1,6 +1,6 @@
 """Wire copy and reprints: MinHash signatures, LSH candidates (whole articles and passages), exact checks.
 
-Flow: texts -> word hashes -> word 5-gram shingles (compiled, compare.minhash_kernels) -> page
+Flow: texts -> word hashes -> word 5-gram shingles (compiled, compare.dedup.minhash_kernels) -> page
 templates masked per outlet -> datasketch-compatible signatures -> candidates from datasketch
 MinHashLSH over whole articles (Jaccard) and from banded signatures of passage windows (so a short
 copy inside a long article is a candidate) -> candidates outside the time window dropped -> every
@@ -21,21 +21,21 @@ import numpy as np
 import polars as pl
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from compare.components import connected_components, union_groups
-from compare.config import MinHashConfig
-from compare.reuse import CopyDetail, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
-from compare.schema import CLUSTER_SCHEMA, conform
-from compare.timewindow import timestamps, within
-from compare.wires import WIRE_OUTLET_PATTERN
+from compare.core.components import connected_components, union_groups
+from compare.core.config import MinHashConfig
+from compare.dedup.evidence import CopyDetail, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
+from compare.core.schema import CLUSTER_SCHEMA, conform
+from compare.core.timewindow import timestamps, within
+from compare.core.wires import WIRE_OUTLET_PATTERN
 
 if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
-    from compare.distributed import Engine
+    from compare.core.distributed import Engine
 
 
 
 def _kernels():  # noqa: ANN202
     # numba compiles (or loads its cache) on first import: keep `compare --help` fast.
-    from compare import minhash_kernels
+    from compare.dedup import minhash_kernels
 
     return minhash_kernels
 
@@ -243,7 +243,7 @@ class ReuseSignatures:
 def reuse_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
     """The per-article part of find_reuse: every row depends on its own text only, so signing a batch of
     texts (their slice of `hashes`/`keep`, `doc_shingles` rebased to 0) gives the same rows as signing
-    the corpus; compare.distributed runs it on batches in parallel."""
+    the corpus; compare.core.distributed runs it on batches in parallel."""
     articles = signature_matrix(hashes, doc_shingles[:-1], doc_shingles[1:], config.num_perm, config.seed, keep)
     return ReuseSignatures(articles, *passage_signatures(hashes, keep, doc_shingles, config))
 
@@ -259,7 +259,7 @@ def passage_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.nd
     return docs.astype(np.int64), signature_matrix(hashes, starts, stops, perms, config.seed, keep)
 
 
-# What find_reuse calls to sign texts: reuse_signatures here, batched over an engine in compare.distributed.
+# What find_reuse calls to sign texts: reuse_signatures here, batched over an engine in compare.core.distributed.
 Signer = Callable[[np.ndarray, np.ndarray, np.ndarray, MinHashConfig], ReuseSignatures]
 
 

@@ -87,7 +87,7 @@ class CrossEncoderScorer:
 
     def _load(self):  # noqa: ANN202 - sentence_transformers types are imported lazily
         if self._model is None:
-            from compare.embed import _offline_environment, _resolve_device
+            from compare.embed.embedder import _offline_environment, _resolve_device
 
             _offline_environment()
             from sentence_transformers import CrossEncoder
