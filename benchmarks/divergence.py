@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compare.text.claims import normalize_for_matching  # noqa: E402
+from compare.text.normalize import normalize_for_matching  # noqa: E402
 
 OUTLET_KEYS = ("fox", "nyt", "hpo")
 MATCH_SHARE = 0.7

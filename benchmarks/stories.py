@@ -32,12 +32,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from compare.core.config import StoryConfig, load_settings  # noqa: E402
 from compare.embed.embedder import Embedder, make_embedder  # noqa: E402
-from compare.report.story import all_claims, flagged_claims, report_for_articles  # noqa: E402
+from compare.report.story import StoryReport, report_for_articles  # noqa: E402
 from compare.core.schema import ARTICLE_SCHEMA  # noqa: E402
 from compare.stories.grouping import group_stories, story_text  # noqa: E402
 
 
 BASELINE_MIN_SIMILARITY = 0.55
+
+
+def flagged_claims(report: StoryReport) -> set[tuple[str, int, int]]:
+    """(article_id, start, end) of every sentence the report flags: unique to one outlet, or in a divergence.
+
+    What the benchmark compares against annotated bias spans; a reader's "look here" list.
+    """
+    flagged = {(claim.article_id, claim.start, claim.end) for row in report.unique for claim in row.claims}
+    for divergence in report.divergences:
+        for side in divergence.sides:
+            flagged.update((claim.article_id, claim.start, claim.end) for claim in side.claims)
+    return flagged
+
+
+def all_claims(report: StoryReport) -> set[tuple[str, int, int]]:
+    """(article_id, start, end) of every sentence in the report's coverage rows."""
+    return {(c.article_id, c.start, c.end) for row in (*report.shared, *report.partial, *report.unique) for c in row.claims}
 
 
 class DatasetError(ValueError):

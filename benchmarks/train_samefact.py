@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from divergence import EventScore, GoldEvent, ReportClaim, ReportRow, basil_record, gold_files, load_gold, mean_figures, quote_matches, score_event  # noqa: E402
 
 from compare.core.config import AlignConfig, load_settings  # noqa: E402
-from compare.ingest import normalize_text  # noqa: E402
+from compare.text.normalize import normalize_text  # noqa: E402
 from compare.align.samefact import SameFactHead, save_head, train_head  # noqa: E402
 from compare.text.claims import claims_frame  # noqa: E402
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,10 +10,14 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
-from compare.core.config import load_settings
-from compare.embed.embedder import HashingEmbedder
-from compare.report.story import UnknownStoryError, all_claims, find_story, flagged_claims, report_for_articles
-from compare.core.schema import ARTICLE_SCHEMA
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from stories import all_claims, flagged_claims  # noqa: E402  (benchmarks/stories.py: what the stories benchmark scores)
+
+from compare.core.config import load_settings  # noqa: E402
+from compare.embed.embedder import HashingEmbedder  # noqa: E402
+from compare.report.story import UnknownStoryError, find_story, report_for_articles  # noqa: E402
+from compare.core.schema import ARTICLE_SCHEMA  # noqa: E402
 
 T0 = datetime(2026, 8, 20, 8, 0, tzinfo=timezone.utc)
 TEXTS = {

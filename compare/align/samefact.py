@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.text.claims import normalize_for_matching
+from compare.text.normalize import normalize_for_matching
 
 HEAD_FILE = "samefact_head.json"
 

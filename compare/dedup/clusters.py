@@ -27,6 +27,7 @@ from compare.dedup.evidence import CopyDetail, SharedSpan, cluster_credit, cover
 from compare.core.schema import CLUSTER_SCHEMA, conform
 from compare.core.timewindow import timestamps, within
 from compare.core.wires import WIRE_OUTLET_PATTERN
+from compare.text.normalize import normalize_unicode
 
 if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
     from compare.core.distributed import Engine
@@ -38,13 +39,6 @@ def _kernels():  # noqa: ANN202
     from compare.dedup import minhash_kernels
 
     return minhash_kernels
-
-
-def normalize_unicode(texts: Sequence[str]) -> list[str]:
-    """Unicode lower-case, every non-word character to one space (keeps code-point offsets in place)."""
-    if not texts:
-        return []
-    return pl.Series(texts, dtype=pl.String).str.to_lowercase().str.replace_all(r"[^\w]", " ").to_list()
 
 
 @dataclass(frozen=True)
@@ -145,13 +139,6 @@ def lean_minhashes(matrix: np.ndarray, seed: int) -> list[LeanMinHash]:
         lean.seed, lean.scheme, lean.hashvalues = seed, "affine32", row
         result.append(lean)
     return result
-
-
-def text_signatures(texts: Sequence[str], config: MinHashConfig) -> list[LeanMinHash]:
-    """Raw texts to datasketch signatures: the fast path benchmarks/wirecopy.py times."""
-    shingled = shingle_texts(texts, config.shingle_size)
-    matrix = signature_matrix(shingled.hashes, shingled.doc_shingles[:-1], shingled.doc_shingles[1:], config.num_perm, config.seed)
-    return lean_minhashes(matrix, config.seed)
 
 
 def signatures(shingle_sets: Sequence[np.ndarray], config: MinHashConfig) -> list[LeanMinHash]:

@@ -31,7 +31,7 @@ import xxhash
 from compare.core.config import BUNDLED_MODEL, EmbedConfig
 from compare.core.progress import StepProgress
 from compare.core.store import Store
-from compare.text.claims import normalize_for_embedding
+from compare.text.normalize import normalize_for_embedding
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 ONNX_EXPORT_VERSION = 1  # bump when _export_onnx changes, so old exports are not reused

@@ -567,20 +567,3 @@ def stored_facts(index: Index, story_id: str, article_ids: Sequence[str], settin
     if record["members"] != members_key(article_ids) or record["key"] != facts_key(settings):
         return None
     return record["document"]
-
-
-def flagged_claims(report: StoryReport) -> set[tuple[str, int, int]]:
-    """(article_id, start, end) of every sentence the report flags: unique to one outlet, or in a divergence.
-
-    What the benchmark compares against annotated bias spans; a reader's "look here" list.
-    """
-    flagged = {(claim.article_id, claim.start, claim.end) for row in report.unique for claim in row.claims}
-    for divergence in report.divergences:
-        for side in divergence.sides:
-            flagged.update((claim.article_id, claim.start, claim.end) for claim in side.claims)
-    return flagged
-
-
-def all_claims(report: StoryReport) -> set[tuple[str, int, int]]:
-    """(article_id, start, end) of every sentence in the report's coverage rows."""
-    return {(c.article_id, c.start, c.end) for row in (*report.shared, *report.partial, *report.unique) for c in row.claims}
