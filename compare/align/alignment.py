@@ -13,7 +13,7 @@ and a small learned head (compare/align/samefact.py) decides each pair from its 
 number and quote overlap; groups take strongest pairs first and hold one claim per outlet unless a
 pair is near-certain, so one broad sentence cannot chain a story's claims together.
 
-With a reranker (AlignConfig.reranker, see rerank.py) FAISS only proposes each claim's `rerank_k`
+With a reranker (AlignConfig.reranker, see embed/rerank.py) FAISS only proposes each claim's `rerank_k`
 nearest claims per outlet; a cross-encoder scores those pairs and the mutual best by that score,
 above the reranker's calibrated threshold, are aligned.
 """

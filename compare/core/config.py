@@ -89,7 +89,7 @@ class AlignConfig:
     # here (min_similarity, min_margin, near_similarity) refitted: benchmarks/claims.py.
     claim_model: str = ""
     # An outlet whose closest sentence to a claim group reaches this cosine is listed as "similar
-    # wording", not as leaving the claim out (report.py).
+    # wording", not as leaving the claim out (report/story.py).
     near_similarity: float = 0.6
     # criterion "learned" (the default; compare.align.samefact): FAISS proposes each claim's fact_k nearest
     # claims per other outlet above fact_floor (k=8 keeps 344 of the 366 same-fact pairs of the gold
