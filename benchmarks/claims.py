@@ -37,13 +37,15 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare.align import accept, build_index, candidate_pairs, reranked_pairs  # noqa: E402
-from compare.config import AlignConfig, ConfigError, EmbedConfig, load_settings  # noqa: E402
-from compare.docsim import DocSimConfig, document_similarity, embed_documents  # noqa: E402
-from compare.embed import CachedEmbedder, EmbeddingCache, make_embedder  # noqa: E402
+from docsim import DocSimConfig, document_similarity, embed_documents  # noqa: E402
+
+from compare.align.alignment import accept, build_index, candidate_pairs, reranked_pairs  # noqa: E402
+from compare.core.config import AlignConfig, ConfigError, EmbedConfig, load_settings  # noqa: E402
+from compare.embed.embedder import CachedEmbedder, EmbeddingCache, make_embedder  # noqa: E402
 from compare.train.finetune import FIT_SHARE, DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score  # noqa: E402
-from compare.rerank import CrossEncoderScorer, RerankerError, blend  # noqa: E402
+from compare.embed.rerank import CrossEncoderScorer, RerankerError, blend  # noqa: E402
 
 
 def load_semeval(path: Path) -> tuple[list[LabelledPair], int]:

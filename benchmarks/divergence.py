@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compare.text import normalize_for_matching  # noqa: E402
+from compare.text.normalize import normalize_for_matching  # noqa: E402
 
 OUTLET_KEYS = ("fox", "nyt", "hpo")
 MATCH_SHARE = 0.7
@@ -304,11 +304,11 @@ def run_event(gold: GoldEvent, basil: Path, settings_overrides: dict, embedder: 
     """Ingest the event's articles into a fresh home, build the index, report their story, score it."""
     import polars as pl
 
-    from compare.config import load_settings
+    from compare.core.config import load_settings
     from compare.index import build_index
     from compare.ingest import ingest
-    from compare.report import build_report
-    from compare.store import Store
+    from compare.report.story import build_report
+    from compare.core.store import Store
 
     with tempfile.TemporaryDirectory(prefix="divergence-bench-") as folder:
         home = Path(folder) / "home"
@@ -372,8 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="embedding model (default: the configured one, the bundled model)")
     args = parser.parse_args(argv)
 
-    from compare.config import load_settings
-    from compare.embed import make_embedder
+    from compare.core.config import load_settings
+    from compare.embed.embedder import make_embedder
 
     overrides = {"embed": {"model": args.model}}
     try:

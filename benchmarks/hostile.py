@@ -194,7 +194,8 @@ class Stage:
 
 
 def story_article_id(records: list[dict[str, object]]) -> str:
-    from compare.ingest import article_id, normalize_text
+    from compare.ingest import article_id
+    from compare.text.normalize import normalize_text
 
     record = records[0]
     return article_id(str(record["outlet"]), str(record["title"]), normalize_text(str(record["text"])))

@@ -35,7 +35,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from compare.ingest import parse_field_map, read_paths  # noqa: E402
-from compare.store import Store  # noqa: E402
+from compare.core.store import Store  # noqa: E402
 
 TARGET_RATIO = 0.05  # the issue's contract: 1% new articles cost at most 5% of a full build
 
@@ -77,7 +77,7 @@ def timed_report(home: Path, story_id: str, model: str | None) -> float:
 def widest_stories(home: Path, count: int = 3) -> list[tuple[str, int]]:
     """(story id, outlets) of the `count` stories with most outlets in the current snapshot."""
     from compare.index import load_index
-    from compare.report import list_stories
+    from compare.report.story import list_stories
 
     store = Store(home)
     summaries = list_stories(store.articles(), load_index(store), min_outlets=1)

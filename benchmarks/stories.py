@@ -30,14 +30,31 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from compare.config import StoryConfig, load_settings  # noqa: E402
-from compare.embed import Embedder, make_embedder  # noqa: E402
-from compare.report import all_claims, flagged_claims, report_for_articles  # noqa: E402
-from compare.schema import ARTICLE_SCHEMA  # noqa: E402
-from compare.stories import group_stories, story_text  # noqa: E402
+from compare.core.config import StoryConfig, load_settings  # noqa: E402
+from compare.embed.embedder import Embedder, make_embedder  # noqa: E402
+from compare.report.story import StoryReport, report_for_articles  # noqa: E402
+from compare.core.schema import ARTICLE_SCHEMA  # noqa: E402
+from compare.stories.grouping import group_stories, story_text  # noqa: E402
 
 
 BASELINE_MIN_SIMILARITY = 0.55
+
+
+def flagged_claims(report: StoryReport) -> set[tuple[str, int, int]]:
+    """(article_id, start, end) of every sentence the report flags: unique to one outlet, or in a divergence.
+
+    What the benchmark compares against annotated bias spans; a reader's "look here" list.
+    """
+    flagged = {(claim.article_id, claim.start, claim.end) for row in report.unique for claim in row.claims}
+    for divergence in report.divergences:
+        for side in divergence.sides:
+            flagged.update((claim.article_id, claim.start, claim.end) for claim in side.claims)
+    return flagged
+
+
+def all_claims(report: StoryReport) -> set[tuple[str, int, int]]:
+    """(article_id, start, end) of every sentence in the report's coverage rows."""
+    return {(c.article_id, c.start, c.end) for row in (*report.shared, *report.partial, *report.unique) for c in row.claims}
 
 
 class DatasetError(ValueError):
@@ -258,8 +275,8 @@ def render_speed(dataset: Dataset, settings) -> dict[str, float]:  # noqa: ANN00
 
     from rich.console import Console
 
-    from compare.embed import cached_embedder
-    from compare.render import render_html, render_json, render_markdown, render_terminal
+    from compare.embed.embedder import cached_embedder
+    from compare.report.render import render_html, render_json, render_markdown, render_terminal
 
     ids = dataset.articles["id"].to_list()[:10]
     members = dataset.articles.filter(pl.col("id").is_in(ids)).with_columns(pl.Series("outlet", [f"Outlet {i + 1}" for i in range(len(ids))]))

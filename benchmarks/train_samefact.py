@@ -1,7 +1,7 @@
-"""Train the same-fact head (compare/samefact.py) from the gold events, and measure it leave-one-event-out.
+"""Train the same-fact head (compare/align/samefact.py) from the gold events, and measure it leave-one-event-out.
 
     python benchmarks/train_samefact.py --gold ../shared/datasets/divergence-gold \\
-        --basil ../shared/datasets/basil --json samefact-cv.json --write compare/samefact_head.json
+        --basil ../shared/datasets/basil --json samefact-cv.json --write compare/align/samefact_head.json
 
 Every event's three articles are split into claims and embedded as reports do (claims_frame, the
 configured claim model). Candidate pairs are those alignment proposes (FAISS top-`fact_k` per other
@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from divergence import EventScore, GoldEvent, ReportClaim, ReportRow, basil_record, gold_files, load_gold, mean_figures, quote_matches, score_event  # noqa: E402
 
-from compare.config import AlignConfig, load_settings  # noqa: E402
-from compare.ingest import normalize_text  # noqa: E402
-from compare.samefact import SameFactHead, save_head, train_head  # noqa: E402
-from compare.text import claims_frame  # noqa: E402
+from compare.core.config import AlignConfig, load_settings  # noqa: E402
+from compare.text.normalize import normalize_text  # noqa: E402
+from compare.align.samefact import SameFactHead, save_head, train_head  # noqa: E402
+from compare.text.claims import claims_frame  # noqa: E402
 
 
 @dataclass
@@ -64,7 +64,7 @@ def pair_labels(gold: GoldEvent, claims: pl.DataFrame, pairs: list[tuple[int, in
 
 
 def load_events(gold_dir: Path, basil: Path, config: AlignConfig, embedder: object, *, fact_units: bool = False) -> list[EventData]:
-    from compare.align import fact_pair_features
+    from compare.align.alignment import fact_pair_features
 
     events = []
     for path in gold_files(gold_dir):
@@ -77,7 +77,7 @@ def load_events(gold_dir: Path, basil: Path, config: AlignConfig, embedder: obje
 
 
 def event_rows(event: EventData, config: AlignConfig, head: SameFactHead) -> list[ReportRow]:
-    from compare.report import aligned_facts
+    from compare.report.story import aligned_facts
 
     outlets = tuple(sorted(set(event.claims["outlet"].to_list())))
     rows, _ = aligned_facts(event.claims, event.vectors, config, outlets, head=head)
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fact-units", action="store_true", help="split claims with text.split_fact_units (experiment)")
     args = parser.parse_args(argv)
 
-    from compare.embed import make_embedder
+    from compare.embed.embedder import make_embedder
 
     settings = load_settings(Path("/nonexistent-home"), environ={})
     config = replace(settings.align, criterion="learned", **({"fact_grouping": args.grouping} if args.grouping else {}))

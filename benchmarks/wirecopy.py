@@ -4,13 +4,13 @@
         --map outlet=source --map text=content_original --map published=date --json wirecopy.json
 
 --corpus takes any file `compare ingest` takes, with the same --map options. Three measures:
-- speed: raw text to datasketch signature, ours (compare.dedup.text_signatures) against the plain
+- speed: raw text to datasketch signature, ours (compare.dedup.clusters.text_signatures) against the plain
   datasketch way (word 5-gram strings built in Python, MinHash.update_batch with its default sha1),
   same shingle size and permutations, same documents, one run (both timed alternately on five
   chunks of the documents; numba's one-off compile/cache load is excluded by a warm-up on ten texts).
 - recall: exact Jaccard of all pairs (polars prefix-filter join, exact for J >= 0.5: no O(n^2)
   loop) on the shingle sets the pipeline uses; recall of pairs with J >= 0.8 and J >= 0.5 among
-  the pairs compare.dedup reports as copies (whole-corpus mode, no time window); precision: the
+  the pairs compare.dedup.clusters reports as copies (whole-corpus mode, no time window); precision: the
   share of reported copies that the exact shingle sets confirm by the copy rules (Jaccard >= 0.5,
   containment >= 0.6, or half of one article's words under shingles of the other), recomputed here
   with plain set operations independently of the pipeline's span code.
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from datasketch import MinHash
+from datasketch import LeanMinHash, MinHash
 from rich.console import Console
 from rich.table import Table
 
@@ -43,15 +43,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wire_edits import GeneratedArticle, SourceArticle, eligible, generate  # noqa: E402
 
-from compare.config import MinHashConfig  # noqa: E402
-from compare.dedup import clusters_from_pairs, find_reuse, shingle_texts, template_keep, text_signatures  # noqa: E402
+from compare.core.config import MinHashConfig  # noqa: E402
+from compare.dedup.clusters import clusters_from_pairs, find_reuse, lean_minhashes, shingle_texts, signature_matrix, template_keep  # noqa: E402
 from compare.ingest import parse_field_map, read_paths  # noqa: E402
-from compare.schema import ARTICLE_SCHEMA  # noqa: E402
+from compare.core.schema import ARTICLE_SCHEMA  # noqa: E402
 
 _TOKEN = re.compile(r"\w+")
 
 
 # ---------------------------------------------------------------- speed
+
+
+def text_signatures(texts: Sequence[str], config: MinHashConfig) -> list[LeanMinHash]:
+    """Raw texts to datasketch signatures: the fast path this benchmark times."""
+    shingled = shingle_texts(texts, config.shingle_size)
+    matrix = signature_matrix(shingled.hashes, shingled.doc_shingles[:-1], shingled.doc_shingles[1:], config.num_perm, config.seed)
+    return lean_minhashes(matrix, config.seed)
 
 
 def datasketch_signature(text: str, config: MinHashConfig) -> MinHash:
@@ -89,7 +96,7 @@ def measure_speed(texts: Sequence[str], config: MinHashConfig, chunks: int = 5) 
 
 
 def shingle_frame(texts: Sequence[str], outlets: Sequence[str], config: MinHashConfig) -> pl.DataFrame:
-    """(doc, sh) unique rows: the template-masked shingle sets compare.dedup verifies on."""
+    """(doc, sh) unique rows: the template-masked shingle sets compare.dedup.clusters verifies on."""
     shingled = shingle_texts(texts, config.shingle_size)
     keep = template_keep(shingled, outlets, config.template_min_articles)
     docs = np.repeat(np.arange(len(texts), dtype=np.uint32), np.diff(shingled.doc_shingles))
@@ -138,7 +145,7 @@ def exact_pairs(frame: pl.DataFrame, threshold: float) -> pl.DataFrame:
 
 def exact_coverage(sequence: np.ndarray, keep: np.ndarray, other: np.ndarray, words: int, size: int) -> float:
     """Share of an article's words under its shingles found in `other` (set membership, gaps of up to
-    `size` words bridged as edited words): the coverage rule recomputed independently of compare.reuse."""
+    `size` words bridged as edited words): the coverage rule recomputed independently of compare.dedup.evidence."""
     if words == 0:
         return 0.0
     present = np.flatnonzero(np.isin(sequence, other) & keep)

@@ -17,10 +17,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from compare.config import ConfigError, Settings, load_settings
+from compare.core.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from compare.store import Store
+    from compare.core.store import Store
 
 app = typer.Typer(
     help=(
@@ -72,7 +72,7 @@ class UserError(Exception):
 def _fail(message: str, code: int = 2) -> None:
     from rich.markup import escape
 
-    from compare.untrusted import visible
+    from compare.core.untrusted import visible
 
     # messages quote file names and values from the input: no markup, no raw control characters
     err.print(f"[red]error:[/] {escape(visible(message))}", highlight=False)
@@ -81,11 +81,11 @@ def _fail(message: str, code: int = 2) -> None:
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    from compare.embed import ModelLoadError
+    from compare.embed.embedder import ModelLoadError
     from compare.index import IndexBuildError, IndexMissingError, SnapshotDamagedError
-    from compare.report import UnknownStoryError
-    from compare.rerank import RerankerError
-    from compare.store import CorpusDamagedError, StoreLockedError
+    from compare.report.story import UnknownStoryError
+    from compare.embed.rerank import RerankerError
+    from compare.core.store import CorpusDamagedError, StoreLockedError
 
     try:
         yield
@@ -131,7 +131,7 @@ def _corpus_store(settings: Settings, *, index_suffices: bool = False) -> Store:
     """The Store of a home that holds articles (or, with `index_suffices`, snapshots: the index
     commands work on a home whose every record was rejected). A missing or empty home is not a
     silent empty listing: it is named, with the command that fills it (exit 1)."""
-    from compare.store import Store
+    from compare.core.store import Store
 
     home = settings.home
     _check_home(home)
@@ -167,7 +167,7 @@ def _notice(message: str) -> None:
 
 def _ensure_index(settings: Settings):  # noqa: ANN202
     from compare.index import ensure_index
-    from compare.store import Store
+    from compare.core.store import Store
 
     with _progress() as progress:
         return ensure_index(Store(settings.home), settings, progress=_index_progress(progress), notice=_notice)
@@ -176,7 +176,7 @@ def _ensure_index(settings: Settings):  # noqa: ANN202
 def _emit_listing(frame: pl.DataFrame, list_format: ListFormat, title: str, table_columns: list[str] | None = None) -> None:
     """One shared renderer for every listing command: table on a terminal, JSON or CSV for tools."""
 
-    from compare.untrusted import json_safe, visible
+    from compare.core.untrusted import json_safe, visible
 
     iso = "%Y-%m-%dT%H:%M:%S%z" if list_format is not ListFormat.table else "%Y-%m-%d %H:%M"
     printable = frame.with_columns(pl.col(pl.Datetime).dt.strftime(iso))
@@ -187,7 +187,7 @@ def _emit_listing(frame: pl.DataFrame, list_format: ListFormat, title: str, tabl
         joined = printable.with_columns(pl.col(pl.List(pl.String)).list.join("; "))
         sys.stdout.write(joined.with_columns(pl.col(pl.String).map_elements(visible, return_dtype=pl.String)).write_csv())
     else:
-        from compare.listing import listing_table
+        from compare.report.listing import listing_table
 
         # Ids, dates and numbers whole at any width, one line per row; nothing cut in a pipe.
         table, width = listing_table(frame.select(table_columns) if table_columns else frame, title, out.width if out.is_terminal else None)
@@ -219,7 +219,7 @@ def ingest(
     """
     from compare.ingest import ingest as ingest_paths
     from compare.ingest import parse_field_map
-    from compare.store import Store
+    from compare.core.store import Store
 
     with _user_errors():
         settings = _settings(home, config)
@@ -235,7 +235,7 @@ def ingest(
             task = progress.add_task("reading records", total=None)
             summary = ingest_paths(Store(settings.home), paths, mapping, progress=lambda n: progress.update(task, completed=n))
     from compare.ingest import summarise_rejects
-    from compare.untrusted import visible
+    from compare.core.untrusted import visible
 
     if summary.records_read == 0 and not summary.rejected:
         inputs = ", ".join(str(path) for path in paths)
@@ -285,7 +285,7 @@ def dedup(
 
     Example: compare dedup --partial --format csv
     """
-    from compare.dedup import copy_listing, partial_reuse
+    from compare.dedup.clusters import copy_listing, partial_reuse
 
     with _user_errors():
         settings = _settings(home, config, model, device)
@@ -297,7 +297,7 @@ def dedup(
             if min_outlets >= 2:
                 listing = listing.filter(pl.col("left_outlet") != pl.col("right_outlet"))
         else:
-            from compare.dedup import CopyDetail
+            from compare.dedup.clusters import CopyDetail
             from compare.index import current_clusters
 
             clusters, copies = current_clusters(store, settings, notice=_notice)
@@ -328,7 +328,7 @@ def stories(
 
     Example: compare stories --min-outlets 3 --format csv
     """
-    from compare.report import list_stories
+    from compare.report.story import list_stories
 
     with _user_errors():
         settings = _settings(home, config, model, device)
@@ -336,7 +336,7 @@ def stories(
         index = _ensure_index(settings)
         summaries = list_stories(store.articles(), index, min_outlets=min_outlets)
     if list_format is ListFormat.json:
-        from compare.render import article_record
+        from compare.report.render import article_record
 
         records = [
             {"story_id": s.story_id, "title": s.title, "first_published": s.first_published.isoformat() if s.first_published else None,
@@ -344,7 +344,7 @@ def stories(
              "outlets": list(s.outlets), "articles": [article_record(a) for a in s.articles]}
             for s in summaries
         ]
-        from compare.untrusted import json_safe
+        from compare.core.untrusted import json_safe
 
         sys.stdout.write(json_safe(json.dumps(records, indent=2, ensure_ascii=False)) + "\n")
         return
@@ -366,7 +366,7 @@ def stories(
 
 
 def _write_report(report: Any, report_format: ReportFormat, output: Path | None) -> None:
-    from compare.render import render_html, render_json, render_markdown, render_terminal
+    from compare.report.render import render_html, render_json, render_markdown, render_terminal
 
     if report_format is ReportFormat.terminal and output is None:
         render_terminal(report, out)
@@ -381,7 +381,7 @@ def _write_report(report: Any, report_format: ReportFormat, output: Path | None)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         _write_output_file(output, text)
-        from compare.untrusted import visible
+        from compare.core.untrusted import visible
 
         err.print(f"report written to {visible(str(output))}", highlight=False, markup=False)
 
@@ -393,8 +393,8 @@ def _write_output_file(output: Path, text: str) -> None:
     import os
     import stat
 
-    from compare.untrusted import visible
-    from compare.store import write_atomically
+    from compare.core.untrusted import visible
+    from compare.core.store import write_atomically
 
     parent = output.parent
     if not parent.is_dir():
@@ -452,7 +452,7 @@ def report(
 
     Example: compare report --query "militia depot Baghdad explosions" --format markdown
     """
-    from compare.report import UnknownStoryError, build_report, find_story, resolve_story
+    from compare.report.story import UnknownStoryError, build_report, find_story, resolve_story
 
     with _user_errors():
         if (story is None) == (query is None):
@@ -529,9 +529,9 @@ def index_build(
 
     Example: compare index build --home ./data --keep 3 --engine ray --ray-address auto
     """
-    from compare.embed import ModelLoadError
+    from compare.embed.embedder import ModelLoadError
     from compare.index import BuildLockedError, IndexBuildError, build_index
-    from compare.store import Store
+    from compare.core.store import Store
 
     with _user_errors():
         settings = _settings(home, config, model, device, index={"engine": engine, "ray_address": ray_address})
@@ -608,7 +608,7 @@ def index_verify(
     for problem in problems:
         from rich.markup import escape
 
-        from compare.untrusted import visible
+        from compare.core.untrusted import visible
 
         err.print(f"[red]problem:[/] {escape(visible(str(problem)))}", highlight=False)
     if problems:
@@ -678,7 +678,7 @@ def history(
 
     Example: compare history https://example.org/news/depot-blast --format json
     """
-    from compare.history import UnknownArticleError, article_history, version_changes
+    from compare.report.history import UnknownArticleError, article_history, version_changes
 
     with _user_errors():
         settings = _settings(home, config)
@@ -695,11 +695,11 @@ def history(
             return {k: (v.isoformat() if hasattr(v, "isoformat") else list(v) if isinstance(v, tuple) else v) for k, v in record.items()}
 
         document = {"url": url, "versions": [plain(asdict(v)) for v in versions], "changes": [plain(asdict(c)) for c in changes]}
-        from compare.untrusted import json_safe
+        from compare.core.untrusted import json_safe
 
         sys.stdout.write(json_safe(json.dumps(document, indent=2, ensure_ascii=False)) + "\n")
         return
-    from compare.untrusted import visible
+    from compare.core.untrusted import visible
 
     rows: list[dict[str, Any]] = [
         {"version": v.version, "crawled": v.ingested_at, "id": v.id, "published": v.published, "title": v.title} for v in versions

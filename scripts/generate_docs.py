@@ -1,4 +1,4 @@
-"""Write docs/cli.md from the commands' own --help and docs/configuration.md from compare/config.py.
+"""Write docs/cli.md from the commands' own --help and docs/configuration.md from compare/core/config.py.
 
 The help texts and the settings' defaults and comments are the source; these pages only copy them,
 so they cannot drift. tests/test_docs.py fails while either page is stale.
@@ -108,12 +108,12 @@ def _cell(text: str) -> str:
 
 
 def configuration_reference() -> str:
-    import compare.config as config
+    import compare.core.config as config
 
     source = Path(config.__file__).read_text(encoding="utf-8")
     environment = {place: variable for variable, place in config._ENVIRONMENT.items()}
     lines = [
-        _generated_note("the dataclasses in `compare/config.py` (defaults, comments, docstrings)"),
+        _generated_note("the dataclasses in `compare/core/config.py` (defaults, comments, docstrings)"),
         "# Configuration",
         "",
         "Settings come from, lowest to highest: the defaults below < `<home>/compare.toml` (or `--config FILE` /",

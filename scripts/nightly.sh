@@ -39,7 +39,7 @@ keep=""
 full=()
 maps=()
 usage() { echo "nightly.sh: $1 (see --help)" >&2; exit 64; }
-# The fields `compare ingest --map` accepts (compare.schema.MAPPABLE_FIELDS; tests/test_nightly.py
+# The fields `compare ingest --map` accepts (compare.core.schema.MAPPABLE_FIELDS; tests/test_nightly.py
 # checks the two lists agree): a bad --map is bad usage here, not an ingest failure every night.
 mappable=" outlet text title published url byline language "
 while [[ $# -gt 0 ]]; do

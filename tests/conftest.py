@@ -21,7 +21,7 @@ PARAPHRASES = [
 @pytest.fixture(scope="session")
 def tiny_reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real cross-encoder folder with its calibration, trained for a few steps on PARAPHRASES."""
-    from compare.config import EmbedConfig
+    from compare.core.config import EmbedConfig
     from compare.train.finetune import CrossEncoderConfig, LabelledPair, calibrate_cross_encoder, cross_encoder_examples, finetune_cross_encoder
 
     pairs = [LabelledPair(str(n), "", "", left, right, float(label)) for n, (left, right, label) in enumerate(PARAPHRASES)]

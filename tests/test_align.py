@@ -1,4 +1,4 @@
-"""compare.align: FAISS mutual nearest neighbours checked against a brute-force numpy answer; claim groups."""
+"""compare.align.alignment: FAISS mutual nearest neighbours checked against a brute-force numpy answer; claim groups."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from compare.align import ALIGNED_PAIR_SCHEMA, CLAIM_GROUP_SCHEMA, align_claims, build_index, candidate_pairs, group_claims
-from compare.config import AlignConfig
-from compare.embed import HashingEmbedder
+from compare.align.alignment import ALIGNED_PAIR_SCHEMA, CLAIM_GROUP_SCHEMA, align_claims, build_index, candidate_pairs, group_claims
+from compare.core.config import AlignConfig
+from compare.embed.embedder import HashingEmbedder
 
 
 def random_claims(seed: int, outlets: int, dimension: int = 16) -> tuple[pl.DataFrame, np.ndarray]:
@@ -256,7 +256,7 @@ def brute_force_reranked(claims: pl.DataFrame, vectors: np.ndarray, scorer: Pair
 
 @pytest.mark.parametrize(("seed", "outlets"), [(0, 3), (1, 4), (5, 2)])
 def test_reranked_pairs_match_brute_force_and_score_only_proposed_pairs(seed: int, outlets: int) -> None:
-    from compare.align import reranked_pairs
+    from compare.align.alignment import reranked_pairs
 
     claims, vectors = random_claims(seed, outlets)
     claims = claims.with_columns(pl.format("claim text {}", pl.col("claim_id")).alias("text"))

@@ -15,8 +15,8 @@ sys.path.insert(0, str(BENCHMARKS))
 
 from claims import fit_threshold, load_semeval, mining_candidates, mining_prf, prf, synthetic_corpus  # noqa: E402
 
-from compare.config import AlignConfig  # noqa: E402
-from compare.embed import CachedEmbedder, EmbeddingCache, HashingEmbedder  # noqa: E402
+from compare.core.config import AlignConfig  # noqa: E402
+from compare.embed.embedder import CachedEmbedder, EmbeddingCache, HashingEmbedder  # noqa: E402
 from compare.train.finetune import LabelledPair  # noqa: E402
 
 SEMEVAL = (
@@ -104,7 +104,7 @@ def test_reranker_run_writes_the_documented_keys_with_thresholds_from_the_model(
     """A whole (tiny) run: headline = the cross-encoder at its stored threshold, cosine under baseline."""
     from claims import main
 
-    from compare.rerank import load_calibration
+    from compare.embed.rerank import load_calibration
 
     args = paraphrase_files(tmp_path)
     out = tmp_path / "out.json"

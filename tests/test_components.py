@@ -1,11 +1,11 @@
-"""compare.components: connected components against a brute-force reachability check."""
+"""compare.core.components: connected components against a brute-force reachability check."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare.components import connected_components
+from compare.core.components import connected_components
 
 
 def _reachable(nodes: list[int], edges: list[tuple[int, int]]) -> list[set[int]]:

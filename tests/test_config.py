@@ -1,4 +1,4 @@
-"""compare.config: defaults < TOML < environment < explicit overrides; bad input names the file and key."""
+"""compare.core.config: defaults < TOML < environment < explicit overrides; bad input names the file and key."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from compare.config import (
+from compare.core.config import (
     BUNDLED_MODEL,
     AlignConfig,
     ConfigError,

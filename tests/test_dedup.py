@@ -1,4 +1,4 @@
-"""compare.dedup: shingles, exact Jaccard, LSH candidates checked against exact all-pairs, copy clusters."""
+"""compare.dedup.clusters: shingles, exact Jaccard, LSH candidates checked against exact all-pairs, copy clusters."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from compare.config import MinHashConfig
-from compare.dedup import (
+from compare.core.config import MinHashConfig
+from compare.dedup.clusters import (
     candidate_pairs,
     cluster_copies,
     cluster_id,
@@ -27,7 +27,7 @@ from compare.dedup import (
     signatures,
     strip_templates,
 )
-from compare.schema import ARTICLE_SCHEMA, CLUSTER_SCHEMA
+from compare.core.schema import ARTICLE_SCHEMA, CLUSTER_SCHEMA
 
 CONFIG = MinHashConfig()
 T0 = datetime(2026, 8, 20, 7, 0, tzinfo=timezone.utc)

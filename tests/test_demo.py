@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from compare.config import load_settings
+from compare.core.config import load_settings
 from compare.demo import run_demo
 from compare.diverge import Divergence
-from compare.render import render_html, render_json, render_markdown
-from compare.report import StoryReport
+from compare.report.render import render_html, render_json, render_markdown
+from compare.report.story import StoryReport
 
 DEMO_OUTLETS = {"Associated Press", "Times of Israel", "Ynet News", "Israel Hayom", "Al-Jazeera", "Asharq Al-Awsat"}
 

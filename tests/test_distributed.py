@@ -1,4 +1,4 @@
-"""compare.distributed: a Ray build gives the local build's snapshot, and engine problems are one-line errors.
+"""compare.core.distributed: a Ray build gives the local build's snapshot, and engine problems are one-line errors.
 
 One small Ray runtime (2 CPUs, no dashboard) serves the whole module and is shut down after it.
 Builds use the HashingEmbedder (model "hashing"); small batches make the demo corpus span several
@@ -19,10 +19,10 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from compare.cli import app
-from compare.config import EmbedConfig, IndexConfig, MinHashConfig, Settings, load_settings
-from compare.dedup import engine_signer, reuse_signatures, shingle_texts, template_keep
+from compare.core.config import EmbedConfig, IndexConfig, MinHashConfig, Settings, load_settings
+from compare.dedup.clusters import engine_signer, reuse_signatures, shingle_texts, template_keep
 from compare.demo import demo_corpus_text
-from compare.distributed import (
+from compare.core.distributed import (
     BatchedEmbedder,
     EngineError,
     EngineRunError,
@@ -32,10 +32,10 @@ from compare.distributed import (
     check_engine,
     worker_embedder,
 )
-from compare.embed import HashingEmbedder, cached_embedder
+from compare.embed.embedder import HashingEmbedder, cached_embedder
 from compare.index import CLAIM_VECTORS, VECTORS, IndexBuildError, build_index, snapshot_claims, snapshot_copies, snapshot_refs
 from compare.ingest import ingest
-from compare.store import Store
+from compare.core.store import Store
 
 runner = CliRunner()
 # A Ray runtime starts for the module (about 15 s) and builds run through it.

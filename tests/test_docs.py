@@ -30,7 +30,7 @@ def test_check_mode_names_the_command_for_a_stale_page(tmp_path: Path, monkeypat
 def test_configuration_page_lists_every_setting_with_its_default() -> None:
     import dataclasses
 
-    from compare import config
+    from compare.core import config
 
     page = generate_docs.configuration_reference()
     for section, cls in config._SECTIONS.items():

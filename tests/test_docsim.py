@@ -1,15 +1,20 @@
-"""compare.docsim: head + claim-match document similarity with a time window."""
+"""benchmarks/docsim.py: head + claim-match document similarity with a time window (benchmarks/claims.py scores it)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from compare.docsim import DOCSIM_SCHEMA, DocSimConfig, DocumentVectors, claim_match, document_similarity, embed_documents, score_article_pairs
-from compare.embed import HashingEmbedder
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from docsim import DOCSIM_SCHEMA, DocSimConfig, DocumentVectors, claim_match, document_similarity, embed_documents, score_article_pairs  # noqa: E402
+
+from compare.embed.embedder import HashingEmbedder  # noqa: E402
 
 DEPOT_AP = (
     "BAGHDAD (AP) — Explosions destroyed a weapons depot of an Iran-backed militia north of Baghdad. "

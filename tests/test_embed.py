@@ -1,4 +1,4 @@
-"""compare.embed: the persistent embedding cache (keys, reuse across runs, shards), backends agree."""
+"""compare.embed.embedder: the persistent embedding cache (keys, reuse across runs, shards), backends agree."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare.config import EmbedConfig
-from compare.embed import CachedEmbedder, EmbeddingCache, HashingEmbedder, ModelLoadError, cached_embedder, make_embedder
+from compare.core.config import EmbedConfig
+from compare.embed.embedder import CachedEmbedder, EmbeddingCache, HashingEmbedder, ModelLoadError, cached_embedder, make_embedder
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -93,7 +93,7 @@ def test_empty_input_gives_empty_matrix(tmp_path: Path) -> None:
 
 
 def test_auto_backend_is_onnx_on_cpu_and_torch_on_gpu() -> None:
-    from compare.embed import resolve_backend
+    from compare.embed.embedder import resolve_backend
 
     assert resolve_backend(EmbedConfig()) == "onnx"
     assert resolve_backend(EmbedConfig(device="cuda")) == "torch"

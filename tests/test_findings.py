@@ -1,4 +1,4 @@
-"""compare.findings: importance of a fact, the forecast-vs-outcome note, and best-first ranking."""
+"""compare.report.findings: importance of a fact, the forecast-vs-outcome note, and best-first ranking."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from compare.diverge import ClaimRef, Divergence, DivergenceSide
-from compare.findings import fact_importance, rank_findings, timing_note
+from compare.report.findings import fact_importance, rank_findings, timing_note
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import PARAPHRASES
 
-from compare.config import EmbedConfig
+from compare.core.config import EmbedConfig
 from compare.train.finetune import DataError, LabelledPair, best_f1_threshold, load_mrpc, load_sts, split_fit_score, split_mrpc, training_pairs, write_mrpc
 
 MRPC = "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + "".join(
@@ -114,7 +114,7 @@ def test_best_f1_threshold_matches_brute_force(rows: list[tuple[float, bool]]) -
 @pytest.mark.slow
 def test_cross_encoder_trains_calibrates_and_scores_symmetrically(tiny_reranker: Path) -> None:
     """A real (tiny) training run from the bundled model's weights: the folder loads as a reranker."""
-    from compare.rerank import CrossEncoderScorer, load_calibration
+    from compare.embed.rerank import CrossEncoderScorer, load_calibration
 
     calibration = load_calibration(tiny_reranker)
     assert calibration.pairs == 8 and 0.0 < calibration.threshold < 1.0
@@ -140,7 +140,7 @@ def test_reranker_has_two_named_heads_and_averages_them_with_the_cosine(tiny_rer
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from compare.train.finetune import HEADS
-    from compare.rerank import CrossEncoderScorer, load_calibration
+    from compare.embed.rerank import CrossEncoderScorer, load_calibration
 
     scorer = CrossEncoderScorer(tiny_reranker)
     assert scorer.heads == 2 and HEADS == ("paraphrase", "similarity")
@@ -160,9 +160,9 @@ def test_one_head_rerankers_from_before_still_score(tmp_path: Path) -> None:
     """A folder written before the two-head model (one logit) loads with its equal blend weight."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from compare.config import EmbedConfig
-    from compare.embed import model_location
-    from compare.rerank import CrossEncoderScorer
+    from compare.core.config import EmbedConfig
+    from compare.embed.embedder import model_location
+    from compare.embed.rerank import CrossEncoderScorer
 
     location = model_location(EmbedConfig().model)
     AutoModelForSequenceClassification.from_pretrained(location, num_labels=1).save_pretrained(tmp_path)
@@ -175,7 +175,7 @@ def test_one_head_rerankers_from_before_still_score(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_reranker_errors_name_the_folder(tmp_path: Path, tiny_reranker: Path) -> None:
-    from compare.rerank import CrossEncoderScorer, RerankerError
+    from compare.embed.rerank import CrossEncoderScorer, RerankerError
 
     with pytest.raises(RerankerError, match=f"{tmp_path}: not a cross-encoder folder"):
         CrossEncoderScorer(tmp_path)
@@ -198,7 +198,7 @@ def test_reranker_errors_name_the_folder(tmp_path: Path, tiny_reranker: Path) ->
 def test_bi_encoder_finetune_writes_a_model_that_moves_paraphrases_closer(tmp_path: Path) -> None:
     """A tiny real CoSENT run: the written folder loads as the embedding model, and on the pairs it
     trained on, paraphrases gain cosine against unrelated pairs."""
-    from compare.embed import make_embedder
+    from compare.embed.embedder import make_embedder
     from compare.train.finetune import FinetuneConfig, finetune
 
     examples = [(left, right, float(label)) for left, right, label in PARAPHRASES] * 4

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from compare.cli import app
 from compare.demo import demo_corpus_text
 from compare.ingest import file_hint, read_paths, summarise_rejects
-from compare.store import Reject
+from compare.core.store import Reject
 
 runner = CliRunner()
 

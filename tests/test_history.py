@@ -1,4 +1,4 @@
-"""compare.history: versions of a re-crawled URL, and what changed between them (a stealth edit)."""
+"""compare.report.history: versions of a re-crawled URL, and what changed between them (a stealth edit)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from compare.cli import app
-from compare.history import UnknownArticleError, article_history, version_changes
+from compare.report.history import UnknownArticleError, article_history, version_changes
 from compare.ingest import ingest
-from compare.store import Store
+from compare.core.store import Store
 
 runner = CliRunner()
 URL = "https://example.org/news/depot"

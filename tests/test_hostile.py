@@ -149,7 +149,7 @@ def test_output_file_gets_the_users_umask(home: Path, tmp_path: Path, umask: int
 def test_disk_full_during_ingest_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from compare.store import Store
+    from compare.core.store import Store
 
     def full(self: Store, *args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(self.home / "articles.parquet"))
@@ -169,8 +169,8 @@ def test_damaged_onnx_export_is_exported_again(tmp_path: Path, damaged: str) -> 
 
     import numpy as np
 
-    from compare.config import EmbedConfig
-    from compare.embed import make_embedder
+    from compare.core.config import EmbedConfig
+    from compare.embed.embedder import make_embedder
 
     config = EmbedConfig(backend="onnx")
     first = make_embedder(config, cache_dir=tmp_path)

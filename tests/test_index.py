@@ -21,9 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from compare.cli import EXIT_BUILD_FAILED, EXIT_LOCKED, EXIT_VERIFY_FAILED, app
-from compare.config import Settings, load_settings
+from compare.core.config import Settings, load_settings
 from compare.demo import demo_corpus_text
-from compare.embed import HashingEmbedder
+from compare.embed.embedder import HashingEmbedder
 from compare.index import (
     SNAPSHOT_FORMAT,
     VECTORS,
@@ -42,7 +42,7 @@ from compare.index import (
     verify_snapshot,
 )
 from compare.ingest import ingest
-from compare.store import Store
+from compare.core.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -296,9 +296,9 @@ def run_build_script(home: Path, body: str, **kwargs) -> subprocess.CompletedPro
         f"""
         import os, signal
         from pathlib import Path
-        from compare.config import load_settings
+        from compare.core.config import load_settings
         from compare.index import build_index
-        from compare.store import Store
+        from compare.core.store import Store
         home = Path({str(home)!r})
         settings = load_settings(home, environ={{}}, overrides={{"embed": {{"model": "hashing"}}}})
         """
@@ -342,7 +342,7 @@ def test_build_killed_from_outside_mid_embedding(home: Path) -> None:
     marker = home.parent / "embedding-started"
     script = f"""
         import time
-        from compare.embed import HashingEmbedder
+        from compare.embed.embedder import HashingEmbedder
         class Slow(HashingEmbedder):
             def encode(self, texts):
                 Path({str(marker)!r}).touch()
@@ -355,9 +355,9 @@ def test_build_killed_from_outside_mid_embedding(home: Path) -> None:
         [sys.executable, "-c", textwrap.dedent(f"""
         import os
         from pathlib import Path
-        from compare.config import load_settings
+        from compare.core.config import load_settings
         from compare.index import build_index
-        from compare.store import Store
+        from compare.core.store import Store
         home = Path({str(home)!r})
         settings = load_settings(home, environ={{}}, overrides={{"embed": {{"model": "hashing"}}}})
         """) + body],
@@ -433,7 +433,7 @@ def filler_records(count: int) -> list[dict]:
 def test_window_subset_holds_articles_near_the_new_ones_and_the_undated() -> None:
     from datetime import datetime, timedelta, timezone
 
-    from compare.dedup import window_subset
+    from compare.dedup.clusters import window_subset
 
     t0 = datetime(2026, 8, 20, tzinfo=timezone.utc)
     frame = pl.DataFrame(
@@ -451,7 +451,7 @@ def test_window_subset_holds_articles_near_the_new_ones_and_the_undated() -> Non
 
 
 def test_incremental_wire_copy_matches_a_full_pass(home: Path) -> None:
-    from compare.dedup import cluster_copies
+    from compare.dedup.clusters import cluster_copies
 
     records = demo_records()
     ingest_records(home, filler_records(30) + records[1:], "base")  # the AP original arrives later
@@ -525,13 +525,13 @@ def test_a_prune_killed_half_way_is_cleaned_up_by_the_next_build(home: Path) -> 
 
 
 def test_build_can_embed_claims_of_multi_outlet_stories_ahead_of_the_first_report(tmp_path: Path) -> None:
-    from compare.config import load_settings
+    from compare.core.config import load_settings
     from compare.demo import demo_corpus_text
-    from compare.embed import cached_embedder
+    from compare.embed.embedder import cached_embedder
     from compare.index import build_index
     from compare.ingest import ingest
-    from compare.report import build_report, list_stories
-    from compare.store import Store
+    from compare.report.story import build_report, list_stories
+    from compare.core.store import Store
 
     home = tmp_path / "home"
     corpus = tmp_path / "demo.jsonl"
@@ -578,7 +578,8 @@ def test_every_stage_is_timed_and_counted_in_the_manifest(home: Path) -> None:
 
 
 def test_a_report_reads_claims_vectors_and_wire_evidence_from_the_snapshot(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from compare import dedup, report
+    from compare.dedup import clusters as dedup
+    from compare.report import story as report
 
     ingest_records(home, demo_records(), "all")
     settings = settings_for(home)
@@ -742,7 +743,7 @@ def test_files_written_atomically_follow_the_umask(home: Path) -> None:
 def test_unchanged_stories_keep_their_stored_facts_and_other_settings_are_not_read(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    from compare import report
+    from compare.report import story as report
 
     records = demo_records()
     ingest_records(home, records[:8], "first")  # the heat-wave story lacks one article

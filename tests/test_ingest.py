@@ -21,13 +21,13 @@ from compare.ingest import (
     article_id,
     detect_wire_credit,
     ingest,
-    normalize_text,
     parse_field_map,
     parse_published,
     read_paths,
 )
-from compare.schema import ARTICLE_SCHEMA
-from compare.store import Store
+from compare.core.schema import ARTICLE_SCHEMA
+from compare.core.store import Store
+from compare.text.normalize import normalize_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 BALY = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "allsides_baly2020" / "articles_sample.jsonl.gz"
@@ -715,7 +715,7 @@ def _gzip_stream(path: Path, piece: bytes, total: int) -> None:
 def test_gzip_bomb_is_one_clear_reject(tmp_path: Path, piece: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     import resource
 
-    import compare.ingest as ingest_module
+    import compare.ingest.readers as ingest_module
 
     monkeypatch.setattr(ingest_module, "_BOMB_MIN_BYTES", 4 << 20)  # the ratio check starts sooner: a faster test
     path = tmp_path / "bomb.jsonl.gz"
@@ -731,7 +731,7 @@ def test_gzip_bomb_is_one_clear_reject(tmp_path: Path, piece: bytes, monkeypatch
 
 
 def test_decompressed_size_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import compare.ingest as ingest_module
+    import compare.ingest.readers as ingest_module
 
     monkeypatch.setattr(ingest_module, "_MAX_DECOMPRESSED_BYTES", 1 << 20)
     path = tmp_path / "big.jsonl.gz"
@@ -749,7 +749,7 @@ def test_normal_gzip_with_repetitive_text_is_read_whole(tmp_path: Path) -> None:
 
 
 def test_overlong_line_is_one_reject_and_the_next_line_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import compare.ingest as ingest_module
+    import compare.ingest.readers as ingest_module
 
     monkeypatch.setattr(ingest_module, "_MAX_LINE_BYTES", 1000)
     monkeypatch.setattr(ingest_module, "_CHUNK_BYTES", 256)
@@ -761,7 +761,7 @@ def test_overlong_line_is_one_reject_and_the_next_line_is_read(tmp_path: Path, m
 
 
 def test_a_file_of_garbage_stops_after_many_rejects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import compare.ingest as ingest_module
+    import compare.ingest.pipeline as ingest_module
 
     monkeypatch.setattr(ingest_module, "_MAX_REJECTS_PER_FILE", 50)
     garbage, fine = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
@@ -774,7 +774,7 @@ def test_a_file_of_garbage_stops_after_many_rejects(tmp_path: Path, monkeypatch:
 
 @pytest.mark.parametrize("name", ["big.json", "big.html", "big.rss"])
 def test_whole_file_formats_past_the_size_limit_are_one_reject(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import compare.ingest as ingest_module
+    import compare.ingest.readers as ingest_module
 
     monkeypatch.setattr(ingest_module, "_MAX_WHOLE_FILE_BYTES", 100)
     path = tmp_path / name

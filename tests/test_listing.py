@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import compare.cli as cli
 from compare.demo import demo_corpus_text
-from compare.listing import listing_table
+from compare.report.listing import listing_table
 
 runner = CliRunner()
 LONG_TITLE = "Parliament passes the long-debated budget after an all-night session and a last-minute deal on pensions"

@@ -1,8 +1,10 @@
-"""compare.minhash_kernels and the signature path of compare.dedup: bit-for-bit datasketch and xxhash."""
+"""compare.dedup.minhash_kernels and the signature path of compare.dedup.clusters: bit-for-bit datasketch and xxhash."""
 
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 
 import numpy as np
 import xxhash
@@ -10,9 +12,14 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compare import minhash_kernels
-from compare.config import MinHashConfig
-from compare.dedup import normalize_unicode, permutations, shingle_texts, shingles, signatures, text_signatures
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from wirecopy import text_signatures  # noqa: E402  (benchmarks/wirecopy.py: the raw-text signature path it times)
+
+from compare.dedup import minhash_kernels  # noqa: E402
+from compare.core.config import MinHashConfig  # noqa: E402
+from compare.dedup.clusters import permutations, shingle_texts, shingles, signatures  # noqa: E402
+from compare.text.normalize import normalize_unicode  # noqa: E402
 
 
 @settings(max_examples=200, deadline=None)

@@ -12,7 +12,7 @@ import pytest
 
 from compare.demo import demo_corpus_text
 from compare.index import build_lock
-from compare.store import Store
+from compare.core.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "nightly.sh"
@@ -76,7 +76,7 @@ def test_bad_usage_exits_64_before_doing_anything(tmp_path: Path, args: list[str
 
 
 def test_map_fields_are_the_ones_compare_ingest_takes() -> None:
-    from compare.schema import MAPPABLE_FIELDS
+    from compare.core.schema import MAPPABLE_FIELDS
 
     line = next(line for line in SCRIPT.read_text().splitlines() if line.startswith("mappable="))
     assert sorted(line.split('"')[1].split()) == sorted(MAPPABLE_FIELDS)

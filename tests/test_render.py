@@ -1,4 +1,4 @@
-"""compare.render: JSON follows the documented schema, Markdown lists every finding, HTML is inert with hostile text."""
+"""compare.report.render: JSON follows the documented schema, Markdown lists every finding, HTML is inert with hostile text."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 from rich.console import Console
 
 from compare.diverge import ClaimRef, Divergence, DivergenceSide
-from compare.findings import rank_findings
-from compare.render import FILTER_SCRIPT, render_html, render_json, render_markdown, render_terminal
-from compare.report import ArticleRef, CoverageRow, StoryReport, WireCopy
+from compare.report.findings import rank_findings
+from compare.report.render import FILTER_SCRIPT, render_html, render_json, render_markdown, render_terminal
+from compare.report.story import ArticleRef, CoverageRow, StoryReport, WireCopy
 
 T0 = datetime(2026, 8, 20, 7, 40, tzinfo=timezone.utc)
 
@@ -32,7 +32,7 @@ def ref(claim_id: str, outlet: str, text: str) -> ClaimRef:
 
 
 def make_report(*, title: str = "Blast at militia depot north of Baghdad", outlet_b: str = "Asharq", url_b: str | None = "https://aawsat.example/2") -> StoryReport:
-    """A hand-made report; its findings ranked by compare.findings as report_for_articles does."""
+    """A hand-made report; its findings ranked by compare.report.findings as report_for_articles does."""
     return with_findings(_hand_made_report(title=title, outlet_b=outlet_b, url_b=url_b))
 
 
@@ -423,7 +423,7 @@ def test_markdown_escaping_keeps_the_text_readable() -> None:
 
 
 def test_markdown_url_cannot_break_out_of_the_link() -> None:
-    from compare.render import md_url
+    from compare.report.render import md_url
 
     assert md_url("https://x.example/a) [y](javascript:alert(5))") == "https://x.example/a%29%20%5By%5D%28javascript:alert%285%29%29"
     assert md_url("javascript:alert(1)") is None and md_url("data:text/html,x") is None and md_url(None) is None
@@ -446,14 +446,14 @@ def test_json_report_escapes_c1_and_bidi_controls() -> None:
 
 
 def test_visible_keeps_ordinary_text_and_escapes_controls() -> None:
-    from compare.render import visible
+    from compare.report.render import visible
 
     assert visible("Explosión — “Baghdad”\tand\nmore") == "Explosión — “Baghdad”\tand\nmore"
     assert visible(f"{ESC}[2J\r\x85\u202e") == "\\x1b[2J\\x0d\\x85\\u202e"
 
 
 def test_differently_worded_sides_mark_only_the_disputed_detail() -> None:
-    from compare.render import _segments
+    from compare.report.render import _segments
 
     politico = "The withdrawal of the whole team seemed to embolden the president."
     vox = "This became evident on Tuesday when the entire team prosecuting the case withdrew."

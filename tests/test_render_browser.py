@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from compare.diverge import Divergence, DivergenceSide
-from compare.render import render_html
+from compare.report.render import render_html
 from tests.test_render import make_report, ref
 
 CHROMIUM = next((path for name in ("chromium", "chromium-browser", "google-chrome") if (path := shutil.which(name))), None)

@@ -1,7 +1,8 @@
-"""compare.report: the report over any article set, flagged sentences, and finding a story by text."""
+"""compare.report.story: the report over any article set, flagged sentences, and finding a story by text."""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,10 +10,14 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
-from compare.config import load_settings
-from compare.embed import HashingEmbedder
-from compare.report import UnknownStoryError, all_claims, find_story, flagged_claims, report_for_articles
-from compare.schema import ARTICLE_SCHEMA
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from stories import all_claims, flagged_claims  # noqa: E402  (benchmarks/stories.py: what the stories benchmark scores)
+
+from compare.core.config import load_settings  # noqa: E402
+from compare.embed.embedder import HashingEmbedder  # noqa: E402
+from compare.report.story import UnknownStoryError, find_story, report_for_articles  # noqa: E402
+from compare.core.schema import ARTICLE_SCHEMA  # noqa: E402
 
 T0 = datetime(2026, 8, 20, 8, 0, tzinfo=timezone.utc)
 TEXTS = {
@@ -70,7 +75,7 @@ def test_find_story_by_query() -> None:
 def test_loosely_similar_sentence_is_near_not_left_out(settings) -> None:  # noqa: ANN001
     import numpy as np
 
-    from compare.report import CoverageRow, _with_near
+    from compare.report.story import CoverageRow, _with_near
     from compare.diverge import ClaimRef
 
     claims = pl.DataFrame({"claim_id": ["a:0", "b:0", "c:0"], "outlet": ["A", "B", "C"]})
@@ -85,7 +90,7 @@ def test_loosely_similar_sentence_is_near_not_left_out(settings) -> None:  # noq
 
 def test_divergences_are_kept_only_between_outlets_on_a_direct_same_fact_pair() -> None:
     from compare.diverge import ClaimRef, Divergence, DivergenceSide
-    from compare.report import same_fact_weighted
+    from compare.report.story import same_fact_weighted
 
     a = ClaimRef("a:1", "a", "A", 0, 10, "Twelve people died.")
     b = ClaimRef("b:1", "b", "B", 0, 10, "Fifteen people died.")

@@ -1,13 +1,13 @@
-"""compare.reuse and the passage-level path of compare.dedup: spans with offsets, partial reuse, time window, diffs."""
+"""compare.dedup.evidence and the passage-level path of compare.dedup.clusters: spans with offsets, partial reuse, time window, diffs."""
 
 from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta, timezone
 
-from compare.config import MinHashConfig
-from compare.dedup import describe_copy, find_reuse, pairs_in_window
-from compare.reuse import own_ranges, sentence_diff
+from compare.core.config import MinHashConfig
+from compare.dedup.clusters import describe_copy, find_reuse, pairs_in_window
+from compare.dedup.evidence import own_ranges, sentence_diff
 
 CONFIG = MinHashConfig()
 T0 = datetime(2026, 8, 20, 7, 0, tzinfo=timezone.utc)
@@ -92,8 +92,8 @@ def test_own_ranges_are_the_complement_of_spans() -> None:
 def test_article_stitched_from_two_wires_does_not_join_their_clusters() -> None:
     import polars as pl
 
-    from compare.dedup import cluster_copies
-    from compare.schema import ARTICLE_SCHEMA
+    from compare.dedup.clusters import cluster_copies
+    from compare.core.schema import ARTICLE_SCHEMA
 
     rng = random.Random(6)
     wire_a = [paragraph(rng, 50) for _ in range(8)]
@@ -117,10 +117,10 @@ def test_article_stitched_from_two_wires_does_not_join_their_clusters() -> None:
 def test_a_passage_run_by_many_outlets_still_connects_them() -> None:
     from dataclasses import replace
 
-    from compare.dedup import cluster_copies
+    from compare.dedup.clusters import cluster_copies
     import polars as pl
 
-    from compare.schema import ARTICLE_SCHEMA
+    from compare.core.schema import ARTICLE_SCHEMA
 
     rng = random.Random(7)
     wire = [paragraph(rng, 50) for _ in range(8)]
@@ -138,8 +138,8 @@ def test_a_passage_run_by_many_outlets_still_connects_them() -> None:
 def test_on_equal_dates_the_wire_agency_is_the_source() -> None:
     import polars as pl
 
-    from compare.dedup import cluster_copies
-    from compare.schema import ARTICLE_SCHEMA
+    from compare.dedup.clusters import cluster_copies
+    from compare.core.schema import ARTICLE_SCHEMA
 
     rng = random.Random(8)
     text = "\n\n".join(paragraph(rng, 60) for _ in range(4))

@@ -1,4 +1,4 @@
-"""compare.samefact and the learned alignment path: features on known inputs, the shipped head's loading,
+"""compare.align.samefact and the learned alignment path: features on known inputs, the shipped head's loading,
 one-claim-per-outlet grouping, near/missing from the same head, and pairs the real bundled model with
 the shipped head must and must not align."""
 
@@ -12,11 +12,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from compare.align import FACT_PAIR_SCHEMA, align_claims, decide_fact_pairs, fact_pair_features, fact_pairs, load_configured_head
-from compare.config import AlignConfig, EmbedConfig
-from compare.report import CoverageRow, _with_near_pairs, aligned_facts
-from compare.samefact import FEATURES, claim_tokens, head_from_json, idf_features, lexical_features, load_head, save_head, story_idf, train_head
-from compare.text import claims_frame
+from compare.align.alignment import FACT_PAIR_SCHEMA, align_claims, decide_fact_pairs, fact_pair_features, fact_pairs, load_configured_head
+from compare.core.config import AlignConfig, EmbedConfig
+from compare.report.story import CoverageRow, _with_near_pairs, aligned_facts
+from compare.align.samefact import FEATURES, claim_tokens, head_from_json, idf_features, lexical_features, load_head, save_head, story_idf, train_head
+from compare.text.claims import claims_frame
 
 LEARNED = AlignConfig(criterion="learned")
 
@@ -113,7 +113,7 @@ def test_near_from_the_head_moves_outlets_out_of_missing() -> None:
 
 @pytest.fixture(scope="module")
 def bundled_story() -> tuple[pl.DataFrame, np.ndarray]:
-    from compare.embed import make_embedder
+    from compare.embed.embedder import make_embedder
 
     claims = story_claims()
     return claims, make_embedder(EmbedConfig()).encode(claims["text"].to_list())

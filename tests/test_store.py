@@ -1,4 +1,4 @@
-"""compare.store: idempotent appends, atomic rewrites that survive crashes, the cross-process lock, rejects."""
+"""compare.core.store: idempotent appends, atomic rewrites that survive crashes, the cross-process lock, rejects."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from compare.schema import ARTICLE_SCHEMA
-from compare.store import AddResult, Reject, Store, StoreLockedError
+from compare.core.schema import ARTICLE_SCHEMA
+from compare.core.store import AddResult, Reject, Store, StoreLockedError
 
 T0 = datetime(2026, 8, 20, 7, 40, tzinfo=timezone.utc)
 REPO = Path(__file__).resolve().parents[1]
@@ -105,8 +105,8 @@ def test_process_killed_mid_write_leaves_previous_corpus_readable(tmp_path: Path
         from datetime import datetime, timezone
         from pathlib import Path
         import polars as pl
-        from compare.schema import ARTICLE_SCHEMA
-        from compare.store import Store
+        from compare.core.schema import ARTICLE_SCHEMA
+        from compare.core.store import Store
 
         def torn_write(self, file, *args, **kwargs):
             Path(str(file)).write_bytes(b"PAR1 partial")
@@ -134,7 +134,7 @@ def test_lock_without_wait_raises_while_another_process_holds_it(tmp_path: Path)
                 f"""
                 import sys
                 from pathlib import Path
-                from compare.store import Store
+                from compare.core.store import Store
                 with Store(Path({str(tmp_path)!r})).lock():
                     print("locked", flush=True)
                     sys.stdin.readline()

@@ -1,4 +1,4 @@
-"""compare.stories: articles linked by similarity within the time window, or by wire copy."""
+"""compare.stories.grouping: articles linked by similarity within the time window, or by wire copy."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from compare.config import StoryConfig
-from compare.embed import HashingEmbedder
-from compare.schema import STORY_SCHEMA, UTC_DATETIME
-from compare.stories import group_stories, story_id, story_text, tfidf_vectors
+from compare.core.config import StoryConfig
+from compare.embed.embedder import HashingEmbedder
+from compare.core.schema import STORY_SCHEMA, UTC_DATETIME
+from compare.stories.grouping import group_stories, story_id, story_text, tfidf_vectors
 
 T0 = datetime(2026, 8, 20, 8, 0, tzinfo=timezone.utc)
 CONFIG = StoryConfig(min_similarity=0.8, window_days=3.0, neighbours=20)

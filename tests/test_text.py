@@ -1,4 +1,4 @@
-"""compare.text: claim splitting (offsets, abbreviations, quotes, datelines, boilerplate) and normalisation."""
+"""compare.text.claims: claim splitting (offsets, abbreviations, quotes, datelines, boilerplate) and normalisation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compare.schema import CLAIM_SCHEMA
-from compare.text import claims_frame, lede, normalize_for_matching, split_claims, words
+from compare.core.schema import CLAIM_SCHEMA
+from compare.text.claims import claims_frame, lede, split_claims, words
+from compare.text.normalize import normalize_for_matching
 
 
 def claim_texts(article: str) -> list[str]:
@@ -318,7 +319,7 @@ def test_stray_quote_mark_does_not_swallow_a_long_paragraph() -> None:
 
 
 def test_normalize_for_embedding_keeps_case_and_punctuation_but_folds_quotes_and_spaces() -> None:
-    from compare.text import normalize_for_embedding
+    from compare.text.normalize import normalize_for_embedding
 
     assert normalize_for_embedding("  “Hello,”\n he SAID ") == '"Hello," he SAID'
     assert normalize_for_embedding(normalize_for_embedding("ＡＢ  c")) == normalize_for_embedding("ＡＢ  c") == "AB c"
@@ -337,7 +338,7 @@ import re as _re  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from compare import text as text_module  # noqa: E402
+from compare.text import claims as text_module  # noqa: E402
 
 _OLD_BOUNDARY = _re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
 _OLD_TOKEN_BEFORE = _re.compile(r"(\S+)$")
@@ -394,7 +395,7 @@ def _normal_texts() -> list[str]:
     import json
 
     from compare.demo import demo_corpus_text
-    from compare.ingest import normalize_text
+    from compare.text.normalize import normalize_text
 
     texts = [json.loads(line)["text"] for line in demo_corpus_text().splitlines() if line.strip()]
     fixtures = Path(__file__).parent / "fixtures" / "ingest"
@@ -434,7 +435,7 @@ def test_linear_splitter_gives_the_old_claims_on_the_baly_sample() -> None:
     sample = Path(__file__).parents[1] / ".." / "shared" / "datasets" / "allsides_baly2020" / "articles_sample.jsonl.gz"
     if not sample.exists():
         pytest.skip(f"real-corpus check needs {sample} (the shared datasets folder)")
-    from compare.ingest import normalize_text
+    from compare.text.normalize import normalize_text
 
     with gzip.open(sample, "rt", encoding="utf-8") as handle:
         for number, line in enumerate(handle):
@@ -524,7 +525,7 @@ def test_sentence_longer_than_the_claim_limit_is_cut_into_windows() -> None:
 
 
 def test_split_fact_units_keeps_offsets_and_short_pieces() -> None:
-    from compare.text import split_fact_units
+    from compare.text.claims import split_fact_units
 
     text = (
         "The council voted 7-2 to close the bridge; repairs will cost $4 million over the coming year.\n\n"

@@ -18,8 +18,8 @@ sys.path.insert(0, str(BENCHMARKS))
 from wire_edits import SourceArticle, generate, paragraphs  # noqa: E402
 from wirecopy import adjusted_rand_index, exact_coverage, exact_pairs, shingle_frame  # noqa: E402
 
-from compare.config import MinHashConfig  # noqa: E402
-from compare.dedup import jaccard, shingles  # noqa: E402
+from compare.core.config import MinHashConfig  # noqa: E402
+from compare.dedup.clusters import jaccard, shingles  # noqa: E402
 
 T0 = datetime(2026, 8, 20, tzinfo=timezone.utc)
 _VOCABULARY = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ra", "si", "tu") for b in ("b", "d", "g", "k", "m", "n", "p", "r", "s", "t", "bel", "dor", "gan")]
@@ -94,7 +94,7 @@ def test_adjusted_rand_index() -> None:
 
 
 def test_exact_coverage_bridges_edited_words() -> None:
-    from compare.dedup import shingle_texts
+    from compare.dedup.clusters import shingle_texts
 
     rng = random.Random(4)
     words = [rng.choice(_VOCABULARY) + str(i) for i in range(100)]

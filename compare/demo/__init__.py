@@ -9,12 +9,12 @@ from __future__ import annotations
 from importlib.resources import as_file, files
 from pathlib import Path
 
-from compare.config import Settings
-from compare.embed import Embedder
+from compare.core.config import Settings
+from compare.embed.embedder import Embedder
 from compare.index import ensure_index
 from compare.ingest import IngestSummary, ingest
-from compare.report import StoryReport, build_report, list_stories
-from compare.store import Store
+from compare.report.story import StoryReport, build_report, list_stories
+from compare.core.store import Store
 
 
 def demo_corpus_text() -> str:

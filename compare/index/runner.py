@@ -21,9 +21,9 @@ from typing import Any
 
 import polars as pl
 
-from compare.config import Settings
-from compare.distributed import Engine, EngineRunError, LocalEngine, check_engine, open_engine
-from compare.embed import Embedder, make_embedder
+from compare.core.config import Settings
+from compare.core.distributed import Engine, EngineRunError, LocalEngine, check_engine, open_engine
+from compare.embed.embedder import Embedder, make_embedder
 from compare.index.snapshot import (
     CLAIM_VECTORS,
     CLAIMS,
@@ -61,9 +61,9 @@ from compare.index.stages import (
     StoriesStage,
     WireCopyStage,
 )
-from compare.progress import StageProgress
-from compare.schema import ARTICLE_REF_COLUMNS
-from compare.store import CorpusDamagedError, Store
+from compare.core.progress import StageProgress
+from compare.core.schema import ARTICLE_REF_COLUMNS
+from compare.core.store import CorpusDamagedError, Store
 
 BuildProgress = StageProgress
 Notice = Callable[[str], None]
@@ -100,7 +100,7 @@ def run_stages(
 
 def settings_fingerprint(settings: Settings) -> str:
     """Short hash of what shapes claims, clusters and stories (not the models: vectors are keyed by them)."""
-    from compare.text import CLAIM_SPLIT_VERSION
+    from compare.text.claims import CLAIM_SPLIT_VERSION
 
     document = json.dumps(
         {"minhash": asdict(settings.minhash), "stories": asdict(settings.stories), "claims": CLAIM_SPLIT_VERSION,
@@ -301,7 +301,7 @@ def stale_reason(index: Index, store: Store, settings: Settings, model: str) -> 
 
 
 def _facts_key(settings: Settings) -> str:
-    from compare.report import facts_key
+    from compare.report.story import facts_key
 
     return facts_key(settings)
 

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from compare.schema import CLAIM_SCHEMA, CLUSTER_SCHEMA, STORY_SCHEMA, UTC_DATETIME, conform
-from compare.store import Store, file_lock, remove_stale_temporaries
+from compare.core.schema import CLAIM_SCHEMA, CLUSTER_SCHEMA, STORY_SCHEMA, UTC_DATETIME, conform
+from compare.core.store import Store, file_lock, remove_stale_temporaries
 
 MANIFEST = "manifest.json"
 KEEP_SNAPSHOTS = 2
@@ -113,7 +113,7 @@ class Manifest:
     dedup_mode: str = "full"  # "incremental": copies of new articles looked for within the dedup window only
     stories_mode: str = "full"  # "incremental": new articles grouped with their nearest neighbours' stories only
     settings: str = ""  # fingerprint of the dedup and story settings; a change forces a full build
-    engine: str = "local"  # where the per-article work ran (compare.distributed); results do not depend on it
+    engine: str = "local"  # where the per-article work ran (compare.core.distributed); results do not depend on it
     claim_model: str = ""  # the model of claim_vectors.npy ("" before format 3)
     claim_vectors: int = 0  # claims with a stored vector
     facts_key: str = ""  # report.facts_key of the stored facts (alignment, head, detectors)

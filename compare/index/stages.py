@@ -6,7 +6,7 @@ its outputs (frames and arrays) and a few counts. A stage owns both its paths: t
 incremental one that reuses what the previous snapshot holds for unchanged articles. What it needs
 from an earlier stage it reads from `built` (the outputs so far). The runner (compare.index.runner)
 times and counts the stages; the snapshot store (compare.index.snapshot) writes what they return.
-The engine receives plain functions only (compare.distributed imports no stage).
+The engine receives plain functions only (compare.core.distributed imports no stage).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
-from compare.config import EmbedConfig, MinHashConfig, Settings, StoryConfig
-from compare.distributed import Engine, batched_embedder, map_texts
-from compare.embed import Embedder
-from compare.progress import StepProgress
+from compare.core.config import EmbedConfig, MinHashConfig, Settings, StoryConfig
+from compare.core.distributed import Engine, batched_embedder, map_texts
+from compare.embed.embedder import Embedder
+from compare.core.progress import StepProgress
 from compare.index.snapshot import (
     CLAIM_VECTORS,
     CLAIMS,
@@ -40,8 +40,8 @@ from compare.index.snapshot import (
     snapshot_facts,
     stable_ids,
 )
-from compare.schema import CLAIM_SCHEMA, STORY_SCHEMA, conform
-from compare.store import Store
+from compare.core.schema import CLAIM_SCHEMA, STORY_SCHEMA, conform
+from compare.core.store import Store
 
 
 
@@ -139,7 +139,7 @@ def _reusable(previous: Previous | None) -> Previous | None:
 
 def claim_spans(texts: list[str]) -> list[list[tuple[int, int, int, str]]]:
     """(position, start, end, text) of each text's claims; a plain function for engine batches."""
-    from compare.text import split_claims
+    from compare.text.claims import split_claims
 
     return [[(c.position, c.start, c.end, c.text) for c in split_claims(text)] for text in texts]
 
@@ -192,7 +192,7 @@ class WireCopyStage:
     label: str = "wire copy"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
-        from compare.dedup import cluster_copies, engine_signer, incremental_clusters
+        from compare.dedup.clusters import cluster_copies, engine_signer, incremental_clusters
 
         progress(0, 1)
         sign = engine_signer(engine)
@@ -207,7 +207,7 @@ class WireCopyStage:
         return StageResult({"clusters": clusters, "copies": copies}, {"mode": mode, "clusters": clusters["cluster_id"].n_unique(), "described": described})
 
     def _evidence(self, articles: pl.DataFrame, clusters: pl.DataFrame, known: pl.DataFrame | None) -> tuple[pl.DataFrame, int]:
-        from compare.dedup import describe_copy
+        from compare.dedup.clusters import describe_copy
 
         sources = clusters.filter(pl.col("is_source")).select("cluster_id", pl.col("article_id").alias("source_id"))
         pairs = clusters.filter(~pl.col("is_source")).join(sources, on="cluster_id").select("cluster_id", "article_id", "source_id")
@@ -239,7 +239,7 @@ class ArticleVectorsStage:
     label: str = "embedding"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
-        from compare.stories import story_text
+        from compare.stories.grouping import story_text
 
         articles = corpus.articles
         cached = previous.article_vectors(self.embedder.name) if previous else {}
@@ -271,8 +271,8 @@ class StoriesStage:
     label: str = "grouping stories"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
-        from compare.dedup import copy_links
-        from compare.stories import group_stories, incremental_stories
+        from compare.dedup.clusters import copy_links
+        from compare.stories.grouping import group_stories, incremental_stories
 
         progress(0, 1)
         links = copy_links(built["clusters"])
@@ -313,7 +313,7 @@ class ClaimVectorsStage:
     label: str = "embedding claims"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
-        from compare.embed import CachedEmbedder, cached_embedder, make_embedder
+        from compare.embed.embedder import CachedEmbedder, cached_embedder, make_embedder
 
         claims: pl.DataFrame = built["claims"]
         model = make_embedder(self.config).name
@@ -347,7 +347,7 @@ class ClaimVectorsStage:
 @dataclass(frozen=True)
 class FactsStage:
     """What the report of every story covered by `min_outlets` or more outlets finds: claims aligned
-    into facts, divergences and omissions ranked (compare.report.report_for_articles), stored per
+    into facts, divergences and omissions ranked (compare.report.story.report_for_articles), stored per
     story so `compare report` reads it and loads no model (the spaCy parse included). A story whose
     members and facts settings are unchanged keeps the previous snapshot's document.
 
@@ -360,7 +360,7 @@ class FactsStage:
     label: str = "aligning facts"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
-        from compare.report import encode_facts, facts_key, members_key, report_for_articles
+        from compare.report.story import encode_facts, facts_key, members_key, report_for_articles
 
         if self.min_outlets <= 0:
             return StageResult({"facts": pl.DataFrame(schema=FACTS_SCHEMA)}, {"mode": "off", "stories": 0})

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from compare.config import EmbedConfig
-from compare.progress import StepProgress
+from compare.core.config import EmbedConfig
+from compare.core.progress import StepProgress
 
 if TYPE_CHECKING:
     import torch
 
-    from compare.rerank import Calibration
+    from compare.embed.rerank import Calibration
 
 csv.field_size_limit(10**8)
 FIT_SHARE = 0.4
@@ -163,7 +163,7 @@ def finetune(
     """Fine-tune `base.model` on `examples` and save it to `output` (a sentence-transformers folder)."""
     import torch
 
-    from compare.embed import SentenceTransformerEmbedder
+    from compare.embed.embedder import SentenceTransformerEmbedder
 
     if not examples:
         raise DataError("no training pairs: give at least one MRPC or STS file with rows")
@@ -282,7 +282,7 @@ def finetune_cross_encoder(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
-    from compare.embed import _offline_environment, _resolve_device, model_location
+    from compare.embed.embedder import _offline_environment, _resolve_device, model_location
 
     if not examples:
         raise DataError("no training pairs: give at least one MRPC or STS file with rows")
@@ -318,8 +318,8 @@ def finetune_cross_encoder(
 
 def calibrate_cross_encoder(folder: Path, pairs: Sequence[LabelledPair], *, base: EmbedConfig, fitted_on: str) -> Calibration:
     """Fit the reranker's and the base bi-encoder's F1-best thresholds on `pairs` and save them with the model."""
-    from compare.embed import make_embedder
-    from compare.rerank import Calibration, CrossEncoderScorer, save_calibration
+    from compare.embed.embedder import make_embedder
+    from compare.embed.rerank import Calibration, CrossEncoderScorer, save_calibration
 
     if not pairs:
         raise DataError("no calibration pairs: the MRPC file has no rows in its calibration part")

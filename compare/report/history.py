@@ -13,7 +13,7 @@ from datetime import datetime
 
 import polars as pl
 
-from compare.store import Store
+from compare.core.store import Store
 
 
 class UnknownArticleError(LookupError):
@@ -63,7 +63,7 @@ def article_history(store: Store, url: str) -> list[ArticleVersion]:
 
 
 def _sentences(text: str) -> list[str]:
-    from compare.text import split_claims
+    from compare.text.claims import split_claims
 
     claims = [claim.text for claim in split_claims(text)]
     return claims or [part.strip() for part in text.split("\n") if part.strip()]

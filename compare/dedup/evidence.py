@@ -2,7 +2,7 @@
 
 A pair called a copy must come with what a user can check: the passages both articles carry (word
 and character offsets in each), and, against the probable source, the sentences the copy added,
-removed or changed. Works on the shingle sequences compare.dedup computes; no I/O, no printing.
+removed or changed. Works on the shingle sequences compare.dedup.clusters computes; no I/O, no printing.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ _WORD = re.compile(r"\w+")
 
 
 def sentences(text: str) -> list[str]:
-    """Rough sentence split, enough to show a diff; compare.text.split_claims does the careful one."""
+    """Rough sentence split, enough to show a diff; compare.text.claims.split_claims does the careful one."""
     parts, start = [], 0
     for match in _SENTENCE_END.finditer(text):
         parts.append(text[start : match.end()].strip())

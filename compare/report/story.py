@@ -1,4 +1,4 @@
-"""The story report: one data model built from the corpus and its index, rendered by compare.render.
+"""The story report: one data model built from the corpus and its index, rendered by compare.report.render.
 
 Per story: the outlets covering it, wire copy among them, claims every outlet carries, claims only
 some carry (and who left them out), and aligned claims that disagree.
@@ -15,16 +15,16 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from compare.align import align_claims, decide_fact_pairs, fact_pairs, group_claims, load_configured_head
-from compare.rerank import configured_scorer
-from compare.config import AlignConfig, MinHashConfig, Settings
+from compare.align.alignment import align_claims, decide_fact_pairs, fact_pairs, group_claims, load_configured_head
+from compare.embed.rerank import configured_scorer
+from compare.core.config import AlignConfig, MinHashConfig, Settings
 from compare.diverge import ClaimRef, Divergence, find_divergences, nlp_note
 from compare.diverge.nlp import nlp_installed
-from compare.reuse import CopyDetail, cluster_credit
-from compare.embed import Embedder, make_embedder
-from compare.findings import Finding, rank_findings
+from compare.dedup.evidence import CopyDetail, cluster_credit
+from compare.embed.embedder import Embedder, make_embedder
+from compare.report.findings import Finding, rank_findings
 from compare.index import Index
-from compare.text import claims_frame
+from compare.text.claims import claims_frame
 
 
 class UnknownStoryError(LookupError):
@@ -85,7 +85,7 @@ class StoryReport:
     partial: tuple[CoverageRow, ...]  # carried by some outlets (at least two)
     unique: tuple[CoverageRow, ...]  # carried by one outlet only
     divergences: tuple[Divergence, ...]
-    findings: tuple[Finding, ...] = ()  # divergences and omissions ranked best first (compare.findings)
+    findings: tuple[Finding, ...] = ()  # divergences and omissions ranked best first (compare.report.findings)
     notes: tuple[str, ...] = ()  # what the reader should know about how it was made (a detector off...)
 
 
@@ -144,7 +144,7 @@ def find_story(articles: pl.DataFrame, index: Index, query: str) -> str:
     Word-based rather than embedded so it needs no model and favours the names and places a
     reader types; raises UnknownStoryError when no article shares a content word with the query.
     """
-    from compare.stories import tfidf_vectors
+    from compare.stories.grouping import tfidf_vectors
 
     members = index.stories.join(articles.select("id", "title", "text"), left_on="article_id", right_on="id")
     if not members.height or not query.strip():
@@ -186,7 +186,7 @@ def _wire_copies(members: pl.DataFrame, index: Index, config: MinHashConfig | No
 
 def _describe_copy(source_text: str, copy_id: str, copy_text: str, config: MinHashConfig) -> CopyDetail:
     """Only for snapshots of an older format: the build stores this evidence (dedup imports datasketch, ~1 s)."""
-    from compare.dedup import describe_copy
+    from compare.dedup.clusters import describe_copy
 
     return describe_copy(source_text, copy_id, copy_text, config)
 
@@ -375,7 +375,7 @@ def _claim_vectors(
     if stored is not None and not missing:
         return np.asarray(stored[np.asarray(rows, dtype=np.int64)], dtype=np.float32) if rows else np.zeros((0, stored.shape[1] if stored.ndim == 2 else 0), np.float32)
     if embedder is None and stored is not None:  # a story of the index: cache what the build did not embed
-        from compare.embed import cached_embedder
+        from compare.embed.embedder import cached_embedder
 
         embedder = cached_embedder(settings.claim_embed, settings.home)
     embedder = embedder or make_embedder(settings.claim_embed)
@@ -468,7 +468,7 @@ def _latest_by_outlet(refs: Sequence[ArticleRef]) -> dict[str, datetime | None]:
 
 def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
     """One note per article analysed only in part (past text.MAX_ANALYSED_CHARS or the claim limit)."""
-    from compare.text import MAX_CLAIMS_PER_ARTICLE, analysed_length
+    from compare.text.claims import MAX_CLAIMS_PER_ARTICLE, analysed_length
 
     ends = dict(claims.group_by("article_id").agg(pl.col("end").max(), pl.len().alias("count")).select("article_id", pl.struct("end", "count")).iter_rows())
     notes = []
@@ -567,20 +567,3 @@ def stored_facts(index: Index, story_id: str, article_ids: Sequence[str], settin
     if record["members"] != members_key(article_ids) or record["key"] != facts_key(settings):
         return None
     return record["document"]
-
-
-def flagged_claims(report: StoryReport) -> set[tuple[str, int, int]]:
-    """(article_id, start, end) of every sentence the report flags: unique to one outlet, or in a divergence.
-
-    What the benchmark compares against annotated bias spans; a reader's "look here" list.
-    """
-    flagged = {(claim.article_id, claim.start, claim.end) for row in report.unique for claim in row.claims}
-    for divergence in report.divergences:
-        for side in divergence.sides:
-            flagged.update((claim.article_id, claim.start, claim.end) for claim in side.claims)
-    return flagged
-
-
-def all_claims(report: StoryReport) -> set[tuple[str, int, int]]:
-    """(article_id, start, end) of every sentence in the report's coverage rows."""
-    return {(c.article_id, c.start, c.end) for row in (*report.shared, *report.partial, *report.unique) for c in row.claims}

@@ -1,4 +1,4 @@
-"""Text handling shared by every stage: normalisation for matching, and splitting articles into claims.
+"""Splitting articles into claims (normalisation for matching lives in compare.text.normalize).
 
 Claims are sentences with character offsets into the article text as stored, so every finding can
 point at the exact source span. Splitting is rule-based (abbreviations, quotes, datelines) because
@@ -8,39 +8,14 @@ it runs over the whole corpus and must be fast and deterministic.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
-from compare.schema import CLAIM_SCHEMA
-from compare.wires import DATELINE_ACRONYMS
-
-_QUOTE_TRANSLATION = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'", "’": "'", "‚": "'"})
-_NON_WORD = re.compile(r"[^\w\s]+")
-_SPACES = re.compile(r"\s+")
-
-
-def normalize_for_matching(text: str) -> str:
-    """Case-, accent-width-, quote- and punctuation-insensitive form used for shingles and cache keys.
-
-    Idempotent: normalize_for_matching(normalize_for_matching(x)) == normalize_for_matching(x).
-    """
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTE_TRANSLATION).casefold()
-    text = _NON_WORD.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
-
-
-def normalize_for_embedding(text: str) -> str:
-    """The text as embedded and as keyed in the embedding cache: NFKC, straight quotes, single spaces.
-
-    Lighter than normalize_for_matching: case and punctuation can change a sentence's meaning
-    (and its vector), so they are kept. Idempotent.
-    """
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTE_TRANSLATION)
-    return _SPACES.sub(" ", text).strip()
-
+from compare.core.schema import CLAIM_SCHEMA
+from compare.core.wires import DATELINE_ACRONYMS
+from compare.text.normalize import normalize_for_matching
 
 def words(text: str) -> list[str]:
     return normalize_for_matching(text).split()

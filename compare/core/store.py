@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from compare.schema import ARTICLE_SCHEMA, VERSION_SCHEMA, conform, empty_frame
+from compare.core.schema import ARTICLE_SCHEMA, VERSION_SCHEMA, conform, empty_frame
 
 
 class StoreLockedError(RuntimeError):
@@ -122,7 +122,7 @@ class Store:
 
     @property
     def embedding_cache_dir(self) -> Path:
-        """Vectors by text hash, per model (compare.embed.EmbeddingCache), and the ONNX exports."""
+        """Vectors by text hash, per model (compare.embed.embedder.EmbeddingCache), and the ONNX exports."""
         return self.home / "cache" / "embeddings"
 
     @property

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.text import normalize_for_matching
+from compare.text.normalize import normalize_for_matching
 
 HEAD_FILE = "samefact_head.json"
 
@@ -197,7 +197,7 @@ def load_head(path: Path | None = None) -> SameFactHead:
     """The head at `path`, else the one shipped in the package."""
     if path is not None:
         return head_from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-    return head_from_json(json.loads(resources.files("compare").joinpath(HEAD_FILE).read_text(encoding="utf-8")))
+    return head_from_json(json.loads(resources.files("compare.align").joinpath(HEAD_FILE).read_text(encoding="utf-8")))
 
 
 def save_head(head: SameFactHead, path: Path) -> None:

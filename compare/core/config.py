@@ -89,9 +89,9 @@ class AlignConfig:
     # here (min_similarity, min_margin, near_similarity) refitted: benchmarks/claims.py.
     claim_model: str = ""
     # An outlet whose closest sentence to a claim group reaches this cosine is listed as "similar
-    # wording", not as leaving the claim out (report.py).
+    # wording", not as leaving the claim out (report/story.py).
     near_similarity: float = 0.6
-    # criterion "learned" (the default; compare.samefact): FAISS proposes each claim's fact_k nearest
+    # criterion "learned" (the default; compare.align.samefact): FAISS proposes each claim's fact_k nearest
     # claims per other outlet above fact_floor (k=8 keeps 344 of the 366 same-fact pairs of the gold
     # events); a learned head over cosine, rank, lexical, story-IDF, name, number, quote-overlap and
     # position features decides each pair. Leave-one-event-out on the 8 gold events
@@ -141,7 +141,7 @@ class IndexConfig:
     # vectors in the snapshot, so a report reads them and loads no model (0 = off: claims are
     # embedded on first report). Single-outlet stories have nothing to compare.
     precompute_claims_min_outlets: int = 2
-    # Where the per-article work of a build runs (compare.distributed): "local" in this process, or
+    # Where the per-article work of a build runs (compare.core.distributed): "local" in this process, or
     # "ray" as Ray tasks. ray_address "" starts a local Ray runtime, "auto" joins the cluster of this
     # machine (`ray start`), "ray://host:10001" a remote one. Results are the same either way.
     engine: str = "local"
@@ -169,7 +169,7 @@ class ConfigError(ValueError):
 
 def default_home() -> Path:
     """`indexes/` of the checkout when running from one, else the user's data directory."""
-    checkout = Path(__file__).resolve().parent.parent
+    checkout = Path(__file__).resolve().parents[2]
     if (checkout / "pyproject.toml").exists() and (checkout / "indexes").is_dir():
         return checkout / "indexes"
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from compare.components import UnionFind, union_groups
-from compare.config import StoryConfig
-from compare.schema import STORY_SCHEMA
-from compare.text import lede, words
-from compare.timewindow import window_matrix, within, within_window
-from compare.vectors import flat_search
+from compare.core.components import UnionFind, union_groups
+from compare.core.config import StoryConfig
+from compare.core.schema import STORY_SCHEMA
+from compare.text.claims import lede, words
+from compare.core.timewindow import window_matrix, within, within_window
+from compare.core.vectors import flat_search
 
 STORY_TEXT_WORDS = 64
 _TFIDF_DIMENSION = 1 << 18

@@ -7,7 +7,7 @@ same arithmetic as datasketch's "affine32" scheme, so their signatures are datas
 Text reaches `word_hashes` as UTF-8 bytes. ASCII letters are lower-cased here; a word is a run of
 ASCII letters, digits and "_" or of non-ASCII code points, except the punctuation and spaces listed
 in `_is_separator` (curly quotes, dashes, non-breaking space...). Texts with any other non-ASCII
-character (lower-case Latin-1 letters aside) are normalised by compare.dedup first (Unicode lower-case, non-word characters to spaces).
+character (lower-case Latin-1 letters aside) are normalised by compare.dedup.clusters first (Unicode lower-case, non-word characters to spaces).
 Word hashes are xxh64 (seed 0) of the lower-cased word's UTF-8 bytes, equal to `xxhash.xxh64_intdigest`.
 """
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Protocol
 
 from compare.diverge import ClaimRef, Divergence
-from compare.text import words
+from compare.text.claims import words
 
 # Words that make a fact matter to a reader (lower-case, matched as whole words).
 _CASUALTIES = frozenset("killed dead died death deaths wounded injured casualties hurt murdered shot massacre".split())
@@ -59,7 +59,7 @@ class Finding:
 
 
 class Fact(Protocol):
-    """What ranking reads of a coverage row (compare.report.CoverageRow): one fact across outlets."""
+    """What ranking reads of a coverage row (compare.report.story.CoverageRow): one fact across outlets."""
 
     group_id: str
     claims: tuple[ClaimRef, ...]

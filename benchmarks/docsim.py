@@ -16,9 +16,9 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from compare.embed import Embedder
-from compare.text import split_claims
-from compare.timewindow import within_window
+from compare.embed.embedder import Embedder
+from compare.text.claims import split_claims
+from compare.core.timewindow import within_window
 
 DOCSIM_SCHEMA: dict[str, pl.DataType] = {
     "left_id": pl.String(),

@@ -16,7 +16,7 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
-from compare.untrusted import visible
+from compare.core.untrusted import visible
 
 # Free-text columns never get narrower than this while ids are kept whole.
 MIN_TEXT_WIDTH = 8

@@ -1,6 +1,6 @@
 """Wire copy and reprints: MinHash signatures, LSH candidates (whole articles and passages), exact checks.
 
-Flow: texts -> word hashes -> word 5-gram shingles (compiled, compare.minhash_kernels) -> page
+Flow: texts -> word hashes -> word 5-gram shingles (compiled, compare.dedup.minhash_kernels) -> page
 templates masked per outlet -> datasketch-compatible signatures -> candidates from datasketch
 MinHashLSH over whole articles (Jaccard) and from banded signatures of passage windows (so a short
 copy inside a long article is a candidate) -> candidates outside the time window dropped -> every
@@ -21,30 +21,24 @@ import numpy as np
 import polars as pl
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
-from compare.components import connected_components, union_groups
-from compare.config import MinHashConfig
-from compare.reuse import CopyDetail, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
-from compare.schema import CLUSTER_SCHEMA, conform
-from compare.timewindow import timestamps, within
-from compare.wires import WIRE_OUTLET_PATTERN
+from compare.core.components import connected_components, union_groups
+from compare.core.config import MinHashConfig
+from compare.dedup.evidence import CopyDetail, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
+from compare.core.schema import CLUSTER_SCHEMA, conform
+from compare.core.timewindow import timestamps, within
+from compare.core.wires import WIRE_OUTLET_PATTERN
+from compare.text.normalize import normalize_unicode
 
 if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
-    from compare.distributed import Engine
+    from compare.core.distributed import Engine
 
 
 
 def _kernels():  # noqa: ANN202
     # numba compiles (or loads its cache) on first import: keep `compare --help` fast.
-    from compare import minhash_kernels
+    from compare.dedup import minhash_kernels
 
     return minhash_kernels
-
-
-def normalize_unicode(texts: Sequence[str]) -> list[str]:
-    """Unicode lower-case, every non-word character to one space (keeps code-point offsets in place)."""
-    if not texts:
-        return []
-    return pl.Series(texts, dtype=pl.String).str.to_lowercase().str.replace_all(r"[^\w]", " ").to_list()
 
 
 @dataclass(frozen=True)
@@ -147,13 +141,6 @@ def lean_minhashes(matrix: np.ndarray, seed: int) -> list[LeanMinHash]:
     return result
 
 
-def text_signatures(texts: Sequence[str], config: MinHashConfig) -> list[LeanMinHash]:
-    """Raw texts to datasketch signatures: the fast path benchmarks/wirecopy.py times."""
-    shingled = shingle_texts(texts, config.shingle_size)
-    matrix = signature_matrix(shingled.hashes, shingled.doc_shingles[:-1], shingled.doc_shingles[1:], config.num_perm, config.seed)
-    return lean_minhashes(matrix, config.seed)
-
-
 def signatures(shingle_sets: Sequence[np.ndarray], config: MinHashConfig) -> list[LeanMinHash]:
     """Signatures of given shingle hash sets; equal to datasketch's `MinHash(num_perm, seed)` updated with
     each hash's 8 little-endian bytes under hashfunc `int.from_bytes(value[:4], "little")`."""
@@ -243,7 +230,7 @@ class ReuseSignatures:
 def reuse_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
     """The per-article part of find_reuse: every row depends on its own text only, so signing a batch of
     texts (their slice of `hashes`/`keep`, `doc_shingles` rebased to 0) gives the same rows as signing
-    the corpus; compare.distributed runs it on batches in parallel."""
+    the corpus; compare.core.distributed runs it on batches in parallel."""
     articles = signature_matrix(hashes, doc_shingles[:-1], doc_shingles[1:], config.num_perm, config.seed, keep)
     return ReuseSignatures(articles, *passage_signatures(hashes, keep, doc_shingles, config))
 
@@ -259,7 +246,7 @@ def passage_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.nd
     return docs.astype(np.int64), signature_matrix(hashes, starts, stops, perms, config.seed, keep)
 
 
-# What find_reuse calls to sign texts: reuse_signatures here, batched over an engine in compare.distributed.
+# What find_reuse calls to sign texts: reuse_signatures here, batched over an engine in compare.core.distributed.
 Signer = Callable[[np.ndarray, np.ndarray, np.ndarray, MinHashConfig], ReuseSignatures]
 
 

@@ -28,10 +28,10 @@ from typing import Protocol
 import numpy as np
 import xxhash
 
-from compare.config import BUNDLED_MODEL, EmbedConfig
-from compare.progress import StepProgress
-from compare.store import Store
-from compare.text import normalize_for_embedding
+from compare.core.config import BUNDLED_MODEL, EmbedConfig
+from compare.core.progress import StepProgress
+from compare.core.store import Store
+from compare.text.normalize import normalize_for_embedding
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 ONNX_EXPORT_VERSION = 1  # bump when _export_onnx changes, so old exports are not reused
@@ -290,7 +290,7 @@ class HashingEmbedder:
         self.dimension = dimension
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        from compare.text import words
+        from compare.text.claims import words
 
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):

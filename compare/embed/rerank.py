@@ -3,7 +3,7 @@
 A bi-encoder embeds each claim alone, so "five fighters were killed" and "two fighters were killed"
 land close together and a plain cosine cut cannot tell paraphrase from near-miss. A cross-encoder
 attends across the pair; it is too slow to compare every claim with every other, so FAISS still
-proposes the candidates (align.py) and the cross-encoder decides (the retrieve-then-rerank pattern of
+proposes the candidates (align/alignment.py) and the cross-encoder decides (the retrieve-then-rerank pattern of
 NEWS-COPY's bi-encoder + re-rank). The model is one `compare finetune --cross-encoder` writes; it
 carries a calibration file with the decision threshold fitted on training pairs it never trained on.
 """
@@ -87,7 +87,7 @@ class CrossEncoderScorer:
 
     def _load(self):  # noqa: ANN202 - sentence_transformers types are imported lazily
         if self._model is None:
-            from compare.embed import _offline_environment, _resolve_device
+            from compare.embed.embedder import _offline_environment, _resolve_device
 
             _offline_environment()
             from sentence_transformers import CrossEncoder

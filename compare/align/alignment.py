@@ -9,11 +9,11 @@ which rejects pairs that are only "close" because the whole story is about one t
 are joined into claim groups that span outlets.
 
 By default (criterion "learned") FAISS proposes each claim's `fact_k` nearest claims per other outlet
-and a small learned head (compare/samefact.py) decides each pair from its cosine, ranks, word, name,
+and a small learned head (compare/align/samefact.py) decides each pair from its cosine, ranks, word, name,
 number and quote overlap; groups take strongest pairs first and hold one claim per outlet unless a
 pair is near-certain, so one broad sentence cannot chain a story's claims together.
 
-With a reranker (AlignConfig.reranker, see rerank.py) FAISS only proposes each claim's `rerank_k`
+With a reranker (AlignConfig.reranker, see embed/rerank.py) FAISS only proposes each claim's `rerank_k`
 nearest claims per outlet; a cross-encoder scores those pairs and the mutual best by that score,
 above the reranker's calibrated threshold, are aligned.
 """
@@ -26,8 +26,8 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 
-from compare.components import connected_components
-from compare.config import AlignConfig
+from compare.core.components import connected_components
+from compare.core.config import AlignConfig
 
 ALIGNED_PAIR_SCHEMA: dict[str, pl.DataType] = {
     "left_claim_id": pl.String(),
@@ -233,7 +233,7 @@ def load_configured_head(config: AlignConfig):  # noqa: ANN201 - SameFactHead, i
     """The same-fact head named by config.head, else the one shipped in the package."""
     from pathlib import Path
 
-    from compare.samefact import load_head
+    from compare.align.samefact import load_head
 
     return load_head(Path(config.head) if config.head else None)
 
@@ -245,7 +245,7 @@ def fact_pair_features(claims: pl.DataFrame, vectors: np.ndarray, config: AlignC
     `fact_floor`; a pair is kept when either end proposes it. Rank and gap features say where the
     pair stands among both claims' neighbours in the other's outlet.
     """
-    from compare.samefact import FEATURES, claim_tokens, idf_features, lexical_features, story_idf
+    from compare.align.samefact import FEATURES, claim_tokens, idf_features, lexical_features, story_idf
 
     if claims.height < 2:
         return [], np.zeros((0, len(FEATURES)))
@@ -323,7 +323,7 @@ def decide_fact_pairs(scored: pl.DataFrame, claims: pl.DataFrame, config: AlignC
     kept = scored.filter(pl.col("probability") >= threshold).sort(["probability", "left_claim_id", "right_claim_id"], descending=[True, False, False])
     if kept.height == 0 or config.fact_grouping == "all":
         return kept.select(list(ALIGNED_PAIR_SCHEMA))
-    from compare.components import UnionFind
+    from compare.core.components import UnionFind
 
     outlet_of = dict(zip(claims["claim_id"].to_list(), claims["outlet"].to_list(), strict=True))
     union = UnionFind(outlet_of)

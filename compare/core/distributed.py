@@ -19,9 +19,9 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from compare.config import ConfigError, EmbedConfig, IndexConfig
-from compare.progress import StepProgress
-from compare.embed import Embedder, make_embedder
+from compare.core.config import ConfigError, EmbedConfig, IndexConfig
+from compare.core.progress import StepProgress
+from compare.embed.embedder import Embedder, make_embedder
 
 ENGINES = ("local", "ray")
 # Articles per task. A batch of 256 title+ledes is ~2.5 s of MiniLM on one core, so the ~1 ms a Ray

@@ -1,6 +1,6 @@
 """Renderers of the story report and of listings: terminal (rich), Markdown, HTML and JSON.
 
-All read the same data model (compare.report), so every format shows the same findings, best first.
+All read the same data model (compare.report.story), so every format shows the same findings, best first.
 JSON schema of a story report (version 2; docs/report-schema.md):
     {"schema": "compare.story-report/2", "story_id", "title", "first_published", "last_published",
      "outlets": [str], "articles": [ArticleRef], "wire_copies": [{"cluster_id", "source": ArticleRef,
@@ -33,9 +33,9 @@ from rich.table import Table
 from rich.text import Text
 
 from compare.diverge import KINDS, ClaimRef, Divergence, differing_spans
-from compare.findings import Finding
-from compare.report import ArticleRef, CoverageRow, StoryReport
-from compare.untrusted import json_safe, visible
+from compare.report.findings import Finding
+from compare.report.story import ArticleRef, CoverageRow, StoryReport
+from compare.core.untrusted import json_safe, visible
 
 KIND_LABELS = {
     "contradiction": "Contradiction",
@@ -567,7 +567,7 @@ def render_html(report: StoryReport) -> str:
     environment = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     environment.filters["when"] = _when
     environment.filters["safe_url"] = _safe_url
-    template = environment.from_string(files("compare").joinpath("templates/report.html.j2").read_text(encoding="utf-8"))
+    template = environment.from_string(files("compare.report").joinpath("templates/report.html.j2").read_text(encoding="utf-8"))
     outlet_numbers = {outlet: f"o{position}" for position, outlet in enumerate(report.outlets)}
     facts = multi_outlet_facts(report)
     rows = [(row, "shared" if not row.missing and not row.near else "partial") for row in facts]

@@ -1,0 +1,1 @@
+"""Shared foundations every stage uses: settings, frame schemas, the data home (corpus store), the execution engine, and one home each for progress callbacks, the time window, wire agencies, untrusted-text escaping, vector search and connected components."""

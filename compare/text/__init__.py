@@ -1,0 +1,1 @@
+"""Text stage: claim splitting (claims.py) and the one home for text normalisation (normalize.py)."""
