@@ -266,6 +266,16 @@ def test_negation_of_the_same_act_is_a_contradiction() -> None:
 
 
 @needs_model
+def test_a_denial_of_the_past_does_not_contradict_the_future() -> None:
+    # Before the ruling the agency did not recognise the marriages; after it, it will: two times, one story.
+    claims = group(
+        ("a", "Until this spring the tax agency did not recognize the marriages of those couples."),
+        ("b", "The tax agency will recognize the marriages of those couples from now on."),
+    )
+    assert [d for d in contradiction_divergences("g", claims) if "asserted or denied" in d.subject] == []
+
+
+@needs_model
 def test_a_different_name_for_one_committee_is_a_contradiction() -> None:
     claims = group(
         ("a", "She testified before the Senate Armed Services Committee about the contract."),

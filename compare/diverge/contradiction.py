@@ -1,7 +1,7 @@
 """Contradictions: two outlets assert incompatible things about the same fact.
 
 - a negation: the same main verb asserted by one outlet and negated by the other ("did not see" /
-  "saw"), in claims that otherwise share most content;
+  "saw"), in claims that otherwise share most content and speak of the same time (tense);
 - opposite outcomes: antonym verbs of the main clause ("won" / "lost", "approved" / "rejected") said
   of the same subject;
 - a different day for the same act ("announced Monday" / "announced Tuesday");
@@ -113,12 +113,15 @@ def contradiction_divergences(group_id: str, claims: Sequence[ClaimRef], *, conf
                     found.append(PairFinding("quotation worded differently", f"“…{differs[0]}…”", left, f"“…{differs[1]}…”", right, 0.6))
         if not shares_content(a, b, 3):
             continue
+        # "did not recognize" (before the ruling) and "will be recognized" (after it) are two times,
+        # not a denial of what the other outlet asserts.
+        same_time = a.tense is None or b.tense is None or a.tense == b.tense
         clash = _name_clash(a, b)
         if clash:
             found.append(PairFinding("name of the same body", clash[0], left, clash[1], right, 0.45))
         for pa in a.predicates:
             for pb in b.predicates:
-                if pa.lemma == pb.lemma and pa.negated != pb.negated and (_same_subject(pa.subject, pb.subject) or _same_subject(pa.object, pb.object)):
+                if pa.lemma == pb.lemma and pa.negated != pb.negated and same_time and (_same_subject(pa.subject, pb.subject) or _same_subject(pa.object, pb.object)):
                     negated, plain = (pa, pb) if pa.negated else (pb, pa)
                     found.append(PairFinding(f"'{pa.lemma}' asserted or denied", f"not {pa.lemma}" if pa.negated else pa.lemma, left,
                                              f"not {pb.lemma}" if pb.negated else pb.lemma, right, 0.55))
