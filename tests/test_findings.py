@@ -74,3 +74,18 @@ def test_an_outlet_that_published_before_the_fact_happened_is_not_simply_said_to
     [omission] = findings  # g2 has one outlet reporting it in so many words: background, not an omission
     assert omission.group_id == "g1" and omission.timing == "P published 2 days before the first report of this fact: it may not have happened yet"
     assert omission.confidence == 0.35  # (0.3 + 0.6 x 2/3) halved
+
+
+def test_a_forecast_vs_outcome_divergence_needs_the_forecast_published_first() -> None:
+    from compare.diverge.certainty import FORECAST
+    from compare.report.story import forecast_precedes_outcome
+
+    ahead = DivergenceSide("forecast (before the event)", (claim("a", "A", 0, "Smith will announce his run on Tuesday."),))
+    done = DivergenceSide("outcome (after it)", (claim("b", "B", 0, "Smith announced his run on Tuesday."),))
+    divergence = Divergence("certainty", "g1", FORECAST, (ahead, done))
+    assert forecast_precedes_outcome(divergence, {"a": T0, "b": T0 + timedelta(days=2)})
+    assert not forecast_precedes_outcome(divergence, {"a": T0, "b": T0 + timedelta(hours=3)})  # same day: two tenses, one event
+    assert not forecast_precedes_outcome(divergence, {"a": T0 + timedelta(days=2), "b": T0})
+    assert not forecast_precedes_outcome(divergence, {"a": None, "b": T0})
+    other = Divergence("certainty", "g1", "hedged vs asserted", (ahead, done))
+    assert forecast_precedes_outcome(other, {})

@@ -22,7 +22,8 @@ from compare.diverge import ClaimRef, Divergence, find_divergences, nlp_note
 from compare.diverge.nlp import nlp_installed
 from compare.dedup.evidence import CopyDetail, cluster_credit
 from compare.embed.embedder import Embedder, make_embedder
-from compare.report.findings import Finding, rank_findings
+from compare.diverge.certainty import FORECAST
+from compare.report.findings import TIMING_GAP_HOURS, Finding, rank_findings
 from compare.index import Index
 from compare.text.claims import claims_frame
 
@@ -305,6 +306,22 @@ def same_fact_weighted(divergence: Divergence, probabilities: PairProbabilities 
     return replace(divergence, confidence=round(divergence.confidence * best, 4)) if best > 0 else None
 
 
+def forecast_precedes_outcome(divergence: Divergence, published: Mapping[str, datetime | None]) -> bool:
+    """False for a "forecast vs outcome" divergence unless every forecast side was published at least
+    TIMING_GAP_HOURS before an outcome side. Outlets writing on the same day in different tenses
+    ("announced he'll run" / "has announced his run") tell one event, not a preview and a result;
+    with dates unknown the order cannot be told, so it is not claimed. Other divergences pass."""
+    if divergence.subject != FORECAST:
+        return True
+    forecasts = [published.get(c.article_id) for side in divergence.sides if side.value.startswith("forecast") for c in side.claims]
+    outcomes = [published.get(c.article_id) for side in divergence.sides if not side.value.startswith("forecast") for c in side.claims]
+    if not forecasts or not outcomes or None in forecasts or all(t is None for t in outcomes):
+        return False
+    latest_forecast = max(t for t in forecasts if t is not None)
+    latest_outcome = max(t for t in outcomes if t is not None)
+    return (latest_outcome - latest_forecast).total_seconds() >= TIMING_GAP_HOURS * 3600
+
+
 def stored_claims(index: Index, article_ids: Sequence[str], settings: Settings) -> tuple[pl.DataFrame, np.ndarray] | None:
     """The snapshot's claims of `article_ids` (STORED_CLAIM_SCHEMA) and its claim vectors, or None
     when the snapshot predates stored claims. Vectors made with another claim model are not used
@@ -426,12 +443,13 @@ def report_for_articles(
     shared = tuple(row for row in coverage if multi_outlet and not row.missing and not row.near)
     unique = tuple(row for row in coverage if multi_outlet and len(row.present) == 1 and not row.near)
     partial = tuple(row for row in coverage if multi_outlet and (row.missing or row.near) and row not in unique)
-    found = (same_fact_weighted(d, probabilities) for row in coverage for d in find_divergences(row.group_id, row.claims))
-    divergences = tuple(d for d in found if d is not None)
-
     refs = tuple(_article_ref(row) for row in members.iter_rows(named=True))
+    published = {ref.id: ref.published for ref in refs}
+    found = (same_fact_weighted(d, probabilities) for row in coverage for d in find_divergences(row.group_id, row.claims))
+    divergences = tuple(d for d in found if d is not None and forecast_precedes_outcome(d, published))
+
     findings = rank_findings(
-        coverage if multi_outlet else [], divergences, outlets, {ref.id: ref.title for ref in refs}, {ref.id: ref.published for ref in refs},
+        coverage if multi_outlet else [], divergences, outlets, {ref.id: ref.title for ref in refs}, published,
         _latest_by_outlet(refs),
     )
     title = next((ref.title for ref in refs if ref.title), story_id)
@@ -486,7 +504,7 @@ def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
 # so a report reads it back instead of aligning and parsing again (and loads no model).
 
 # Bump when alignment, the detectors or ranking change what a report finds for the same claims.
-FACTS_VERSION = 4
+FACTS_VERSION = 5
 
 
 def facts_key(settings: Settings) -> str:
