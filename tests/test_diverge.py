@@ -33,6 +33,7 @@ from compare.diverge import (
     number_divergences,
     same_quantity,
     same_source,
+    story_label_divergences,
 )
 
 PATTERNS = DivergeConfig(use_nlp=False)
@@ -282,6 +283,27 @@ def test_a_different_name_for_one_committee_is_a_contradiction() -> None:
         ("b", "She testified before the Senate Foreign Services Committee about the contract."),
     )
     assert any(d.subject == "name of the same body" for d in contradiction_divergences("g", claims))
+
+
+def test_a_loaded_label_is_compared_across_the_whole_story() -> None:
+    # Each outlet names the couples once, in sentences that report different facts.
+    claims = [
+        claim("Fox", "The ruling allows homosexual couples to file joint tax returns.", 0),
+        claim("Fox", "The Treasury announced the rules on Thursday.", 1),
+        claim("NYT", "The government is moving quickly to treat gay couples as it treats straight couples.", 2),
+        claim("HuffPost", "The agency said the “homosexual couples” wording came from a lawmaker.", 3),
+    ]
+    group_of = {c.claim_id: f"g{n}" for n, c in enumerate(claims)}
+    [divergence] = story_label_divergences(claims, group_of)
+    assert divergence.kind == "framing" and divergence.subject == "same-sex couples"
+    assert sides(divergence) == [("homosexual couples", ("Fox",)), ("gay couples", ("NYT",))]  # HuffPost only quotes it
+    assert divergence.group_id == "g0"
+    # Generic words may name different events in one story: compared per fact only.
+    killings = [claim("A", "Gunmen murdered two guards at the gate.", 0), claim("B", "A storm killed a farmer in the north.", 1)]
+    assert story_label_divergences(killings, {}) == []
+    # Two neutral labels are a style difference.
+    neutral = [claim("A", "Gay couples may file jointly.", 0), claim("B", "Same-sex couples may file jointly.", 1)]
+    assert story_label_divergences(neutral, {}) == []
 
 
 # --- actors --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from compare.diverge.certainty import (
     HEDGES, INTENSIFIERS, certainty_divergences, hedge_divergences, hedges_of, intensifier_divergences, intensifiers_of,
 )
 from compare.diverge.contradiction import contradiction_divergences, misquote
-from compare.diverge.framing import LEXICON, framing_divergences, lexicon_terms, term_swaps
+from compare.diverge.framing import LEXICON, framing_divergences, lexicon_terms, story_label_divergences, term_swaps
 from compare.diverge.model import KINDS, LEGACY_KINDS, ClaimRef, DivergeConfig, Divergence, DivergenceSide
 from compare.diverge.nlp import NLP_MISSING_NOTE, nlp_available, nlp_note
 from compare.diverge.numbers import Quantity, extract_quantities, number_divergences, same_quantity
@@ -54,5 +54,5 @@ __all__ = [
     "actor_divergences", "actor_swaps", "analyse", "attribution_divergences", "attribution_of", "certainty_divergences",
     "contradiction_divergences", "differing_spans", "equivalent_names", "extract_quantities", "find_divergences",
     "framing_divergences", "hedge_divergences", "hedges_of", "intensifier_divergences", "intensifiers_of", "lexicon_terms",
-    "misquote", "nlp_available", "nlp_note", "number_divergences", "same_quantity", "same_source", "term_swaps",
+    "misquote", "nlp_available", "nlp_note", "number_divergences", "same_quantity", "same_source", "story_label_divergences", "term_swaps",
 ]

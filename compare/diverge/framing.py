@@ -178,6 +178,52 @@ def framing_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: Di
     return gather("framing", group_id, found, config) + _join_word_choices(group_id, swaps, config)
 
 
+# Classes whose terms name one stable referent across a story (a group, a policy, a place), so an
+# outlet's label can be compared with another's anywhere in the story. Verbs and generic nouns
+# ("killed", "protest", "government", "tax cut") may name different events in one story: per fact only.
+_PER_FACT_ONLY = frozenset({"killing", "protest", "government (foreign)", "tax cut"})
+
+
+def story_label_divergences(claims: Sequence[ClaimRef], group_of: dict[str, str], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
+    """Loaded labels across a whole story: an outlet that calls a referent by a loaded term in its own
+    words ("homosexual couples") where another outlet of the story names it otherwise ("gay couples")
+    and never so. Outlets label a referent once or twice, often in sentences that report different
+    facts, so a per-fact comparison misses it. One divergence per class; its group is the first
+    loaded claim's (`group_of`: claim id -> coverage group). Confidence 0.6 (0.5 when the other label
+    is loaded too)."""
+    loaded_norms = {_norm(term) for term in _LOADED}
+    uses: dict[str, dict[str, dict[str, list[ClaimRef]]]] = {}  # subject -> outlet -> label -> claims
+    written: dict[str, str] = {}  # label -> as first written
+    for claim in claims:
+        own = analyse(claim.text, use_nlp=False, max_chars=config.max_chars).own_words
+        for subject, terms in lexicon_terms_all(own).items():
+            if subject in _PER_FACT_ONLY:
+                continue
+            for term in terms:
+                written.setdefault(_norm(term), term)
+                refs = uses.setdefault(subject, {}).setdefault(claim.outlet, {}).setdefault(_norm(term), [])
+                if claim not in refs:
+                    refs.append(claim)
+    found = []
+    for subject, by_outlet in uses.items():
+        sides: dict[str, list[ClaimRef]] = {}
+        confidence = 0.0
+        for outlet, labels in by_outlet.items():
+            for label in labels.keys() & loaded_norms:
+                others = [(o, other) for o, theirs in by_outlet.items() if o != outlet and label not in theirs for other in theirs]
+                for other_outlet, other in others:
+                    for side, refs in ((label, labels[label]), (other, by_outlet[other_outlet][other])):
+                        kept = sides.setdefault(side, [])
+                        kept.extend(ref for ref in refs if ref not in kept)
+                    confidence = max(confidence, 0.5 if other in loaded_norms else 0.6)
+        if len(sides) < 2 or confidence < config.min_confidence:
+            continue
+        ordered = sorted(sides, key=lambda label: label not in loaded_norms)  # loaded labels first
+        built = tuple(DivergenceSide(written[label], tuple(sides[label])) for label in ordered)
+        found.append(Divergence("framing", group_of.get(built[0].claims[0].claim_id, ""), subject, built, confidence))
+    return found
+
+
 def _join_word_choices(group_id: str, swaps: list[PairFinding], config: DivergeConfig) -> list[Divergence]:
     """Word-choice swaps joined into slots (terms that replace one another), one finding per slot."""
     slots: list[dict[str, list[ClaimRef]]] = []

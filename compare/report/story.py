@@ -18,7 +18,7 @@ import polars as pl
 from compare.align.alignment import align_claims, decide_fact_pairs, fact_pairs, group_claims, load_configured_head
 from compare.embed.rerank import configured_scorer
 from compare.core.config import AlignConfig, MinHashConfig, Settings
-from compare.diverge import ClaimRef, Divergence, find_divergences, nlp_note
+from compare.diverge import ClaimRef, Divergence, find_divergences, nlp_note, story_label_divergences
 from compare.diverge.nlp import nlp_installed
 from compare.dedup.evidence import CopyDetail, cluster_credit
 from compare.embed.embedder import Embedder, make_embedder
@@ -306,6 +306,15 @@ def same_fact_weighted(divergence: Divergence, probabilities: PairProbabilities 
     return replace(divergence, confidence=round(divergence.confidence * best, 4)) if best > 0 else None
 
 
+def story_labels(coverage: Sequence[CoverageRow], found: Sequence[Divergence]) -> tuple[Divergence, ...]:
+    """Loaded labels compared over the whole story (diverge.story_label_divergences), except classes
+    a fact's own comparison already reported."""
+    group_of = {claim.claim_id: row.group_id for row in coverage for claim in row.claims}
+    reported = {d.subject for d in found if d.kind == "framing"}
+    labels = story_label_divergences([claim for row in coverage for claim in row.claims], group_of)
+    return tuple(d for d in labels if d.subject not in reported)
+
+
 def forecast_precedes_outcome(divergence: Divergence, published: Mapping[str, datetime | None]) -> bool:
     """False for a "forecast vs outcome" divergence unless every forecast side was published at least
     TIMING_GAP_HOURS before an outcome side. Outlets writing on the same day in different tenses
@@ -447,6 +456,8 @@ def report_for_articles(
     published = {ref.id: ref.published for ref in refs}
     found = (same_fact_weighted(d, probabilities) for row in coverage for d in find_divergences(row.group_id, row.claims))
     divergences = tuple(d for d in found if d is not None and forecast_precedes_outcome(d, published))
+    if multi_outlet:
+        divergences += story_labels(coverage, divergences)
 
     findings = rank_findings(
         coverage if multi_outlet else [], divergences, outlets, {ref.id: ref.title for ref in refs}, published,
