@@ -204,7 +204,7 @@ _REJECT_CAUSES_SHOWN = 10
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders: JSONL(.gz), CSV/TSV, Parquet, saved HTML pages, RSS/Atom feeds.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: JSONL(.gz), CSV/TSV, Parquet, saved HTML pages, RSS/Atom feeds, WARC(.gz).")],
     field_map: Annotated[list[str] | None, typer.Option("--map", help="field=column for inputs named otherwise; repeatable.")] = None,
     home: HomeOption = None,
     config: ConfigOption = None,
