@@ -255,7 +255,7 @@ class PoliteClient:
             if wait is None:
                 wait = self.config.backoff_seconds * 2**attempt
             if wait > self.config.max_retry_after:
-                return _with_error(exchange, f"HTTP {exchange.status}: Retry-After {wait:.0f} s is more than {self.config.max_retry_after:.0f} s; retried next run")
+                return _with_error(exchange, f"HTTP {exchange.status}: Retry-After {wait:g} s is more than {self.config.max_retry_after:g} s; retried next run")
             self._pacer.hold(host, wait)
             attempt += 1
 

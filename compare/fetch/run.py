@@ -333,3 +333,26 @@ def _delays(sources: tuple[Source, ...], config: FetchConfig) -> Callable[[str],
             host = urlsplit(url).hostname or ""
             by_host[host] = max(by_host.get(host, 0.0), delay)
     return lambda host: by_host.get(host, config.delay_seconds)
+
+
+def result_record(result: FetchResult) -> dict[str, object]:
+    """The run as one JSON-ready object (the nightly log line's payload)."""
+    return {
+        "warc": str(result.warc) if result.warc else None,
+        "requests": result.requests,
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "versions": result.versions,
+        "rejected": result.rejected,
+        "rejects_file": str(result.rejects_path) if result.rejects_path else None,
+        "seconds": {stage: round(seconds, 3) for stage, seconds in result.seconds.items()},
+        "sources": [
+            {
+                "name": source.name, "ok": source.ok, "error": source.error, "listed": source.listed, "fetched": source.fetched,
+                "not_modified": source.not_modified, "skipped": source.skipped, "pending": source.pending, "failed": source.failed,
+                "failures": [{"url": url, "reason": reason} for url, reason in source.failures],
+            }
+            for source in result.sources
+        ],
+        "failed_sources": [{"name": source.name, "error": source.error} for source in result.failed_sources],
+    }

@@ -70,6 +70,7 @@ class Seen:
     host: str  # the Host header without the port
     path: str
     headers: dict[str, str]
+    status: int | None = None  # what was answered (set once the response is chosen)
 
 
 @dataclass
@@ -89,8 +90,9 @@ class NewsSite:
     pages are listed in the feed only with `hostile=True`.
     """
 
-    def __init__(self, articles: int = 8, *, hostile: bool = False, words: int = 500, etags: bool = True) -> None:
+    def __init__(self, articles: int = 8, *, hostile: bool = False, amp: bool = False, words: int = 500, etags: bool = True) -> None:
         self.count = articles
+        self.amp = amp
         self.hostile = hostile
         self.words = words
         self.etags = etags
@@ -147,6 +149,8 @@ class NewsSite:
 
     def article_paths(self) -> list[str]:
         paths = [f"/news/story-{i}" for i in range(self.count)]
+        if self.amp:
+            paths.insert(0, "/amp/story-0")  # listed first (newest); its canonical is /news/story-0
         if self.hostile:
             paths += [
                 "/news/changing", "/news/latin", "/news/paywall", "/news/busy", "/news/story-0?utm_source=rss&utm_medium=feed",
@@ -165,7 +169,7 @@ class NewsSite:
     def feed(self, host: str) -> bytes:
         items = []
         for number, path in enumerate(self.article_paths()):
-            date = format_datetime(self.published - timedelta(minutes=number))
+            date = format_datetime(self.published - timedelta(minutes=number - 1 if self.amp else number))
             title = f"Item {number}" + (f" (version {self.version})" if path == "/news/changing" else "")
             items.append(f"<item><title>{title}</title><link>{escape(self.url(path, host))}</link><pubDate>{date}</pubDate></item>")
         return (
@@ -175,8 +179,8 @@ class NewsSite:
 
     def sitemap(self, host: str) -> bytes:
         urls = []
-        for number, path in enumerate(self.article_paths()[: self.count]):
-            if "?" in path:
+        for number, path in enumerate(self.article_paths()[: self.count + self.amp]):
+            if "?" in path or path.startswith("/amp/"):
                 continue
             date = (self.published - timedelta(minutes=number)).isoformat()
             urls.append(
@@ -198,11 +202,13 @@ class NewsSite:
             self.requests.append(seen)
         page = self._route(handler, seen)
         if page is None:
+            seen.status = 200
             return  # the route wrote its own response
         body = page.body
         etag = page.headers.get("ETag")
         if etag and seen.headers.get("if-none-match") == etag:
             page, body = Page(304, {"ETag": etag}), b""
+        seen.status = page.status
         handler.send_response(page.status)
         for key, value in page.headers.items():
             handler.send_header(key, value)
@@ -240,6 +246,8 @@ class NewsSite:
             except ValueError:
                 return Page(404, {"Content-Type": "text/plain"}, b"not found")
             return self._html(self.article_page(index, host)) if 0 <= index < self.count else Page(404, {}, b"not found")
+        if bare == "/amp/story-0" and self.count:
+            return self._html(self.article_page(0, host))  # the same page, canonical /news/story-0
         if bare == "/news/changing":
             paragraphs = synthetic_paragraphs(1000 + self.version, self.words)
             title = "Changing story" + (" (updated)" if self.version > 1 else "")
