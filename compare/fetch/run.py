@@ -21,6 +21,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import polars as pl
+
 from compare.fetch.client import Exchange, Outcome, PoliteClient
 from compare.fetch.discover import Entry, Listed, feeds_in_home_page, pick_children, read_feed, read_sitemap, same_site
 from compare.fetch.extract import canonical_link, normalize_url
@@ -160,7 +162,7 @@ def fetch_sources(
 
     batch = read_paths([path])
     extracted = time.perf_counter()
-    added = store.add_articles(batch.articles)
+    added = store.add_articles(_credit_wires(batch.articles, sources))
     rejects = [*fetch_rejects, *batch.rejects]
     rejects_path = store.write_rejects(rejects)
     ingested = time.perf_counter()
@@ -322,6 +324,16 @@ def _entries(
         if found.children and depth < 2:
             queue.extend((child, depth + 1) for child in pick_children(found.children, since) if same_site(child, source.home))
     return list(entries.values()), errors
+
+
+def _credit_wires(articles: pl.DataFrame, sources: tuple[Source, ...]) -> pl.DataFrame:
+    """A wire agency's own articles credit it (wire_credit = its name) when their text names no wire,
+    so dedup takes them as the original of the copies other outlets print."""
+    wires = [source.name for source in sources if source.wire]
+    if not wires:
+        return articles
+    own = pl.col("outlet").is_in(wires) & pl.col("wire_credit").is_null()
+    return articles.with_columns(pl.when(own).then(pl.col("outlet")).otherwise(pl.col("wire_credit")).alias("wire_credit"))
 
 
 def _delays(sources: tuple[Source, ...], config: FetchConfig) -> Callable[[str], float]:
