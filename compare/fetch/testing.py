@@ -51,7 +51,7 @@ def article_html(title: str, paragraphs: list[str], *, published: datetime, cano
     related = "".join(f'<li><a href="/news/related-{i}">Related story number {i} about the region</a></li>' for i in range(boilerplate // 2))
     body = "".join(f"<p>{escape(paragraph)}</p>" for paragraph in paragraphs)
     link = f'<link rel="canonical" href="{escape(canonical)}">' if canonical else ""
-    script = "<script>window.analytics = {" + ",".join(f'"k{i}": {i}' for i in range(200)) + "};</script>"
+    script = "<script>window.analytics = {" + ",".join(f'"k{i}": {i}' for i in range(boilerplate * 5)) + "};</script>"
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="{charset}"><title>{escape(title)} - Test Daily</title>{link}'
         f'<meta property="og:title" content="{escape(title)}"><meta property="og:site_name" content="Test Daily">'
@@ -90,8 +90,10 @@ class NewsSite:
     pages are listed in the feed only with `hostile=True`.
     """
 
-    def __init__(self, articles: int = 8, *, hostile: bool = False, amp: bool = False, words: int = 500, etags: bool = True) -> None:
+    def __init__(self, articles: int = 8, *, hostile: bool = False, amp: bool = False, words: int = 500, etags: bool = True,
+                 boilerplate: int = 40) -> None:
         self.count = articles
+        self.boilerplate = boilerplate
         self.amp = amp
         self.hostile = hostile
         self.words = words
@@ -112,6 +114,7 @@ class NewsSite:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: Nagle would hold the body 40 ms
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 site._handle(self)
@@ -165,7 +168,7 @@ class NewsSite:
             title = f"Officials meet over story number {index}"
             paragraphs = synthetic_paragraphs(index, self.words)
             self._pages[index] = article_html(title, paragraphs, published=self.published - timedelta(hours=index),
-                                              canonical=f"/news/story-{index}").encode()
+                                              canonical=f"/news/story-{index}", boilerplate=self.boilerplate).encode()
         return self._pages[index]
 
     def feed(self, host: str) -> bytes:
