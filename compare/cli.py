@@ -570,6 +570,10 @@ def fetch(
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run as one JSON line (for logs).")] = False,
+    from_warc: Annotated[
+        list[Path] | None,
+        typer.Option("--from-warc", help="Backfill instead: the sources' pages in these WARC files (e.g. Common Crawl's CC-NEWS); no request is made. Repeatable."),
+    ] = None,
 ) -> None:
     """Fetch the sources' new articles from their feeds and news sitemaps and ingest them.
 
@@ -579,9 +583,12 @@ def fetch(
     `compare ingest` (too little text: a reject). Exit codes: 0 every source fetched, 1 some source
     failed (the others were fetched; see its error), 2 bad option or configuration.
 
+    With --from-warc, past coverage is taken from WARC files instead (CC-NEWS): the 200 HTML responses
+    on the sources' sites are copied into <home>/warc/backfill-<stamp>.warc.gz and ingested.
+
     Example: compare fetch --since 2026-11-30 --source "Ynet News" --home ./data
     """
-    from compare.fetch.run import fetch_sources, result_record
+    from compare.fetch.run import backfill, fetch_sources, result_record
     from compare.ingest import parse_published
 
     with _user_errors():
@@ -600,7 +607,13 @@ def fetch(
                 progress.update(tasks[name], completed=fetched)
 
             try:
-                result = fetch_sources(settings.home, sources, fetch_settings.fetch, since=since_time, progress=advance)
+                if from_warc:
+                    for path in from_warc:
+                        if not path.is_file():
+                            raise UserError(f"{path}: no such file")
+                    result = backfill(settings.home, sources, list(from_warc), fetch_settings.fetch, since=since_time)
+                else:
+                    result = fetch_sources(settings.home, sources, fetch_settings.fetch, since=since_time, progress=advance)
             except ValueError as error:
                 raise UserError(str(error)) from error
     from compare.untrusted import json_safe, visible

@@ -157,7 +157,69 @@ def fetch_sources(
         state.close()
     fetched = time.perf_counter()
     fetch_rejects = [Reject(url, None, None, f"fetch failed: {reason}") for result in results for url, reason in result.failures]
+    return _ingest_archive(store, path, sources, config, results, fetch_rejects, next(requests), started, fetched)
 
+
+def backfill(
+    home: Path, sources: tuple[Source, ...], paths: list[Path], config: FetchConfig, *, since: datetime | None = None,
+) -> FetchResult:
+    """Past coverage from WARC files fetched elsewhere (Common Crawl's CC-NEWS): the 200 HTML responses
+    on the sources' sites (dated `since` or later by WARC-Date) are copied, labelled with their source,
+    into <home>/warc/backfill-<stamp>.warc.gz and ingested like a fetch run; their URLs count as
+    fetched, so `compare fetch` does not ask for them again. Other sites' records are skipped."""
+    from compare.fetch.warc import iter_responses
+
+    store = Store(home)
+    started = time.perf_counter()
+    state = FetchState(fetch_dir(home) / "state.sqlite")
+    path = warc_dir(home) / f"backfill-{now_stamp()}.warc.gz"
+    archive = WarcArchive(path, software="compare-news backfill", operator=config.contact or "unknown")
+    copied: dict[str, int] = {source.name: 0 for source in sources}
+    problems: list[Reject] = []
+    try:
+        for warc in paths:
+            try:
+                for response in iter_responses(warc):
+                    source = next((s for s in sources if same_site(response.url, s.home)), None)
+                    if source is None or not response.is_article:
+                        continue
+                    if since is not None and response.date and _warc_date(response.date) < since:
+                        continue
+                    url = normalize_url(response.url)
+                    known = state.get(url)
+                    if known is not None and known.fetched:
+                        continue
+                    archive.copy(response.url, response.status_line, response.headers, response.body, response.date,
+                                 Label(source.name, source.language))
+                    state.record(url, source=source.name, kind="article", status=response.status or 200)
+                    copied[source.name] += 1
+            except Exception as error:  # noqa: BLE001 - a damaged WARC is one reject; the files after it are read
+                from compare.fetch.warc import _is_archive_damage
+
+                if not _is_archive_damage(error):
+                    raise
+                problems.append(Reject(str(warc), None, None, f"damaged WARC file: {type(error).__name__}: {error}"[:300]))
+    finally:
+        archive.close()
+        state.close()
+    results = tuple(SourceResult(name, listed=count, fetched=count) for name, count in copied.items())
+    return _ingest_archive(store, path, sources, config, results, problems, 0, started, time.perf_counter())
+
+
+def _warc_date(value: str) -> datetime:
+    from compare.ingest import parse_published
+
+    try:
+        return parse_published(value) or datetime.max.replace(tzinfo=timezone.utc)
+    except ValueError:
+        return datetime.max.replace(tzinfo=timezone.utc)
+
+
+def _ingest_archive(
+    store: Store, path: Path, sources: tuple[Source, ...], config: FetchConfig, results: tuple[SourceResult, ...],
+    fetch_rejects: list[Reject], requests: int, started: float, fetched: float,
+) -> FetchResult:
+    """Read the run's WARC back through ingest's reader (extract) and add the articles (ingest)."""
     from compare.ingest import read_paths
 
     batch = read_paths([path])
@@ -171,7 +233,7 @@ def fetch_sources(
     return FetchResult(
         sources=results, warc=path if config.keep_warc else None, accepted=added.added,
         duplicates=added.duplicates + batch.duplicates, versions=added.versions, rejected=len(rejects),
-        rejects_path=rejects_path, rejects=tuple(rejects), requests=next(requests),
+        rejects_path=rejects_path, rejects=tuple(rejects), requests=requests,
         seconds={"fetch": fetched - started, "extract": extracted - fetched, "ingest": ingested - extracted},
     )
 

@@ -168,6 +168,9 @@ def iter_responses(path: Path) -> Iterator[WarcResponse]:
             fields = {key: value for key, value in record.rec_headers.headers if key.startswith("Compare-") or key == "WARC-Truncated"}
             if len(body) > _MAX_RECORD_BYTES:
                 fields["WARC-Truncated"] = "length"
+            elif getattr(record.raw_stream, "limit", 0) > 0:
+                # warcio hands out what there is of a record cut off by the end of the file
+                raise OSError(f"record of {record.rec_headers.get_header('WARC-Target-URI')} is cut off by the end of the file")
             yield WarcResponse(
                 url=record.rec_headers.get_header("WARC-Target-URI") or "",
                 status=status, content_type=content_type, headers=list(http.headers), status_line=http.statusline,
