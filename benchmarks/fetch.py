@@ -71,7 +71,7 @@ def run(pages: int, words: int, boilerplate: int) -> dict[str, object]:
         for index in range(pages):
             (pages_dir / f"{index:05d}.html").write_bytes(site.article_page(index, "127.0.0.1"))
         from compare.ingest import ingest
-        from compare.store import Store
+        from compare.core.store import Store
 
         started = time.perf_counter()
         baseline = ingest(Store(folder / "baseline-home"), [pages_dir])

@@ -616,7 +616,7 @@ def fetch(
                     result = fetch_sources(settings.home, sources, fetch_settings.fetch, since=since_time, progress=advance)
             except ValueError as error:
                 raise UserError(str(error)) from error
-    from compare.untrusted import json_safe, visible
+    from compare.core.untrusted import json_safe, visible
 
     if as_json:
         sys.stdout.write(json_safe(json.dumps(result_record(result), ensure_ascii=False)) + "\n")

@@ -19,7 +19,7 @@ from compare.fetch.run import FetchResult, fetch_sources
 from compare.fetch.sources import FetchConfig, Source
 from compare.fetch.testing import NewsSite
 from compare.fetch.warc import iter_responses
-from compare.store import Store
+from compare.core.store import Store
 
 CONFIG = FetchConfig(
     contact="mailto:tests@example.org", delay_seconds=0.0, total_timeout=1.0, read_timeout=5.0, max_body_bytes=2 << 20,
@@ -66,7 +66,7 @@ def run_rows(home: Path, result: FetchResult):  # noqa: ANN201
     """The articles a run ingested, current or since superseded by a later version."""
     import polars as pl
 
-    from compare.schema import ARTICLE_SCHEMA
+    from compare.core.schema import ARTICLE_SCHEMA
 
     store = Store(home)
     rows = pl.concat([store.articles(), store.versions().select(list(ARTICLE_SCHEMA))])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from compare.config import ConfigError, load_settings
+from compare.core.config import ConfigError, load_settings
 from compare.fetch.sources import FetchConfig, load_fetch_settings, select_sources
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "compare" / "fetch" / "sources.example.toml"

@@ -17,7 +17,7 @@ from compare.fetch.run import backfill, fetch_dir
 from compare.fetch.sources import FetchConfig, Source
 from compare.fetch.state import FetchState
 from compare.fetch.testing import article_html, synthetic_paragraphs
-from compare.store import Store
+from compare.core.store import Store
 
 PUBLISHED = datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc)
 

@@ -79,7 +79,8 @@ def page_item(
     """An ingest record (`compare.ingest._Record`) for one fetched page, or a `_Problem` (reject) when
     extraction finds too little text. `outlet`/`language` come from the source; `listed_date` (the
     feed's or sitemap's date) is used when the page itself gives none."""
-    from compare.ingest import _html_lang, _hostname, _import_trafilatura, _page_text, _Problem, _Record
+    from compare.ingest.readers import _html_lang, _hostname, _import_trafilatura, _page_text
+    from compare.ingest.records import _Problem, _Record
 
     minimum = DEFAULT_MIN_TEXT_CHARS if min_text_chars is None else min_text_chars
     trafilatura = _import_trafilatura()

@@ -29,7 +29,7 @@ from compare.fetch.extract import canonical_link, normalize_url
 from compare.fetch.sources import FetchConfig, Source
 from compare.fetch.state import FetchState
 from compare.fetch.warc import Label, WarcArchive, now_stamp
-from compare.store import Reject, Store
+from compare.core.store import Reject, Store
 
 _FAILURES_KEPT = 20  # per source, in the result (all of them go to the rejects file)
 # Statuses after which a URL is not tried again: it is gone, or not ours to fetch.

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from compare.config import ConfigError, _apply
+from compare.core.config import ConfigError, _apply
 
 SOURCES_KEY = "sources"
 FETCH_KEY = "fetch"

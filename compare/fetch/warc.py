@@ -181,7 +181,7 @@ def iter_responses(path: Path) -> Iterator[WarcResponse]:
 def read_warc(path: Path, *, min_text_chars: int | None = None) -> Iterator[object]:
     """The ingest reader for .warc / .warc.gz: one record per article response (line = its number
     among the file's response records), rejects for pages with too little text."""
-    from compare.ingest import _Problem
+    from compare.ingest.records import _Problem
 
     number = 0
     try:
