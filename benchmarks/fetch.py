@@ -3,9 +3,9 @@
     python benchmarks/fetch.py --pages N --json OUT [--words 700] [--boilerplate 150]
 
 A NewsSite (compare.fetch.testing) on 127.0.0.1 serves one RSS feed listing N article pages of
-generated text, shaped like a news site's (navigation, related links, scripts: ~40 KB at the defaults;
-the shared AllSides pages average about that). `compare.fetch.run.fetch_sources` runs with politeness
-delays set to zero into a fresh data home. Stages, each timed: fetch (discovery, feed, pages, the WARC),
+generated text, shaped like a news site's (navigation, related links, scripts: 27.5 KB a page at the
+defaults), from its own process, as a real server is. `compare.fetch.run.fetch_sources` runs with
+politeness delays set to zero into a fresh data home. Stages, each timed: fetch (discovery, feed, pages, the WARC),
 extract (the WARC read back through ingest's reader: trafilatura, field checks) and ingest
 (Store.add_articles). The baseline, measured in the same run: the same N pages saved as .html files
 and read by `compare ingest`'s HTML reader (extraction without HTTP or WARC).

@@ -102,3 +102,11 @@ def test_the_example_file_names_the_outlets_of_the_issue_and_says_it_was_not_fet
         assert outlet in names
     wires = {source.name for source in load_fetch_settings(home).sources if source.wire}
     assert wires == {"AP", "Reuters"}
+
+
+def test_docs_fetch_page_names_every_fetch_setting() -> None:
+    from dataclasses import fields
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "fetch.md").read_text(encoding="utf-8")
+    missing = [f.name for f in fields(FetchConfig) if f"`{f.name}`" not in page]
+    assert not missing, f"docs/fetch.md does not document [fetch] {missing}"
