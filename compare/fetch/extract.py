@@ -92,8 +92,8 @@ def page_item(
         include_tables=False,
         # precision: on a paywall or consent page the default falls back to the navigation links
         # (500 characters of "Section 1 ...") where the article should be; with it, the stub's 60.
-        # fast (no second extractor as fallback): 35 ms a page instead of 58 ms with precision on
-        # (40 KB generated pages, benchmarks/fetch.py), the same text on articles.
+        # fast (no second extractor as fallback): 35 ms a page instead of 58 ms with precision alone
+        # (27.5 KB generated pages of benchmarks/fetch.py, under load), the same text on articles.
         favor_precision=True,
         fast=True,
         date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True},
