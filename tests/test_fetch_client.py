@@ -152,3 +152,13 @@ def test_connection_errors_are_retried_then_reported() -> None:
     with PoliteClient(config(retries=1)) as client:
         outcome = client.get(f"http://127.0.0.1:{port}/news/a", "article")
     assert not outcome.ok and outcome.error == "disallowed by robots.txt"  # robots.txt unreachable: keep out
+
+
+def test_last_modified_is_sent_back_as_if_modified_since() -> None:
+    with NewsSite(articles=1, etags=False) as dated, PoliteClient(config()) as client:
+        first = client.get(dated.url("/news/story-0"), "article")
+        stamp = first.final.header("last-modified") if first.final else None
+        second = client.get(dated.url("/news/story-0"), "article", validators={"last_modified": stamp or ""})
+        asked = dated.seen("/news/story-0")
+    assert first.ok and stamp and second.not_modified
+    assert asked[-1].headers["if-modified-since"] == stamp and "if-none-match" not in asked[-1].headers

@@ -211,8 +211,9 @@ class NewsSite:
             return  # the route wrote its own response
         body = page.body
         etag = page.headers.get("ETag")
-        if etag and seen.headers.get("if-none-match") == etag:
-            page, body = Page(304, {"ETag": etag}), b""
+        modified = page.headers.get("Last-Modified")
+        if etag and seen.headers.get("if-none-match") == etag or modified and seen.headers.get("if-modified-since") == modified:
+            page, body = Page(304, {key: value for key, value in page.headers.items() if key in ("ETag", "Last-Modified")}), b""
         seen.status = page.status
         handler.send_response(page.status)
         for key, value in page.headers.items():
@@ -225,6 +226,8 @@ class NewsSite:
         headers = {"Content-Type": f"text/html; charset={charset}"}
         if self.etags:
             headers["ETag"] = '"' + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
+        else:  # validators by date instead (versions count as a day each)
+            headers["Last-Modified"] = format_datetime(self.published + timedelta(days=self.version), usegmt=True)
         return Page(200, headers, body)
 
     def _route(self, handler: BaseHTTPRequestHandler, seen: Seen) -> Page | None:
