@@ -77,6 +77,7 @@ class Outcome:
     body: bytes
     exchanges: tuple[Exchange, ...]
     error: str | None = None  # set when there is no usable body: disallowed, failed, too big, wrong type
+    robots_unavailable: bool = False  # disallowed only because robots.txt could not be read (5xx, down)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +90,17 @@ class Outcome:
     @property
     def final(self) -> Exchange | None:
         return self.exchanges[-1] if self.exchanges else None
+
+    @property
+    def transient(self) -> bool:
+        """A failure worth another try next run: no response, a timeout, 408, 429 or 5xx (after the
+        retries), robots.txt unavailable. Not: 404, robots.txt disallow, a loop, too big, wrong type."""
+        if self.robots_unavailable:
+            return True
+        final = self.final
+        if final is None:
+            return False
+        return final.transient or final.truncated == "time" or final.status in RETRY_STATUSES or final.status == 408
 
 
 class HostPacer:
@@ -140,6 +152,7 @@ class PoliteClient:
         self._robots: dict[str, object] = {}  # host -> Protego, or None when everything is allowed
         self._robots_locks: dict[str, threading.Lock] = {}
         self._crawl_delays: dict[str, float] = {}  # host -> robots.txt Crawl-delay (capped)
+        self._robots_unavailable: set[str] = set()  # origins whose robots.txt answered 5xx or nothing
         self._guard = threading.Lock()
         self._client = httpx.Client(
             headers={"User-Agent": config.user_agent_header, "Accept-Encoding": "gzip"},
@@ -170,7 +183,9 @@ class PoliteClient:
         current, seen = url, {url}
         for hop in range(self.config.max_redirects + 1):
             if not self.allowed(current):
-                return Outcome(url, current, None, b"", tuple(exchanges), error="disallowed by robots.txt")
+                origin = "{0.scheme}://{0.netloc}".format(urlsplit(current))
+                return Outcome(url, current, None, b"", tuple(exchanges), error="disallowed by robots.txt",
+                               robots_unavailable=origin in self._robots_unavailable)
             exchange = self._with_retries(current, kind, validators if hop == 0 else None, tag)
             exchanges.append(exchange)
             location = exchange.header("location")
@@ -216,6 +231,7 @@ class PoliteClient:
 
         exchange = self._with_retries(f"{origin}/robots.txt", "robots", None, None)
         if exchange.status is None or exchange.status >= 500:
+            self._robots_unavailable.add(origin)
             return Protego.parse("User-agent: *\nDisallow: /\n")
         if exchange.status >= 400 or exchange.error is not None or not 200 <= exchange.status < 300:
             return None  # 3xx robots.txt: treated as none rather than chased

@@ -32,8 +32,6 @@ from compare.fetch.warc import Label, WarcArchive, now_stamp
 from compare.core.store import Reject, Store
 
 _FAILURES_KEPT = 20  # per source, in the result (all of them go to the rejects file)
-# Statuses after which a URL is not tried again: it is gone, or not ours to fetch.
-_PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 410, 451})
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class SourceResult:
     fetched: int = 0  # pages archived with a body (new, or changed on revisit)
     not_modified: int = 0  # revisits answered 304
     skipped: int = 0  # listed URLs already fetched and past revisit_hours, or aliases of fetched ones
-    pending: int = 0  # left for the next run (cap reached or failed for now)
+    pending: int = 0  # left for the next run: max_articles_per_source reached (failures for now are retried too)
     failed: int = 0
     failures: tuple[tuple[str, str], ...] = ()  # (url, reason), the first few
     error: str | None = None  # the source as a whole failed: no feed or sitemap could be read
@@ -295,7 +293,7 @@ def _fetch_source(
             progress(source.name, result.fetched)
     return SourceResult(
         source.name, discovery.feeds, discovery.sitemaps, listed=len(entries), fetched=result.fetched,
-        not_modified=result.not_modified, skipped=skipped, pending=result.pending + result.retry_later,
+        not_modified=result.not_modified, skipped=skipped, pending=result.pending,
         failed=result.failed, failures=tuple(result.failures[:_FAILURES_KEPT]),
     )
 
@@ -306,7 +304,6 @@ class _Counts:
     not_modified: int = 0
     failed: int = 0
     pending: int = 0
-    retry_later: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -327,11 +324,7 @@ def _settle(source: Source, url: str, outcome: Outcome, state: FetchState, count
         counts.not_modified += 1
         return
     reason = outcome.error or f"HTTP {outcome.status}"
-    permanent = (
-        outcome.status in _PERMANENT_STATUSES
-        or reason.startswith(("disallowed", "redirect", "more than", "content type", "body of", "decompresses", "body is over", "unsupported", "invalid URL"))
-    )
-    state.failed(url, source=source.name, status=outcome.status, permanent=permanent)
+    state.failed(url, source=source.name, status=outcome.status, permanent=not outcome.transient)
     counts.failed += 1
     counts.failures.append((url, reason))
 
