@@ -519,7 +519,7 @@ def _fetch_settings(home: Path | None, config: Path | None, names: list[str] | N
 
 @sources_app.command("list")
 def sources_list(home: HomeOption = None, config: ConfigOption = None, list_format: ListFormatOption = ListFormat.table) -> None:
-    """The configured sources: name, home page, feeds and sitemaps ("discover" when none are given:
+    """The configured sources: name, home page, feeds and sitemaps ("discover" when neither is given:
     found on the home page and in robots.txt at fetch time), language, wire agency or not, per-host delay.
 
     Example: compare sources list --format json
@@ -527,8 +527,12 @@ def sources_list(home: HomeOption = None, config: ConfigOption = None, list_form
     with _user_errors():
         _, fetch_settings, sources = _fetch_settings(home, config, None)
     default_delay = fetch_settings.fetch.delay_seconds
+
+    def discover(source: Any) -> list[str]:  # discovery runs only for a source that names neither
+        return [] if source.feeds or source.sitemaps else ["discover"]
+
     rows = [
-        {"name": s.name, "home": s.home, "feeds": list(s.feeds) or ["discover"], "sitemaps": list(s.sitemaps) or ["discover"],
+        {"name": s.name, "home": s.home, "feeds": list(s.feeds) or discover(s), "sitemaps": list(s.sitemaps) or discover(s),
          "language": s.language, "wire": s.wire, "delay_seconds": default_delay if s.delay_seconds is None else s.delay_seconds}
         for s in sources
     ]
