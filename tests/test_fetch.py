@@ -8,7 +8,7 @@ import socket
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -190,9 +190,19 @@ def test_a_failed_source_does_not_stop_the_others_and_says_why(tmp_path: Path) -
 def test_since_skips_what_the_feeds_date_earlier(tmp_path: Path) -> None:
     with NewsSite(articles=5) as site:
         source = Source(name="Test Daily", home=site.url("/"))
-        # story-N is listed N minutes before 08:00; since 07:57:30 keeps stories 0-2
-        result = fetch_sources(tmp_path / "home", (source,), CONFIG, since=datetime(2026, 11, 30, 7, 57, 30, tzinfo=timezone.utc))
+        # story-N is listed N minutes before site.published; 2.5 minutes before keeps stories 0-2
+        result = fetch_sources(tmp_path / "home", (source,), CONFIG, since=site.published - timedelta(minutes=2, seconds=30))
     assert result.sources[0].listed == 3 and result.accepted == 3
+
+
+def test_entries_older_than_max_age_days_are_not_fetched(tmp_path: Path) -> None:
+    with NewsSite(articles=3) as site:
+        source = Source(name="Test Daily", home=site.url("/"))
+        site.published -= timedelta(days=10)
+        old = fetch_sources(tmp_path / "home", (source,), CONFIG)
+        explicit = fetch_sources(tmp_path / "home", (source,), CONFIG, since=site.published - timedelta(days=1))
+    assert old.sources[0].listed == 0 and old.accepted == 0
+    assert explicit.accepted == 3  # --since overrides max_age_days
 
 
 def test_the_per_source_cap_leaves_the_rest_pending_for_the_next_run(tmp_path: Path) -> None:

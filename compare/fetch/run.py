@@ -109,7 +109,8 @@ def discover(source: Source, client: PoliteClient, archive: WarcArchive | None =
         return Discovery(source.feeds, source.sitemaps, discovered=False)
     home = client.get(source.home, "home", tag=Label(source.name, source.language))
     feeds: list[str] = feeds_in_home_page(home.body, home.url) if home.ok else []
-    sitemaps = [url for url in client.robots_sitemaps(source.home) if same_site(url, source.home)]
+    # robots.txt often lists every sitemap of the site: its news ones when there are some, at most 10
+    sitemaps = pick_children(((url, None) for url in client.robots_sitemaps(source.home) if same_site(url, source.home)), None)
     feeds = [url for url in feeds if same_site(url, source.home)]
     error = None
     if not feeds and not sitemaps:
@@ -128,11 +129,14 @@ def fetch_sources(
 ) -> FetchResult:
     """Fetch every source's new articles into one WARC under <home>/warc/ and ingest it into the store.
 
-    `since` drops listed URLs the feed or sitemap dates earlier (undated ones are kept). `progress`
+    `since` (default: `max_age_days` ago) drops listed URLs the feed or sitemap dates earlier (undated
+    ones are kept). `progress`
     is called with (source name, pages fetched so far for it). Raises ValueError without a contact.
     """
     if not config.contact.strip():
         raise ValueError("set [fetch] contact in compare.toml (an email or URL where site owners can reach you): it is sent in the User-Agent")
+    if since is None and config.max_age_days > 0:
+        since = datetime.now(timezone.utc) - timedelta(days=config.max_age_days)
     store = Store(home)
     started = time.perf_counter()
     state = FetchState(fetch_dir(home) / "state.sqlite")

@@ -54,6 +54,9 @@ class FetchConfig:
     max_body_bytes: int = 5 << 20  # decoded body; a news page is 50-500 KB
     max_redirects: int = 5
     min_text_chars: int = 400  # extracted text shorter than this is a reject (paywall, consent wall, live-blog shell)
+    # Listed entries dated earlier than this many days ago are skipped (0 = no limit; --since overrides):
+    # a general sitemap lists years of articles, and a first run should bring the news, not the archive.
+    max_age_days: float = 7.0
     revisit_hours: float = 48.0  # a URL still listed in a feed is re-requested (conditionally) this long after first fetched
     max_articles_per_source: int = 500  # new article URLs fetched per source per run; the rest wait for the next run
     parallel_sources: int = 4  # sources fetched at the same time (one request at a time per host)

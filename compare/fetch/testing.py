@@ -104,7 +104,8 @@ class NewsSite:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._busy_served: set[str] = set()
-        self.published = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+        # recent, so the crawler's max_age_days keeps the listings whatever day the tests run
+        self.published = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
         self._pages: dict[int, bytes] = {}
 
     # ----------------------------------------------------------------------------- lifecycle
