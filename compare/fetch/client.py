@@ -16,11 +16,15 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from compare.fetch.sources import FetchConfig
+
+if TYPE_CHECKING:
+    from protego import Protego
 
 # Content types accepted per kind of URL (a 2xx of another type is refused before its body is read).
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -149,7 +153,7 @@ class PoliteClient:
         self._delay_for = delay_for or (lambda host: config.delay_seconds)
         self._on_exchange = on_exchange
         self._pacer = pacer or HostPacer()
-        self._robots: dict[str, object] = {}  # host -> Protego, or None when everything is allowed
+        self._robots: dict[str, Protego | None] = {}  # origin -> its rules, None when everything is allowed
         self._robots_locks: dict[str, threading.Lock] = {}
         self._crawl_delays: dict[str, float] = {}  # host -> robots.txt Crawl-delay (capped)
         self._robots_unavailable: set[str] = set()  # origins whose robots.txt answered 5xx or nothing
@@ -215,7 +219,7 @@ class PoliteClient:
 
     # ----------------------------------------------------------------------------- robots.txt
 
-    def _robots_for(self, scheme: str, netloc: str):  # noqa: ANN202 - a Protego or None
+    def _robots_for(self, scheme: str, netloc: str) -> Protego | None:
         key = f"{scheme}://{netloc}"
         with self._guard:
             lock = self._robots_locks.setdefault(key, threading.Lock())
@@ -224,7 +228,7 @@ class PoliteClient:
                 self._robots[key] = self._load_robots(key)
             return self._robots[key]
 
-    def _load_robots(self, origin: str):  # noqa: ANN202
+    def _load_robots(self, origin: str) -> Protego | None:
         """Google's reading of robots.txt failures: 4xx means no rules; 5xx or unreachable means keep
         out of the whole host for this run (it may be overloaded)."""
         from protego import Protego
@@ -332,8 +336,11 @@ class PoliteClient:
                         break
         except httpx.TimeoutException:
             return Exchange(**base, body=b"".join(parts), truncated="time", error="timed out while reading the body")
-        except (httpx.HTTPError, zlib.error) as error:
-            return Exchange(**base, body=b"".join(parts), truncated="length", error=f"body unreadable: {type(error).__name__}: {error}"[:200])
+        except (httpx.HTTPError, zlib.error) as error:  # a dropped connection: another try may do
+            return Exchange(**base, body=b"".join(parts), truncated="length", transient=True,
+                            error=f"body unreadable: {type(error).__name__}: {error}"[:200])
+        if inflater is not None and not inflater.eof and parts:
+            return Exchange(**base, body=b"".join(parts), truncated="length", transient=True, error="gzip body cut off before its end")
         return Exchange(**base, body=b"".join(parts))
 
 

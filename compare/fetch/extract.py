@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from compare.ingest.records import _Problem, _Record
 
 # A page with less text than this after extraction is not an article we can compare: a paywall teaser,
 # a consent wall or the shell of a live blog. Wire briefs run from ~500 characters up.
@@ -75,12 +79,12 @@ def page_item(
     language: str | None = None,
     listed_date: str | datetime | None = None,
     min_text_chars: int | None = None,
-) -> object:
+) -> _Record | _Problem:
     """An ingest record (`compare.ingest._Record`) for one fetched page, or a `_Problem` (reject) when
     extraction finds too little text. `outlet`/`language` come from the source; `listed_date` (the
     feed's or sitemap's date) is used when the page itself gives none."""
     from compare.ingest.readers import _html_lang, _hostname, _import_trafilatura, _page_text
-    from compare.ingest.records import _Problem, _Record
+    from compare.ingest.records import _Problem, _Record  # noqa: F811 - at run time too
 
     minimum = DEFAULT_MIN_TEXT_CHARS if min_text_chars is None else min_text_chars
     trafilatura = _import_trafilatura()

@@ -26,6 +26,7 @@ from compare.fetch.extract import page_item
 
 if TYPE_CHECKING:
     from compare.fetch.client import Exchange
+    from compare.ingest.records import _Item
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc.gz")
 # Headers whose value describes the bytes on the wire, not the decoded body we store.
@@ -178,7 +179,7 @@ def iter_responses(path: Path) -> Iterator[WarcResponse]:
             )
 
 
-def read_warc(path: Path, *, min_text_chars: int | None = None) -> Iterator[object]:
+def read_warc(path: Path, *, min_text_chars: int | None = None) -> Iterator[_Item]:
     """The ingest reader for .warc / .warc.gz: one record per article response (line = its number
     among the file's response records), rejects for pages with too little text."""
     from compare.ingest.records import _Problem
