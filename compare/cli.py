@@ -545,8 +545,8 @@ def sources_check(
     source: SourceNameOption = None, home: HomeOption = None, config: ConfigOption = None, list_format: ListFormatOption = ListFormat.table,
 ) -> None:
     """Read each source's home page, robots.txt, feeds and sitemaps (politely, no articles, nothing
-    written) and show what discovery found and how many article URLs they list. Exit 1 when a source
-    yields nothing.
+    written) and show what discovery found and how many article URLs they list (dated within [fetch]
+    max_age_days, or undated). Exit 1 when a source yields nothing.
 
     Example: compare sources check --source "Times of Israel"
     """

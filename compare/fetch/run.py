@@ -31,7 +31,7 @@ from compare.fetch.state import FetchState
 from compare.fetch.warc import Label, WarcArchive, now_stamp
 from compare.core.store import Reject, Store
 
-_FAILURES_KEPT = 20  # per source, in the result (all of them go to the rejects file)
+_FAILURES_SHOWN = 20  # per source in the JSON record (all of them are in the result and the rejects file)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class SourceResult:
     skipped: int = 0  # listed URLs already fetched and past revisit_hours, or aliases of fetched ones
     pending: int = 0  # left for the next run: max_articles_per_source reached (failures for now are retried too)
     failed: int = 0
-    failures: tuple[tuple[str, str], ...] = ()  # (url, reason), the first few
+    failures: tuple[tuple[str, str], ...] = ()  # (url, reason) of every failed URL
     error: str | None = None  # the source as a whole failed: no feed or sitemap could be read
 
     @property
@@ -93,17 +93,18 @@ def check_sources(sources: tuple[Source, ...], config: FetchConfig) -> list[tupl
     """`compare sources check`: discovery and the number of article URLs listed, per source; fetches
     home pages, robots.txt, feeds and sitemaps (politely), no articles, writes nothing."""
     results = []
+    since = datetime.now(timezone.utc) - timedelta(days=config.max_age_days) if config.max_age_days > 0 else None
     with PoliteClient(config, delay_for=_delays(sources, config)) as client:
         for source in sources:
             discovery = discover(source, client)
-            entries, errors = _entries(source, discovery, client, None, None, None)
+            entries, errors = _entries(source, discovery, client, None, since, config)
             if not entries and errors and discovery.error is None:
                 discovery = Discovery(discovery.feeds, discovery.sitemaps, discovery.discovered, "; ".join(errors)[:300])
             results.append((source, discovery, len(entries)))
     return results
 
 
-def discover(source: Source, client: PoliteClient, archive: WarcArchive | None = None) -> Discovery:
+def discover(source: Source, client: PoliteClient) -> Discovery:
     """Configured feeds and sitemaps, else the home page's feeds and robots.txt's sitemaps."""
     if source.feeds or source.sitemaps:
         return Discovery(source.feeds, source.sitemaps, discovered=False)
@@ -130,8 +131,8 @@ def fetch_sources(
     """Fetch every source's new articles into one WARC under <home>/warc/ and ingest it into the store.
 
     `since` (default: `max_age_days` ago) drops listed URLs the feed or sitemap dates earlier (undated
-    ones are kept). `progress`
-    is called with (source name, pages fetched so far for it). Raises ValueError without a contact.
+    ones are kept). `progress` is called with (source name, pages fetched so far for it). Raises
+    ValueError without a contact.
     """
     if not config.contact.strip():
         raise ValueError("set [fetch] contact in compare.toml (an email or URL where site owners can reach you): it is sent in the User-Agent")
@@ -298,7 +299,7 @@ def _fetch_source(
     return SourceResult(
         source.name, discovery.feeds, discovery.sitemaps, listed=len(entries), fetched=result.fetched,
         not_modified=result.not_modified, skipped=skipped, pending=result.pending,
-        failed=result.failed, failures=tuple(result.failures[:_FAILURES_KEPT]),
+        failed=result.failed, failures=tuple(result.failures),
     )
 
 
@@ -421,7 +422,7 @@ def result_record(result: FetchResult) -> dict[str, object]:
             {
                 "name": source.name, "ok": source.ok, "error": source.error, "listed": source.listed, "fetched": source.fetched,
                 "not_modified": source.not_modified, "skipped": source.skipped, "pending": source.pending, "failed": source.failed,
-                "failures": [{"url": url, "reason": reason} for url, reason in source.failures],
+                "failures": [{"url": url, "reason": reason} for url, reason in source.failures[:_FAILURES_SHOWN]],
             }
             for source in result.sources
         ],
