@@ -204,7 +204,7 @@ _REJECT_CAUSES_SHOWN = 10
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders: JSONL(.gz), CSV/TSV, Parquet, saved HTML pages, RSS/Atom feeds.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: JSONL(.gz), CSV/TSV, Parquet, saved HTML pages, RSS/Atom feeds, WARC(.gz).")],
     field_map: Annotated[list[str] | None, typer.Option("--map", help="field=column for inputs named otherwise; repeatable.")] = None,
     home: HomeOption = None,
     config: ConfigOption = None,
@@ -494,6 +494,152 @@ def demo(
         summary, built = run_demo(settings)
         err.print(f"demo corpus: {summary.accepted} articles ingested into {settings.home}", highlight=False)
         _write_report(built, report_format, output)
+
+
+# --------------------------------------------------------------------------- fetch and sources (compare.fetch)
+
+sources_app = typer.Typer(
+    help="The outlets `compare fetch` follows: [[sources]] in compare.toml.\n\nExample: compare sources check --home ./data",
+    no_args_is_help=True,
+)
+app.add_typer(sources_app, name="sources")
+SourceNameOption = Annotated[list[str] | None, typer.Option("--source", help="Only this source (its name); repeatable.")]
+
+
+def _fetch_settings(home: Path | None, config: Path | None, names: list[str] | None):  # noqa: ANN202
+    from compare.fetch.sources import load_fetch_settings, select_sources
+
+    settings = _settings(home, config)
+    fetch_settings = load_fetch_settings(settings.home, config)
+    if not fetch_settings.sources:
+        where = fetch_settings.path or (config or settings.home / "compare.toml")
+        raise UserError(f"no [[sources]] in {where}: add one table per outlet (example: compare/fetch/sources.example.toml)")
+    return settings, fetch_settings, select_sources(fetch_settings.sources, names)
+
+
+@sources_app.command("list")
+def sources_list(home: HomeOption = None, config: ConfigOption = None, list_format: ListFormatOption = ListFormat.table) -> None:
+    """The configured sources: name, home page, feeds and sitemaps ("discover" when neither is given:
+    found on the home page and in robots.txt at fetch time), language, wire agency or not, per-host delay.
+
+    Example: compare sources list --format json
+    """
+    with _user_errors():
+        _, fetch_settings, sources = _fetch_settings(home, config, None)
+    default_delay = fetch_settings.fetch.delay_seconds
+
+    def discover(source: Any) -> list[str]:  # discovery runs only for a source that names neither
+        return [] if source.feeds or source.sitemaps else ["discover"]
+
+    rows = [
+        {"name": s.name, "home": s.home, "feeds": list(s.feeds) or discover(s), "sitemaps": list(s.sitemaps) or discover(s),
+         "language": s.language, "wire": s.wire, "delay_seconds": default_delay if s.delay_seconds is None else s.delay_seconds}
+        for s in sources
+    ]
+    _emit_listing(pl.DataFrame(rows, schema={"name": pl.String, "home": pl.String, "feeds": pl.List(pl.String), "sitemaps": pl.List(pl.String),
+                                             "language": pl.String, "wire": pl.Boolean, "delay_seconds": pl.Float64}), list_format, "sources")
+
+
+@sources_app.command("check")
+def sources_check(
+    source: SourceNameOption = None, home: HomeOption = None, config: ConfigOption = None, list_format: ListFormatOption = ListFormat.table,
+) -> None:
+    """Read each source's home page, robots.txt, feeds and sitemaps (politely, no articles, nothing
+    written) and show what discovery found and how many article URLs they list (dated within [fetch]
+    max_age_days, or undated). Exit 1 when a source yields nothing.
+
+    Example: compare sources check --source "Times of Israel"
+    """
+    from compare.fetch.run import check_sources
+
+    with _user_errors():
+        _, fetch_settings, sources = _fetch_settings(home, config, source)
+        if not fetch_settings.fetch.contact.strip():
+            raise UserError("set [fetch] contact in compare.toml (an email or URL where site owners can reach you): it is sent in the User-Agent")
+        checked = check_sources(sources, fetch_settings.fetch)
+    rows = [
+        {"name": s.name, "feeds": list(d.feeds), "sitemaps": list(d.sitemaps), "discovered": d.discovered, "listed": listed, "error": d.error}
+        for s, d, listed in checked
+    ]
+    _emit_listing(pl.DataFrame(rows, schema={"name": pl.String, "feeds": pl.List(pl.String), "sitemaps": pl.List(pl.String),
+                                             "discovered": pl.Boolean, "listed": pl.Int64, "error": pl.String}), list_format, "sources")
+    if any(d.error is not None or listed == 0 for _, d, listed in checked):
+        raise typer.Exit(1)
+
+
+@app.command()
+def fetch(
+    since: Annotated[str | None, typer.Option("--since", help="Skip articles the feeds and sitemaps date before this (e.g. 2026-11-30); undated ones are fetched.")] = None,
+    source: SourceNameOption = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run as one JSON line (for logs).")] = False,
+    from_warc: Annotated[
+        list[Path] | None,
+        typer.Option("--from-warc", help="Backfill instead: the sources' pages in these WARC files (e.g. Common Crawl's CC-NEWS); no request is made. Repeatable."),
+    ] = None,
+) -> None:
+    """Fetch the sources' new articles from their feeds and news sitemaps and ingest them.
+
+    Polite: robots.txt, a pause per host ([fetch] delay_seconds, a source's delay_seconds, Crawl-delay),
+    the User-Agent with [fetch] contact, conditional requests, retries that honour Retry-After. Every
+    response goes to <home>/warc/fetch-<stamp>.warc.gz; pages go through the same checks as
+    `compare ingest` (too little text: a reject). Exit codes: 0 every source fetched, 1 some source
+    failed (the others were fetched; see its error), 2 bad option or configuration.
+
+    With --from-warc, past coverage is taken from WARC files instead (CC-NEWS): the 200 HTML responses
+    on the sources' sites are copied into <home>/warc/backfill-<stamp>.warc.gz and ingested.
+
+    Example: compare fetch --since 2026-11-30 --source "Ynet News" --home ./data
+    """
+    from compare.fetch.run import backfill, fetch_sources, result_record
+    from compare.ingest import parse_published
+
+    with _user_errors():
+        settings, fetch_settings, sources = _fetch_settings(home, config, source)
+        try:
+            since_time = parse_published(since) if since else None
+        except ValueError as error:
+            raise UserError(f"--since {since!r}: not a date (e.g. 2026-11-30)") from error
+        _check_home(settings.home, writing=True)
+        with _progress() as progress:
+            tasks: dict[str, Any] = {}
+
+            def advance(name: str, fetched: int) -> None:
+                if name not in tasks:
+                    tasks[name] = progress.add_task(f"fetching {name}", total=None)
+                progress.update(tasks[name], completed=fetched)
+
+            try:
+                if from_warc:
+                    for path in from_warc:
+                        if not path.is_file():
+                            raise UserError(f"{path}: no such file")
+                    result = backfill(settings.home, sources, list(from_warc), fetch_settings.fetch, since=since_time)
+                else:
+                    result = fetch_sources(settings.home, sources, fetch_settings.fetch, since=since_time, progress=advance)
+            except ValueError as error:
+                raise UserError(str(error)) from error
+    from compare.core.untrusted import json_safe, visible
+
+    if as_json:
+        sys.stdout.write(json_safe(json.dumps(result_record(result), ensure_ascii=False)) + "\n")
+    else:
+        for item in result.sources:
+            state = "ok" if item.ok else f"FAILED: {item.error}"
+            line = (f"{item.name}: listed {item.listed}, fetched {item.fetched}, unchanged {item.not_modified}, "
+                    f"failed {item.failed}, pending {item.pending} - {state}")
+            out.print(visible(line), highlight=False, markup=False)
+        line = f"accepted {result.accepted}, duplicate {result.duplicates}, rejected {result.rejected}"
+        if result.versions:
+            line += f"; {result.versions} of the accepted are new versions of stored URLs"
+        if result.rejects_path:
+            line += f" (rejects written to {result.rejects_path})"
+        out.print(visible(line), highlight=False, markup=False)
+        if result.warc:
+            _notice(f"raw responses: {result.warc}")
+    if result.failed_sources:
+        raise typer.Exit(1)
 
 
 # Exit codes of the index commands, for monitoring (scripts/nightly.sh passes them on).

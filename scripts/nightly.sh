@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Nightly rebuild: ingest the files in a drop folder, build the index incrementally, verify it, prune
-# old snapshots. One JSON line per stage on stdout (ts, stage, status, seconds, exit_code, counts), so
-# the log can be shipped as is; progress bars only when run from a terminal.
+# Nightly rebuild: fetch the configured sources, ingest the files in a drop folder, build the index
+# incrementally, verify it, prune old snapshots. One JSON line per stage on stdout (ts, stage, status,
+# seconds, exit_code, counts), so the log can be shipped as is; progress bars only from a terminal.
 #
-# Usage: scripts/nightly.sh [--home DIR] [--drop DIR] [--keep N] [--full] [--map field=column]...
+# Usage: scripts/nightly.sh [--home DIR] [--drop DIR] [--keep N] [--full] [--no-fetch] [--map field=column]...
 #   --home   data home (default: $COMPARE_HOME; one of the two is required)
+#   --no-fetch  skip `compare fetch` (it runs when the home's compare.toml, or $COMPARE_CONFIG, has
+#            [[sources]]; a source that fails is named in the fetch line, the other stages still run)
 #   --drop   folder where crawlers leave files (default: $COMPARE_DROP, else <home>/drop). Files whose
 #            name starts with "." are still being written and are skipped; ingested files move to
 #            <drop>/processed/<stamp>/, files with no usable record to <drop>/failed/<stamp>/.
@@ -37,6 +39,7 @@ home="${COMPARE_HOME:-}"
 drop="${COMPARE_DROP:-}"
 keep=""
 full=()
+fetch=1
 maps=()
 usage() { echo "nightly.sh: $1 (see --help)" >&2; exit 64; }
 # The fields `compare ingest --map` accepts (compare.core.schema.MAPPABLE_FIELDS; tests/test_nightly.py
@@ -50,10 +53,11 @@ while [[ $# -gt 0 ]]; do
         --keep) keep="$2"; shift 2
                 [[ "$keep" =~ ^[0-9]+$ && "$keep" -ge 1 && ${#keep} -le 6 ]] || usage "--keep takes a whole number of snapshots, at least 1 (got '$keep')" ;;
         --full) full=(--full); shift ;;
+        --no-fetch) fetch=0; shift ;;
         --map) [[ "$2" =~ ^[[:space:]]*([a-z_]+)[[:space:]]*=[[:space:]]*[^[:space:]] && "$mappable" == *" ${BASH_REMATCH[1]} "* ]] \
                    || usage "--map takes field=column with a field among:$mappable(got '$2')"
                maps+=(--map "$2"); shift 2 ;;
-        -h|--help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) usage "unknown option $1" ;;
     esac
 done
@@ -114,6 +118,21 @@ finish() {  # finish EXIT_CODE STATUS
     log nightly "$2" "$(elapsed "$started_all")" "$1"
     exit "$1"
 }
+
+# 0. fetch: the sources of compare.toml, when it has any ------------------------------------------
+# `compare fetch` ingests what it fetched itself; exit 1 = some source failed (named with its reason
+# in "result".failed_sources), the others were fetched: status "partial", and the night goes on.
+config_file="${COMPARE_CONFIG:-$home/compare.toml}"
+if [[ $fetch == 1 ]] && grep -qs '^[[:space:]]*\[\[[[:space:]]*sources[[:space:]]*\]\]' "$config_file"; then
+    started="$(now)"
+    run "$compare" fetch --json "${home_args[@]}"
+    result="$(printf '%s' "$out" | tail -n 1)"
+    if [[ ($code -eq 0 || $code -eq 1) && "$result" == "{"* ]]; then
+        log fetch "$([[ $code -eq 0 ]] && echo ok || echo partial)" "$(elapsed "$started")" "$code" "\"result\": $result"
+    else
+        log fetch failed "$(elapsed "$started")" "$code" "\"error\": $(json_string "$(last_error)")"
+    fi
+fi
 
 # 1. ingest ---------------------------------------------------------------------------------------
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"

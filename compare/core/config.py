@@ -184,6 +184,9 @@ _SECTIONS: dict[str, type] = {
     "index": IndexConfig,
 }
 
+# Top-level keys of compare.toml that compare.fetch.sources reads ([[sources]] and [fetch]).
+_READ_ELSEWHERE = ("sources", "fetch")
+
 # Environment variables and the (section, key) they set.
 _ENVIRONMENT: dict[str, tuple[str, str]] = {
     "COMPARE_MODEL": ("embed", "model"),
@@ -253,6 +256,8 @@ def load_settings(
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{toml_path}: {error}") from error
         for name, values in document.items():
+            if name in _READ_ELSEWHERE:
+                continue
             if name not in sections or not isinstance(values, dict):
                 raise ConfigError(f"{toml_path}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
             sections[name] = _apply(sections[name], values, f"{toml_path} [{name}]")

@@ -26,7 +26,7 @@ from compare.text.normalize import _SURROGATES
 
 SUPPORTED_FORMATS = (
     ".jsonl, .ndjson, .json, .jsonl.gz, .ndjson.gz, .csv, .tsv, .parquet, "
-    ".html, .htm, .xml, .rss, .atom"
+    ".html, .htm, .xml, .rss, .atom, .warc, .warc.gz"
 )
 
 _CHUNK_BYTES = 1 << 20
@@ -92,6 +92,10 @@ def _read_file(path: Path) -> Iterator[_Item]:
 
 def _reader_for(path: Path) -> Callable[[Path], Iterator[_Item]] | None:
     name = path.name.lower()
+    if name.endswith((".warc", ".warc.gz")):  # `compare fetch` runs, Common Crawl's CC-NEWS
+        from compare.fetch.warc import read_warc
+
+        return read_warc
     if name.endswith((".jsonl.gz", ".ndjson.gz")):
         return _read_jsonl_gz
     suffix = path.suffix.lower()
