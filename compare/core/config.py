@@ -149,6 +149,19 @@ class IndexConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """What a story report lists as a divergence.
+
+    min_confidence: divergences whose confidence (the detector's, times the same-fact probability of
+    the claims compared) is below this are not reported. Detectors give 0.5 to their weakest kind
+    still worth a reader's time (an actor swap) and 0.3 to word choices. On the 8 divergence-gold
+    events (benchmarks/divergence.py) both reported divergences under 0.5 were wrong.
+    """
+
+    min_confidence: float = 0.5
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
@@ -156,6 +169,7 @@ class Settings:
     align: AlignConfig = field(default_factory=AlignConfig)
     stories: StoryConfig = field(default_factory=StoryConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     @property
     def claim_embed(self) -> EmbedConfig:
@@ -182,6 +196,7 @@ _SECTIONS: dict[str, type] = {
     "align": AlignConfig,
     "stories": StoryConfig,
     "index": IndexConfig,
+    "report": ReportConfig,
 }
 
 # Top-level keys of compare.toml that compare.fetch.sources reads ([[sources]] and [fetch]).

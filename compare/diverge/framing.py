@@ -188,9 +188,10 @@ def story_label_divergences(claims: Sequence[ClaimRef], group_of: dict[str, str]
     """Loaded labels across a whole story: an outlet that calls a referent by a loaded term in its own
     words ("homosexual couples") where another outlet of the story names it otherwise ("gay couples")
     and never so. Outlets label a referent once or twice, often in sentences that report different
-    facts, so a per-fact comparison misses it. One divergence per class; its group is the first
-    loaded claim's (`group_of`: claim id -> coverage group). Confidence 0.6 (0.5 when the other label
-    is loaded too)."""
+    facts, so a per-fact comparison misses it. Only a loaded label against a neutral one: two loaded
+    labels a story apart ("terrorist group" / "jihadists") may not name one referent. One divergence
+    per class; its group is the first loaded claim's (`group_of`: claim id -> coverage group).
+    Confidence 0.6."""
     loaded_norms = {_norm(term) for term in _LOADED}
     uses: dict[str, dict[str, dict[str, list[ClaimRef]]]] = {}  # subject -> outlet -> label -> claims
     written: dict[str, str] = {}  # label -> as first written
@@ -210,12 +211,13 @@ def story_label_divergences(claims: Sequence[ClaimRef], group_of: dict[str, str]
         confidence = 0.0
         for outlet, labels in by_outlet.items():
             for label in labels.keys() & loaded_norms:
-                others = [(o, other) for o, theirs in by_outlet.items() if o != outlet and label not in theirs for other in theirs]
+                # against a neutral label only: two loaded labels a story apart may not name one referent
+                others = [(o, other) for o, theirs in by_outlet.items() if o != outlet and label not in theirs for other in theirs if other not in loaded_norms]
                 for other_outlet, other in others:
                     for side, refs in ((label, labels[label]), (other, by_outlet[other_outlet][other])):
                         kept = sides.setdefault(side, [])
                         kept.extend(ref for ref in refs if ref not in kept)
-                    confidence = max(confidence, 0.5 if other in loaded_norms else 0.6)
+                    confidence = 0.6
         if len(sides) < 2 or confidence < config.min_confidence:
             continue
         ordered = sorted(sides, key=lambda label: label not in loaded_norms)  # loaded labels first

@@ -458,6 +458,7 @@ def report_for_articles(
     divergences = tuple(d for d in found if d is not None and forecast_precedes_outcome(d, published))
     if multi_outlet:
         divergences += story_labels(coverage, divergences)
+    divergences = tuple(d for d in divergences if d.confidence >= settings.report.min_confidence)
 
     findings = rank_findings(
         coverage if multi_outlet else [], divergences, outlets, {ref.id: ref.title for ref in refs}, published,
@@ -523,7 +524,7 @@ def facts_key(settings: Settings) -> str:
     whether the parse-based detectors ran, and FACTS_VERSION. Stored facts with another key are not used."""
     head = load_configured_head(settings.align) if settings.align.criterion == "learned" else None
     document = {
-        "version": FACTS_VERSION, "align": asdict(settings.align), "claim_model": make_embedder(settings.claim_embed).name,
+        "version": FACTS_VERSION, "align": asdict(settings.align), "report": asdict(settings.report), "claim_model": make_embedder(settings.claim_embed).name,
         "nlp": nlp_installed(), "head": json.dumps(asdict(head), sort_keys=True, default=str) if head is not None else None,
     }
     return hashlib.blake2b(json.dumps(document, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
