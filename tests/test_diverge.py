@@ -306,6 +306,13 @@ def test_a_loaded_label_is_compared_across_the_whole_story() -> None:
     assert story_label_divergences(neutral, {}) == []
 
 
+@needs_model
+def test_a_share_of_poll_respondents_is_not_a_source() -> None:
+    assert attribution_of("Over three-quarters of those questioned said they would back the plan.") is None
+    assert attribution_of("A majority of voters said the economy mattered most.") is None
+    assert attribution_of("Two officials said the depot was hit.") == "officials"
+
+
 # --- actors --------------------------------------------------------------------------------------
 
 @needs_model

@@ -233,9 +233,18 @@ def _parsed_sources(doc: Any, inside: bytearray) -> tuple[Source, ...]:
             # "will say", "to say", "may say": speech not (yet) made attributes nothing
             if any(child.tag_ in ("MD", "TO") for child in token.children):
                 continue
-            if subjects:
+            if subjects and not _quantity(subjects[0]):
                 found.append(_source(subjects[0]))
     return tuple(found)
+
+
+# Heads of a share of people ("three-quarters of those questioned said", "a majority said"): what a
+# poll found, not a source the outlet credits.
+_QUANTITY_NOUNS = frozenset("percent per cent quarter quarters third thirds half majority plurality fraction share most".split())
+
+
+def _quantity(token: Any) -> bool:
+    return token.pos_ == "NUM" or token.like_num or token.lower_.split("-")[-1] in _QUANTITY_NOUNS
 
 
 def _scope(verb: Any) -> frozenset[str]:
