@@ -236,7 +236,9 @@ def _coerce(value: Any, target: Any, where: str) -> Any:
         raise problem from error
 
 
-def _apply(section_config: Any, values: Mapping[str, Any], where: str) -> Any:
+def apply_values(section_config: Any, values: Mapping[str, Any], where: str) -> Any:
+    """`section_config` with `values` set, each checked against the field's type; errors name `where`
+    (the file and section, or the option). Other TOML sections (compare.fetch.sources) use it too."""
     known = {f.name for f in fields(section_config)}
     updates = {}
     for key, value in values.items():
@@ -275,14 +277,14 @@ def load_settings(
                 continue
             if name not in sections or not isinstance(values, dict):
                 raise ConfigError(f"{toml_path}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
-            sections[name] = _apply(sections[name], values, f"{toml_path} [{name}]")
+            sections[name] = apply_values(sections[name], values, f"{toml_path} [{name}]")
 
     for variable, (section, key) in _ENVIRONMENT.items():
         if environ.get(variable):
-            sections[section] = _apply(sections[section], {key: environ[variable]}, variable)
+            sections[section] = apply_values(sections[section], {key: environ[variable]}, variable)
 
     for section, values in (overrides or {}).items():
         present = {key: value for key, value in values.items() if value is not None}
-        sections[section] = _apply(sections[section], present, f"--{section} options")
+        sections[section] = apply_values(sections[section], present, f"--{section} options")
 
     return Settings(home=resolved_home, **sections)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
-    from compare.ingest.records import _Problem, _Record
+    from compare.ingest.records import RecordProblem, RawRecord
 
 # A page with less text than this after extraction is not an article we can compare: a paywall teaser,
 # a consent wall or the shell of a live blog. Wire briefs run from ~500 characters up.
@@ -79,15 +79,15 @@ def page_item(
     language: str | None = None,
     listed_date: str | datetime | None = None,
     min_text_chars: int | None = None,
-) -> _Record | _Problem:
-    """An ingest record (`compare.ingest._Record`) for one fetched page, or a `_Problem` (reject) when
+) -> RawRecord | RecordProblem:
+    """An ingest record (`compare.ingest.RawRecord`) for one fetched page, or a `RecordProblem` (reject) when
     extraction finds too little text. `outlet`/`language` come from the source; `listed_date` (the
     feed's or sitemap's date) is used when the page itself gives none."""
-    from compare.ingest.readers import _html_lang, _hostname, _import_trafilatura, _page_text
-    from compare.ingest.records import _Problem, _Record  # noqa: F811 - at run time too
+    from compare.ingest.readers import html_lang, url_hostname, import_trafilatura, page_text
+    from compare.ingest.records import RecordProblem, RawRecord  # noqa: F811 - at run time too
 
     minimum = DEFAULT_MIN_TEXT_CHARS if min_text_chars is None else min_text_chars
-    trafilatura = _import_trafilatura()
+    trafilatura = import_trafilatura()
     document = trafilatura.bare_extraction(
         body,
         url=url,
@@ -102,22 +102,22 @@ def page_item(
         fast=True,
         date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True},
     )
-    text = _page_text(document.text or "", document.title) if document is not None else ""
+    text = page_text(document.text or "", document.title) if document is not None else ""
     if len(text) < minimum:
-        return _Problem(
+        return RecordProblem(
             line, f"extracted text too short ({len(text)} characters, at least {minimum}): a paywall, consent wall or live-blog shell? ({url[:200]})",
             field="text",
         )
     # not trafilatura's url: it drops a relative canonical link (and takes og:url, often the home page)
     page_url = canonical_link(body, url) or normalize_url(url)
-    return _Record(
+    return RawRecord(
         line,
         {
-            "outlet": outlet or document.sitename or _hostname(page_url),
+            "outlet": outlet or document.sitename or url_hostname(page_url),
             "url": page_url,
             "title": document.title,
             "published": document.date or listed_date,
-            "language": document.language or _html_lang(body) or language,
+            "language": document.language or html_lang(body) or language,
             "byline": document.author,
             "text": text,
         },

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from compare.core.config import ConfigError, _apply
+from compare.core.config import ConfigError, apply_values
 
 SOURCES_KEY = "sources"
 FETCH_KEY = "fetch"
@@ -100,10 +100,10 @@ def load_fetch_settings(home: Path, config_file: Path | None = None, *, override
     if FETCH_KEY in document:
         if not isinstance(document[FETCH_KEY], dict):
             raise ConfigError(f"{path}: [fetch] must be a table")
-        fetch = _apply(fetch, document[FETCH_KEY], f"{path} [fetch]")
+        fetch = apply_values(fetch, document[FETCH_KEY], f"{path} [fetch]")
     present = {key: value for key, value in (overrides or {}).items() if value is not None}
     if present:
-        fetch = _apply(fetch, present, "--fetch options")
+        fetch = apply_values(fetch, present, "--fetch options")
     raw = document.get(SOURCES_KEY, [])
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: sources must be [[sources]] tables, one per outlet")

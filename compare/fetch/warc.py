@@ -26,7 +26,7 @@ from compare.fetch.extract import page_item
 
 if TYPE_CHECKING:
     from compare.fetch.client import Exchange
-    from compare.ingest.records import _Item
+    from compare.ingest.records import ReadItem
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc.gz")
 # Headers whose value describes the bytes on the wire, not the decoded body we store.
@@ -179,10 +179,10 @@ def iter_responses(path: Path) -> Iterator[WarcResponse]:
             )
 
 
-def read_warc(path: Path, *, min_text_chars: int | None = None) -> Iterator[_Item]:
+def read_warc(path: Path, *, min_text_chars: int | None = None) -> Iterator[ReadItem]:
     """The ingest reader for .warc / .warc.gz: one record per article response (line = its number
     among the file's response records), rejects for pages with too little text."""
-    from compare.ingest.records import _Problem
+    from compare.ingest.records import RecordProblem
 
     number = 0
     try:
@@ -200,7 +200,7 @@ def read_warc(path: Path, *, min_text_chars: int | None = None) -> Iterator[_Ite
         if not _is_archive_damage(error):
             raise
         where = f" after record {number}" if number else ""
-        yield _Problem(None, f"damaged WARC file{where}: {type(error).__name__}: {error}"[:300], is_record=False)
+        yield RecordProblem(None, f"damaged WARC file{where}: {type(error).__name__}: {error}"[:300], is_record=False)
 
 
 def _is_archive_damage(error: Exception) -> bool:

@@ -19,7 +19,7 @@ import polars as pl
 from compare.core.schema import ARTICLE_SCHEMA
 from compare.core.store import Reject, Store
 from compare.ingest.readers import _expand, _first_line, _read_csv, _read_file, _read_json, _read_jsonl, _read_jsonl_gz, _read_tsv, _reader_for
-from compare.ingest.records import _candidate_columns, _checked_article_row, _Problem, _quote, _Record
+from compare.ingest.records import _candidate_columns, _checked_article_row, RecordProblem, _quote, RawRecord
 
 
 _PROGRESS_EVERY = 1000
@@ -93,9 +93,9 @@ def read_paths(
         file = str(path)
         file_rejects = 0
         usable = 0
-        first: _Record | None = None
+        first: RawRecord | None = None
         for item in _read_file(path):
-            if isinstance(item, _Record):
+            if isinstance(item, RawRecord):
                 first = first or item
                 item = rows.add(_checked_article_row(item, columns, field_map), file)
                 usable += item is None
@@ -133,9 +133,9 @@ class _ArticleRows:
         self.seen: set[object] = set()
         self.duplicates = 0
 
-    def add(self, row: dict[str, object] | _Problem, file: str) -> _Problem | None:
-        """Keep `row`; a _Problem is handed back so the caller records it as a reject."""
-        if isinstance(row, _Problem):
+    def add(self, row: dict[str, object] | RecordProblem, file: str) -> RecordProblem | None:
+        """Keep `row`; a RecordProblem is handed back so the caller records it as a reject."""
+        if isinstance(row, RecordProblem):
             return row
         if row["id"] in self.seen:
             self.duplicates += 1
@@ -209,7 +209,7 @@ def _cause(reject: Reject) -> str:
     return f"field '{field}': {reason}" if field else reason
 
 
-def file_hint(path: Path, first: _Record | None, field_map: Mapping[str, str]) -> str | None:
+def file_hint(path: Path, first: RawRecord | None, field_map: Mapping[str, str]) -> str | None:
     """The likely cause when no record of `path` was usable, as one line naming the file and the fix:
     CSV in a JSON-lines file, a ';'- or tab-separated CSV read with ',', or columns named otherwise
     than the fields (with the file's own column names). None when nothing points to a cause."""

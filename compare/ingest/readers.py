@@ -1,7 +1,7 @@
 """File formats read into raw records: JSON/JSONL (gzip too), CSV/TSV, Parquet, saved HTML pages, RSS/Atom.
 
-Each reader yields `_Record`s and `_Problem`s (records.py); it never raises for a bad record or file,
-and a whole-file problem (binary data, a truncated gzip, a file too big to hold) is one `_Problem`.
+Each reader yields `RawRecord`s and `RecordProblem`s (records.py); it never raises for a bad record or file,
+and a whole-file problem (binary data, a truncated gzip, a file too big to hold) is one `RecordProblem`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from compare.ingest.dates import parse_published
-from compare.ingest.records import _collapse, _Item, _Problem, _Record
+from compare.ingest.records import _collapse, ReadItem, RecordProblem, RawRecord
 from compare.text.normalize import _SURROGATES
 
 
@@ -79,18 +79,18 @@ def _expand(paths: Sequence[Path]) -> Iterator[Path]:
             yield path
 
 
-def _read_file(path: Path) -> Iterator[_Item]:
+def _read_file(path: Path) -> Iterator[ReadItem]:
     reader = _reader_for(path)
     if reader is None:
-        yield _Problem(None, f"unsupported file type; supported: {SUPPORTED_FORMATS}", is_record=False)
+        yield RecordProblem(None, f"unsupported file type; supported: {SUPPORTED_FORMATS}", is_record=False)
         return
     try:
         yield from reader(path)
     except OSError as error:
-        yield _Problem(None, f"cannot read file: {error.strerror or error}", is_record=False)
+        yield RecordProblem(None, f"cannot read file: {error.strerror or error}", is_record=False)
 
 
-def _reader_for(path: Path) -> Callable[[Path], Iterator[_Item]] | None:
+def _reader_for(path: Path) -> Callable[[Path], Iterator[ReadItem]] | None:
     name = path.name.lower()
     if name.endswith((".warc", ".warc.gz")):  # `compare fetch` runs, Common Crawl's CC-NEWS
         from compare.fetch.warc import read_warc
@@ -102,22 +102,22 @@ def _reader_for(path: Path) -> Callable[[Path], Iterator[_Item]] | None:
     return _READERS.get(suffix)
 
 
-def _read_jsonl(path: Path) -> Iterator[_Item]:
+def _read_jsonl(path: Path) -> Iterator[ReadItem]:
     yield from _jsonl_items(_file_chunks(path))
 
 
-def _read_jsonl_gz(path: Path) -> Iterator[_Item]:
+def _read_jsonl_gz(path: Path) -> Iterator[ReadItem]:
     yield from _jsonl_items(_gunzip_chunks(path))
 
 
-def _read_json(path: Path) -> Iterator[_Item]:
+def _read_json(path: Path) -> Iterator[ReadItem]:
     """A `.json` file may hold one object, an array of objects (line = element number) or JSON lines."""
     if problem := _too_big_to_hold(path, "JSON document (use JSON lines, .jsonl, for big files)"):
         yield problem
         return
     raw = path.read_bytes()
     if _looks_binary(raw):
-        yield _Problem(None, "binary file, not JSON", is_record=False)
+        yield RecordProblem(None, "binary file, not JSON", is_record=False)
         return
     start = raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start == b"[":
@@ -129,47 +129,47 @@ def _read_json(path: Path) -> Iterator[_Item]:
         except (ValueError, RecursionError):
             value = None  # several objects: JSON lines
         if isinstance(value, dict):
-            yield _Record(1, value)
+            yield RawRecord(1, value)
             return
     yield from _jsonl_items(iter([raw]))
 
 
-def _json_array(raw: bytes) -> Iterator[_Item]:
+def _json_array(raw: bytes) -> Iterator[ReadItem]:
     try:
         value = _json_loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
-        yield _Problem(None, f"not valid UTF-8 (byte offset {error.start})", is_record=False)
+        yield RecordProblem(None, f"not valid UTF-8 (byte offset {error.start})", is_record=False)
         return
     except json.JSONDecodeError as error:
-        yield _Problem(error.lineno, f"invalid JSON array: {error.msg} (column {error.colno})", is_record=False)
+        yield RecordProblem(error.lineno, f"invalid JSON array: {error.msg} (column {error.colno})", is_record=False)
         return
     except (ValueError, RecursionError) as error:
-        yield _Problem(None, f"invalid JSON array: {type(error).__name__}", is_record=False)
+        yield RecordProblem(None, f"invalid JSON array: {type(error).__name__}", is_record=False)
         return
     for number, element in enumerate(value, start=1):
         if isinstance(element, dict):
-            yield _Record(number, element)
+            yield RawRecord(number, element)
         else:
-            yield _Problem(number, f"array element {number} is a {type(element).__name__}, not a JSON object")
+            yield RecordProblem(number, f"array element {number} is a {type(element).__name__}, not a JSON object")
 
 
-def _jsonl_items(chunks: Iterator[bytes | _Problem]) -> Iterator[_Item]:
+def _jsonl_items(chunks: Iterator[bytes | RecordProblem]) -> Iterator[ReadItem]:
     """One record per non-blank line; a bad line is a reject and the next line is read as usual."""
     first = next(chunks, b"")
-    if isinstance(first, _Problem):
+    if isinstance(first, RecordProblem):
         yield first
         return
     if _looks_binary(first):
-        yield _Problem(None, "binary file, not JSONL", is_record=False)
+        yield RecordProblem(None, "binary file, not JSONL", is_record=False)
         return
     number = 0
     for line in _lines(_chain_first(first, chunks)):
-        if isinstance(line, _Problem) and line.is_record:  # one over-long line
+        if isinstance(line, RecordProblem) and line.is_record:  # one over-long line
             number += 1
-            yield _Problem(number, line.reason)
+            yield RecordProblem(number, line.reason)
             continue
-        if isinstance(line, _Problem):
-            yield _Problem(number + 1, f"{line.reason}; lines from {number + 1} on could not be read", is_record=False)
+        if isinstance(line, RecordProblem):
+            yield RecordProblem(number + 1, f"{line.reason}; lines from {number + 1} on could not be read", is_record=False)
             return
         number += 1
         if number == 1:
@@ -178,21 +178,21 @@ def _jsonl_items(chunks: Iterator[bytes | _Problem]) -> Iterator[_Item]:
             yield _json_line(number, line)
 
 
-def _json_line(number: int, line: bytes) -> _Item:
+def _json_line(number: int, line: bytes) -> ReadItem:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
         bad = line[error.start]
-        return _Problem(number, f"not valid UTF-8 (byte 0x{bad:02x} at byte {error.start + 1} of the line)")
+        return RecordProblem(number, f"not valid UTF-8 (byte 0x{bad:02x} at byte {error.start + 1} of the line)")
     try:
         value = _json_loads(text)
     except json.JSONDecodeError as error:
-        return _Problem(number, f"invalid JSON: {error.msg} (column {error.colno})")
+        return RecordProblem(number, f"invalid JSON: {error.msg} (column {error.colno})")
     except (ValueError, RecursionError) as error:  # e.g. nesting deeper than the interpreter's stack
-        return _Problem(number, f"invalid JSON: {type(error).__name__}")
+        return RecordProblem(number, f"invalid JSON: {type(error).__name__}")
     if not isinstance(value, dict):
-        return _Problem(number, f"a JSON {type(value).__name__}, not an object")
-    return _Record(number, value)
+        return RecordProblem(number, f"a JSON {type(value).__name__}, not an object")
+    return RawRecord(number, value)
 
 
 def _json_int(digits: str) -> int | str:
@@ -204,14 +204,14 @@ def _json_loads(text: str) -> object:
     return json.loads(text, parse_int=_json_int)
 
 
-def _file_chunks(path: Path) -> Iterator[bytes | _Problem]:
+def _file_chunks(path: Path) -> Iterator[bytes | RecordProblem]:
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK_BYTES):
             yield chunk
 
 
-def _gunzip_chunks(path: Path) -> Iterator[bytes | _Problem]:
-    """Decompressed data as it comes; a truncated or corrupt stream ends with a _Problem, not an exception.
+def _gunzip_chunks(path: Path) -> Iterator[bytes | RecordProblem]:
+    """Decompressed data as it comes; a truncated or corrupt stream ends with a RecordProblem, not an exception.
 
     zlib by hand rather than gzip.open: gzip drops its partly decoded buffer when it hits the early
     end of a truncated file, and we want to keep every complete line before the damage.
@@ -232,14 +232,14 @@ def _gunzip_chunks(path: Path) -> Iterator[bytes | _Problem]:
                     data = decompressor.decompress(compressed, _CHUNK_BYTES)
                 except zlib.error as error:
                     reason = f"corrupt gzip data ({error})" if started else "not a gzip file"
-                    yield _Problem(None, reason, is_record=False)
+                    yield RecordProblem(None, reason, is_record=False)
                     return
                 started, in_member = True, not decompressor.eof
                 left = decompressor.unused_data if decompressor.eof else decompressor.unconsumed_tail
                 consumed += len(compressed) - len(left)
                 written += len(data)
                 if bomb := _decompression_limit(consumed, written):
-                    yield _Problem(None, bomb, is_record=False)
+                    yield RecordProblem(None, bomb, is_record=False)
                     return
                 if data:
                     yield data
@@ -247,7 +247,7 @@ def _gunzip_chunks(path: Path) -> Iterator[bytes | _Problem]:
                 output_full = len(data) == _CHUNK_BYTES and not decompressor.eof
                 compressed = left
     if in_member:
-        yield _Problem(None, "gzip file is truncated", is_record=False)
+        yield RecordProblem(None, "gzip file is truncated", is_record=False)
 
 
 def _decompression_limit(read: int, written: int) -> str | None:
@@ -262,17 +262,17 @@ def _decompression_limit(read: int, written: int) -> str | None:
     return None
 
 
-def _lines(chunks: Iterable[bytes | _Problem]) -> Iterator[bytes | _Problem]:
-    """Split a chunk stream into lines; a trailing _Problem is passed on after the last partial line.
+def _lines(chunks: Iterable[bytes | RecordProblem]) -> Iterator[bytes | RecordProblem]:
+    """Split a chunk stream into lines; a trailing RecordProblem is passed on after the last partial line.
 
-    A line over _MAX_LINE_BYTES becomes a _Problem (its bytes are dropped up to the next newline)
+    A line over _MAX_LINE_BYTES becomes a RecordProblem (its bytes are dropped up to the next newline)
     and the lines after it are read as usual.
     """
     pending: list[bytes] = []
     pending_bytes = 0
     overlong = False
     for chunk in chunks:
-        if isinstance(chunk, _Problem):
+        if isinstance(chunk, RecordProblem):
             if pending and not overlong:
                 yield b"".join(pending)
             yield chunk
@@ -281,7 +281,7 @@ def _lines(chunks: Iterable[bytes | _Problem]) -> Iterator[bytes | _Problem]:
         if complete:
             first, *complete = complete
             if overlong:
-                yield _Problem(None, f"line longer than {_MAX_LINE_BYTES >> 20} MiB")
+                yield RecordProblem(None, f"line longer than {_MAX_LINE_BYTES >> 20} MiB")
             else:
                 yield b"".join((*pending, first))
             yield from complete
@@ -292,30 +292,30 @@ def _lines(chunks: Iterable[bytes | _Problem]) -> Iterator[bytes | _Problem]:
             if pending_bytes > _MAX_LINE_BYTES:
                 pending, overlong = [], True
     if overlong:
-        yield _Problem(None, f"line longer than {_MAX_LINE_BYTES >> 20} MiB")
+        yield RecordProblem(None, f"line longer than {_MAX_LINE_BYTES >> 20} MiB")
     elif pending and any(pending):
         yield b"".join(pending)
 
 
-def _chain_first(first: bytes, rest: Iterator[bytes | _Problem]) -> Iterator[bytes | _Problem]:
+def _chain_first(first: bytes, rest: Iterator[bytes | RecordProblem]) -> Iterator[bytes | RecordProblem]:
     yield first
     yield from rest
 
 
-def _read_csv(path: Path) -> Iterator[_Item]:
+def _read_csv(path: Path) -> Iterator[ReadItem]:
     yield from _delimited_items(path, ",")
 
 
-def _read_tsv(path: Path) -> Iterator[_Item]:
+def _read_tsv(path: Path) -> Iterator[ReadItem]:
     yield from _delimited_items(path, "\t")
 
 
-def _delimited_items(path: Path, delimiter: str) -> Iterator[_Item]:
+def _delimited_items(path: Path, delimiter: str) -> Iterator[ReadItem]:
     """One record per row; line = row number + 1 (the header is line 1), a bad row is one reject."""
     with open(path, "rb") as handle:
         if _looks_binary(handle.read(_SNIFF_BYTES)):
             kind = "CSV" if delimiter == "," else "TSV"
-            yield _Problem(None, f"binary file, not {kind}", is_record=False)
+            yield RecordProblem(None, f"binary file, not {kind}", is_record=False)
             return
     csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
     # surrogateescape keeps undecodable bytes as lone surrogates, so one bad row is rejected by itself
@@ -327,13 +327,13 @@ def _delimited_items(path: Path, delimiter: str) -> Iterator[_Item]:
         try:
             header = next(reader, None)
         except csv.Error as error:
-            yield _Problem(1, f"CSV header cannot be parsed: {error}", is_record=False)
+            yield RecordProblem(1, f"CSV header cannot be parsed: {error}", is_record=False)
             return
         if header is None:
             return
         lines.end_record()
         if _SURROGATES.search("".join(header)):
-            yield _Problem(1, "header is not valid UTF-8", is_record=False)
+            yield RecordProblem(1, "header is not valid UTF-8", is_record=False)
             return
         header = [name.strip() for name in header]
         number = 1
@@ -346,7 +346,7 @@ def _delimited_items(path: Path, delimiter: str) -> Iterator[_Item]:
             except csv.Error as error:
                 number += 1
                 first_line = lines.physical_line + 1
-                yield _Problem(number, f"CSV quoting error: {error} (record starting at physical line {first_line}); the lines after it are read as rows")
+                yield RecordProblem(number, f"CSV quoting error: {error} (record starting at physical line {first_line}); the lines after it are read as rows")
                 lines.resume_after_first_line()
                 reader = csv.reader(lines, delimiter=delimiter, strict=True)
                 continue
@@ -391,41 +391,41 @@ class _PushbackLines:
         self.taken = []
 
 
-def _csv_record(number: int, header: list[str], row: list[str]) -> _Item:
+def _csv_record(number: int, header: list[str], row: list[str]) -> ReadItem:
     joined = "".join(row)
     if _SURROGATES.search(joined):
-        return _Problem(number, "not valid UTF-8 (undecodable bytes in this row)")
+        return RecordProblem(number, "not valid UTF-8 (undecodable bytes in this row)")
     if "\x00" in joined:
-        return _Problem(number, "contains a NUL byte (binary data in this row)")
+        return RecordProblem(number, "contains a NUL byte (binary data in this row)")
     if len(row) > len(header):
-        return _Problem(number, f"row has {len(row)} fields but the header has {len(header)}")
-    return _Record(number, dict(zip(header, row)))
+        return RecordProblem(number, f"row has {len(row)} fields but the header has {len(header)}")
+    return RawRecord(number, dict(zip(header, row)))
 
 
-def _read_parquet(path: Path) -> Iterator[_Item]:
+def _read_parquet(path: Path) -> Iterator[ReadItem]:
     try:
         frame = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        yield _Problem(None, f"unreadable Parquet file: {first_line}", is_record=False)
+        yield RecordProblem(None, f"unreadable Parquet file: {first_line}", is_record=False)
         return
     for index, row in enumerate(frame.iter_rows(named=True)):
-        yield _Record(index + 1, row)
+        yield RawRecord(index + 1, row)
 
 
-def _read_html(path: Path) -> Iterator[_Item]:
+def _read_html(path: Path) -> Iterator[ReadItem]:
     """One saved page is one record: trafilatura finds the article text and its metadata."""
     if problem := _too_big_to_hold(path, "saved page"):
         yield problem
         return
     raw = path.read_bytes()
     if _looks_binary(raw):
-        yield _Problem(None, "binary file, not HTML", is_record=False)
+        yield RecordProblem(None, "binary file, not HTML", is_record=False)
         return
     try:
-        trafilatura = _import_trafilatura()
+        trafilatura = import_trafilatura()
     except ImportError as error:
-        yield _Problem(None, f"HTML extraction needs trafilatura, which failed to import: {error}", is_record=False)
+        yield RecordProblem(None, f"HTML extraction needs trafilatura, which failed to import: {error}", is_record=False)
         return
     document = trafilatura.bare_extraction(
         raw,
@@ -436,19 +436,19 @@ def _read_html(path: Path) -> Iterator[_Item]:
         # original publication date over a "last modified" one
         date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True},
     )
-    text = _page_text(document.text or "", document.title) if document is not None else ""
+    text = page_text(document.text or "", document.title) if document is not None else ""
     if len(text) < _MIN_PAGE_TEXT:
-        yield _Problem(None, f"no article text found in the page ({len(text)} characters)", field="text")
+        yield RecordProblem(None, f"no article text found in the page ({len(text)} characters)", field="text")
         return
     url = document.url or None
-    yield _Record(
+    yield RawRecord(
         None,
         {
-            "outlet": document.sitename or _hostname(url) or _hostname(document.hostname),
+            "outlet": document.sitename or url_hostname(url) or url_hostname(document.hostname),
             "url": url,
             "title": document.title,
             "published": document.date,
-            "language": document.language or _html_lang(raw),
+            "language": document.language or html_lang(raw),
             "byline": document.author,
             "text": text,
         },
@@ -456,7 +456,7 @@ def _read_html(path: Path) -> Iterator[_Item]:
     )
 
 
-def _page_text(extracted: str, title: str | None) -> str:
+def page_text(extracted: str, title: str | None) -> str:
     """trafilatura's text has one paragraph per line and often repeats the headline as the first line."""
     lines = [line.strip() for line in extracted.splitlines() if line.strip()]
     if lines and title and _collapse(lines[0]) == _collapse(title):
@@ -464,37 +464,37 @@ def _page_text(extracted: str, title: str | None) -> str:
     return "\n\n".join(lines)
 
 
-def _import_trafilatura() -> ModuleType:
+def import_trafilatura() -> ModuleType:
     """Imported lazily: it pulls in lxml, justext and htmldate, which plain-text ingests never need."""
     import trafilatura
 
     return trafilatura
 
 
-def _html_lang(raw: bytes) -> str | None:
+def html_lang(raw: bytes) -> str | None:
     match = _HTML_LANG.search(raw[:_SNIFF_BYTES])
     return match.group(1).decode("ascii", "replace") if match else None
 
 
-def _hostname(url: str | None) -> str | None:
+def url_hostname(url: str | None) -> str | None:
     if not url:
         return None
     host = urlsplit(url if "//" in url else f"//{url}").hostname
     return host.removeprefix("www.") if host else None
 
 
-def _read_xml(path: Path) -> Iterator[_Item]:
+def _read_xml(path: Path) -> Iterator[ReadItem]:
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if _looks_binary(head):
-        yield _Problem(None, "binary file, not XML", is_record=False)
+        yield RecordProblem(None, "binary file, not XML", is_record=False)
     elif not _FEED_ROOT.search(head):
-        yield _Problem(None, "XML file is not an RSS or Atom feed", is_record=False)
+        yield RecordProblem(None, "XML file is not an RSS or Atom feed", is_record=False)
     else:
         yield from _read_feed(path)
 
 
-def _read_feed(path: Path) -> Iterator[_Item]:
+def _read_feed(path: Path) -> Iterator[ReadItem]:
     """One record per feed entry (line = entry number); outlet is the feed's title."""
     import feedparser
 
@@ -504,13 +504,13 @@ def _read_feed(path: Path) -> Iterator[_Item]:
     parsed = feedparser.parse(path.read_bytes())
     if not parsed.entries:
         why = f": {parsed.bozo_exception}" if parsed.get("bozo") else ""
-        yield _Problem(None, f"no feed entries found{why}", is_record=False)
+        yield RecordProblem(None, f"no feed entries found{why}", is_record=False)
         return
     feed = parsed.feed
-    outlet = feed.get("title") or _hostname(feed.get("link"))
+    outlet = feed.get("title") or url_hostname(feed.get("link"))
     language = feed.get("language")
     for number, entry in enumerate(parsed.entries, start=1):
-        yield _Record(number, _feed_entry(entry, outlet, language), canonical=True)
+        yield RawRecord(number, _feed_entry(entry, outlet, language), canonical=True)
 
 
 def _feed_entry(entry: Mapping[str, object], outlet: str | None, language: str | None) -> dict[str, object]:
@@ -562,12 +562,12 @@ def _html_to_text(markup: str) -> str:
     return root.text_content()
 
 
-def _too_big_to_hold(path: Path, what: str) -> _Problem | None:
+def _too_big_to_hold(path: Path, what: str) -> RecordProblem | None:
     """Formats read whole (JSON documents, pages, feeds) are refused past _MAX_WHOLE_FILE_BYTES."""
     size = path.stat().st_size
     if size <= _MAX_WHOLE_FILE_BYTES:
         return None
-    return _Problem(None, f"{size >> 20} MiB is too big for one {what}: at most {_MAX_WHOLE_FILE_BYTES >> 20} MiB", is_record=False)
+    return RecordProblem(None, f"{size >> 20} MiB is too big for one {what}: at most {_MAX_WHOLE_FILE_BYTES >> 20} MiB", is_record=False)
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -588,7 +588,7 @@ _HTML_LANG = re.compile(rb"<html[^>]*\slang=[\"']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]{
 _FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "ul", "ol", "table")
 
-_READERS: dict[str, Callable[[Path], Iterator[_Item]]] = {
+_READERS: dict[str, Callable[[Path], Iterator[ReadItem]]] = {
     ".jsonl": _read_jsonl,
     ".ndjson": _read_jsonl,
     ".json": _read_json,

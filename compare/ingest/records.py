@@ -1,7 +1,7 @@
 """A raw record mapped onto ARTICLE_SCHEMA: field lookup (--map and aliases), value checks, the content-hash id.
 
 A record that cannot be mapped (no outlet or text, an unparseable date, a value Python cannot convert)
-becomes a `_Problem`, that record's reject, never the end of the batch.
+becomes a `RecordProblem`, that record's reject, never the end of the batch.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _MAX_QUOTED = 60
 
 
 @dataclass(frozen=True)
-class _Record:
+class RawRecord:
     """One raw input record; `canonical` records (HTML pages, feed entries) already use our field names."""
 
     line: int | None
@@ -42,7 +42,7 @@ class _Record:
 
 
 @dataclass(frozen=True)
-class _Problem:
+class RecordProblem:
     """A reject before the file name is attached; `is_record=False` for whole-file or stream problems."""
 
     line: int | None
@@ -51,7 +51,7 @@ class _Problem:
     is_record: bool = True
 
 
-_Item = _Record | _Problem
+ReadItem = RawRecord | RecordProblem
 
 
 def parse_field_map(pairs: Sequence[str]) -> dict[str, str]:
@@ -90,8 +90,8 @@ def _candidate_columns(field_map: Mapping[str, str]) -> dict[str, tuple[str, ...
 
 
 def _article_row(
-    record: _Record, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str]
-) -> dict[str, object] | _Problem:
+    record: RawRecord, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str]
+) -> dict[str, object] | RecordProblem:
     def get(field: str) -> object:
         if record.canonical:
             return record.data.get(field)
@@ -103,15 +103,15 @@ def _article_row(
 
     outlet = _single_line(get("outlet"))
     if not outlet:
-        return _Problem(record.line, _missing("outlet", columns, field_map, record.canonical), field="outlet")
+        return RecordProblem(record.line, _missing("outlet", columns, field_map, record.canonical), field="outlet")
     text = normalize_text(_as_text(get("text"), joiner="\n\n") or "")
     if not text:
-        return _Problem(record.line, _missing("text", columns, field_map, record.canonical), field="text")
+        return RecordProblem(record.line, _missing("text", columns, field_map, record.canonical), field="text")
     raw_published = get("published")
     try:
         published = parse_published(raw_published)
     except ValueError:
-        return _Problem(record.line, f"unparseable date {_quote(raw_published)}", field="published")
+        return RecordProblem(record.line, f"unparseable date {_quote(raw_published)}", field="published")
     title = _single_line(get("title"))
     byline = _single_line(get("byline"), joiner=", ")
     return {
@@ -128,15 +128,15 @@ def _article_row(
 
 
 def _checked_article_row(
-    record: _Record, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str]
-) -> dict[str, object] | _Problem:
+    record: RawRecord, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str]
+) -> dict[str, object] | RecordProblem:
     """_article_row, where a value Python cannot convert (a number too large for a date or for text,
     nesting too deep to print) is that record's reject, never the end of the batch."""
     try:
         return _article_row(record, columns, field_map)
     except (ValueError, OverflowError, RecursionError) as error:
         detail = str(error).splitlines()[0][:_MAX_QUOTED] if str(error) else ""
-        return _Problem(record.line, f"unusable value ({type(error).__name__}{': ' + detail if detail else ''})")
+        return RecordProblem(record.line, f"unusable value ({type(error).__name__}{': ' + detail if detail else ''})")
 
 
 def _missing(field: str, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str], canonical: bool) -> str:
