@@ -88,18 +88,22 @@ def test_loosely_similar_sentence_is_near_not_left_out(settings) -> None:  # noq
     assert (strict.near, strict.missing) == ((), ("B", "C"))
 
 
-def test_divergences_are_kept_only_between_outlets_on_a_direct_same_fact_pair() -> None:
-    from compare.diverge import ClaimRef, Divergence, DivergenceSide
-    from compare.report.story import same_fact_weighted
+def test_divergences_are_found_only_between_directly_paired_claims() -> None:
+    from compare.diverge import ClaimRef
+    from compare.report.story import row_divergences
 
-    a = ClaimRef("a:1", "a", "A", 0, 10, "Twelve people died.")
-    b = ClaimRef("b:1", "b", "B", 0, 10, "Fifteen people died.")
-    c = ClaimRef("c:1", "c", "C", 0, 10, "Fifteen died, officials said.")
-    divergence = Divergence("number", "g", "people", (DivergenceSide("12", (a,)), DivergenceSide("15", (b, c))), confidence=0.8)
-    assert same_fact_weighted(divergence, None) == divergence  # other criteria: unchanged
-    weighted = same_fact_weighted(divergence, {("a:1", "c:1"): 0.95, ("a:1", "b:1"): 0.7})
-    assert weighted is not None and weighted.confidence == round(0.8 * 0.95, 4)
-    assert same_fact_weighted(divergence, {("b:1", "c:1"): 0.99}) is None  # a and b, c joined only through each other
-    a2 = ClaimRef("b:2", "b", "B", 20, 30, "Twelve, said one.")
-    inside = Divergence("number", "g", "people", (DivergenceSide("12", (a, a2)), DivergenceSide("15", (b, ClaimRef("a:2", "a", "A", 30, 40, "15")))), confidence=0.8)
-    assert same_fact_weighted(inside, {("a:1", "b:1"): 0.99}) is None  # A and B on both sides
+    a = ClaimRef("a:1", "a", "A", 0, 10, "The blast killed 12 people in the market, police said.")
+    b = ClaimRef("b:1", "b", "B", 0, 10, "The blast killed 15 people in the market, police said.")
+    c = ClaimRef("c:1", "c", "C", 0, 10, "The blast killed 15 people in the market, police said.")
+    [whole_row] = [d for d in row_divergences("g", [a, b, c], None) if d.kind == "number"]  # other criteria: every claim compared
+    assert {side.value: side.outlets for side in whole_row.sides}.keys() >= {"12 people"}
+    [direct] = [d for d in row_divergences("g", [a, b, c], {("a:1", "c:1"): 0.95, ("b:1", "c:1"): 0.99}) if d.kind == "number"]
+    assert direct.confidence == round(whole_row.confidence * 0.95, 4)
+    assert {side.value: side.outlets for side in direct.sides} == {"12 people": ("A",), "15 people": ("C",)}
+    # a and b are joined only through c: they are not compared, and b and c agree
+    assert [d for d in row_divergences("g", [a, b, c], {("b:1", "c:1"): 0.99}) if d.kind == "number"] == []
+    # a difference inside outlets (A and B on both sides) is not one between outlets
+    a2 = ClaimRef("a:2", "a", "A", 20, 30, "The blast killed 15 people in the market, police said.")
+    b2 = ClaimRef("b:2", "b", "B", 20, 30, "The blast killed 12 people in the market, police said.")
+    inside = row_divergences("g", [a, b, a2, b2], {("a:1", "b:1"): 0.99, ("a:2", "b:2"): 0.99})
+    assert [d for d in inside if d.kind == "number"] == []

@@ -7,6 +7,7 @@ some carry (and who left them out), and aligned claims that disagree.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -18,7 +19,7 @@ import polars as pl
 from compare.align.alignment import align_claims, decide_fact_pairs, fact_pairs, group_claims, load_configured_head
 from compare.embed.rerank import configured_scorer
 from compare.core.config import AlignConfig, MinHashConfig, Settings
-from compare.diverge import ClaimRef, Divergence, find_divergences, nlp_note, story_label_divergences
+from compare.diverge import ClaimRef, Divergence, DivergenceSide, find_divergences, nlp_note, story_label_divergences
 from compare.diverge.nlp import nlp_installed
 from compare.dedup.evidence import CopyDetail, cluster_credit
 from compare.embed.embedder import Embedder, make_embedder
@@ -287,23 +288,40 @@ def aligned_facts(
     return _with_near(_coverage(claims, groups, outlets), claims, vectors, config.near_similarity), None
 
 
-def same_fact_weighted(divergence: Divergence, probabilities: PairProbabilities | None) -> Divergence | None:
-    """The divergence with its confidence times the best same-fact probability of a direct pair of
-    claims on two different sides; None when no such pair reached the near cut (claims grouped only
-    through a third claim are not compared), or when the same outlets stand on every side.
-    Unchanged without probabilities (other criteria)."""
-    if len({side.outlets for side in divergence.sides}) < 2:
-        return None  # every outlet on every side: a difference inside outlets, not between them
+def row_divergences(group_id: str, claims: Sequence[ClaimRef], probabilities: PairProbabilities | None) -> list[Divergence]:
+    """Where the outlets of one coverage row disagree.
+
+    With same-fact probabilities (criterion "learned") the detectors compare each directly paired
+    couple of claims, and a finding's confidence is its detector's times that pair's probability. A
+    row joins claims through chains of pairs, so comparing every claim with every other set claims
+    side by side that report different facts (on a 7-outlet story every top finding did: one
+    lawmaker's words "attributed to different sources" against another's). Findings of one kind and
+    subject are then merged by value. A difference inside outlets (the same outlets on every side)
+    is dropped. Without probabilities (other criteria) the whole row is compared."""
     if probabilities is None:
-        return divergence
-    best = 0.0
-    for position, side in enumerate(divergence.sides):
-        for other in divergence.sides[position + 1 :]:
-            for left in side.claims:
-                for right in other.claims:
-                    key = (min(left.claim_id, right.claim_id), max(left.claim_id, right.claim_id))
-                    best = max(best, probabilities.get(key, 0.0))
-    return replace(divergence, confidence=round(divergence.confidence * best, 4)) if best > 0 else None
+        found = find_divergences(group_id, claims)
+    else:
+        merged: dict[tuple[str, str], Divergence] = {}
+        for left, right in itertools.combinations(claims, 2):
+            probability = probabilities.get((min(left.claim_id, right.claim_id), max(left.claim_id, right.claim_id)), 0.0)
+            if left.outlet == right.outlet or probability <= 0:
+                continue
+            for divergence in find_divergences(group_id, [left, right]):
+                weighted = replace(divergence, confidence=round(divergence.confidence * probability, 4))
+                key = (weighted.kind, weighted.subject)
+                merged[key] = _merged(merged[key], weighted) if key in merged else weighted
+        found = sorted(merged.values(), key=lambda divergence: -divergence.confidence)
+    return [divergence for divergence in found if len({side.outlets for side in divergence.sides}) >= 2]
+
+
+def _merged(first: Divergence, second: Divergence) -> Divergence:
+    """One divergence from two of the same kind and subject: sides joined by value, the higher confidence."""
+    sides: dict[str, list[ClaimRef]] = {}
+    for side in (*first.sides, *second.sides):
+        kept = sides.setdefault(side.value, [])
+        kept.extend(claim for claim in side.claims if claim not in kept)
+    return replace(first, sides=tuple(DivergenceSide(value, tuple(claims)) for value, claims in sides.items()),
+                   confidence=max(first.confidence, second.confidence))
 
 
 def story_labels(coverage: Sequence[CoverageRow], found: Sequence[Divergence]) -> tuple[Divergence, ...]:
@@ -454,8 +472,8 @@ def report_for_articles(
     partial = tuple(row for row in coverage if multi_outlet and (row.missing or row.near) and row not in unique)
     refs = tuple(_article_ref(row) for row in members.iter_rows(named=True))
     published = {ref.id: ref.published for ref in refs}
-    found = (same_fact_weighted(d, probabilities) for row in coverage for d in find_divergences(row.group_id, row.claims))
-    divergences = tuple(d for d in found if d is not None and forecast_precedes_outcome(d, published))
+    found = (d for row in coverage for d in row_divergences(row.group_id, row.claims, probabilities))
+    divergences = tuple(d for d in found if forecast_precedes_outcome(d, published))
     if multi_outlet:
         divergences += story_labels(coverage, divergences)
     divergences = tuple(d for d in divergences if d.confidence >= settings.report.min_confidence)
@@ -516,7 +534,7 @@ def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
 # so a report reads it back instead of aligning and parsing again (and loads no model).
 
 # Bump when alignment, the detectors or ranking change what a report finds for the same claims.
-FACTS_VERSION = 6
+FACTS_VERSION = 7
 
 
 def facts_key(settings: Settings) -> str:
