@@ -84,12 +84,12 @@ def event_rows(event: EventData, config: AlignConfig, head: SameFactHead) -> lis
     return [ReportRow(tuple(ReportClaim(c.claim_id, c.outlet, c.text) for c in row.claims), row.missing) for row in rows]
 
 
-def cross_validate(events: list[EventData], config: AlignConfig, cuts: list[tuple[float, float]], c: float) -> dict[tuple[float, float], list[EventScore]]:
+def cross_validate(events: list[EventData], config: AlignConfig, cuts: list[tuple[float, float]], c: float, clip: float = 2.0) -> dict[tuple[float, float], list[EventScore]]:
     """Per (align cut, near cut): the held-out score of every event, head trained on the others."""
     results: dict[tuple[float, float], list[EventScore]] = {cut: [] for cut in cuts}
     for held_out, event in enumerate(events):
         train = [e for n, e in enumerate(events) if n != held_out]
-        head = train_head(np.vstack([e.features for e in train]), np.concatenate([e.labels for e in train]), align_threshold=0.5, near_threshold=0.3, c=c)
+        head = train_head(np.vstack([e.features for e in train]), np.concatenate([e.labels for e in train]), align_threshold=0.5, near_threshold=0.3, c=c, clip=clip)
         for align_cut, near_cut in cuts:
             scored = replace(head, align_threshold=align_cut, near_threshold=near_cut)
             results[(align_cut, near_cut)].append(score_event(event.gold, event_rows(event, config, scored), []))
@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--align-cut", type=float, default=0.8)
     parser.add_argument("--near-cut", type=float, default=0.3)
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    parser.add_argument("--clip", type=float, default=2.0, help="standardised features clipped at +-CLIP (0 = off)")
+    parser.add_argument("--fact-floor", type=float, default=None, help="override [align] fact_floor (FAISS proposal cosine floor)")
     parser.add_argument("--grouping", default=None)
     parser.add_argument("--fact-units", action="store_true", help="split claims with text.split_fact_units (experiment)")
     args = parser.parse_args(argv)
@@ -121,11 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     from compare.embed.embedder import make_embedder
 
     settings = load_settings(Path("/nonexistent-home"), environ={})
-    config = replace(settings.align, criterion="learned", **({"fact_grouping": args.grouping} if args.grouping else {}))
+    config = replace(settings.align, criterion="learned", **({"fact_grouping": args.grouping} if args.grouping else {}),
+                     **({"fact_floor": args.fact_floor} if args.fact_floor is not None else {}))
     events = load_events(args.gold, args.basil, config, make_embedder(settings.claim_embed), fact_units=args.fact_units)
     print(f"{len(events)} events, {sum(len(e.pairs) for e in events)} candidate pairs, {sum(int(e.labels.sum()) for e in events)} same-fact")
     cuts = [(float(a), float(n)) for a in args.align_cuts.split(",") for n in args.near_cuts.split(",") if float(n) <= float(a)]
-    results = cross_validate(events, config, cuts, args.c)
+    results = cross_validate(events, config, cuts, args.c, args.clip)
     summary = {}
     print(f"{'align':>5} {'near':>5} | {'P':>6} {'R':>6} {'F1':>6} {'wrong':>6} {'key':>6} | mean F1 wrong key")
     for cut, scores in results.items():
@@ -135,10 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{cut[0]:>5} {cut[1]:>5} | {a['precision']} {a['recall']} {a['f1']} {o['wrong_rate']} {o['key_recall']} | "
               f"{mean['alignment']['f1']} {mean['omission']['wrong_rate']} {mean['omission']['key_recall']}")
     if args.json:
-        args.json.write_text(json.dumps({"config": {"c": args.c, "fact_k": config.fact_k, "fact_floor": config.fact_floor, "grouping": config.fact_grouping}, "cv": summary}, indent=1) + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps({"config": {"c": args.c, "clip": args.clip, "fact_k": config.fact_k, "fact_floor": config.fact_floor, "grouping": config.fact_grouping}, "cv": summary}, indent=1) + "\n", encoding="utf-8")
     if args.write:
         head = train_head(np.vstack([e.features for e in events]), np.concatenate([e.labels for e in events]),
-                          align_threshold=args.align_cut, near_threshold=args.near_cut, c=args.c,
+                          align_threshold=args.align_cut, near_threshold=args.near_cut, c=args.c, clip=args.clip,
                           trained_on=f"{len(events)} divergence-gold events, {sum(len(e.pairs) for e in events)} candidate pairs")
         save_head(head, args.write)
         print(f"wrote {args.write}")

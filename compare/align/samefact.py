@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -166,11 +166,20 @@ class SameFactHead:
     near_threshold: float
     features: tuple[str, ...] = FEATURES
     trained_on: str = ""
+    # Standardised features are clipped to +-clip (0 = not clipped), so no single overlap can make a
+    # pair certain: on a 586-claim real story, word-rarity overlap alone gave +6 logits to pairs of
+    # different lawmakers' remarks. Leave-one-event-out on the gold events: F1 0.583 clipped at 2,
+    # 0.572 unclipped.
+    clip: float = 0.0
+
+    def standardised(self, features: np.ndarray) -> np.ndarray:
+        z = (features - self.mean) / self.scale
+        return np.clip(z, -self.clip, self.clip) if self.clip > 0 else z
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         if features.shape[1] != len(self.features):
             raise ValueError(f"expected {len(self.features)} features ({', '.join(self.features)}), got {features.shape[1]}")
-        z = ((features - self.mean) / self.scale) @ self.weights + self.bias
+        z = self.standardised(features) @ self.weights + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
     def to_json(self) -> dict[str, object]:
@@ -178,6 +187,7 @@ class SameFactHead:
             "features": list(self.features), "weights": [round(float(w), 6) for w in self.weights], "bias": round(self.bias, 6),
             "mean": [round(float(v), 6) for v in self.mean], "scale": [round(float(v), 6) for v in self.scale],
             "align_threshold": self.align_threshold, "near_threshold": self.near_threshold, "trained_on": self.trained_on,
+            "clip": self.clip,
         }
 
 
@@ -189,7 +199,7 @@ def head_from_json(document: dict) -> SameFactHead:
         weights=np.asarray(document["weights"], dtype=np.float64), bias=float(document["bias"]),
         mean=np.asarray(document["mean"], dtype=np.float64), scale=np.asarray(document["scale"], dtype=np.float64),
         align_threshold=float(document["align_threshold"]), near_threshold=float(document["near_threshold"]),
-        features=features, trained_on=str(document.get("trained_on", "")),
+        features=features, trained_on=str(document.get("trained_on", "")), clip=float(document.get("clip", 0.0)),
     )
 
 
@@ -204,13 +214,17 @@ def save_head(head: SameFactHead, path: Path) -> None:
     Path(path).write_text(json.dumps(head.to_json(), indent=1) + "\n", encoding="utf-8")
 
 
-def train_head(features: np.ndarray, labels: np.ndarray, *, align_threshold: float, near_threshold: float, c: float = 1.0, trained_on: str = "") -> SameFactHead:
-    """Fit the logistic regression (scikit-learn, L2, balanced classes) on labelled pair features."""
+def train_head(
+    features: np.ndarray, labels: np.ndarray, *, align_threshold: float, near_threshold: float, c: float = 1.0, clip: float = 2.0, trained_on: str = ""
+) -> SameFactHead:
+    """Fit the logistic regression (scikit-learn, L2, balanced classes) on labelled pair features,
+    standardised and clipped at +-clip as the head applies them."""
     from sklearn.linear_model import LogisticRegression
 
     mean = features.mean(axis=0)
     scale = features.std(axis=0)
     scale = np.where(scale > 1e-9, scale, 1.0)
+    unfitted = SameFactHead(np.zeros(len(FEATURES)), 0.0, mean, scale, align_threshold, near_threshold, FEATURES, trained_on, clip)
     model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
-    model.fit((features - mean) / scale, labels.astype(int))
-    return SameFactHead(model.coef_[0].astype(np.float64), float(model.intercept_[0]), mean, scale, align_threshold, near_threshold, FEATURES, trained_on)
+    model.fit(unfitted.standardised(features), labels.astype(int))
+    return replace(unfitted, weights=model.coef_[0].astype(np.float64), bias=float(model.intercept_[0]))
