@@ -86,6 +86,18 @@ def test_train_head_separates_a_planted_feature() -> None:
     assert int(np.argmax(np.abs(head.weights))) == 0
 
 
+def test_a_clipped_head_bounds_what_one_feature_can_add() -> None:
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(400, len(FEATURES)))
+    labels = (features[:, 0] + 0.5 * features[:, 1] > 0.5).astype(int)
+    head = train_head(features, labels, align_threshold=0.5, near_threshold=0.3, clip=2.0)
+    assert head.clip == 2.0 and head_from_json(head.to_json()).clip == 2.0
+    extreme, edge = np.zeros((1, len(FEATURES))), np.zeros((1, len(FEATURES)))
+    extreme[0, 0], edge[0, 0] = 50 * head.scale[0] + head.mean[0], 2 * head.scale[0] + head.mean[0]
+    assert head.probability(extreme)[0] == pytest.approx(head.probability(edge)[0])  # 50 sd counts as 2
+    assert replace(head, clip=0.0).probability(extreme)[0] > head.probability(extreme)[0]
+
+
 def test_grouping_keeps_one_claim_per_outlet_unless_strongly_linked() -> None:
     claims = pl.DataFrame({"claim_id": ["a:0", "a:1", "b:0", "c:0"], "outlet": ["A", "A", "B", "C"]})
     scored = pl.DataFrame(
