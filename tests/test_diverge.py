@@ -313,6 +313,15 @@ def test_a_share_of_poll_respondents_is_not_a_source() -> None:
     assert attribution_of("Two officials said the depot was hit.") == "officials"
 
 
+@needs_model
+def test_the_named_apposition_is_the_source() -> None:
+    # "One Democrat, Rep. X, said" and "Only Y and X said" credit the same person
+    one = attribution_of("One Democrat, Rep. Jeff Vandermolen of Ohio, announced he would vote against the bill.")
+    both = attribution_of("Only Peterson and Vandermolen said they were opposed to the bill altogether.")
+    assert one == "Rep. Jeff Vandermolen" and both is not None and same_source(one, both)
+    assert attribution_of("Liz Cheney, a Senate candidate, said she opposes it.") == "Liz Cheney"
+
+
 # --- actors --------------------------------------------------------------------------------------
 
 @needs_model

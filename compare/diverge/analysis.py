@@ -212,6 +212,10 @@ def _human_noun(word: str) -> bool:
 
 
 def _source(token: Any) -> Source:
+    # "One Democrat, Rep. Jeff Van Drew, said": the appositive name is who spoke
+    named_apposition = next((c for c in token.children if c.dep_ == "appos" and (c.pos_ == "PROPN" or c.ent_type_ == "PERSON")), None)
+    if named_apposition is not None and token.ent_type_ != "PERSON":
+        token = named_apposition
     text, named, plural, pronoun = _phrase(token)
     plural = plural and _human_noun(token.text)
     # every word of the phrase ("Republican lawmakers": the adjective names the source too)
