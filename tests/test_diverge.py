@@ -131,6 +131,18 @@ def test_attributed_to_a_paper_vs_stated_as_fact(config: DivergeConfig) -> None:
 
 
 @both_modes
+def test_a_neighbouring_fact_stated_is_a_weak_attribution_finding(config: DivergeConfig) -> None:
+    same = group(("a", "The mayor quietly sold his stake in the stadium deal, the Daily Ledger is reporting."),
+                 ("b", "The mayor quietly sold his stake in the stadium deal last spring."))
+    other = group(("a", "The mayor quietly sold his stake in the stadium deal, the Daily Ledger is reporting."),
+                  ("b", "The council approved the stadium deal by a party-line vote after the mayor spoke."))
+    [strong] = attribution_divergences("g", same, config=config)
+    [weak] = attribution_divergences("g", other, config=config)
+    assert weak.subject == strong.subject == "attributed vs stated as fact"
+    assert weak.confidence < 0.5 <= strong.confidence
+
+
+@both_modes
 def test_different_sources_are_flagged(config: DivergeConfig) -> None:
     claims = group(
         ("a", "Campaign aides say the governor will focus his bid on rural voters."),

@@ -17,6 +17,13 @@ from compare.diverge.pairs import PairFinding, analysed, cross_pairs, gather, sh
 
 STATED = "attributed vs stated as fact"
 DIFFERENT = "attributed to different sources"
+# "Attributed vs stated as fact" is the weakest finding: the other claim often states a neighbouring
+# fact, not the attributed one (right 1 of 5 times on the divergence-gold events, 0 of the 5 top
+# findings of a real 7-outlet story, whose pairs share 23-42% of their content words). Unless the
+# two claims share STATED_MIN_JACCARD of their content words (the source's own words aside), its
+# confidence is lowered under the report's default cut ([report] min_confidence 0.5).
+STATED_MIN_JACCARD = 0.5
+STATED_DISCOUNT = 0.25
 
 
 def attribution_of(text: str, *, config: DivergeConfig = DivergeConfig()) -> str | None:
@@ -68,7 +75,9 @@ def attribution_divergences(group_id: str, claims: Sequence[ClaimRef], *, config
             continue
         base = 0.7 if a.parsed else 0.55
         if not b.attributed and not any(_mentions(b, source) for source in named):
-            stated.append(PairFinding(STATED, f"attributed to {named[0].text}", left, "stated as fact", right, base))
+            said = a.content - {word[:6] for source in named for word in source.words}
+            alike = len(said & b.content) / (len(said | b.content) or 1) >= STATED_MIN_JACCARD
+            stated.append(PairFinding(STATED, f"attributed to {named[0].text}", left, "stated as fact", right, base if alike else base - STATED_DISCOUNT))
         others = [source for source in b.sources if _comparable(source)]
         if others and left.claim_id < right.claim_id and not any(
             same_source(" ".join(x.words), " ".join(y.words)) for x in named for y in others
