@@ -84,7 +84,7 @@ def event_rows(event: EventData, config: AlignConfig, head: SameFactHead) -> lis
     return [ReportRow(tuple(ReportClaim(c.claim_id, c.outlet, c.text) for c in row.claims), row.missing) for row in rows]
 
 
-def cross_validate(events: list[EventData], config: AlignConfig, cuts: list[tuple[float, float]], c: float, clip: float = 2.0) -> dict[tuple[float, float], list[EventScore]]:
+def cross_validate(events: list[EventData], config: AlignConfig, cuts: list[tuple[float, float]], c: float, clip: float = 0.0) -> dict[tuple[float, float], list[EventScore]]:
     """Per (align cut, near cut): the held-out score of every event, head trained on the others."""
     results: dict[tuple[float, float], list[EventScore]] = {cut: [] for cut in cuts}
     for held_out, event in enumerate(events):
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--align-cut", type=float, default=0.8)
     parser.add_argument("--near-cut", type=float, default=0.3)
     parser.add_argument("--c", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
-    parser.add_argument("--clip", type=float, default=2.0, help="standardised features clipped at +-CLIP (0 = off)")
+    parser.add_argument("--clip", type=float, default=0.0, help="standardised features clipped at +-CLIP (0 = off)")
     parser.add_argument("--fact-floor", type=float, default=None, help="override [align] fact_floor (FAISS proposal cosine floor)")
     parser.add_argument("--grouping", default=None)
     parser.add_argument("--fact-units", action="store_true", help="split claims with text.split_fact_units (experiment)")
