@@ -334,6 +334,13 @@ def test_the_named_apposition_is_the_source() -> None:
     assert attribution_of("Liz Cheney, a Senate candidate, said she opposes it.") == "Liz Cheney"
 
 
+@needs_model
+def test_a_claim_that_hedges_in_a_relative_clause_is_not_an_assertion() -> None:
+    claims = group(("a", "Rep. Jeff Vandermolen announced he would vote against it and he might switch parties."),
+                   ("b", "The other was Rep. Jeff Vandermolen, who is expected to switch parties and join the Republicans."))
+    assert certainty_divergences("g", claims) == []
+
+
 # --- actors --------------------------------------------------------------------------------------
 
 @needs_model

@@ -8,6 +8,7 @@ clause is not a hedge on the claim. Two outlets that both hedge agree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from compare.diverge.analysis import HEDGE_ADVERBS, HEDGE_MODALS, HEDGE_PASSIVES, HEDGE_VERBS, analyse
@@ -20,6 +21,15 @@ HEDGES: tuple[str, ...] = (
 )
 SUBJECT = "hedged vs asserted"
 FORECAST = "forecast vs outcome"
+# Any hedge, in any clause: "Van Drew, who is expected to switch parties" does not assert the switch
+# that "he might switch parties" hedges, though its main clause asserts something else.
+_ANY_HEDGE = re.compile(
+    r"\b(?:" + "|".join([*HEDGE_ADVERBS, *HEDGE_MODALS, "likely", *(rf"{verb}\w*" for verb in HEDGE_VERBS), *(f"{verb}ed to" for verb in HEDGE_PASSIVES)]) + r")\b"
+)
+
+
+def hedged_anywhere(text: str) -> bool:
+    return bool(_ANY_HEDGE.search(text.lower()))
 
 
 def hedges_of(text: str, *, config: DivergeConfig = DivergeConfig()) -> tuple[str, ...]:
@@ -39,7 +49,7 @@ def certainty_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: 
             # a preview against a result: the report should say so rather than call it a plain difference
             found.append(PairFinding(FORECAST, "forecast (before the event)", left, "outcome (after it)", right, 0.55))
             continue
-        if not a.hedges or b.hedges or b.tense == "future":
+        if not a.hedges or b.hedges or b.tense == "future" or hedged_anywhere(b.own_words):
             continue
         # the hedge must govern what the other claim asserts ("reportedly has been transferred" does
         # not hedge "has been charged", which the other outlet reports)
