@@ -89,3 +89,19 @@ def test_a_forecast_vs_outcome_divergence_needs_the_forecast_published_first() -
     assert not forecast_precedes_outcome(divergence, {"a": None, "b": T0})
     other = Divergence("certainty", "g1", "hedged vs asserted", (ahead, done))
     assert forecast_precedes_outcome(other, {})
+
+
+def test_an_omission_by_a_previewing_headline_is_noted_and_ranked_lower() -> None:
+    from compare.report.findings import preview_note
+
+    titles = {"P": ["Council set to vote on the stadium deal"], "R": ["Council approves stadium deal"], "U": [None]}
+    assert preview_note(["P"], titles) is not None and "preview" in preview_note(["P"], titles)
+    assert preview_note(["R"], titles) is None
+    assert preview_note(["P", "R"], titles) is None  # one outlet that did publish after the vote
+    assert preview_note(["U"], titles) is None  # no headline: cannot tell
+    fact = (claim("r", "R", 0, "The council approved the stadium deal 7-2."), claim("s", "S", 0, "The council voted 7-2 for the stadium deal."))
+    rows = [Row("g1", fact, ("R", "S"), ("P",))]
+    published = {"r": T0, "s": T0, "p": T0}
+    [plain] = rank_findings(rows, [], ["P", "R", "S"], {}, published, {"P": T0})
+    [noted] = rank_findings(rows, [], ["P", "R", "S"], {}, published, {"P": T0}, {**titles, "S": ["Stadium deal passes"]})
+    assert plain.timing is None and noted.timing is not None and noted.confidence == round(plain.confidence / 2, 4)

@@ -35,6 +35,12 @@ _FORECAST = re.compile(
     r"could|may|might|polls? (?:show|suggest)|polling|forecasts?|projected|favou?rite to|ahead of)\b",
     re.I,
 )
+# A headline that previews: the article was written before the event it announces ("Democrats set to
+# take historic step", "Buttigieg surges ahead in latest poll"). Narrower than _FORECAST: a headline's
+# "will" or "may" is as often a pledge or a warning as a preview.
+_PREVIEW_HEADLINE = re.compile(
+    r"\b(?:set to|poised to|expected to|scheduled to|ahead of|on the eve of|gears? up|braces? for|to face|preview|polls?|polling)\b", re.I
+)
 # Two sides published this far apart may describe different moments of the story.
 TIMING_GAP_HOURS = 12.0
 LEDE_CLAIMS = 2  # the first claims of an article are its lede
@@ -132,6 +138,16 @@ def omission_timing(
     return f"{', '.join(missing)} published {gap} before the first report of this fact: it may not have happened yet"
 
 
+def preview_note(missing: Sequence[str], outlet_titles: Mapping[str, Sequence[str | None]]) -> str | None:
+    """A note when every outlet said to leave the fact out has only previewing headlines in the story
+    (same day or undated, so publication times cannot tell): a preview cannot report what came after."""
+    if not missing or any(not outlet_titles.get(outlet) for outlet in missing):
+        return None
+    if not all(title and _PREVIEW_HEADLINE.search(title) for outlet in missing for title in outlet_titles[outlet]):
+        return None
+    return f"{', '.join(missing)}: the headline looks ahead (a preview): it may have been written before this happened"
+
+
 def divergence_headline(divergence: Divergence) -> str:
     """'number (killed): 2 (AP) vs 3 (Fox News)'."""
     values = " vs ".join(f"{side.value} ({', '.join(side.outlets)})" for side in divergence.sides)
@@ -145,11 +161,13 @@ def rank_findings(
     titles: Mapping[str, str | None],
     published: Mapping[str, datetime | None],
     outlet_published: Mapping[str, datetime | None] | None = None,
+    outlet_titles: Mapping[str, Sequence[str | None]] | None = None,
 ) -> tuple[Finding, ...]:
     """Every divergence and omission of a story as Findings, best first (rank 1 = best).
 
     `published` is by article id; `outlet_published` by outlet (its latest article of the story),
-    for the preview test of omissions (without it no omission gets a timing note).
+    for the preview test of omissions (without it no omission gets a timing note); `outlet_titles` (each
+    outlet's headlines in the story) for the headline test when times cannot tell.
     """
     outlet_published = outlet_published or {}
     by_group = {row.group_id: row for row in rows}
@@ -170,7 +188,7 @@ def rank_findings(
         importance = fact_importance(row.claims, carrying, len(outlets), titles)
         # The more outlets carry a fact, the likelier its absence elsewhere is a real omission.
         confidence = min(0.9, 0.3 + 0.6 * carrying / len(outlets))
-        timing = omission_timing(row.claims, row.missing, published, outlet_published)
+        timing = omission_timing(row.claims, row.missing, published, outlet_published) or preview_note(row.missing, outlet_titles or {})
         confidence *= 0.5 if timing else 1.0
         headline = f"left out by {', '.join(row.missing)}: {row.claims[0].text}"
         scored.append(Finding(0, "omission", headline, round(confidence, 4), importance, round(confidence * importance, 4), row.group_id,

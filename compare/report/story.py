@@ -499,7 +499,7 @@ def report_for_articles(
 
     findings = rank_findings(
         coverage if multi_outlet else [], divergences, outlets, {ref.id: ref.title for ref in refs}, published,
-        _latest_by_outlet(refs),
+        _latest_by_outlet(refs), _titles_by_outlet(refs),
     )
     title = next((ref.title for ref in refs if ref.title), story_id)
     dated = [ref.published for ref in refs if ref.published]
@@ -518,6 +518,13 @@ def report_for_articles(
         findings=findings,
         notes=tuple(note for note in (nlp_note(), *_partly_analysed(members, claims)) if note),
     )
+
+
+def _titles_by_outlet(refs: Sequence[ArticleRef]) -> dict[str, list[str | None]]:
+    titles: dict[str, list[str | None]] = {}
+    for ref in refs:
+        titles.setdefault(ref.outlet, []).append(ref.title)
+    return titles
 
 
 def _latest_by_outlet(refs: Sequence[ArticleRef]) -> dict[str, datetime | None]:
@@ -553,7 +560,7 @@ def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
 # so a report reads it back instead of aligning and parsing again (and loads no model).
 
 # Bump when alignment, the detectors or ranking change what a report finds for the same claims.
-FACTS_VERSION = 12
+FACTS_VERSION = 13
 
 
 def facts_key(settings: Settings) -> str:
