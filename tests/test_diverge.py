@@ -341,13 +341,6 @@ def test_a_claim_that_hedges_in_a_relative_clause_is_not_an_assertion() -> None:
     assert certainty_divergences("g", claims) == []
 
 
-@needs_model
-def test_a_hedge_on_what_someone_might_do_does_not_hedge_what_they_did() -> None:
-    claims = group(("a", "Rep. Jeff Vandermolen of Ohio announced he would vote against it and he might switch parties."),
-                   ("b", "Two lawmakers, Jeff Vandermolen of Ohio and Colin Petersen, joined Republicans in voting against the bill."))
-    assert certainty_divergences("g", claims) == []
-
-
 # --- actors --------------------------------------------------------------------------------------
 
 @needs_model

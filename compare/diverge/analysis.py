@@ -87,8 +87,6 @@ class Hedge:
     confidence: float
     # content words of what the hedge governs (the hedged verb's clause); None: the whole claim (patterns)
     scope: frozenset[str] | None = None
-    # the same without the subject: what is said of it ("might switch parties"); None: not parsed
-    predicate: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -262,12 +260,6 @@ def _scope(verb: Any) -> frozenset[str]:
     return content_words(" ".join(words))
 
 
-def _predicate(verb: Any) -> frozenset[str]:
-    """Content words of the verb's subtree without its subjects: what the hedged clause says of them."""
-    subject_tokens = {t.i for child in verb.children if child.dep_ in ("nsubj", "nsubjpass") for t in child.subtree}
-    return content_words(" ".join(t.text for t in verb.subtree if t.i not in subject_tokens))
-
-
 def _epistemic(token: Any) -> bool:
     """'appears to be', 'it seems that', 'the e-mails suggest that': a judgement of likelihood. Not
     'appeared in blackface' (no complement) nor 'Trump has indicated that' (a person's speech)."""
@@ -286,19 +278,19 @@ def _parsed_hedges(doc: Any, inside: bytearray) -> tuple[Hedge, ...]:
             continue
         lower, lemma, head = token.lower_, token.lemma_.lower(), token.head
         if lower in HEDGE_ADVERBS and not _subordinate(head):
-            found.append(Hedge(lower, HEDGE_ADVERBS[lower], _scope(head), _predicate(head)))
+            found.append(Hedge(lower, HEDGE_ADVERBS[lower], _scope(head)))
         elif lemma in HEDGE_VERBS and token.pos_ == "VERB" and _in_main_chain(token) and _epistemic(token):
-            found.append(Hedge(lower, HEDGE_VERBS[lemma], _scope(token), _predicate(token)))
+            found.append(Hedge(lower, HEDGE_VERBS[lemma], _scope(token)))
         elif lemma in HEDGE_PASSIVES and token.tag_ == "VBN" and _in_main_chain(token) and any(
             child.dep_ == "auxpass" for child in token.children
         ) and any(child.dep_ == "xcomp" for child in token.children):
             # "was expected to win" reports a past forecast (background of a result), not a hedge
             if not (lemma == "expect" and any(child.dep_ == "auxpass" and child.tag_ == "VBD" for child in token.children)):
-                found.append(Hedge(f"{lower} to", HEDGE_PASSIVES[lemma], _scope(token), _predicate(token)))
+                found.append(Hedge(f"{lower} to", HEDGE_PASSIVES[lemma], _scope(token)))
         elif lower == "likely" and token.dep_ in ("acomp", "advmod", "xcomp", "ROOT") and _in_main_chain(token if token.dep_ == "ROOT" else head):
-            found.append(Hedge("likely", LIKELY, _scope(token if token.dep_ == "ROOT" else head), _predicate(token if token.dep_ == "ROOT" else head)))
+            found.append(Hedge("likely", LIKELY, _scope(token if token.dep_ == "ROOT" else head)))
         elif lower in HEDGE_MODALS and token.dep_ == "aux" and _in_main_chain(head):
-            found.append(Hedge(lower, HEDGE_MODALS[lower], _scope(head), _predicate(head)))
+            found.append(Hedge(lower, HEDGE_MODALS[lower], _scope(head)))
     return tuple(found)
 
 

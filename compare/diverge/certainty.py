@@ -54,12 +54,7 @@ def certainty_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: 
         # the hedge must govern what the other claim asserts ("reportedly has been transferred" does
         # not hedge "has been charged", which the other outlet reports)
         their_words = content_words(b.text)
-        # ... and the other claim must speak of what is hedged, not only of its subject ("Van Drew
-        # might switch parties" does not hedge "Van Drew voted against impeachment")
-        hedges = [
-            hedge for hedge in a.hedges
-            if hedge.scope is None or (len(hedge.scope & their_words) >= 2 and (hedge.predicate is None or bool(hedge.predicate & their_words)))
-        ]
+        hedges = [hedge for hedge in a.hedges if hedge.scope is None or len(hedge.scope & their_words) >= 2]
         if not hedges:
             continue
         strongest = max(hedges, key=lambda hedge: hedge.confidence)
