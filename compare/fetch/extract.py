@@ -83,26 +83,12 @@ def page_item(
     """An ingest record (`compare.ingest.RawRecord`) for one fetched page, or a `RecordProblem` (reject) when
     extraction finds too little text. `outlet`/`language` come from the source; `listed_date` (the
     feed's or sitemap's date) is used when the page itself gives none."""
-    from compare.ingest.readers import html_lang, url_hostname, import_trafilatura, page_text
+    from compare.ingest.readers import extract_page, html_lang, import_trafilatura, url_hostname
     from compare.ingest.records import RecordProblem, RawRecord  # noqa: F811 - at run time too
 
     minimum = DEFAULT_MIN_TEXT_CHARS if min_text_chars is None else min_text_chars
     trafilatura = import_trafilatura()
-    document = trafilatura.bare_extraction(
-        body,
-        url=url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        # precision: on a paywall or consent page the default falls back to the navigation links
-        # (500 characters of "Section 1 ...") where the article should be; with it, the stub's 60.
-        # fast (no second extractor as fallback): 35 ms a page instead of 58 ms with precision alone
-        # (27.5 KB generated pages of benchmarks/fetch.py, under load), the same text on articles.
-        favor_precision=True,
-        fast=True,
-        date_extraction_params={"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True},
-    )
-    text = page_text(document.text or "", document.title) if document is not None else ""
+    document, text = extract_page(trafilatura, body, url=url, precise=True)
     if len(text) < minimum:
         return RecordProblem(
             line, f"extracted text too short ({len(text)} characters, at least {minimum}): a paywall, consent wall or live-blog shell? ({url[:200]})",
