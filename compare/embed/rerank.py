@@ -87,15 +87,15 @@ class CrossEncoderScorer:
 
     def _load(self):  # noqa: ANN202 - sentence_transformers types are imported lazily
         if self._model is None:
-            from compare.embed.embedder import _offline_environment, _resolve_device
+            from compare.embed.embedder import offline_environment, resolve_device
 
-            _offline_environment()
+            offline_environment()
             from sentence_transformers import CrossEncoder
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()  # "Loading weights" bars in report output
 
-            self._model = CrossEncoder(str(self.folder), device=_resolve_device(self.device), local_files_only=True)
+            self._model = CrossEncoder(str(self.folder), device=resolve_device(self.device), local_files_only=True)
         return self._model
 
     def score(self, pairs: Sequence[tuple[str, str]], cosines: np.ndarray) -> np.ndarray:

@@ -197,9 +197,9 @@ def backfill(
                     state.record(url, source=source.name, kind="article", status=response.status or 200)
                     copied[source.name] += 1
             except Exception as error:  # noqa: BLE001 - a damaged WARC is one reject; the files after it are read
-                from compare.fetch.warc import _is_archive_damage
+                from compare.fetch.warc import is_archive_damage
 
-                if not _is_archive_damage(error):
+                if not is_archive_damage(error):
                     raise
                 problems.append(Reject(str(warc), None, None, f"damaged WARC file: {type(error).__name__}: {error}"[:300]))
     finally:

@@ -197,13 +197,14 @@ def read_warc(path: Path, *, min_text_chars: int | None = None) -> Iterator[Read
                 listed_date=listed, min_text_chars=min_text_chars,
             )
     except Exception as error:  # noqa: BLE001 - warcio raises its own and zlib/IO errors for a damaged file
-        if not _is_archive_damage(error):
+        if not is_archive_damage(error):
             raise
         where = f" after record {number}" if number else ""
         yield RecordProblem(None, f"damaged WARC file{where}: {type(error).__name__}: {error}"[:300], is_record=False)
 
 
-def _is_archive_damage(error: Exception) -> bool:
+def is_archive_damage(error: Exception) -> bool:
+    """Whether reading a WARC failed because the archive is cut off or corrupt (a reject), not a bug."""
     import zlib
 
     from warcio.exceptions import ArchiveLoadFailed

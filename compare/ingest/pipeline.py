@@ -18,8 +18,8 @@ import polars as pl
 
 from compare.core.schema import ARTICLE_SCHEMA
 from compare.core.store import Reject, Store
-from compare.ingest.readers import _expand, _first_line, _read_csv, _read_file, _read_json, _read_jsonl, _read_jsonl_gz, _read_tsv, _reader_for
-from compare.ingest.records import _candidate_columns, _checked_article_row, RecordProblem, _quote, RawRecord
+from compare.ingest.readers import expand_paths, first_line_of, read_csv_file, read_file, read_json_file, read_jsonl_file, read_jsonl_gz_file, read_tsv_file, reader_for
+from compare.ingest.records import candidate_columns, checked_article_row, RecordProblem, quote_value, RawRecord
 
 
 _PROGRESS_EVERY = 1000
@@ -80,13 +80,13 @@ def read_paths(
     every 1,000 records and once at the end. `limit` stops after that many records in total.
     """
     field_map = dict(field_map or {})
-    columns = _candidate_columns(field_map)
+    columns = candidate_columns(field_map)
     rows = _ArticleRows(ingested_at=datetime.now(timezone.utc))
     rejects: list[Reject] = []
     records_read = 0
     hints: list[str] = []
     files_read = 0
-    for path in _expand(paths):
+    for path in expand_paths(paths):
         if limit is not None and records_read >= limit:
             break
         files_read += 1
@@ -94,10 +94,10 @@ def read_paths(
         file_rejects = 0
         usable = 0
         first: RawRecord | None = None
-        for item in _read_file(path):
+        for item in read_file(path):
             if isinstance(item, RawRecord):
                 first = first or item
-                item = rows.add(_checked_article_row(item, columns, field_map), file)
+                item = rows.add(checked_article_row(item, columns, field_map), file)
                 usable += item is None
             if item is not None:
                 rejects.append(Reject(file, item.line, item.field, item.reason))
@@ -213,23 +213,23 @@ def file_hint(path: Path, first: RawRecord | None, field_map: Mapping[str, str])
     """The likely cause when no record of `path` was usable, as one line naming the file and the fix:
     CSV in a JSON-lines file, a ';'- or tab-separated CSV read with ',', or columns named otherwise
     than the fields (with the file's own column names). None when nothing points to a cause."""
-    head = _first_line(path)
-    reader = _reader_for(path)
-    if reader in (_read_jsonl, _read_jsonl_gz, _read_json) and head and not head.lstrip().startswith(("{", "[")):
+    head = first_line_of(path)
+    reader = reader_for(path)
+    if reader in (read_jsonl_file, read_jsonl_gz_file, read_json_file) and head and not head.lstrip().startswith(("{", "[")):
         separator = next((sep for sep in ("\t", ",", ";") if sep in head), None)
         if separator is not None:
             kind, suffix = ("TSV", ".tsv") if separator == "\t" else ("CSV", ".csv")
             fix = f"rename it {suffix}" if separator != ";" else "save it as ','-separated .csv"
-            return f"{path}: looks like {kind} (first line {_quote(head)}): {fix}"
-    if reader in (_read_csv, _read_tsv) and head:
-        expected = "," if reader is _read_csv else "\t"
+            return f"{path}: looks like {kind} (first line {quote_value(head)}): {fix}"
+    if reader in (read_csv_file, read_tsv_file) and head:
+        expected = "," if reader is read_csv_file else "\t"
         for separator, name in ((";", "';'"), ("\t", "tab"), (",", "','"), ("|", "'|'")):
             if separator != expected and expected not in head and separator in head:
                 fix = {"\t": "rename it .tsv", ",": "rename it .csv"}.get(separator, "only ',' (.csv) and tab (.tsv) separators are read: save it with one of those")
                 return f"{path}: the header has one column containing {name}: is it {name}-separated? {fix}"
     if first is None or first.canonical:
         return None
-    missing = [field for field in ("outlet", "text") if not any(_has_value(first.data.get(column)) for column in _candidate_columns(field_map)[field])]
+    missing = [field for field in ("outlet", "text") if not any(_has_value(first.data.get(column)) for column in candidate_columns(field_map)[field])]
     if not missing:
         return None
     names = [str(name) for name in first.data][:12]

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from compare.ingest.dates import parse_published
-from compare.ingest.records import _collapse, ReadItem, RecordProblem, RawRecord
-from compare.text.normalize import _SURROGATES
+from compare.ingest.records import collapse_whitespace, ReadItem, RecordProblem, RawRecord
+from compare.text.normalize import SURROGATES
 
 
 SUPPORTED_FORMATS = (
@@ -56,7 +56,7 @@ _MAX_WHOLE_FILE_BYTES = 256 << 20
 _MAX_INT_DIGITS = 1000
 
 
-def _first_line(path: Path) -> str:
+def first_line_of(path: Path) -> str:
     """The first non-blank line of the file as text ('' when unreadable or binary), for hints only."""
     try:
         chunks = _gunzip_chunks(path) if path.name.lower().endswith(".gz") else _file_chunks(path)
@@ -69,7 +69,7 @@ def _first_line(path: Path) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def _expand(paths: Sequence[Path]) -> Iterator[Path]:
+def expand_paths(paths: Sequence[Path]) -> Iterator[Path]:
     """Files to read, in order: a directory yields its files sorted, skipping hidden ones (.DS_Store)."""
     for path in paths:
         path = Path(path)
@@ -80,8 +80,9 @@ def _expand(paths: Sequence[Path]) -> Iterator[Path]:
             yield path
 
 
-def _read_file(path: Path) -> Iterator[ReadItem]:
-    reader = _reader_for(path)
+def read_file(path: Path) -> Iterator[ReadItem]:
+    """Records of one input file, or one problem for the whole file (unsupported type, unreadable)."""
+    reader = reader_for(path)
     if reader is None:
         yield RecordProblem(None, f"unsupported file type; supported: {SUPPORTED_FORMATS}", is_record=False)
         return
@@ -91,27 +92,30 @@ def _read_file(path: Path) -> Iterator[ReadItem]:
         yield RecordProblem(None, f"cannot read file: {error.strerror or error}", is_record=False)
 
 
-def _reader_for(path: Path) -> Callable[[Path], Iterator[ReadItem]] | None:
+def reader_for(path: Path) -> Callable[[Path], Iterator[ReadItem]] | None:
+    """The reader for a file by its name (WARC, JSON Lines, gzip, CSV...), None when unsupported."""
     name = path.name.lower()
     if name.endswith((".warc", ".warc.gz")):  # `compare fetch` runs, Common Crawl's CC-NEWS
         from compare.fetch.warc import read_warc
 
         return read_warc
     if name.endswith((".jsonl.gz", ".ndjson.gz")):
-        return _read_jsonl_gz
+        return read_jsonl_gz_file
     suffix = path.suffix.lower()
     return _READERS.get(suffix)
 
 
-def _read_jsonl(path: Path) -> Iterator[ReadItem]:
+def read_jsonl_file(path: Path) -> Iterator[ReadItem]:
+    """One record per line; a bad line is a reject, the rest are kept."""
     yield from _jsonl_items(_file_chunks(path))
 
 
-def _read_jsonl_gz(path: Path) -> Iterator[ReadItem]:
+def read_jsonl_gz_file(path: Path) -> Iterator[ReadItem]:
+    """Gzipped JSON Lines, read as a stream (a cut-off archive keeps the lines before the damage)."""
     yield from _jsonl_items(_gunzip_chunks(path))
 
 
-def _read_json(path: Path) -> Iterator[ReadItem]:
+def read_json_file(path: Path) -> Iterator[ReadItem]:
     """A `.json` file may hold one object, an array of objects (line = element number) or JSON lines."""
     if problem := _too_big_to_hold(path, "JSON document (use JSON lines, .jsonl, for big files)"):
         yield problem
@@ -303,11 +307,13 @@ def _chain_first(first: bytes, rest: Iterator[bytes | RecordProblem]) -> Iterato
     yield from rest
 
 
-def _read_csv(path: Path) -> Iterator[ReadItem]:
+def read_csv_file(path: Path) -> Iterator[ReadItem]:
+    """Comma-separated rows with a header, one record each."""
     yield from _delimited_items(path, ",")
 
 
-def _read_tsv(path: Path) -> Iterator[ReadItem]:
+def read_tsv_file(path: Path) -> Iterator[ReadItem]:
+    """Tab-separated rows with a header, one record each."""
     yield from _delimited_items(path, "\t")
 
 
@@ -333,7 +339,7 @@ def _delimited_items(path: Path, delimiter: str) -> Iterator[ReadItem]:
         if header is None:
             return
         lines.end_record()
-        if _SURROGATES.search("".join(header)):
+        if SURROGATES.search("".join(header)):
             yield RecordProblem(1, "header is not valid UTF-8", is_record=False)
             return
         header = [name.strip() for name in header]
@@ -394,7 +400,7 @@ class _PushbackLines:
 
 def _csv_record(number: int, header: list[str], row: list[str]) -> ReadItem:
     joined = "".join(row)
-    if _SURROGATES.search(joined):
+    if SURROGATES.search(joined):
         return RecordProblem(number, "not valid UTF-8 (undecodable bytes in this row)")
     if "\x00" in joined:
         return RecordProblem(number, "contains a NUL byte (binary data in this row)")
@@ -473,7 +479,7 @@ def extract_page(trafilatura: ModuleType, html: bytes | str, *, url: str | None 
 def page_text(extracted: str, title: str | None) -> str:
     """trafilatura's text has one paragraph per line and often repeats the headline as the first line."""
     lines = [line.strip() for line in extracted.splitlines() if line.strip()]
-    if lines and title and _collapse(lines[0]) == _collapse(title):
+    if lines and title and collapse_whitespace(lines[0]) == collapse_whitespace(title):
         lines = lines[1:]
     return "\n\n".join(lines)
 
@@ -603,11 +609,11 @@ _FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)
 _BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "tr", "ul", "ol", "table")
 
 _READERS: dict[str, Callable[[Path], Iterator[ReadItem]]] = {
-    ".jsonl": _read_jsonl,
-    ".ndjson": _read_jsonl,
-    ".json": _read_json,
-    ".csv": _read_csv,
-    ".tsv": _read_tsv,
+    ".jsonl": read_jsonl_file,
+    ".ndjson": read_jsonl_file,
+    ".json": read_json_file,
+    ".csv": read_csv_file,
+    ".tsv": read_tsv_file,
     ".parquet": _read_parquet,
     ".html": _read_html,
     ".htm": _read_html,

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from compare.core.schema import MAPPABLE_FIELDS
 from compare.ingest.credits import detect_wire_credit
 from compare.ingest.dates import parse_published
-from compare.text.normalize import _SURROGATES, normalize_text
+from compare.text.normalize import SURROGATES, normalize_text
 
 
 # Names accepted for a field when the user did not map it, after the field's own name.
@@ -77,11 +77,11 @@ def article_id(outlet: str, title: str | None, text: str) -> str:
     Outlet is casefolded and all whitespace collapsed, so re-extractions that differ only in spacing
     or paragraph breaks collide on purpose.
     """
-    key = "\x1f".join((_collapse(outlet).casefold(), _collapse(title or ""), _collapse(text)))
+    key = "\x1f".join((collapse_whitespace(outlet).casefold(), collapse_whitespace(title or ""), collapse_whitespace(text)))
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
 
 
-def _candidate_columns(field_map: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+def candidate_columns(field_map: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
     """Where each field is looked up: only the mapped column if mapped, else its own name and aliases."""
     return {
         field: (field_map[field],) if field in field_map else (field, *FIELD_ALIASES.get(field, ()))
@@ -111,7 +111,7 @@ def _article_row(
     try:
         published = parse_published(raw_published)
     except ValueError:
-        return RecordProblem(record.line, f"unparseable date {_quote(raw_published)}", field="published")
+        return RecordProblem(record.line, f"unparseable date {quote_value(raw_published)}", field="published")
     title = _single_line(get("title"))
     byline = _single_line(get("byline"), joiner=", ")
     return {
@@ -127,7 +127,7 @@ def _article_row(
     }
 
 
-def _checked_article_row(
+def checked_article_row(
     record: RawRecord, columns: Mapping[str, tuple[str, ...]], field_map: Mapping[str, str]
 ) -> dict[str, object] | RecordProblem:
     """_article_row, where a value Python cannot convert (a number too large for a date or for text,
@@ -171,14 +171,16 @@ def _single_line(value: object, *, joiner: str = " ") -> str | None:
     text = _as_text(value, joiner=joiner)
     if text is None:
         return None
-    return _SURROGATES.sub("\ufffd", _collapse(text)) or None
+    return SURROGATES.sub("\ufffd", collapse_whitespace(text)) or None
 
 
-def _collapse(text: str) -> str:
+def collapse_whitespace(text: str) -> str:
+    """Runs of whitespace as one space, to compare headlines with text."""
     return " ".join(text.split())
 
 
-def _quote(value: object) -> str:
+def quote_value(value: object) -> str:
+    """A value for a reject message: quoted, and cut so one huge field cannot flood the rejects file."""
     text = value if isinstance(value, str) else repr(value)
     if len(text) > _MAX_QUOTED:
         text = text[: _MAX_QUOTED - 3] + "..."

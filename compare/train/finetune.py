@@ -282,18 +282,18 @@ def finetune_cross_encoder(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
-    from compare.embed.embedder import _offline_environment, _resolve_device, model_location
+    from compare.embed.embedder import offline_environment, resolve_device, model_location
 
     if not examples:
         raise DataError("no training pairs: give at least one MRPC or STS file with rows")
-    _offline_environment()
+    offline_environment()
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     location = model_location(base.model)
     tokenizer = AutoTokenizer.from_pretrained(location)
     transformers_logging.set_verbosity_error()  # "classifier newly initialised" is the point here
     transformers_logging.disable_progress_bar()
-    device = _resolve_device(base.device)  # --device / COMPARE_DEVICE: train on a GPU where there is one
+    device = resolve_device(base.device)  # --device / COMPARE_DEVICE: train on a GPU where there is one
     model = AutoModelForSequenceClassification.from_pretrained(
         location, num_labels=len(HEADS), id2label=dict(enumerate(HEADS)), label2id={name: index for index, name in enumerate(HEADS)}
     ).to(device)
