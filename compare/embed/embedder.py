@@ -60,7 +60,7 @@ def bundled_model_path() -> Path:
 
 
 def resolve_device(device: str) -> str:
-    """"auto" as cuda when torch sees a GPU, else cpu; any other value as given."""
+    """The device to use: "auto" is cuda when torch sees a GPU, else cpu; any other value as given."""
     if device != "auto":
         return device
     import torch
