@@ -105,6 +105,20 @@ def test_unknown_backend_is_a_clear_error() -> None:
         make_embedder(EmbedConfig(backend="tensorrt"))
 
 
+def test_hash_backend_stands_in_for_the_model_at_its_dimension(tmp_path: Path) -> None:
+    embedder = make_embedder(EmbedConfig(backend="hash"))
+    assert (embedder.name, embedder.dimension) == ("bundled:all-MiniLM-L6-v2+hash", 384)
+    texts = ["Storm floods the coast of Florida", "Florida coast flooded by a storm", "Parliament passes the budget"]
+    vectors = embedder.encode(texts)
+    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
+    assert np.array_equal(vectors, make_embedder(EmbedConfig(backend="hash")).encode(texts))  # deterministic
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > 0.3 and abs(similarity[0, 2]) < 0.2  # shared words, not unrelated ones
+    assert cached_embedder(EmbedConfig(backend="hash"), tmp_path).cache.folder != cached_embedder(EmbedConfig(), tmp_path).cache.folder
+    with pytest.raises(ModelLoadError, match="vector size of 'some/hub-model'"):
+        make_embedder(EmbedConfig(model="some/hub-model", backend="hash"))
+
+
 def test_cached_embedder_separates_models_and_backends(tmp_path: Path) -> None:
     torch_cache = cached_embedder(EmbedConfig(), tmp_path).cache.folder
     onnx_cache = cached_embedder(EmbedConfig(backend="onnx-int8"), tmp_path).cache.folder

@@ -49,12 +49,14 @@ class MinHashConfig:
 class EmbedConfig:
     """`model` is BUNDLED_MODEL, any sentence-transformers model name, or a local path (e.g. one
     written by `compare finetune`). `backend` is "auto" (onnxruntime fp32 on CPU, torch on GPU),
-    "torch", "onnx" or "onnx-int8"; benchmarks/claims.py measures all three."""
+    "torch", "onnx" or "onnx-int8"; benchmarks/claims.py measures all three. "hash" is no model: a
+    deterministic hashing embedder of the model's dimension, for timing the other stages at scale
+    (benchmarks/scale.py)."""
 
     model: str = BUNDLED_MODEL  # or a sentence-transformers name already in the local HF cache, or a path
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", "mps" or "auto"
     batch_size: int = 64  # texts per model call
-    backend: str = "auto"  # onnxruntime fp32 on CPU, torch on GPU; or "torch", "onnx", "onnx-int8"
+    backend: str = "auto"  # onnxruntime fp32 on CPU, torch on GPU; or "torch", "onnx", "onnx-int8", "hash" (no model: timing only)
 
 
 @dataclass(frozen=True)

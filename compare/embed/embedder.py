@@ -33,7 +33,7 @@ from compare.core.progress import StepProgress
 from compare.core.store import Store
 from compare.text.normalize import normalize_for_embedding
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "hash")
 ONNX_EXPORT_VERSION = 1  # bump when _export_onnx changes, so old exports are not reused
 Progress = StepProgress
 
@@ -284,12 +284,16 @@ class OnnxEmbedder:
 class HashingEmbedder:
     """Deterministic bag-of-words embedder for fast unit tests: texts sharing words get similar vectors.
 
-    Not a model of meaning; tests that need paraphrase matching use the real bundled model.
+    Not a model of meaning; tests that need paraphrase matching use the real bundled model. With
+    `signed` (the "hash" backend) each word of four letters or more adds +1 or -1 in its bucket, as
+    in feature hashing, so texts that share no content word are near-orthogonal, as unrelated
+    articles are under a real model (shared "the", "and", "was" gave unrelated headlines cosine 0.2).
     """
 
-    def __init__(self, dimension: int = 256) -> None:
-        self.name = f"hashing-{dimension}"
+    def __init__(self, dimension: int = 256, *, name: str | None = None, signed: bool = False) -> None:
+        self.name = name or f"hashing-{dimension}"
         self.dimension = dimension
+        self.signed = signed
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         from compare.text.claims import words
@@ -297,9 +301,33 @@ class HashingEmbedder:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in words(text):
-                vectors[row, xxhash.xxh32_intdigest(word.encode()) % self.dimension] += 1.0
+                if self.signed and len(word) < 4:
+                    continue
+                digest = xxhash.xxh32_intdigest(word.encode())
+                sign = -1.0 if self.signed and digest >> 31 else 1.0
+                vectors[row, digest % self.dimension] += sign
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1.0, norms)
+
+
+def model_dimension(model: str) -> int:
+    """The vector size of `model` read from its folder's configuration, without loading weights
+    (the "hash" backend stands in for the model at its size). Raises ModelLoadError when unknown."""
+    location = Path(model_location(model))
+    candidates = []
+    modules = location / "modules.json"
+    if modules.is_file():
+        for module in reversed(json.loads(modules.read_text(encoding="utf-8"))):
+            candidates.append(location / module.get("path", "") / "config.json")
+    candidates.append(location / "config.json")
+    for candidate in candidates:
+        if not candidate.is_file():
+            continue
+        config = json.loads(candidate.read_text(encoding="utf-8"))
+        for key in ("out_features", "word_embedding_dimension", "hidden_size", "d_model"):
+            if isinstance(config.get(key), int):
+                return int(config[key])
+    raise ModelLoadError(f"cannot tell the vector size of '{model}' from its files: the hash backend needs a local model folder")
 
 
 # ---------------------------------------------------------------- persistent cache
@@ -457,10 +485,14 @@ def make_embedder(config: EmbedConfig, *, cache_dir: Path | None = None) -> Embe
     user under the system temp dir, so the ~3 s export happens once per machine, not per run).
 
     `model = "hashing"` (or "hashing-N") selects the HashingEmbedder: fast builds in tests, no model.
+    Backend "hash" stands in for the configured model: a signed hashing embedder of the model's
+    dimension, named "<model>+hash", so scale benchmarks time every other stage without the model.
     """
     if config.model == "hashing" or config.model.startswith("hashing-"):
         return HashingEmbedder(int(config.model.partition("-")[2] or 256))
     backend = resolve_backend(config)
+    if backend == "hash":
+        return HashingEmbedder(model_dimension(config.model), name=f"{config.model}+hash", signed=True)
     if backend == "torch":
         return SentenceTransformerEmbedder(config)
     base = cache_dir if cache_dir is not None else Path(tempfile.gettempdir()) / f"compare-{os.getuid()}"

@@ -1,0 +1,328 @@
+"""How a full build grows with the corpus: seconds per stage and peak memory at several sizes.
+
+    python benchmarks/scale.py --corpus ../shared/datasets/allsides_baly2020/articles_sample.jsonl.gz \
+        --map outlet=source --map text=content_original --map published=date \
+        --sizes 2000,4000,8000 [--synthetic 100000] --embedder hash --json scale.json
+
+--corpus takes any file `compare ingest` takes, with the same --map options. At each size a fresh
+home gets the first SIZE articles of the corpus in publication order (undated ones spread over the
+span at random, seeded), so every prefix has the corpus's density of articles per day, as a growing
+archive does; then `compare index build --full --json` runs as its own process, timed, its peak
+RSS read with os.wait4. With `--embedder hash` the home's compare.toml sets `[embed] backend =
+"hash"`: a deterministic hashing embedder of the model's dimension stands in for the model, so the
+other stages can be timed at sizes whose real embedding would take hours; the real model's rate
+(sentences per second, this machine) is measured on `--embed-sample` claims of the corpus in the same
+run, and the texts each build sent to the embedder are recorded, so embedding time at any size is
+texts / rate.
+
+`--synthetic N` grows the corpus to N articles: each synthetic article joins 3-8 paragraphs drawn
+from the real ones, with a real outlet and the headline of its first paragraph's article, dated
+`--per-day` articles per day (default: the real corpus's density) with the real undated share;
+`--copy-share` of them (default 0.05) are planted wire copies of an article a few days older
+(another outlet, a numbered dateline added, the last paragraph cut sometimes). Generation is deterministic
+per article index and runs in batches written as Parquet parts, so its memory does not grow with N.
+
+Writes {"sizes", "seconds": {stage: {size: s}}, "peak_rss_mb": {size: MB}, "exponent": {stage: slope
+of log seconds on log size}, "embed": {"sentences_per_second", ...}, "builds": {size: counts}}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import polars as pl  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from compare.ingest import article_id, parse_field_map, read_paths  # noqa: E402
+from compare.schema import ARTICLE_SCHEMA, conform  # noqa: E402
+from compare.store import Store  # noqa: E402
+
+BATCH = 20_000  # synthetic articles generated and written per Parquet part
+MIN_PARAGRAPH_WORDS = 8
+INGESTED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+# --------------------------------------------------------------------------- corpus in publication order
+
+
+def publication_order(articles: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Articles oldest first; an undated one gets a seeded random place in the dated span, so the
+    first N articles keep the corpus's undated share and its articles per day."""
+    dated = articles["published"].drop_nulls().sort()
+    if dated.is_empty():
+        return articles.sample(fraction=1.0, shuffle=True, seed=seed)
+    # the 1st and 99th percentiles: one article dated year 4 must not stretch the span to 2,000 years
+    low, high = dated[int(0.01 * (len(dated) - 1))], dated[int(0.99 * (len(dated) - 1))]
+    rng = random.Random(seed)
+    span = (high - low).total_seconds()
+    keys = [p if p is not None else low + timedelta(seconds=rng.uniform(0, span)) for p in articles["published"].to_list()]
+    return articles.with_columns(pl.Series("_key", keys, dtype=ARTICLE_SCHEMA["published"])).sort("_key", maintain_order=True).drop("_key")
+
+
+def articles_per_day(articles: pl.DataFrame) -> float:
+    dated = articles["published"].drop_nulls().sort()
+    if len(dated) < 2:
+        return 1.0
+    low, high = dated[int(0.01 * (len(dated) - 1))], dated[int(0.99 * (len(dated) - 1))]
+    return max(len(dated) * 0.98, 1) / max((high - low).total_seconds() / 86400, 1.0)
+
+
+# --------------------------------------------------------------------------- synthetic corpus
+
+
+@dataclass(frozen=True)
+class ParagraphPool:
+    """Real paragraphs (each with its article's headline) and real outlets to recombine."""
+
+    paragraphs: list[str]
+    titles: list[str]
+    outlets: list[str]  # one per real article, so outlets keep their real shares
+    start: datetime
+    per_day: float
+    undated_share: float
+
+    @classmethod
+    def from_articles(cls, articles: pl.DataFrame, per_day: float | None) -> ParagraphPool:
+        paragraphs, titles = [], []
+        for title, text in articles.select("title", "text").iter_rows():
+            for paragraph in text.split("\n\n"):
+                if len(paragraph.split()) >= MIN_PARAGRAPH_WORDS:
+                    paragraphs.append(paragraph)
+                    titles.append(title or "")
+        dated = articles["published"].drop_nulls()
+        start = dated.sort()[int(0.01 * (len(dated) - 1))] if len(dated) else datetime(2020, 1, 1, tzinfo=timezone.utc)
+        undated = articles["published"].null_count() / max(articles.height, 1)
+        return cls(paragraphs, titles, articles["outlet"].to_list(), start, per_day or articles_per_day(articles), undated)
+
+
+def _is_copy(index: int, seed: int, copy_share: float) -> bool:
+    return index > 0 and random.Random(f"{seed}:{index}:copy").random() < copy_share
+
+
+def _original(pool: ParagraphPool, index: int, seed: int) -> tuple[str, str, str, datetime | None]:
+    """(outlet, title, text, published) of synthetic original `index`: a function of the index only."""
+    rng = random.Random(f"{seed}:{index}")
+    chosen = [rng.randrange(len(pool.paragraphs)) for _ in range(rng.randint(3, 8))]
+    text = "\n\n".join(pool.paragraphs[row] for row in chosen)
+    published = pool.start + timedelta(days=index / pool.per_day + rng.uniform(0, 1))
+    return rng.choice(pool.outlets), pool.titles[chosen[0]], text, published
+
+
+def synthetic_article(pool: ParagraphPool, index: int, seed: int, copy_share: float) -> tuple[str, str, str, datetime | None]:
+    """Article `index`: an original, or a planted wire copy of an original a few days older."""
+    rng = random.Random(f"{seed}:{index}:edit")
+    if not _is_copy(index, seed, copy_share):
+        outlet, title, text, published = _original(pool, index, seed)
+        return outlet, title, text, None if rng.random() < pool.undated_share else published
+    source = max(0, index - rng.randint(1, max(1, int(pool.per_day * 3))))
+    while _is_copy(source, seed, copy_share):  # a copy of a copy is a copy of its original
+        source -= 1
+    _, title, text, published = _original(pool, source, seed)
+    paragraphs = text.split("\n\n")
+    if len(paragraphs) > 3 and rng.random() < 0.5:
+        paragraphs = paragraphs[:-1]
+    # the dateline carries the index, so two copies of one source by one outlet stay two articles
+    text = "\n\n".join([f"(Wire {index}) - {paragraphs[0]}", *paragraphs[1:]])
+    return rng.choice(pool.outlets), title, text, published + timedelta(days=rng.uniform(0, 2)) if published else None
+
+
+def synthetic_frame(pool: ParagraphPool, start: int, stop: int, seed: int, copy_share: float) -> pl.DataFrame:
+    rows = []
+    for index in range(start, stop):
+        outlet, title, text, published = synthetic_article(pool, index, seed, copy_share)
+        rows.append({
+            "id": article_id(outlet, title, text), "outlet": outlet, "url": f"https://synthetic.invalid/{seed}/{index}",
+            "title": title, "published": published, "language": "en", "byline": None, "text": text,
+            "wire_credit": None, "source_file": "synthetic", "ingested_at": INGESTED_AT,
+        })
+    return conform(pl.DataFrame(rows, schema=ARTICLE_SCHEMA), ARTICLE_SCHEMA)
+
+
+def write_parts(frames: Iterator[pl.DataFrame], folder: Path) -> Path:
+    """Write frames as numbered Parquet parts; returns the glob that scans them in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, frame in enumerate(frames):
+        frame.write_parquet(folder / f"part-{number:06d}.parquet")
+    return folder / "part-*.parquet"
+
+
+# --------------------------------------------------------------------------- builds
+
+
+def seed_home(home: Path, parts: Path, size: int, embedder: str, *, facts: bool = True) -> None:
+    """A fresh home holding the first `size` articles, in the store's own corpus file (written in one
+    streaming pass rather than through Store.add_articles, which would hold them all twice)."""
+    store = Store(home)
+    store.articles_path.parent.mkdir(parents=True, exist_ok=True)
+    pl.scan_parquet(parts).head(size).sink_parquet(store.articles_path)
+    settings = ['[embed]\nbackend = "hash"'] if embedder == "hash" else []
+    if not facts:
+        settings.append("[index]\nprecompute_claims_min_outlets = 0")
+    if settings:
+        (home / "compare.toml").write_text("\n".join(settings) + "\n", encoding="utf-8")
+
+
+def timed_build(home: Path) -> dict:
+    """One `compare index build --full --json` process: wall seconds, its own peak RSS, its manifest."""
+    command = [sys.executable, "-m", "compare", "index", "build", "--home", str(home), "--full", "--json", "--keep", "1"]
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=REPO, stdout=stdout, stderr=stderr, env=environment)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
+        seconds = time.perf_counter() - started
+        stdout.seek(0)
+        stderr.seek(0)
+        output, errors = stdout.read().decode(), stderr.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"build in {home} failed: {errors.strip()[-800:]}")
+    manifest = json.loads(output.strip().splitlines()[-1])
+    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "manifest": manifest}
+
+
+def exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float | None:
+    """Least-squares slope of log(seconds) on log(size): 1 is linear, 2 quadratic."""
+    points = [(math.log(size), math.log(value)) for size, value in zip(sizes, seconds, strict=True) if value > 0]
+    if len(points) < 2:
+        return None
+    mean_x = sum(x for x, _ in points) / len(points)
+    mean_y = sum(y for _, y in points) / len(points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    return round(sum((x - mean_x) * (y - mean_y) for x, y in points) / spread, 3) if spread else None
+
+
+def embedding_rate(articles: pl.DataFrame, sample: int, seed: int) -> dict:
+    """The configured real model's sentences per second on `sample` claims of the corpus (after a
+    warm-up batch, so loading and any one-off ONNX export are not counted)."""
+    from compare.config import EmbedConfig
+    from compare.embed import make_embedder, resolve_backend
+    from compare.text import split_claims
+
+    rng = random.Random(seed)
+    rows = rng.sample(range(articles.height), min(articles.height, max(1, sample // 10)))
+    sentences = [claim.text for row in rows for claim in split_claims(articles["text"][row])]
+    rng.shuffle(sentences)
+    sentences = sentences[:sample]
+    config = EmbedConfig()
+    embedder = make_embedder(config)
+    embedder.encode(sentences[:16])
+    started = time.perf_counter()
+    embedder.encode(sentences)
+    seconds = time.perf_counter() - started
+    return {
+        "sentences_per_second": round(len(sentences) / seconds, 1), "sentences": len(sentences), "seconds": round(seconds, 2),
+        "model": embedder.name, "backend": resolve_backend(config), "threads": os.cpu_count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, required=True, help="any file `compare ingest` reads")
+    parser.add_argument("--map", action="append", default=[], help="field=column, as for compare ingest; repeatable")
+    parser.add_argument("--sizes", required=True, help="comma-separated corpus sizes, e.g. 10000,30000,100000")
+    parser.add_argument("--synthetic", type=int, default=None, metavar="N", help="grow the corpus to N articles by recombining real paragraphs")
+    parser.add_argument("--embedder", choices=("hash", "model"), default="hash", help='"hash" (default): hashing stand-in of the model\'s dimension; "model": the configured model')
+    parser.add_argument("--json", type=Path, required=True, help="write the results here")
+    parser.add_argument("--per-day", type=float, default=None, help="synthetic articles per day (default: the corpus's own density)")
+    parser.add_argument("--copy-share", type=float, default=0.05, help="share of synthetic articles that are planted wire copies")
+    parser.add_argument("--embed-sample", type=int, default=512, help="claims embedded with the real model to measure its rate (0: skip)")
+    parser.add_argument("--no-facts", action="store_true", help="builds without claim vectors and facts ([index] precompute_claims_min_outlets = 0)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="read at most this many records")
+    args = parser.parse_args(argv)
+
+    console = Console(stderr=True)
+    try:
+        field_map = parse_field_map(args.map)
+        sizes = sorted({int(size) for size in args.sizes.split(",") if size.strip()})
+    except ValueError as error:
+        parser.error(str(error))
+    real = read_paths([args.corpus], field_map, limit=args.limit).articles
+    if real.height < 2:
+        raise SystemExit(f"{args.corpus}: only {real.height} readable articles; check --map")
+    available = args.synthetic or real.height
+    if sizes[-1] > available:
+        parser.error(f"size {sizes[-1]} exceeds the corpus ({available} articles); use --synthetic {sizes[-1]}")
+
+    seconds: dict[str, dict[str, float]] = {}
+    peak: dict[str, float] = {}
+    builds: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="compare-scale-") as temporary:
+        root = Path(temporary)
+        started = time.perf_counter()
+        if args.synthetic:
+            pool = ParagraphPool.from_articles(real, args.per_day)
+            total = sizes[-1]
+            frames = (synthetic_frame(pool, start, min(start + BATCH, total), args.seed, args.copy_share) for start in range(0, total, BATCH))
+            parts = write_parts(frames, root / "corpus")
+            per_day = pool.per_day
+        else:
+            parts = write_parts(iter([publication_order(real, args.seed)]), root / "corpus")
+            per_day = articles_per_day(real)
+        console.print(f"corpus of {sizes[-1]} articles ready in {time.perf_counter() - started:.1f} s ({per_day:.1f} per day)")
+        # A first small build, not recorded: numba compiles the wire-copy kernels into its cache
+        # (~10 s) and the ONNX export is made once, so neither lands on the smallest size.
+        seed_home(root / "warm-up", parts, min(sizes[0], 100), args.embedder, facts=not args.no_facts)
+        timed_build(root / "warm-up")
+        for size in sizes:
+            home = root / f"home-{size}"
+            seed_home(home, parts, size, args.embedder, facts=not args.no_facts)
+            console.print(f"full build of {size} articles ...")
+            run = timed_build(home)
+            manifest = run["manifest"]
+            stages = {**manifest["seconds"], "startup": run["seconds"] - sum(manifest["seconds"].values()), "total": run["seconds"]}
+            for stage, value in stages.items():
+                seconds.setdefault(stage, {})[str(size)] = round(value, 3)
+            peak[str(size)] = round(run["peak_rss_mb"], 1)
+            stats = manifest.get("stages", {})
+            builds[str(size)] = {
+                "articles": manifest["articles"], "clusters": manifest["clusters"], "stories": manifest["stories"], "claims": manifest["claims"],
+                "article_texts_embedded": manifest["embedded"], "claim_texts_embedded": stats.get("claim_vectors", {}).get("embedded"),
+                "model": manifest["model"],
+            }
+            console.print(f"  {run['seconds']:.1f} s, peak {run['peak_rss_mb']:.0f} MB, {manifest['stories']} stories, {manifest['clusters']} clusters")
+
+    embed = embedding_rate(real, args.embed_sample, args.seed) if args.embed_sample > 0 else {"sentences_per_second": None}
+    result = {
+        "corpus": str(args.corpus), "synthetic": args.synthetic, "embedder": args.embedder, "facts": not args.no_facts,
+        "articles_per_day": round(per_day, 2),
+        "sizes": sizes, "seconds": seconds, "peak_rss_mb": peak,
+        "exponent": {stage: exponent(sizes, [values[str(size)] for size in sizes]) for stage, values in seconds.items()},
+        "embed": embed, "builds": builds,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+    table = Table(title=f"full builds: {args.corpus.name}{f' grown to {args.synthetic}' if args.synthetic else ''} (embedder {args.embedder})")
+    table.add_column("stage")
+    for size in sizes:
+        table.add_column(str(size), justify="right")
+    table.add_column("exponent", justify="right")
+    for stage, values in seconds.items():
+        slope = result["exponent"][stage]
+        table.add_row(stage, *(f"{values[str(size)]:.2f}" for size in sizes), "" if slope is None else f"{slope:.2f}")
+    table.add_row("peak RSS MB", *(f"{peak[str(size)]:.0f}" for size in sizes), str(exponent(sizes, [peak[str(size)] for size in sizes])))
+    Console(width=200).print(table)
+    if embed.get("sentences_per_second"):
+        Console().print(f"{embed['model']} ({embed['backend']}): {embed['sentences_per_second']} sentences/s on {embed['sentences']} claims; results in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
