@@ -23,7 +23,8 @@ from the real ones, with a real outlet and the headline of its first paragraph's
 per article index and runs in batches written as Parquet parts, so its memory does not grow with N.
 
 Writes {"sizes", "seconds": {stage: {size: s}}, "peak_rss_mb": {size: MB}, "exponent": {stage: slope
-of log seconds on log size}, "embed": {"sentences_per_second", ...}, "builds": {size: counts}}.
+of log seconds on log size}, "cpu_seconds" and "cpu_exponent" (the same from the build process's CPU
+time, steadier on a shared machine), "embed": {"sentences_per_second", ...}, "builds": {size: counts}}.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def timed_build(home: Path) -> dict:
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=REPO, stdout=stdout, stderr=stderr, env=environment)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage: peak RSS and CPU time
         seconds = time.perf_counter() - started
         stdout.seek(0)
         stderr.seek(0)
@@ -193,7 +194,7 @@ def timed_build(home: Path) -> dict:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"build in {home} failed: {errors.strip()[-800:]}")
     manifest = json.loads(output.strip().splitlines()[-1])
-    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "manifest": manifest}
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024, "manifest": manifest}
 
 
 def exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float | None:
@@ -261,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"size {sizes[-1]} exceeds the corpus ({available} articles); use --synthetic {sizes[-1]}")
 
     seconds: dict[str, dict[str, float]] = {}
+    cpu: dict[str, dict[str, float]] = {}
     peak: dict[str, float] = {}
     builds: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="compare-scale-") as temporary:
@@ -289,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
             stages = {**manifest["seconds"], "startup": run["seconds"] - sum(manifest["seconds"].values()), "total": run["seconds"]}
             for stage, value in stages.items():
                 seconds.setdefault(stage, {})[str(size)] = round(value, 3)
+            stage_cpu = {stage: counts["cpu_seconds"] for stage, counts in manifest.get("stages", {}).items() if "cpu_seconds" in counts}
+            for stage, value in {**stage_cpu, "total": run["cpu_seconds"]}.items():
+                cpu.setdefault(stage, {})[str(size)] = round(value, 3)
             peak[str(size)] = round(run["peak_rss_mb"], 1)
             stats = manifest.get("stages", {})
             builds[str(size)] = {
@@ -304,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         "articles_per_day": round(per_day, 2),
         "sizes": sizes, "seconds": seconds, "peak_rss_mb": peak,
         "exponent": {stage: exponent(sizes, [values[str(size)] for size in sizes]) for stage, values in seconds.items()},
+        # CPU seconds of the build process per stage (all threads): steadier than wall seconds on a
+        # shared machine, and the per-core cost the plan in docs/scale.md multiplies out
+        "cpu_seconds": cpu,
+        "cpu_exponent": {stage: exponent(sizes, [values[str(size)] for size in sizes]) for stage, values in cpu.items()},
         "embed": embed, "builds": builds,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -314,10 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         table.add_column(str(size), justify="right")
     table.add_column("exponent", justify="right")
+    for size in sizes:
+        table.add_column(f"CPU {size}", justify="right")
+    table.add_column("CPU exp.", justify="right")
     for stage, values in seconds.items():
-        slope = result["exponent"][stage]
-        table.add_row(stage, *(f"{values[str(size)]:.2f}" for size in sizes), "" if slope is None else f"{slope:.2f}")
-    table.add_row("peak RSS MB", *(f"{peak[str(size)]:.0f}" for size in sizes), str(exponent(sizes, [peak[str(size)] for size in sizes])))
+        slope, cpu_slope = result["exponent"][stage], result["cpu_exponent"].get(stage)
+        cpu_values = cpu.get(stage, {})
+        table.add_row(
+            stage, *(f"{values[str(size)]:.2f}" for size in sizes), "" if slope is None else f"{slope:.2f}",
+            *(f"{cpu_values[str(size)]:.2f}" if str(size) in cpu_values else "" for size in sizes), "" if cpu_slope is None else f"{cpu_slope:.2f}",
+        )
+    table.add_row("peak RSS MB", *(f"{peak[str(size)]:.0f}" for size in sizes), str(exponent(sizes, [peak[str(size)] for size in sizes])), *([""] * (len(sizes) + 1)))
     Console(width=200).print(table)
     if embed.get("sentences_per_second"):
         Console().print(f"{embed['model']} ({embed['backend']}): {embed['sentences_per_second']} sentences/s on {embed['sentences']} claims; results in {args.json}")

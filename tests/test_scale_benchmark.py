@@ -96,6 +96,7 @@ def test_scale_run_writes_the_contract_keys(tmp_path: Path) -> None:
     assert set(result["seconds"]["stories"]) == {"30", "60"}
     assert set(result["peak_rss_mb"]) == {"30", "60"} and all(value > 0 for value in result["peak_rss_mb"].values())
     assert set(result["exponent"]) == set(result["seconds"])
+    assert set(result["cpu_seconds"]) >= {"claims", "dedup", "embed", "stories", "total"} and set(result["cpu_exponent"]) == set(result["cpu_seconds"])
     assert "sentences_per_second" in result["embed"]
     assert [result["builds"][size]["articles"] for size in ("30", "60")] == [30, 60]
     assert result["builds"]["60"]["model"] == "bundled:all-MiniLM-L6-v2+hash"

@@ -85,16 +85,18 @@ def run_stages(
     stages: Sequence[Stage], corpus: Corpus, previous: Previous | None, engine: Engine, report: BuildProgress
 ) -> tuple[dict[str, Any], dict[str, float], dict[str, dict[str, object]]]:
     """Run `stages` in order; returns everyone's outputs (later stages may replace a key, e.g. the
-    claims frame gains its vector rows), seconds per stage and the stages' counts."""
+    claims frame gains its vector rows), seconds per stage and the stages' counts (with cpu_seconds)."""
     built: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     stats: dict[str, dict[str, object]] = {}
     for stage in stages:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result: StageResult = stage.run(corpus, previous, engine, built, lambda done, total, label=stage.label: report(label, done, total))
         seconds[stage.name] = time.perf_counter() - started
         built.update(result.outputs)
-        stats[stage.name] = dict(result.stats)
+        # CPU seconds of this process, all its threads: the per-core cost on a shared machine, where
+        # wall seconds vary 2x with the neighbours' load (benchmarks/scale.py)
+        stats[stage.name] = {**result.stats, "cpu_seconds": round(time.process_time() - cpu_started, 3)}
     return built, seconds, stats
 
 

@@ -21,8 +21,8 @@ from compare.core.components import UnionFind, union_groups
 from compare.core.config import StoryConfig
 from compare.core.schema import STORY_SCHEMA
 from compare.text.claims import lede, words
-from compare.core.timewindow import window_matrix, within, within_window
-from compare.core.vectors import flat_search
+from compare.core.timewindow import timestamps, window_matrix, within, within_window
+from compare.core.vectors import flat_search, window_search
 
 STORY_TEXT_WORDS = 64
 _TFIDF_DIMENSION = 1 << 18
@@ -86,8 +86,10 @@ def tfidf_vectors(texts: Sequence[str]):  # noqa: ANN201 - scipy.sparse.csr_matr
     return sparse.csr_matrix((values, (rows, columns)), shape=(total, _TFIDF_DIMENSION), dtype=np.float32)
 
 
-def _neighbours(vectors: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    return flat_search(vectors, vectors, min(len(vectors), count + 1))
+def _neighbours(vectors: np.ndarray, published: Sequence, config: StoryConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each article's config.neighbours most similar articles inside the story window (vectors.window_search:
+    time buckets, not all against all, so grouping stays linear in the corpus)."""
+    return window_search(vectors, timestamps(published), config.window_days, config.neighbours)
 
 
 def _average_linkage(similarity: np.ndarray, allowed: np.ndarray, outlets: Sequence[str] | None, config: StoryConfig) -> list[int]:
@@ -142,7 +144,7 @@ def group_stories(
     published = articles["published"].to_list()
     components = UnionFind(range(len(ids)))
     if len(ids) > 1 and method == "components":
-        similarities, neighbours = _neighbours(vectors, config.neighbours)
+        similarities, neighbours = _neighbours(vectors, published, config)
         for row in range(len(ids)):
             for similarity, other in zip(similarities[row], neighbours[row], strict=True):
                 if other >= 0 and other != row and similarity >= config.min_similarity:
@@ -182,7 +184,7 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
         return (dense + sparse_part) / 2
 
     blocks = UnionFind(range(len(published)))
-    _, neighbours = _neighbours(vectors, config.neighbours)
+    _, neighbours = _neighbours(vectors, published, config)
     for row in range(len(published)):
         others = [int(o) for o in neighbours[row] if o >= 0 and o != row]
         if not others:
