@@ -552,6 +552,39 @@ def test_build_can_embed_claims_of_multi_outlet_stories_ahead_of_the_first_repor
     assert cold.embedded > 0  # three outlets < 4: left for the first report
 
 
+def test_full_rebuild_and_settings_change_send_no_text_to_the_model(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Vectors depend only on text and model: the build's embedder is the home's embedding cache, so
+    `--full` of an unchanged corpus, or new story settings, embed nothing again."""
+    sent: list[int] = []
+    original = HashingEmbedder.encode
+    monkeypatch.setattr(HashingEmbedder, "encode", lambda self, texts: sent.append(len(texts)) or original(self, texts))
+    ingest_records(home, demo_records(), "all")
+    first = build_index(Store(home), settings_for(home), full=True).manifest
+    assert first.embedded == first.articles and sum(sent) > first.articles  # articles, then claims
+    sent.clear()
+    again = build_index(Store(home), settings_for(home), full=True).manifest
+    assert sum(sent) == 0
+    assert (again.mode, again.embedded, again.stages["claim_vectors"]["embedded"]) == ("full", 0, 0)
+    assert again.stories == first.stories and again.clusters == first.clusters
+    changed = load_settings(home, environ={}, overrides={"embed": {"model": "hashing"}, "stories": {"min_similarity": 0.4}})
+    assert build_index(Store(home), changed).manifest.mode == "full"  # new settings: nothing reusable
+    assert sum(sent) == 0
+
+
+def test_onnx_export_is_shared_by_every_home_on_the_machine(tmp_path: Path) -> None:
+    from compare.embed import cached_embedder
+
+    from compare.config import default_model_cache
+
+    settings = [load_settings(tmp_path / name, environ={"COMPARE_MODEL_CACHE": str(tmp_path / "models")}) for name in ("a", "b")]
+    folders = [cached_embedder(each.embed, each.home).inner.folder for each in settings]  # type: ignore[attr-defined]
+    assert folders[0] == folders[1] and folders[0].is_relative_to(tmp_path / "models" / "onnx")
+    default = [cached_embedder(load_settings(tmp_path / name, environ={}).embed, tmp_path / name).inner.folder for name in ("a", "b")]  # type: ignore[attr-defined]
+    assert default[0] == default[1] and default[0].is_relative_to(default_model_cache())
+    assert default_model_cache({"XDG_CACHE_HOME": str(tmp_path / "xdg")}) == tmp_path / "xdg" / "compare"
+    assert default_model_cache({}) == Path.home() / ".cache" / "compare"
+
+
 # --------------------------------------------------------------------------- stages and what reports read
 
 

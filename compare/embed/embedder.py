@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 import xxhash
 
-from compare.core.config import BUNDLED_MODEL, EmbedConfig
+from compare.core.config import BUNDLED_MODEL, EmbedConfig, default_model_cache
 from compare.core.progress import StepProgress
 from compare.core.store import Store
 from compare.text.normalize import normalize_for_embedding
@@ -352,12 +352,15 @@ class EmbeddingCache:
         self._blocks: list[np.ndarray] = []
         self._size = 0
         self._matrix: np.ndarray | None = None
-        self._load()
+        self._loaded = False  # shards are read on first use: a build with nothing to embed never reads them
 
     def _shards(self) -> list[Path]:
         return sorted(self.folder.glob("shard-*.npz"))
 
     def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
         for shard in self._shards():
             try:
                 with np.load(shard, allow_pickle=False) as data:
@@ -380,6 +383,7 @@ class EmbeddingCache:
             self._matrix = None
 
     def __len__(self) -> int:
+        self._load()
         return self._size
 
     def _consolidated(self) -> np.ndarray:
@@ -390,6 +394,7 @@ class EmbeddingCache:
 
     def lookup(self, keys: Sequence[bytes]) -> tuple[list[int], np.ndarray]:
         """Positions in `keys` found in the cache, and their vectors in that order."""
+        self._load()
         found = [position for position, key in enumerate(keys) if key in self._rows]
         if not found:
             return [], np.zeros((0, 0), dtype=np.float32)
@@ -399,6 +404,7 @@ class EmbeddingCache:
         """Add vectors and persist them as one new shard (then merge if there are too many)."""
         if not keys:
             return
+        self._load()
         key_array = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16)
         vectors = np.asarray(vectors, dtype=np.float32)
         self._add(key_array, vectors)
@@ -481,8 +487,8 @@ def resolve_backend(config: EmbedConfig) -> str:
 
 
 def make_embedder(config: EmbedConfig, *, cache_dir: Path | None = None) -> Embedder:
-    """The configured backend, uncached. `cache_dir` holds the ONNX export (default: one folder per
-    user under the system temp dir, so the ~3 s export happens once per machine, not per run).
+    """The configured backend, uncached. `cache_dir` holds the ONNX export (default: model_cache_dir,
+    one export per model per machine, shared by every data home).
 
     `model = "hashing"` (or "hashing-N") selects the HashingEmbedder: fast builds in tests, no model.
     Backend "hash" stands in for the configured model: a signed hashing embedder of the model's
@@ -495,18 +501,24 @@ def make_embedder(config: EmbedConfig, *, cache_dir: Path | None = None) -> Embe
         return HashingEmbedder(model_dimension(config.model), name=f"{config.model}+hash", signed=True)
     if backend == "torch":
         return SentenceTransformerEmbedder(config)
-    base = cache_dir if cache_dir is not None else Path(tempfile.gettempdir()) / f"compare-{os.getuid()}"
+    base = cache_dir if cache_dir is not None else model_cache_dir(config)
     folder = base / "onnx" / _model_folder_name(config.model, model_fingerprint(config.model) + f"|export-v{ONNX_EXPORT_VERSION}")
     return OnnxEmbedder(config, folder, int8=backend == "onnx-int8")
+
+
+def model_cache_dir(config: EmbedConfig) -> Path:
+    """Where this machine keeps model exports: EmbedConfig.model_cache, else the user cache."""
+    return Path(config.model_cache).expanduser() if config.model_cache else default_model_cache()
 
 
 def cached_embedder(config: EmbedConfig, home: Path, *, progress: Progress | None = None) -> CachedEmbedder:
     """The configured embedder behind the persistent cache under `<home>/cache/embeddings/`.
 
-    This is what the index and report stages should use: re-running on a grown corpus embeds only
-    new sentences.
+    This is what the index and report stages use: a vector depends only on the text and the model, so
+    a grown corpus, a `--full` rebuild or a settings change embeds only texts never seen before. The
+    ONNX export itself is shared by all homes (model_cache_dir).
     """
     root = Store(home).embedding_cache_dir
-    inner = make_embedder(config, cache_dir=root)
+    inner = make_embedder(config)
     folder = root / _model_folder_name(inner.name, model_fingerprint(config.model) + "|" + resolve_backend(config))
     return CachedEmbedder(inner, EmbeddingCache(folder), progress=progress)

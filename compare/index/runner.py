@@ -23,7 +23,7 @@ import polars as pl
 
 from compare.core.config import Settings
 from compare.core.distributed import Engine, EngineRunError, LocalEngine, check_engine, open_engine
-from compare.embed.embedder import Embedder, make_embedder
+from compare.embed.embedder import Embedder, cached_embedder, make_embedder
 from compare.index.snapshot import (
     CLAIM_VECTORS,
     CLAIMS,
@@ -177,10 +177,12 @@ def build_index(
     Raises BuildLockedError when another build runs (unless `wait`), IndexBuildError when the corpus
     cannot be read or the snapshot cannot be written; in both cases the previous snapshot stays
     current. `keep` snapshots are kept afterwards (default: settings.index.keep_snapshots). The
+    default embedder is the configured model behind the home's embedding cache, so a `--full` build
+    of an unchanged corpus sends no text to the model. The
     per-article work runs on `engine`, by default the configured one (settings.index.engine, opened
     only when there is something to build); the snapshot is the same on every engine.
     """
-    embedder = embedder or make_embedder(settings.embed)
+    embedder = embedder or cached_embedder(settings.embed, settings.home)
     report = progress or (lambda stage, done, total: None)
     keep = keep if keep is not None else settings.index.keep_snapshots
     if engine is None:
@@ -265,7 +267,7 @@ def ensure_index(
 ) -> Index:
     """The current index, (re)built first when missing or out of date, saying so through `notice`:
     a report never waits on a build silently. Waits for a running build."""
-    embedder = embedder or make_embedder(settings.embed)
+    embedder = embedder or cached_embedder(settings.embed, settings.home)
     say = notice or (lambda message: None)
     try:
         index = load_index(store)

@@ -41,7 +41,6 @@ from compare.index.snapshot import (
     stable_ids,
 )
 from compare.core.schema import CLAIM_SCHEMA, STORY_SCHEMA, conform
-from compare.core.store import Store
 
 
 
@@ -231,7 +230,9 @@ class WireCopyStage:
 @dataclass(frozen=True)
 class ArticleVectorsStage:
     """Title+lede embeddings (stories.story_text) in article row order; unchanged articles' vectors
-    come from the previous snapshot when it was built with the same model."""
+    come from the previous snapshot when it was built with the same model, the rest through the
+    embedding cache when the embedder is a CachedEmbedder (the build's default), so `--full` and
+    settings changes embed no text twice."""
 
     embedder: Embedder
     config: EmbedConfig
@@ -241,13 +242,20 @@ class ArticleVectorsStage:
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
         from compare.stories.grouping import story_text
 
+        from compare.embed.embedder import CachedEmbedder
+
         articles = corpus.articles
         cached = previous.article_vectors(self.embedder.name) if previous else {}
         ids = articles["id"].to_list()
         missing = [row for row, article_id in enumerate(ids) if article_id not in cached]
         titles, texts = articles["title"].to_list(), articles["text"].to_list()
-        batched = batched_embedder(engine, self.embedder, self.config, progress=progress)
+        if isinstance(self.embedder, CachedEmbedder):
+            # cache look-ups here, only the texts it lacks go to the engine's workers
+            batched = CachedEmbedder(batched_embedder(engine, self.embedder.inner, self.config), self.embedder.cache, progress=progress)
+        else:
+            batched = batched_embedder(engine, self.embedder, self.config, progress=progress)
         encoded = batched.encode([story_text(titles[row], texts[row]) for row in missing])
+        embedded = batched.embedded if isinstance(batched, CachedEmbedder) else len(missing)
         dimension = batched.dimension or self.embedder.dimension or (next(iter(cached.values())).shape[0] if cached else 0)
         matrix = np.zeros((len(ids), dimension), dtype=np.float32)
         for row, article_id in enumerate(ids):
@@ -255,7 +263,8 @@ class ArticleVectorsStage:
                 matrix[row] = cached[article_id]
         if missing:
             matrix[missing] = encoded
-        return StageResult({"article_vectors": matrix}, {"mode": "incremental" if cached else "full", "embedded": len(missing)})
+        # embedded: texts sent to the model (not found in the previous snapshot nor the embedding cache)
+        return StageResult({"article_vectors": matrix}, {"mode": "incremental" if cached else "full", "embedded": embedded})
 
 
 # --------------------------------------------------------------------------- stories
@@ -327,9 +336,8 @@ class ClaimVectorsStage:
         missing = list(dict.fromkeys(text for text in texts if text not in known))
         embedded = 0
         if missing:
-            cache_dir = Store(self.home).embedding_cache_dir
             base = cached_embedder(self.config, self.home)
-            embedder = CachedEmbedder(batched_embedder(engine, base.inner, self.config, cache_dir=cache_dir), base.cache, progress=progress)
+            embedder = CachedEmbedder(batched_embedder(engine, base.inner, self.config), base.cache, progress=progress)
             known = {**known, **dict(zip(missing, embedder.encode(missing), strict=True))}
             embedded = embedder.embedded
         dimension = next(iter(known.values())).shape[0] if known else 0
