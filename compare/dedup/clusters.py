@@ -166,22 +166,37 @@ def strip_templates(shingle_sets: list[np.ndarray], outlets: Sequence[str], min_
     return [flat[stop - length : stop][keep[stop - length : stop]] for stop, length in zip(stops, lengths, strict=True)]
 
 
-def _template_keep(hashes: np.ndarray, lengths: np.ndarray, outlets: Sequence[str], min_articles: int) -> np.ndarray:
+# Shingles counted at once when looking for page templates: the count runs per slice of the key
+# space, so its hash tables stay ~100 MB whatever the corpus (one pass over 7.6M shingles of 8,000
+# AllSides articles peaked at 1.2 GB, 160 bytes a shingle).
+TEMPLATE_PARTITION_ROWS = 2_000_000
+
+
+def _template_keep(
+    hashes: np.ndarray, lengths: np.ndarray, outlets: Sequence[str], min_articles: int, *, partition_rows: int = TEMPLATE_PARTITION_ROWS
+) -> np.ndarray:
     if hashes.size == 0:
         return np.ones(0, dtype=np.bool_)
     codes = pl.Series(list(outlets), dtype=pl.String).cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
     with np.errstate(over="ignore"):
         keys = hashes ^ (np.repeat(codes + np.uint64(1), lengths) * np.uint64(0x9E3779B97F4A7C15))
-    frame = pl.DataFrame({"key": keys, "doc": np.repeat(np.arange(lengths.size, dtype=np.uint32), lengths)})
-    # Occurrences bound articles from above: only keys seen min_articles times need the exact count.
-    frequent = frame.group_by("key").len().filter(pl.col("len") >= min_articles).select("key")
-    if frequent.height == 0:
-        return np.ones(hashes.size, dtype=np.bool_)
-    templates = (
-        frame.join(frequent, on="key", how="semi").group_by("key").agg(pl.col("doc").n_unique().alias("articles"))
-        .filter(pl.col("articles") >= min_articles)["key"]
-    )
-    return ~frame["key"].is_in(templates.implode()).to_numpy()
+    docs = np.repeat(np.arange(lengths.size, dtype=np.uint32), lengths)
+    keep = np.ones(hashes.size, dtype=np.bool_)
+    # A key's occurrences all fall in one slice (key mod parts), so each slice is counted alone, exactly.
+    parts = max(1, -(-keys.size // max(1, partition_rows)))
+    for part in range(parts):
+        rows = np.flatnonzero(keys % np.uint64(parts) == np.uint64(part)) if parts > 1 else slice(None)
+        frame = pl.DataFrame({"key": keys[rows], "doc": docs[rows]})
+        # Occurrences bound articles from above: only keys seen min_articles times need the exact count.
+        frequent = frame.group_by("key").len().filter(pl.col("len") >= min_articles).select("key")
+        if frequent.height == 0:
+            continue
+        templates = (
+            frame.join(frequent, on="key", how="semi").group_by("key").agg(pl.col("doc").n_unique().alias("articles"))
+            .filter(pl.col("articles") >= min_articles)["key"]
+        )
+        keep[rows] = ~frame["key"].is_in(templates.implode()).to_numpy()
+    return keep
 
 
 def template_keep(shingled: ShingledTexts, outlets: Sequence[str], min_articles: int) -> np.ndarray:
@@ -259,30 +274,44 @@ def passage_candidates(shingled: ShingledTexts, keep: np.ndarray, config: MinHas
     return passage_pairs(*passage_signatures(shingled.hashes, keep, shingled.doc_shingles, config), config)
 
 
-def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig) -> set[tuple[int, int]]:
-    """Candidate text pairs from passage-window signatures (ReuseSignatures.window_docs/windows)."""
+def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig, *, partition_rows: int = TEMPLATE_PARTITION_ROWS) -> set[tuple[int, int]]:
+    """Candidate text pairs from passage-window signatures (ReuseSignatures.window_docs/windows).
+
+    Band keys are grouped one slice of the key space at a time (all rows of a key fall in one
+    slice), so the hash tables stay bounded whatever the corpus.
+    """
     if docs.size == 0:
         return set()
-    matrix = windows.astype(np.uint64)
-    live = matrix[:, 0] != np.uint64(0xFFFFFFFF)  # windows that are all template have no signature
-    matrix, docs = matrix[live], docs[live]
-    bands = matrix.reshape(matrix.shape[0], config.passage_bands, config.passage_rows)
+    live = windows[:, 0] != np.uint32(0xFFFFFFFF)  # windows that are all template have no signature
+    bands = windows[live].reshape(-1, config.passage_bands, config.passage_rows)
+    docs = docs[live]
     keys = np.zeros(bands.shape[:2], dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for row in range(config.passage_rows):
-            keys = keys * np.uint64(0x100000001B3) + bands[:, :, row]
+        for row in range(config.passage_rows):  # one band row at a time: no uint64 copy of every signature
+            keys = keys * np.uint64(0x100000001B3) + bands[:, :, row].astype(np.uint64)
         keys = keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(config.passage_bands, dtype=np.uint64)
-    frame = pl.DataFrame({"key": keys.ravel(), "doc": np.repeat(docs.astype(np.uint32), config.passage_bands)})
+    keys = keys.ravel()
+    key_docs = np.repeat(docs.astype(np.uint32), config.passage_bands)
+    parts = max(1, -(-keys.size // max(1, partition_rows)))
+    found: set[tuple[int, int]] = set()
+    for part in range(parts):
+        rows = np.flatnonzero(keys % np.uint64(parts) == np.uint64(part)) if parts > 1 else slice(None)
+        found |= _bucket_pairs(pl.DataFrame({"key": keys[rows], "doc": key_docs[rows]}), config.max_bucket)
+    return found
+
+
+def _bucket_pairs(frame: pl.DataFrame, max_bucket: int) -> set[tuple[int, int]]:
+    """Pairs of docs sharing a band key: all pairs in buckets up to `max_bucket` docs, a chain in larger ones."""
     frame = frame.filter(pl.col("key").is_duplicated()).unique()
     sizes = frame.group_by("key").len().filter(pl.col("len") >= 2)
-    small = frame.join(sizes.filter(pl.col("len") <= config.max_bucket).select("key"), on="key", how="semi")
+    small = frame.join(sizes.filter(pl.col("len") <= max_bucket).select("key"), on="key", how="semi")
     pairs = (
         small.join(small, on="key", suffix="_other").filter(pl.col("doc") < pl.col("doc_other")).select("doc", "doc_other").unique()
     )
     found = {(int(i), int(j)) for i, j in pairs.iter_rows()}
     # A passage in very many articles (a wire story run by hundreds of outlets): all pairs would be
     # quadratic, so each article is paired with the bucket's first and next one, enough to connect them.
-    large = frame.join(sizes.filter(pl.col("len") > config.max_bucket).select("key"), on="key", how="semi")
+    large = frame.join(sizes.filter(pl.col("len") > max_bucket).select("key"), on="key", how="semi")
     for docs_in_bucket in large.group_by("key").agg(pl.col("doc").sort())["doc"].to_list():
         first = docs_in_bucket[0]
         for previous, current in zip(docs_in_bucket, docs_in_bucket[1:], strict=False):

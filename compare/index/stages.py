@@ -256,7 +256,11 @@ class ArticleVectorsStage:
             batched = batched_embedder(engine, self.embedder, self.config, progress=progress)
         encoded = batched.encode([story_text(titles[row], texts[row]) for row in missing])
         embedded = batched.embedded if isinstance(batched, CachedEmbedder) else len(missing)
-        dimension = batched.dimension or self.embedder.dimension or (next(iter(cached.values())).shape[0] if cached else 0)
+        # a model loads lazily: when every text came from a cache its dimension may still read 0
+        if missing:
+            dimension = encoded.shape[1]
+        else:
+            dimension = next(iter(cached.values())).shape[0] if cached else batched.dimension or self.embedder.dimension
         matrix = np.zeros((len(ids), dimension), dtype=np.float32)
         for row, article_id in enumerate(ids):
             if article_id in cached:
