@@ -15,8 +15,8 @@ other stages can be timed at sizes whose real embedding would take hours; the re
 run, and the texts each build sent to the embedder are recorded, so embedding time at any size is
 texts / rate.
 
-`--synthetic N` grows the corpus to N articles: each synthetic article joins 3-8 paragraphs drawn
-from the real ones, with a real outlet and the headline of its first paragraph's article, dated
+`--synthetic N` grows the corpus to N articles: each synthetic article joins as many paragraphs as a
+random real article has (at least 3), drawn from all real ones, with a real outlet and the headline of its first paragraph's article, dated
 `--per-day` articles per day (default: the real corpus's density) with the real undated share;
 `--copy-share` of them (default 0.05) are planted wire copies of an article a few days older
 (another outlet, a numbered dateline added, the last paragraph cut sometimes). Generation is deterministic
@@ -94,22 +94,23 @@ class ParagraphPool:
     paragraphs: list[str]
     titles: list[str]
     outlets: list[str]  # one per real article, so outlets keep their real shares
+    lengths: list[int]  # paragraphs per real article, so synthetic articles keep the real length spread
     start: datetime
     per_day: float
     undated_share: float
 
     @classmethod
     def from_articles(cls, articles: pl.DataFrame, per_day: float | None) -> ParagraphPool:
-        paragraphs, titles = [], []
+        paragraphs, titles, lengths = [], [], []
         for title, text in articles.select("title", "text").iter_rows():
-            for paragraph in text.split("\n\n"):
-                if len(paragraph.split()) >= MIN_PARAGRAPH_WORDS:
-                    paragraphs.append(paragraph)
-                    titles.append(title or "")
+            kept = [paragraph for paragraph in text.split("\n\n") if len(paragraph.split()) >= MIN_PARAGRAPH_WORDS]
+            paragraphs.extend(kept)
+            titles.extend([title or ""] * len(kept))
+            lengths.append(max(3, len(kept)))
         dated = articles["published"].drop_nulls()
         start = dated.sort()[int(0.01 * (len(dated) - 1))] if len(dated) else datetime(2020, 1, 1, tzinfo=timezone.utc)
         undated = articles["published"].null_count() / max(articles.height, 1)
-        return cls(paragraphs, titles, articles["outlet"].to_list(), start, per_day or articles_per_day(articles), undated)
+        return cls(paragraphs, titles, articles["outlet"].to_list(), lengths, start, per_day or articles_per_day(articles), undated)
 
 
 def _is_copy(index: int, seed: int, copy_share: float) -> bool:
@@ -119,7 +120,7 @@ def _is_copy(index: int, seed: int, copy_share: float) -> bool:
 def _original(pool: ParagraphPool, index: int, seed: int) -> tuple[str, str, str, datetime | None]:
     """(outlet, title, text, published) of synthetic original `index`: a function of the index only."""
     rng = random.Random(f"{seed}:{index}")
-    chosen = [rng.randrange(len(pool.paragraphs)) for _ in range(rng.randint(3, 8))]
+    chosen = [rng.randrange(len(pool.paragraphs)) for _ in range(rng.choice(pool.lengths))]
     text = "\n\n".join(pool.paragraphs[row] for row in chosen)
     published = pool.start + timedelta(days=index / pool.per_day + rng.uniform(0, 1))
     return rng.choice(pool.outlets), pool.titles[chosen[0]], text, published
