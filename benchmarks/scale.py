@@ -51,8 +51,8 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from compare.ingest import article_id, parse_field_map, read_paths  # noqa: E402
-from compare.schema import ARTICLE_SCHEMA, conform  # noqa: E402
-from compare.store import Store  # noqa: E402
+from compare.core.schema import ARTICLE_SCHEMA, conform  # noqa: E402
+from compare.core.store import Store  # noqa: E402
 
 BATCH = 20_000  # synthetic articles generated and written per Parquet part
 MIN_PARAGRAPH_WORDS = 8
@@ -212,9 +212,9 @@ def exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float | None:
 def embedding_rate(articles: pl.DataFrame, sample: int, seed: int) -> dict:
     """The configured real model's sentences per second on `sample` claims of the corpus (after a
     warm-up batch, so loading and any one-off ONNX export are not counted)."""
-    from compare.config import EmbedConfig
-    from compare.embed import make_embedder, resolve_backend
-    from compare.text import split_claims
+    from compare.core.config import EmbedConfig
+    from compare.embed.embedder import make_embedder, resolve_backend
+    from compare.text.claims import split_claims
 
     rng = random.Random(seed)
     rows = rng.sample(range(articles.height), min(articles.height, max(1, sample // 10)))

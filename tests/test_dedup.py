@@ -213,7 +213,7 @@ def test_strip_templates_removes_one_outlets_repeated_boilerplate_only() -> None
 
 
 def test_template_count_in_key_slices_equals_the_count_in_one_pass() -> None:
-    from compare.dedup import _template_keep
+    from compare.dedup.clusters import _template_keep
 
     rng = random.Random(11)
     boilerplates = {outlet: " ".join(random_words(rng, 25)) for outlet in "ABC"}
@@ -228,7 +228,7 @@ def test_template_count_in_key_slices_equals_the_count_in_one_pass() -> None:
 
 
 def test_passage_candidates_in_key_slices_equal_one_pass() -> None:
-    from compare.dedup import passage_pairs, reuse_signatures, shingle_texts
+    from compare.dedup.clusters import passage_pairs, reuse_signatures, shingle_texts
 
     rng = random.Random(12)
     passages = [" ".join(random_words(rng, 60)) for _ in range(6)]

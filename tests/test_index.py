@@ -572,9 +572,8 @@ def test_full_rebuild_and_settings_change_send_no_text_to_the_model(home: Path, 
 
 
 def test_onnx_export_is_shared_by_every_home_on_the_machine(tmp_path: Path) -> None:
-    from compare.embed import cached_embedder
-
-    from compare.config import default_model_cache
+    from compare.core.config import default_model_cache
+    from compare.embed.embedder import cached_embedder
 
     settings = [load_settings(tmp_path / name, environ={"COMPARE_MODEL_CACHE": str(tmp_path / "models")}) for name in ("a", "b")]
     folders = [cached_embedder(each.embed, each.home).inner.folder for each in settings]  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 from scale import ParagraphPool, exponent, main, publication_order, synthetic_frame  # noqa: E402
 
-from compare.schema import ARTICLE_SCHEMA, conform  # noqa: E402
+from compare.core.schema import ARTICLE_SCHEMA, conform  # noqa: E402
 
 T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
 _VOCABULARY = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ra", "si", "tu") for b in ("b", "d", "g", "k", "m", "n", "p", "r", "s", "t")]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compare.timewindow import within
-from compare.vectors import window_search
+from compare.core.timewindow import within
+from compare.core.vectors import window_search
 
 DAY = 86400.0
 

@@ -298,6 +298,6 @@ def load_settings(
 
 def default_model_cache(environ: Mapping[str, str] | None = None) -> Path:
     """Where model exports go when [embed] model_cache is "": $XDG_CACHE_HOME/compare, else
-    ~/.cache/compare (compare.embed asks here, so the environment is still read in this module only)."""
+    ~/.cache/compare (compare.embed.embedder asks here, so the environment is still read in this module only)."""
     environ = os.environ if environ is None else environ
     return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "compare"

@@ -30,7 +30,7 @@ _QUERY_BLOCK = 512  # query rows scored at once: bounds the memory of a burst (5
 
 def window_search(vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, *, exact_max: int = EXACT_MAX) -> tuple[np.ndarray, np.ndarray]:
     """(similarities, rows) of each row's `k` most similar other rows among those it may pair with
-    under compare.timewindow (published at most `days` apart; undated rows pair with every row);
+    under compare.core.timewindow (published at most `days` apart; undated rows pair with every row);
     rows -1 and similarity -inf where fewer. Linear in the rows for a steady flow of dated articles.
 
     Why not one search over all rows: story linkage needs neighbours within days, and an all-against-

@@ -240,9 +240,8 @@ class ArticleVectorsStage:
     label: str = "embedding"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
-        from compare.stories.grouping import story_text
-
         from compare.embed.embedder import CachedEmbedder
+        from compare.stories.grouping import story_text
 
         articles = corpus.articles
         cached = previous.article_vectors(self.embedder.name) if previous else {}
