@@ -45,11 +45,12 @@ def test_synthetic_articles_depend_on_their_index_only() -> None:
     assert whole["id"].n_unique() == 40 and whole["url"].n_unique() == 40
 
 
-def test_synthetic_text_is_real_paragraphs_and_planted_copies_repeat_an_older_article() -> None:
+def test_synthetic_text_is_reworded_real_paragraphs_and_planted_copies_repeat_an_older_article() -> None:
     real = real_articles()
     pool = ParagraphPool.from_articles(real, per_day=10.0)
     frame = synthetic_frame(pool, 0, 200, seed=1, copy_share=0.3)
-    known = set(pool.paragraphs)
+    vocabulary = {word for paragraph in pool.paragraphs for word in paragraph.split()}
+    known = {len(paragraph.split()) for paragraph in pool.paragraphs}
     copies = 0
     for row, text in enumerate(frame["text"].to_list()):
         paragraphs = text.split("\n\n")
@@ -58,8 +59,10 @@ def test_synthetic_text_is_real_paragraphs_and_planted_copies_repeat_an_older_ar
             body = [paragraphs[0].removeprefix(f"(Wire {row}) - "), *paragraphs[1:]]
             older = frame["text"].head(row).to_list()
             assert any(all(p in source for p in body) for source in older)  # a copy of an earlier article
-        else:
-            assert set(paragraphs) <= known
+        else:  # real paragraph lengths, real words, about a third of them swapped
+            assert {len(paragraph.split()) for paragraph in paragraphs} <= known
+            assert {word for paragraph in paragraphs for word in paragraph.split()} <= vocabulary
+            assert not set(paragraphs) <= set(pool.paragraphs)
     assert 30 <= copies <= 90  # about 30% of 200
     dated = frame.filter(pl.col("published").is_not_null() & ~pl.col("text").str.starts_with("(Wire "))["published"]
     assert (dated.diff().drop_nulls().dt.total_seconds() > -86400).all()  # 10 a day, jitter under a day
