@@ -25,7 +25,8 @@ per article index and runs in batches written as Parquet parts, so its memory do
 
 Writes {"sizes", "seconds": {stage: {size: s}}, "peak_rss_mb": {size: MB}, "exponent": {stage: slope
 of log seconds on log size}, "cpu_seconds" and "cpu_exponent" (the same from the build process's CPU
-time, steadier on a shared machine), "embed": {"sentences_per_second", ...}, "builds": {size: counts}}.
+time, steadier on a shared machine), "embed": {"sentences_per_second", ...}, "builds": {size: counts},
+"neighbour_search_cpu_seconds": {size: {variant: s}} (with --neighbour-sizes)}.
 """
 
 from __future__ import annotations
@@ -251,6 +252,41 @@ def embedding_rate(articles: pl.DataFrame, sample: int, seed: int) -> dict:
     }
 
 
+def neighbour_search(sizes: Sequence[int], *, per_day: float, undated_share: float, seed: int, global_max: int = 64_000) -> dict[str, dict[str, float]]:
+    """CPU seconds of story linkage's neighbour search (20 per article, 3-day window) on clustered random
+    384-d vectors: vectors.window_search, dated only and with `undated_share` undated, against the one
+    search over all articles it replaced (up to `global_max` articles: it grows with the square)."""
+    import numpy as np
+
+    from compare.core.vectors import flat_search, window_search
+
+    rng = np.random.default_rng(seed)
+    topics = rng.normal(size=(2000, 384)).astype(np.float32)
+    result: dict[str, dict[str, float]] = {}
+    for size in sizes:
+        vectors = topics[rng.integers(0, len(topics), size)] + 0.7 * rng.normal(size=(size, 384)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        stamps = np.arange(size) / per_day * 86400.0
+        undated = stamps.copy()
+        undated[rng.random(size) < undated_share] = np.nan
+        row = {}
+        for name, values in (("window, dated", stamps), (f"window, {undated_share:.0%} undated", undated)):
+            started = time.process_time()
+            window_search(vectors, values, 3.0, 20)
+            row[name] = round(time.process_time() - started, 2)
+        if size <= global_max:
+            started = time.process_time()
+            flat_search(vectors, vectors, 21)
+            row["all against all (before)"] = round(time.process_time() - started, 2)
+            # IVF above exact_max: the share of the exact neighbours it finds
+            _, approximate = window_search(vectors, undated, 3.0, 20)
+            _, exact = window_search(vectors, undated, 3.0, 20, exact_max=size + 1)
+            found = sum(len(set(a[a >= 0].tolist()) & set(e[e >= 0].tolist())) for a, e in zip(approximate, exact, strict=True))
+            row["recall"] = round(found / max(1, int((exact >= 0).sum())), 4)
+        result[str(size)] = row
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, required=True, help="any file `compare ingest` reads")
@@ -262,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-day", type=float, default=None, help="synthetic articles per day (default: the corpus's own density)")
     parser.add_argument("--copy-share", type=float, default=0.05, help="share of synthetic articles that are planted wire copies")
     parser.add_argument("--embed-sample", type=int, default=512, help="claims embedded with the real model to measure its rate (0: skip)")
+    parser.add_argument("--neighbour-sizes", default="", help="also time story linkage's neighbour search alone at these sizes (comma-separated)")
     parser.add_argument("--no-facts", action="store_true", help="builds without claim vectors and facts ([index] precompute_claims_min_outlets = 0)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="read at most this many records")
@@ -323,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"  {run['seconds']:.1f} s, peak {run['peak_rss_mb']:.0f} MB, {manifest['stories']} stories, {manifest['clusters']} clusters")
 
     embed = embedding_rate(real, args.embed_sample, args.seed) if args.embed_sample > 0 else {"sentences_per_second": None}
+    neighbours = (
+        neighbour_search([int(size) for size in args.neighbour_sizes.split(",") if size.strip()], per_day=per_day,
+                         undated_share=real["published"].null_count() / real.height, seed=args.seed)
+        if args.neighbour_sizes else None
+    )
     result = {
         "corpus": str(args.corpus), "synthetic": args.synthetic, "embedder": args.embedder, "facts": not args.no_facts,
         "articles_per_day": round(per_day, 2),
@@ -332,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         # shared machine, and the per-core cost the plan in docs/scale.md multiplies out
         "cpu_seconds": cpu,
         "cpu_exponent": {stage: exponent(sizes, [values[str(size)] for size in sizes]) for stage, values in cpu.items()},
-        "embed": embed, "builds": builds,
+        "embed": embed, "builds": builds, "neighbour_search_cpu_seconds": neighbours,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -15,7 +15,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-from scale import ParagraphPool, exponent, main, publication_order, synthetic_frame  # noqa: E402
+from scale import ParagraphPool, exponent, main, neighbour_search, publication_order, synthetic_frame  # noqa: E402
 
 from compare.core.schema import ARTICLE_SCHEMA, conform  # noqa: E402
 
@@ -103,3 +103,11 @@ def test_scale_run_writes_the_contract_keys(tmp_path: Path) -> None:
     assert "sentences_per_second" in result["embed"]
     assert [result["builds"][size]["articles"] for size in ("30", "60")] == [30, 60]
     assert result["builds"]["60"]["model"] == "bundled:all-MiniLM-L6-v2+hash"
+
+
+def test_neighbour_search_timing_reports_each_variant() -> None:
+    timed = neighbour_search([300, 600], per_day=10.0, undated_share=0.1, seed=0, global_max=300)
+    assert set(timed["300"]) == {"window, dated", "window, 10% undated", "all against all (before)", "recall"}
+    assert timed["300"]["recall"] == 1.0  # 300 rows: exact
+    assert set(timed["600"]) == {"window, dated", "window, 10% undated"}
+    assert all(value >= 0 for row in timed.values() for value in row.values())
