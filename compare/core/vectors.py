@@ -25,16 +25,11 @@ def flat_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nd
 # undated articles against all grows as 0.24 N^2 (18 CPU s at 64k, against 2 s for the dated ones);
 # IVF with sqrt(n) lists costs ~N^1.5 and keeps small corpora (tests, BASIL, a day's news) exact.
 EXACT_MAX = 20_000
-# ... and only while queries x rows stays under this: 112k dated queries scored exactly against 15k
-# undated rows took 25 CPU s at 128k articles (1.3e12 flops); 1e8 pairs is about 1.5 s here.
-EXACT_PAIRS = 100_000_000
 IVF_PROBES = 8  # lists searched per query, of sqrt(n) lists
 _QUERY_BLOCK = 512  # query rows scored at once: bounds the memory of a burst (512 x candidates x 12 bytes)
 
 
-def window_search(
-    vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, *, exact_max: int = EXACT_MAX, exact_pairs: int = EXACT_PAIRS
-) -> tuple[np.ndarray, np.ndarray]:
+def window_search(vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, *, exact_max: int = EXACT_MAX) -> tuple[np.ndarray, np.ndarray]:
     """(similarities, rows) of each row's `k` most similar other rows among those it may pair with
     under compare.core.timewindow (published at most `days` apart; undated rows pair with every row);
     rows -1 and similarity -inf where fewer. Linear in the rows for a steady flow of dated articles.
@@ -43,8 +38,8 @@ def window_search(
     all search grew with the square of the corpus (16 s at 32k, 58 s at 64k, ~4 h at 1M). Dated rows
     are cut into buckets `days` wide; a row's dated candidates are in its own and the two adjacent
     buckets (exact scores, the window checked per pair). Undated rows are searched apart: as queries
-    against every row, and as candidates of the dated ones, exactly up to `exact_max` rows searched
-    and `exact_pairs` query x row pairs, with IVF above. `stamps` are POSIX seconds, NaN when undated (timewindow.timestamps).
+    against every row, and as candidates of the dated ones, exactly up to `exact_max` rows searched,
+    with IVF above. `stamps` are POSIX seconds, NaN when undated (timewindow.timestamps).
     """
     count = len(vectors)
     rows_out = np.full((count, k), -1, dtype=np.int64)
@@ -54,7 +49,7 @@ def window_search(
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     stamps = np.asarray(stamps, dtype=np.float64)
     if days <= 0:  # no window: every row pairs with every row
-        _merge(scores_out, rows_out, np.arange(count), *_index_search(data, np.arange(count), np.arange(count), k + 1, exact_max, exact_pairs))
+        _merge(scores_out, rows_out, np.arange(count), *_index_search(data, np.arange(count), np.arange(count), k + 1, exact_max))
         return scores_out, rows_out
     undated = np.flatnonzero(np.isnan(stamps))
     dated = np.flatnonzero(~np.isnan(stamps))
@@ -77,9 +72,9 @@ def window_search(
                 scores[(gaps > width) | (queries[:, None] == candidates[None, :])] = -np.inf
                 _merge(scores_out, rows_out, queries, *_top(scores, candidates, k))
         if len(undated):  # dated rows' undated candidates
-            _merge(scores_out, rows_out, dated, *_index_search(data, undated, dated, k, exact_max, exact_pairs))
+            _merge(scores_out, rows_out, dated, *_index_search(data, undated, dated, k, exact_max))
     if len(undated):  # undated rows pair with every row
-        _merge(scores_out, rows_out, undated, *_index_search(data, np.arange(count), undated, k + 1, exact_max, exact_pairs))
+        _merge(scores_out, rows_out, undated, *_index_search(data, np.arange(count), undated, k + 1, exact_max))
     return scores_out, rows_out
 
 
@@ -94,12 +89,9 @@ def _top(scores: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray
     return picked.astype(np.float32), rows
 
 
-def _index_search(
-    data: np.ndarray, database: np.ndarray, queries: np.ndarray, k: int, exact_max: int, exact_pairs: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _index_search(data: np.ndarray, database: np.ndarray, queries: np.ndarray, k: int, exact_max: int) -> tuple[np.ndarray, np.ndarray]:
     """k best rows of `database` for each of `queries` (global row numbers), self excluded."""
-    exact = len(database) <= exact_max and len(database) * len(queries) <= exact_pairs
-    index = _index(data[database], len(database) if exact else 0)
+    index = _index(data[database], exact_max)
     scores, found = index.search(np.ascontiguousarray(data[queries]), min(k, len(database)))
     rows = np.where(found >= 0, database[np.clip(found, 0, None)], -1)
     scores = np.where((rows >= 0) & (rows != queries[:, None]), scores, -np.inf).astype(np.float32)
