@@ -2,7 +2,7 @@
 
 Story grouping and its incremental pass search article vectors exactly: a few thousand rows per
 search, where FAISS's flat index is faster than any approximation. Claim alignment builds its own
-indexes (compare.align.build_index), approximate above `AlignConfig.exact_max`.
+indexes (compare.align.alignment.build_index), approximate above `AlignConfig.exact_max`.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def _merge(scores_out: np.ndarray, rows_out: np.ndarray, queries: np.ndarray, sc
 def _index(data: np.ndarray, exact_max: int):  # noqa: ANN202 - a faiss index
     """Exact inner-product index up to `exact_max` rows; above, IVF with sqrt(n) lists trained on 40
     rows per list for 10 k-means rounds and IVF_PROBES lists probed, so building and searching stay
-    near-linear (align.build_index's 4 sqrt(n) lists, 25 rounds, 32 probes cost minutes at 1M)."""
+    near-linear (alignment.build_index's 4 sqrt(n) lists, 25 rounds, 32 probes cost minutes at 1M)."""
     import faiss
 
     data = np.ascontiguousarray(data, dtype=np.float32)
