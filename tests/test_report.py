@@ -107,3 +107,30 @@ def test_divergences_are_found_only_between_directly_paired_claims() -> None:
     b2 = ClaimRef("b:2", "b", "B", 20, 30, "The blast killed 12 people in the market, police said.")
     inside = row_divergences("g", [a, b, a2, b2], {("a:1", "b:1"): 0.99, ("a:2", "b:2"): 0.99})
     assert [d for d in inside if d.kind == "number"] == []
+
+
+def test_statement_findings_need_the_two_sentences_to_read_alike() -> None:
+    from compare.diverge import ClaimRef
+    from compare.report.story import STATEMENT_MIN_COSINE, row_divergences
+
+    a = ClaimRef("a:1", "a", "A", 0, 10, "Israel carried out the strike with US approval, according to Western diplomatic sources.")
+    b = ClaimRef("b:1", "b", "B", 0, 10, "Israel carried out the strike with US approval.")
+    paired = {("a:1", "b:1"): 0.95}
+    alike = row_divergences("g", [a, b], paired, lambda left, right: STATEMENT_MIN_COSINE + 0.2)
+    unlike = row_divergences("g", [a, b], paired, lambda left, right: STATEMENT_MIN_COSINE - 0.2)
+    assert [d.kind for d in alike] == ["attribution"]
+    assert unlike == []
+
+
+def test_divergences_under_the_report_cut_are_not_reported(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from compare.core.config import ReportConfig
+    from compare.demo import run_demo
+
+    settings = load_settings(tmp_path, environ={})
+    _, everything = run_demo(replace(settings, report=ReportConfig(min_confidence=0.0)))
+    _, strict = run_demo(replace(settings, report=ReportConfig(min_confidence=0.7)))
+    assert any(d.confidence < 0.7 for d in everything.divergences)
+    assert strict.divergences and all(d.confidence >= 0.7 for d in strict.divergences)
+    assert {(d.kind, d.subject) for d in strict.divergences} < {(d.kind, d.subject) for d in everything.divergences}

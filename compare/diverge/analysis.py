@@ -332,11 +332,7 @@ def _parsed_predicates(doc: Any, inside: bytearray) -> tuple[Predicate, ...]:
                 subject, subject_named, _, pronoun = _phrase(child)
                 if pronoun:
                     subject = None
-            elif child.dep_ == "nsubjpass":
-                obj, object_named, _, pronoun = _phrase(child)
-                if pronoun:
-                    obj = None
-            elif child.dep_ == "dobj":
+            elif child.dep_ in ("nsubjpass", "dobj"):  # the passive subject is the act's object
                 obj, object_named, _, pronoun = _phrase(child)
                 if pronoun:
                     obj = None

@@ -184,6 +184,9 @@ def framing_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: Di
 _PER_FACT_ONLY = frozenset({"killing", "protest", "government (foreign)", "tax cut"})
 
 
+_LOADED_LABELS = frozenset(_norm(term) for term in _LOADED)  # as story_label_divergences compares labels
+
+
 def story_label_divergences(claims: Sequence[ClaimRef], group_of: dict[str, str], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
     """Loaded labels across a whole story: an outlet that calls a referent by a loaded term in its own
     words ("homosexual couples") where another outlet of the story names it otherwise ("gay couples")
@@ -192,7 +195,6 @@ def story_label_divergences(claims: Sequence[ClaimRef], group_of: dict[str, str]
     labels a story apart ("terrorist group" / "jihadists") may not name one referent. One divergence
     per class; its group is the first loaded claim's (`group_of`: claim id -> coverage group).
     Confidence 0.6."""
-    loaded_norms = {_norm(term) for term in _LOADED}
     uses: dict[str, dict[str, dict[str, list[ClaimRef]]]] = {}  # subject -> outlet -> label -> claims
     written: dict[str, str] = {}  # label -> as first written
     for claim in claims:
@@ -210,9 +212,9 @@ def story_label_divergences(claims: Sequence[ClaimRef], group_of: dict[str, str]
         sides: dict[str, list[ClaimRef]] = {}
         confidence = 0.0
         for outlet, labels in by_outlet.items():
-            for label in labels.keys() & loaded_norms:
+            for label in labels.keys() & _LOADED_LABELS:
                 # against a neutral label only: two loaded labels a story apart may not name one referent
-                others = [(o, other) for o, theirs in by_outlet.items() if o != outlet and label not in theirs for other in theirs if other not in loaded_norms]
+                others = [(o, other) for o, theirs in by_outlet.items() if o != outlet and label not in theirs for other in theirs if other not in _LOADED_LABELS]
                 for other_outlet, other in others:
                     for side, refs in ((label, labels[label]), (other, by_outlet[other_outlet][other])):
                         kept = sides.setdefault(side, [])
@@ -220,7 +222,7 @@ def story_label_divergences(claims: Sequence[ClaimRef], group_of: dict[str, str]
                     confidence = 0.6
         if len(sides) < 2 or confidence < config.min_confidence:
             continue
-        ordered = sorted(sides, key=lambda label: label not in loaded_norms)  # loaded labels first
+        ordered = sorted(sides, key=lambda label: label not in _LOADED_LABELS)  # loaded labels first
         built = tuple(DivergenceSide(written[label], tuple(sides[label])) for label in ordered)
         found.append(Divergence("framing", group_of.get(built[0].claims[0].claim_id, ""), subject, built, confidence))
     return found

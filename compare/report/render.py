@@ -201,14 +201,16 @@ def _wire_details(copy: Any) -> dict[str, Any]:
     return {"wire_credit": copy.wire_credit, "copies": copies}
 
 
-def _wire_line(copy: Any, index: int, article: ArticleRef, score: float) -> str:
+def _wire_line(copy: Any, index: int, article: ArticleRef, score: float, escape: Callable[[str], str] = str) -> str:
+    """One copy of a wire cluster; `escape` is applied to the article-derived parts (md_text for Markdown)."""
+    outlet = escape(article.outlet)
     if not copy.details:
-        return f"{article.outlet} ({_when(article.published)}), word-shingle Jaccard {score:.2f}"
+        return f"{outlet} ({_when(article.published)}), word-shingle Jaccard {score:.2f}"
     detail = copy.details[index]
     return (
-        f"{article.outlet} ({_when(article.published)}): {detail.wire_share:.0%} of its text is wire copy; "
+        f"{outlet} ({_when(article.published)}): {detail.wire_share:.0%} of its text is wire copy; "
         f"Jaccard {score:.2f}, containment {detail.copy_in_source:.2f} in source / {detail.source_in_copy:.2f} of source; "
-        f"sentences {detail.diff.summary()}"
+        f"sentences {escape(detail.diff.summary())}"
     )
 
 
@@ -298,18 +300,6 @@ def _md_divergence_line(divergence: Divergence) -> list[str]:
     ]
 
 
-def _md_wire_line(copy: Any, index: int, article: ArticleRef, score: float) -> str:
-    outlet = md_text(article.outlet)
-    if not copy.details:
-        return f"{outlet} ({_when(article.published)}), word-shingle Jaccard {score:.2f}"
-    detail = copy.details[index]
-    return (
-        f"{outlet} ({_when(article.published)}): {detail.wire_share:.0%} of its text is wire copy; "
-        f"Jaccard {score:.2f}, containment {detail.copy_in_source:.2f} in source / {detail.source_in_copy:.2f} of source; "
-        f"sentences {md_text(detail.diff.summary())}"
-    )
-
-
 def render_markdown(report: StoryReport) -> str:
     """The report as CommonMark (+ GFM table), best findings first. Every text from the articles goes
     through md_text and every link through md_url: rendered, the page has no HTML, link or structure
@@ -350,7 +340,7 @@ def render_markdown(report: StoryReport) -> str:
         credit = f", credited to {md_text(copy.wire_credit)}" if copy.wire_credit else ""
         write(f"- **{md_text(copy.source.outlet)}** published first ({_when(copy.source.published)}{credit}); copies:")
         for position, (article, score) in enumerate(copy.copies):
-            write(f"  - {_md_wire_line(copy, position, article, score)}")
+            write(f"  - {_wire_line(copy, position, article, score, md_text)}")
     write()
     rest = report.findings[TOP_FINDINGS:]
     if rest:

@@ -355,12 +355,10 @@ def forecast_precedes_outcome(divergence: Divergence, published: Mapping[str, da
     if divergence.subject != FORECAST:
         return True
     forecasts = [published.get(c.article_id) for side in divergence.sides if side.value.startswith("forecast") for c in side.claims]
-    outcomes = [published.get(c.article_id) for side in divergence.sides if not side.value.startswith("forecast") for c in side.claims]
-    if not forecasts or not outcomes or None in forecasts or all(t is None for t in outcomes):
+    outcomes = [t for side in divergence.sides if not side.value.startswith("forecast") for c in side.claims if (t := published.get(c.article_id))]
+    if not forecasts or not outcomes or None in forecasts:
         return False
-    latest_forecast = max(t for t in forecasts if t is not None)
-    latest_outcome = max(t for t in outcomes if t is not None)
-    return (latest_outcome - latest_forecast).total_seconds() >= TIMING_GAP_HOURS * 3600
+    return (max(outcomes) - max(forecasts)).total_seconds() >= TIMING_GAP_HOURS * 3600  # type: ignore[type-var]
 
 
 def stored_claims(index: Index, article_ids: Sequence[str], settings: Settings) -> tuple[pl.DataFrame, np.ndarray] | None:
