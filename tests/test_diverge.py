@@ -506,3 +506,18 @@ def test_a_hedge_on_another_part_of_the_sentence_is_not_a_divergence() -> None:
         ("b", "The officer, who was filmed at the scene, was fired and charged with assault."),
     )
     assert certainty_divergences("g", claims) == []
+
+
+@needs_model
+def test_a_hedge_sharing_only_the_subject_is_not_a_divergence() -> None:
+    # "might" hedges leaving the party; the other outlet reports her vote, naming her too
+    claims = group(
+        ("a", "One Republican, Senator Jane Roe of Ohio, said she would back the bill and she might leave the party."),
+        ("b", "Senator Jane Roe of Ohio and two other Republicans voted for the bill on Tuesday."),
+    )
+    assert certainty_divergences("g", claims) == []
+    hedged_same_act = group(
+        ("a", "Senator Jane Roe of Ohio reportedly voted for the bill on Tuesday."),
+        ("b", "Senator Jane Roe of Ohio and two other Republicans voted for the bill on Tuesday."),
+    )
+    assert [d.kind for d in certainty_divergences("g", hedged_same_act)] == ["certainty"]
