@@ -521,3 +521,18 @@ def test_a_hedge_sharing_only_the_subject_is_not_a_divergence() -> None:
         ("b", "Senator Jane Roe of Ohio and two other Republicans voted for the bill on Tuesday."),
     )
     assert [d.kind for d in certainty_divergences("g", hedged_same_act)] == ["certainty"]
+
+
+@needs_model
+def test_a_prospect_is_not_the_asserted_side_of_a_hedge() -> None:
+    # "would soon leave" is a prospect too: it does not assert what "might leave" hedges
+    prospect = group(
+        ("a", "Senator Jane Roe of Ohio said she would back the bill and she might leave the party."),
+        ("b", "Only Jane Roe, who signaled she would soon leave the party, voted for the bill."),
+    )
+    assert certainty_divergences("g", prospect) == []
+    done = group(
+        ("a", "Senator Jane Roe of Ohio said she might resign from the committee."),
+        ("b", "Senator Jane Roe of Ohio resigned from the committee on Thursday."),
+    )
+    assert [d.kind for d in certainty_divergences("g", done)] == ["certainty"]

@@ -89,6 +89,7 @@ class Hedge:
     scope: frozenset[str] | None = None
     # the scope without its subject: what is hedged about the subject ("might switch parties")
     predicate: frozenset[str] | None = None
+    verb: str | None = None  # lemma of the hedged verb ("switch"); None: patterns, not a parse
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ def _predicate(verb: Any) -> frozenset[str]:
 
 
 def _hedge(marker: str, confidence: float, verb: Any) -> Hedge:
-    return Hedge(marker, confidence, _scope(verb), _predicate(verb))
+    return Hedge(marker, confidence, _scope(verb), _predicate(verb), verb.lemma_.lower() if verb.pos_ in ("VERB", "AUX") else None)
 
 
 def _epistemic(token: Any) -> bool:
