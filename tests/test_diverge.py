@@ -531,6 +531,11 @@ def test_a_prospect_is_not_the_asserted_side_of_a_hedge() -> None:
         ("b", "Only Jane Roe, who signaled she would soon leave the party, voted for the bill."),
     )
     assert certainty_divergences("g", prospect) == []
+    considering = group(
+        ("a", "Senator Jane Roe of Ohio said she would back the bill and she might leave the party."),
+        ("b", "Jane Roe, who is considering leaving the party, voted for the bill."),
+    )
+    assert certainty_divergences("g", considering) == []
     done = group(
         ("a", "Senator Jane Roe of Ohio said she might resign from the committee."),
         ("b", "Senator Jane Roe of Ohio resigned from the committee on Thursday."),

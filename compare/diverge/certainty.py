@@ -39,8 +39,12 @@ def hedges_of(text: str, *, config: DivergeConfig = DivergeConfig()) -> tuple[st
 
 
 # Words before a verb that make it a prospect, not a report of fact: "who signaled he would soon switch
-# parties" does not assert the switch that "he might switch parties" hedges.
-_PROSPECT = frozenset("would will 'll shall to going plans plan wants want intends intend soon".split())
+# parties" or "who is considering switching parties" does not assert the switch that "he might switch
+# parties" hedges.
+_PROSPECT = frozenset(
+    """would will 'll shall to going plans plan wants want intends intend soon considering considers weighing mulling
+    eyeing threatening threatened""".split()
+)
 _WORD = re.compile(r"[\w']+")
 
 
