@@ -536,6 +536,11 @@ def test_a_prospect_is_not_the_asserted_side_of_a_hedge() -> None:
         ("b", "Jane Roe, who is considering leaving the party, voted for the bill."),
     )
     assert certainty_divergences("g", considering) == []
+    name_only = group(
+        ("a", "The sudden resignation of the whole committee staff seemed to embolden Senator Roe."),
+        ("b", "The whole committee staff resigned on Tuesday after a dispute with Senator Roe."),
+    )
+    assert certainty_divergences("g", name_only) == []
     done = group(
         ("a", "Senator Jane Roe of Ohio said she might resign from the committee."),
         ("b", "Senator Jane Roe of Ohio resigned from the committee on Thursday."),

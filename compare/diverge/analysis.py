@@ -271,9 +271,10 @@ def _scope(verb: Any) -> frozenset[str]:
 
 
 def _predicate(verb: Any) -> frozenset[str]:
-    """The hedged clause without its subject: "he might switch parties" hedges the switch, not "he"."""
+    """The hedged clause without its subject and names: "he might switch parties" hedges the switch,
+    not "he"; "seemed to embolden Trump" hedges the emboldening, not Trump (named all over a story)."""
     subject = {t.i for t in _subject_tokens(verb)}
-    return content_words(" ".join(t.text for t in verb.subtree if t.i not in subject))
+    return content_words(" ".join(t.text for t in verb.subtree if t.i not in subject and t.pos_ != "PROPN"))
 
 
 def _hedge(marker: str, confidence: float, verb: Any) -> Hedge:
