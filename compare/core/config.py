@@ -60,6 +60,11 @@ class EmbedConfig:
     # Where ONNX exports are kept: one per model per machine, shared by every data home ("" = the
     # user cache: $XDG_CACHE_HOME/compare, else ~/.cache/compare). An export costs ~17 s and 109 MB.
     model_cache: str = ""
+    # The backend for article vectors (title+lede texts, for story grouping only; claims keep
+    # `backend`). "auto" is "onnx-int8" when `backend` is "auto" and `device` is "cpu", else `backend`.
+    # benchmarks/stories.py --article-backends onnx,onnx-int8: story ARI 0.9944 for both on BASIL,
+    # 0.5286 (int8) vs 0.5029 (fp32) on PAC dev, 1.38x less CPU per article.
+    article_backend: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,22 @@ class Settings:
     def claim_embed(self) -> EmbedConfig:
         """The embedding settings for claims: [embed] with `align.claim_model` as the model when set."""
         return replace(self.embed, model=self.align.claim_model) if self.align.claim_model else self.embed
+
+    @property
+    def article_embed(self) -> EmbedConfig:
+        """The embedding settings for article vectors: [embed] with `article_backend` as the backend.
+
+        Vectors of another backend are named apart (compare.embed.embedder), so a snapshot or the
+        embedding cache never mixes fp32 and int8 vectors.
+        """
+        return replace(self.embed, backend=article_backend(self.embed))
+
+
+def article_backend(config: EmbedConfig) -> str:
+    """The backend article vectors are made with (EmbedConfig.article_backend resolved)."""
+    if config.article_backend != "auto":
+        return config.article_backend
+    return "onnx-int8" if config.backend == "auto" and config.device == "cpu" else config.backend
 
 
 class ConfigError(ValueError):
