@@ -7,7 +7,15 @@ indexes (compare.align.alignment.build_index), approximate above `AlignConfig.ex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from compare.core.distributed import Engine
 
 
 def flat_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -27,9 +35,44 @@ def flat_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nd
 EXACT_MAX = 20_000
 IVF_PROBES = 8  # lists searched per query, of sqrt(n) lists
 _QUERY_BLOCK = 512  # query rows scored at once: bounds the memory of a burst (512 x candidates x 12 bytes)
+# Engine batches handed over at once: each carries its buckets' candidate vectors (about 3x the
+# rows it scores), so the payloads in memory stay bounded by this many batches, not the corpus.
+_BATCHES_AT_ONCE = 64
 
 
-def window_search(vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, *, exact_max: int = EXACT_MAX) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class WindowBucket:
+    """One time bucket of dated rows, self-contained for an engine task: the rows it may pair with
+    (`candidates`, global row numbers, by time) with their vectors and stamps; its own rows are
+    candidates[first:last]."""
+
+    candidates: np.ndarray
+    vectors: np.ndarray
+    stamps: np.ndarray
+    first: int
+    last: int
+
+
+def score_buckets(width: float, k: int, buckets: list[WindowBucket]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(query rows, similarities, rows) of each bucket's rows' `k` best candidates within `width`
+    seconds, self excluded; a plain function for engine batches (buckets are independent)."""
+    results = []
+    for bucket in buckets:
+        local = np.arange(len(bucket.candidates))
+        parts = []
+        for block in range(bucket.first, bucket.last, _QUERY_BLOCK):
+            queries = local[block : min(block + _QUERY_BLOCK, bucket.last)]
+            scores = bucket.vectors[queries] @ bucket.vectors.T
+            gaps = np.abs(bucket.stamps[queries][:, None] - bucket.stamps[None, :])
+            scores[(gaps > width) | (queries[:, None] == local[None, :])] = -np.inf
+            parts.append(_top(scores, bucket.candidates, k))
+        results.append((bucket.candidates[bucket.first : bucket.last], np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])))
+    return results
+
+
+def window_search(
+    vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, *, exact_max: int = EXACT_MAX, engine: Engine | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(similarities, rows) of each row's `k` most similar other rows among those it may pair with
     under compare.core.timewindow (published at most `days` apart; undated rows pair with every row);
     rows -1 and similarity -inf where fewer. Linear in the rows for a steady flow of dated articles.
@@ -37,9 +80,11 @@ def window_search(vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, 
     Why not one search over all rows: story linkage needs neighbours within days, and an all-against-
     all search grew with the square of the corpus (16 s at 32k, 58 s at 64k, ~4 h at 1M). Dated rows
     are cut into buckets `days` wide; a row's dated candidates are in its own and the two adjacent
-    buckets (exact scores, the window checked per pair). Undated rows are searched apart: as queries
-    against every row, and as candidates of the dated ones, exactly up to `exact_max` rows searched,
-    with IVF above. `stamps` are POSIX seconds, NaN when undated (timewindow.timestamps).
+    buckets (exact scores, the window checked per pair). The buckets are scored as `engine` batches
+    (in this process without one; as Ray tasks on the ray engine, with the same results). Undated
+    rows are searched apart, here: as queries against every row, and as candidates of the dated
+    ones, exactly up to `exact_max` rows searched, with IVF above. `stamps` are POSIX seconds, NaN
+    when undated (timewindow.timestamps).
     """
     count = len(vectors)
     rows_out = np.full((count, k), -1, dtype=np.int64)
@@ -55,27 +100,47 @@ def window_search(vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, 
     dated = np.flatnonzero(~np.isnan(stamps))
     width = days * 86400.0
     if len(dated):
-        order = dated[np.argsort(stamps[dated], kind="stable")]
-        sorted_stamps = stamps[order]
-        bucket = np.floor((sorted_stamps - sorted_stamps[0]) / width).astype(np.int64)
-        starts = np.searchsorted(bucket, np.unique(bucket), side="left")
-        ends = np.searchsorted(bucket, np.unique(bucket), side="right")
-        for first, last in zip(starts, ends, strict=True):
-            # candidates: every dated row within `days` of this bucket's rows (adjacent buckets at most)
-            low = np.searchsorted(sorted_stamps, sorted_stamps[first] - width, side="left")
-            high = np.searchsorted(sorted_stamps, sorted_stamps[last - 1] + width, side="right")
-            candidates = order[low:high]
-            for block in range(first, last, _QUERY_BLOCK):
-                queries = order[block : min(block + _QUERY_BLOCK, last)]
-                scores = data[queries] @ data[candidates].T
-                gaps = np.abs(stamps[queries][:, None] - stamps[candidates][None, :])
-                scores[(gaps > width) | (queries[:, None] == candidates[None, :])] = -np.inf
-                _merge(scores_out, rows_out, queries, *_top(scores, candidates, k))
+        score = partial(score_buckets, width, k)
+        for batches in _bucket_batches(data, stamps, dated, width, engine.batch_size if engine is not None else 0):
+            parts = engine.map_batches(score, batches) if engine is not None else [score(batch) for batch in batches]
+            for part in parts:
+                for queries, scores, rows in part:
+                    _merge(scores_out, rows_out, queries, scores, rows)
         if len(undated):  # dated rows' undated candidates
             _merge(scores_out, rows_out, dated, *_index_search(data, undated, dated, k, exact_max))
     if len(undated):  # undated rows pair with every row
         _merge(scores_out, rows_out, undated, *_index_search(data, np.arange(count), undated, k + 1, exact_max))
     return scores_out, rows_out
+
+
+def _bucket_batches(data: np.ndarray, stamps: np.ndarray, dated: np.ndarray, width: float, batch_rows: int) -> Iterator[list[list[WindowBucket]]]:
+    """The dated rows' buckets, grouped into batches of about `batch_rows` rows to score (one bucket
+    per batch when 0), yielded _BATCHES_AT_ONCE batches at a time."""
+    order = dated[np.argsort(stamps[dated], kind="stable")]
+    sorted_stamps = stamps[order]
+    bucket = np.floor((sorted_stamps - sorted_stamps[0]) / width).astype(np.int64)
+    starts = np.searchsorted(bucket, np.unique(bucket), side="left")
+    ends = np.searchsorted(bucket, np.unique(bucket), side="right")
+    batches: list[list[WindowBucket]] = []
+    current: list[WindowBucket] = []
+    rows = 0
+    for first, last in zip(starts, ends, strict=True):
+        # candidates: every dated row within `width` of this bucket's rows (adjacent buckets at most)
+        low = int(np.searchsorted(sorted_stamps, sorted_stamps[first] - width, side="left"))
+        high = int(np.searchsorted(sorted_stamps, sorted_stamps[last - 1] + width, side="right"))
+        candidates = order[low:high]
+        current.append(WindowBucket(candidates, data[candidates], stamps[candidates], int(first) - low, int(last) - low))
+        rows += int(last - first)
+        if rows >= batch_rows:
+            batches.append(current)
+            current, rows = [], 0
+            if len(batches) == _BATCHES_AT_ONCE:
+                yield batches
+                batches = []
+    if current:
+        batches.append(current)
+    if batches:
+        yield batches
 
 
 def _top(scores: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -23,6 +24,9 @@ from compare.core.schema import STORY_SCHEMA
 from compare.text.claims import lede, words
 from compare.core.timewindow import timestamps, window_matrix, within, within_window
 from compare.core.vectors import flat_search, window_search
+
+if TYPE_CHECKING:
+    from compare.core.distributed import Engine
 
 STORY_TEXT_WORDS = 64
 _TFIDF_DIMENSION = 1 << 18
@@ -86,10 +90,10 @@ def tfidf_vectors(texts: Sequence[str]):  # noqa: ANN201 - scipy.sparse.csr_matr
     return sparse.csr_matrix((values, (rows, columns)), shape=(total, _TFIDF_DIMENSION), dtype=np.float32)
 
 
-def _neighbours(vectors: np.ndarray, published: Sequence, config: StoryConfig) -> tuple[np.ndarray, np.ndarray]:
+def _neighbours(vectors: np.ndarray, published: Sequence, config: StoryConfig, engine: Engine | None) -> tuple[np.ndarray, np.ndarray]:
     """Each article's config.neighbours most similar articles inside the story window (vectors.window_search:
-    time buckets, not all against all, so grouping stays linear in the corpus)."""
-    return window_search(vectors, timestamps(published), config.window_days, config.neighbours)
+    time buckets, not all against all, so grouping stays linear in the corpus; the buckets as `engine` batches)."""
+    return window_search(vectors, timestamps(published), config.window_days, config.neighbours, engine=engine)
 
 
 def _average_linkage(similarity: np.ndarray, allowed: np.ndarray, outlets: Sequence[str] | None, config: StoryConfig) -> list[int]:
@@ -130,12 +134,14 @@ def group_stories(
     config: StoryConfig,
     *,
     method: str | None = None,
+    engine: Engine | None = None,
 ) -> pl.DataFrame:
     """STORY_SCHEMA rows for every article (an article with no link is a story of its own).
 
     `vectors` are L2-normalised story_text embeddings in the row order of `articles`. The TF-IDF
     view needs a `text` column (and uses `title`); without one only the embeddings count. `method`
-    overrides config.method ("average" or "components").
+    overrides config.method ("average" or "components"). The neighbour search's time buckets run as
+    `engine` batches (compare.core.distributed; in this process without one): the same stories either way.
     """
     method = method or config.method
     if method not in ("average", "components"):
@@ -144,14 +150,14 @@ def group_stories(
     published = articles["published"].to_list()
     components = UnionFind(range(len(ids)))
     if len(ids) > 1 and method == "components":
-        similarities, neighbours = _neighbours(vectors, published, config)
+        similarities, neighbours = _neighbours(vectors, published, config, engine)
         for row in range(len(ids)):
             for similarity, other in zip(similarities[row], neighbours[row], strict=True):
                 if other >= 0 and other != row and similarity >= config.min_similarity:
                     if within_window(published[row], published[other], config.window_days):
                         components.join(row, int(other))
     elif len(ids) > 1:
-        _average_groups(articles, vectors, config, components)
+        _average_groups(articles, vectors, config, components, engine)
     position = {article_id: row for row, article_id in enumerate(ids)}
     for left, right in copy_links:
         if left in position and right in position:
@@ -163,7 +169,7 @@ def group_stories(
     return pl.DataFrame(rows, schema=STORY_SCHEMA, orient="row")
 
 
-def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int]) -> None:
+def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int], engine: Engine | None) -> None:
     """Join `components` by average linkage, block by block.
 
     Blocks are connected components of candidate pairs (FAISS neighbours within the window whose
@@ -184,7 +190,7 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
         return (dense + sparse_part) / 2
 
     blocks = UnionFind(range(len(published)))
-    _, neighbours = _neighbours(vectors, published, config)
+    _, neighbours = _neighbours(vectors, published, config, engine)
     for row in range(len(published)):
         others = [int(o) for o in neighbours[row] if o >= 0 and o != row]
         if not others:
