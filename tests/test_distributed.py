@@ -163,16 +163,18 @@ def test_batched_signatures_equal_one_pass_signatures() -> None:
     assert whole.windows.shape[0] > len(texts)  # the long articles have several passage windows
 
 
-def test_story_linkage_buckets_on_ray_give_the_local_neighbours() -> None:
-    from compare.core.vectors import window_search
+@pytest.mark.parametrize("exact_max", [20_000, 100])  # undated rows searched exactly, and with IVF (an index shipped to the workers)
+def test_story_linkage_buckets_on_ray_give_the_local_neighbours(exact_max: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compare.core import vectors as module
 
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(500, 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     stamps = rng.uniform(0, 40 * 86400.0, size=500)
-    stamps[rng.random(500) < 0.1] = np.nan  # undated rows are searched on the driver, merged with the tasks' results
-    local = window_search(vectors, stamps, 3.0, 8)
-    distributed = window_search(vectors, stamps, 3.0, 8, engine=RayEngine(batch_size=40))  # ~12 buckets, several per task
+    stamps[rng.random(500) < 0.2] = np.nan
+    local = module.window_search(vectors, stamps, 3.0, 8, exact_max=exact_max)
+    monkeypatch.setattr(module, "_UNDATED_BLOCK", 40)  # undated queries in several tasks
+    distributed = module.window_search(vectors, stamps, 3.0, 8, exact_max=exact_max, engine=RayEngine(batch_size=40))  # ~12 buckets, several per task
     np.testing.assert_array_equal(distributed[1], local[1])
     np.testing.assert_array_equal(distributed[0], local[0])
 

@@ -77,13 +77,17 @@ def test_small_inputs() -> None:
     assert [sorted(r[r >= 0].tolist()) for r in rows] == [[1], [0], []]
 
 
-@pytest.mark.parametrize(("days", "undated_share", "batch_size"), [(3.0, 0.0, 1), (3.0, 0.15, 7), (0.5, 0.3, 1000)])
-def test_buckets_as_engine_batches_give_the_same_neighbours(days: float, undated_share: float, batch_size: int) -> None:
+@pytest.mark.parametrize(("days", "undated_share", "batch_size", "exact_max"), [(3.0, 0.0, 1, 20_000), (3.0, 0.15, 7, 20_000), (0.5, 0.3, 1000, 100), (0.0, 0.1, 5, 20_000)])
+def test_buckets_as_engine_batches_give_the_same_neighbours(
+    days: float, undated_share: float, batch_size: int, exact_max: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compare.core import vectors as module
     from compare.core.distributed import LocalEngine
 
     vectors, stamps = corpus(400, undated_share=undated_share, seed=5)
-    scores, rows = window_search(vectors, stamps, days, 6)
-    batched_scores, batched_rows = window_search(vectors, stamps, days, 6, engine=LocalEngine(batch_size=batch_size))
+    scores, rows = window_search(vectors, stamps, days, 6, exact_max=exact_max)
+    monkeypatch.setattr(module, "_UNDATED_BLOCK", 32)  # several undated query blocks
+    batched_scores, batched_rows = window_search(vectors, stamps, days, 6, exact_max=exact_max, engine=LocalEngine(batch_size=batch_size))
     np.testing.assert_array_equal(batched_rows, rows)
     np.testing.assert_array_equal(batched_scores, scores)
     assert (rows[:, 0] >= 0).mean() > 0.5  # most rows found a neighbour: the comparison is not vacuous

@@ -80,11 +80,11 @@ def window_search(
     Why not one search over all rows: story linkage needs neighbours within days, and an all-against-
     all search grew with the square of the corpus (16 s at 32k, 58 s at 64k, ~4 h at 1M). Dated rows
     are cut into buckets `days` wide; a row's dated candidates are in its own and the two adjacent
-    buckets (exact scores, the window checked per pair). The buckets are scored as `engine` batches
-    (in this process without one; as Ray tasks on the ray engine, with the same results). Undated
-    rows are searched apart, here: as queries against every row, and as candidates of the dated
-    ones, exactly up to `exact_max` rows searched, with IVF above. `stamps` are POSIX seconds, NaN
-    when undated (timewindow.timestamps).
+    buckets (exact scores, the window checked per pair). Undated rows are searched apart: as queries
+    against every row, and as candidates of the dated ones, exactly up to `exact_max` rows searched,
+    with IVF above. The buckets and the undated query blocks are `engine` batches (in this process
+    without one; Ray tasks on the ray engine, with the same results). `stamps` are POSIX seconds,
+    NaN when undated (timewindow.timestamps).
     """
     count = len(vectors)
     rows_out = np.full((count, k), -1, dtype=np.int64)
@@ -94,7 +94,7 @@ def window_search(
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     stamps = np.asarray(stamps, dtype=np.float64)
     if days <= 0:  # no window: every row pairs with every row
-        _merge(scores_out, rows_out, np.arange(count), *_index_search(data, np.arange(count), np.arange(count), k + 1, exact_max))
+        _merge(scores_out, rows_out, np.arange(count), *_index_search(data, np.arange(count), np.arange(count), k + 1, exact_max, engine))
         return scores_out, rows_out
     undated = np.flatnonzero(np.isnan(stamps))
     dated = np.flatnonzero(~np.isnan(stamps))
@@ -107,9 +107,9 @@ def window_search(
                 for queries, scores, rows in part:
                     _merge(scores_out, rows_out, queries, scores, rows)
         if len(undated):  # dated rows' undated candidates
-            _merge(scores_out, rows_out, dated, *_index_search(data, undated, dated, k, exact_max))
+            _merge(scores_out, rows_out, dated, *_index_search(data, undated, dated, k, exact_max, engine))
     if len(undated):  # undated rows pair with every row
-        _merge(scores_out, rows_out, undated, *_index_search(data, np.arange(count), undated, k + 1, exact_max))
+        _merge(scores_out, rows_out, undated, *_index_search(data, np.arange(count), undated, k + 1, exact_max, engine))
     return scores_out, rows_out
 
 
@@ -154,10 +154,53 @@ def _top(scores: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray
     return picked.astype(np.float32), rows
 
 
-def _index_search(data: np.ndarray, database: np.ndarray, queries: np.ndarray, k: int, exact_max: int) -> tuple[np.ndarray, np.ndarray]:
-    """k best rows of `database` for each of `queries` (global row numbers), self excluded."""
+# Queries per block of the undated searches. Fixed, not the engine's batch size, so every engine
+# makes the same FAISS calls and gets the same neighbours; 4,096 x 384 floats is 6 MB a task.
+_UNDATED_BLOCK = 4096
+# Indexes of undated searches in progress, by token: the driver's own (a local engine searches it in
+# place) and, in a Ray worker, the last few deserialised (one copy per worker, not per task).
+_SEARCH_INDEXES: dict[str, object] = {}
+_WORKER_INDEXES_KEPT = 2
+
+
+def _index_search(
+    data: np.ndarray, database: np.ndarray, queries: np.ndarray, k: int, exact_max: int, engine: Engine | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """k best rows of `database` for each of `queries` (global row numbers), self excluded; the query
+    blocks as `engine` batches, the index shipped once (serialised into the batch function)."""
+    import uuid
+
+    import faiss
+
     index = _index(data[database], exact_max)
-    scores, found = index.search(np.ascontiguousarray(data[queries]), min(k, len(database)))
+    token = uuid.uuid4().hex
+    search = partial(search_block, token, faiss.serialize_index(index) if engine is not None and engine.name != "local" else None, database, min(k, len(database)))
+    blocks = [(queries[at : at + _UNDATED_BLOCK], data[queries[at : at + _UNDATED_BLOCK]]) for at in range(0, len(queries), _UNDATED_BLOCK)]
+    _SEARCH_INDEXES[token] = index
+    try:
+        parts = engine.map_batches(search, blocks) if engine is not None else [search(block) for block in blocks]
+    finally:
+        del _SEARCH_INDEXES[token]
+    return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+
+
+def search_block(
+    token: str, serialised: np.ndarray | None, database: np.ndarray, k: int, block: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(similarities, rows) of one block of (query rows, query vectors) against the index `token`
+    names, self excluded; a plain function for engine batches. A worker process deserialises the
+    index once and keeps it for the following blocks."""
+    queries, vectors = block
+    index = _SEARCH_INDEXES.get(token)
+    if index is None:
+        import faiss
+
+        if serialised is None:
+            raise RuntimeError("the undated-article index is not in this process and was not shipped with the task")
+        while len(_SEARCH_INDEXES) >= _WORKER_INDEXES_KEPT:
+            del _SEARCH_INDEXES[next(iter(_SEARCH_INDEXES))]
+        index = _SEARCH_INDEXES[token] = faiss.deserialize_index(serialised)
+    scores, found = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)  # type: ignore[attr-defined]
     rows = np.where(found >= 0, database[np.clip(found, 0, None)], -1)
     scores = np.where((rows >= 0) & (rows != queries[:, None]), scores, -np.inf).astype(np.float32)
     return scores, np.where(np.isfinite(scores), rows, -1)
