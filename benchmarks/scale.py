@@ -228,9 +228,12 @@ def exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float | None:
 
 
 def embedding_rate(articles: pl.DataFrame, sample: int, seed: int) -> dict:
-    """The configured real model's sentences per second on `sample` claims of the corpus (after a
-    warm-up batch, so loading and any one-off ONNX export are not counted)."""
-    from compare.core.config import EmbedConfig
+    """The configured real model's sentences per second on `sample` claims of the corpus, with the
+    claims' backend and the article vectors' (after a warm-up batch, so loading and any one-off
+    ONNX export are not counted)."""
+    from dataclasses import replace
+
+    from compare.core.config import EmbedConfig, article_backend
     from compare.embed.embedder import make_embedder, resolve_backend
     from compare.text.claims import split_claims
 
@@ -240,15 +243,24 @@ def embedding_rate(articles: pl.DataFrame, sample: int, seed: int) -> dict:
     rng.shuffle(sentences)
     sentences = sentences[:sample]
     config = EmbedConfig()
-    embedder = make_embedder(config)
-    embedder.encode(sentences[:16])
-    started, cpu_started = time.perf_counter(), time.process_time()
-    embedder.encode(sentences)
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    rates = {}
+    # claims on [embed] backend (fp32 ONNX on CPU); article vectors on [embed] article_backend (int8)
+    for role, backend in (("", resolve_backend(config)), ("article_", article_backend(config))):
+        embedder = make_embedder(replace(config, backend=backend))
+        embedder.encode(sentences[:16])
+        started, cpu_started = time.perf_counter(), time.process_time()
+        embedder.encode(sentences)
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        rates[role] = (embedder.name, backend, seconds, cpu_seconds)
+    name, backend, seconds, cpu_seconds = rates[""]
+    article_name, article, article_seconds, article_cpu = rates["article_"]
     return {
         "sentences_per_second": round(len(sentences) / seconds, 1), "sentences": len(sentences), "seconds": round(seconds, 2),
         "sentences_per_cpu_second": round(len(sentences) / cpu_seconds, 1),
-        "model": embedder.name, "backend": resolve_backend(config), "threads": os.cpu_count(),
+        "model": name, "backend": backend, "threads": os.cpu_count(),
+        "article_backend": article, "article_model": article_name,
+        "article_sentences_per_second": round(len(sentences) / article_seconds, 1),
+        "article_sentences_per_cpu_second": round(len(sentences) / article_cpu, 1),
     }
 
 
@@ -397,7 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row("peak RSS MB", *(f"{peak[str(size)]:.0f}" for size in sizes), str(exponent(sizes, [peak[str(size)] for size in sizes])), *([""] * (len(sizes) + 1)))
     Console(width=200).print(table)
     if embed.get("sentences_per_second"):
-        Console().print(f"{embed['model']} ({embed['backend']}): {embed['sentences_per_second']} sentences/s on {embed['sentences']} claims; results in {args.json}")
+        Console().print(
+            f"{embed['model']} ({embed['backend']}): {embed['sentences_per_second']} sentences/s on {embed['sentences']} claims, "
+            f"{embed['article_sentences_per_second']} with {embed['article_backend']} (article vectors); results in {args.json}"
+        )
     return 0
 
 

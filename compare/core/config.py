@@ -151,9 +151,10 @@ class IndexConfig:
     # vectors in the snapshot, so a report reads them and loads no model (0 = off: claims are
     # embedded on first report). Single-outlet stories have nothing to compare.
     precompute_claims_min_outlets: int = 2
-    # Where the per-article work of a build runs (compare.core.distributed): "local" in this process, or
-    # "ray" as Ray tasks. ray_address "" starts a local Ray runtime, "auto" joins the cluster of this
-    # machine (`ray start`), "ray://host:10001" a remote one. Results are the same either way.
+    # Where the per-article, per-time-bucket (story linkage) and per-story (facts) work of a build
+    # runs (compare.core.distributed): "local" in this process, or "ray" as Ray tasks. ray_address ""
+    # starts a local Ray runtime, "auto" joins the cluster of this machine (`ray start`),
+    # "ray://host:10001" a remote one. Results are the same either way.
     engine: str = "local"
     ray_address: str = ""  # "" = start a local Ray runtime, "auto" = join this machine's cluster, or ray://HOST:10001
 
