@@ -179,6 +179,15 @@ def test_story_linkage_buckets_on_ray_give_the_local_neighbours(exact_max: int, 
     np.testing.assert_array_equal(distributed[0], local[0])
 
 
+def test_tfidf_words_counted_on_ray_give_the_local_rows() -> None:
+    from compare.stories.grouping import tfidf_vectors
+
+    texts, _ = demo_texts()
+    local = tfidf_vectors(texts)
+    distributed = tfidf_vectors(texts, engine=RayEngine(batch_size=2))
+    assert local.nnz > 100 and (local != distributed).nnz == 0
+
+
 def test_workers_embed_from_the_config_and_reuse_their_model() -> None:
     texts, _ = demo_texts()
     config = EmbedConfig(model="hashing")

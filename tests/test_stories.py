@@ -159,6 +159,23 @@ def test_tfidf_vectors_are_unit_rows_and_symmetric() -> None:
     assert np.allclose(gram, gram.T) and gram[0, 1] > 0.3 and gram[0, 2] == 0
 
 
+def test_tfidf_weights_match_the_formula_and_engine_batches_give_the_same_rows() -> None:
+    import math
+
+    from compare.core.distributed import LocalEngine
+
+    texts = ["militia depot Baghdad blast blast", "Baghdad militia depot explosion", "heat wave Israel", "", "the of and"]
+    vectors = tfidf_vectors(texts)
+    # the first text by hand: sublinear tf x idf with 20 prior documents, then unit length
+    idf = {word: math.log((1 + 5 + 20) / (1 + frequency)) for word, frequency in {"militia": 2, "depot": 2, "baghdad": 2, "blast": 1}.items()}
+    expected = {word: (1 + math.log(2 if word == "blast" else 1)) * weight for word, weight in idf.items()}
+    norm = math.sqrt(sum(value * value for value in expected.values()))
+    assert sorted(vectors[0].data.tolist()) == pytest.approx(sorted(value / norm for value in expected.values()), rel=1e-6)
+    assert vectors[3].nnz == 0 and vectors[4].nnz == 0  # no content words: an empty row, not NaN
+    batched = tfidf_vectors(texts, engine=LocalEngine(batch_size=2))
+    assert (batched != vectors).nnz == 0
+
+
 def test_unknown_method_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="stories.method"):
         group_stories(frame([("a", T0), ("b", T0)]), np.stack([DEPOT, DEPOT]), [], StoryConfig(method="kmeans"))

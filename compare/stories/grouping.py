@@ -10,7 +10,6 @@ way connected components do. Wire copies (near-duplicates) always share a story.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -65,29 +64,52 @@ def _content_words(text: str) -> Counter[str]:
     return Counter(w for w in words(text) if len(w) > 2 and w not in _STOPWORDS and not w.isdigit())
 
 
-def tfidf_vectors(texts: Sequence[str]):  # noqa: ANN201 - scipy.sparse.csr_matrix
+def content_word_counts(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per text: (64-bit keys, TF-IDF columns, counts) of its distinct content words, in order of
+    first use; a plain function for engine batches (the tokenising is most of TF-IDF's cost)."""
+    import xxhash
+
+    bags = []
+    for text in texts:
+        bag = _content_words(text)
+        encoded = [word.encode() for word in bag]
+        keys = np.fromiter((xxhash.xxh64_intdigest(word) for word in encoded), dtype=np.uint64, count=len(encoded))
+        columns = np.fromiter((xxhash.xxh32_intdigest(word) % _TFIDF_DIMENSION for word in encoded), dtype=np.int64, count=len(encoded))
+        bags.append((keys, columns, np.fromiter(bag.values(), dtype=np.float64, count=len(encoded))))
+    return bags
+
+
+def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
     """L2-normalised sublinear TF-IDF rows over hashed content words; IDF from `texts` themselves.
 
     Hashing (2**18 buckets) keeps memory flat on large corpora; collisions are rare at that size.
+    Words are counted per text as `engine` batches (in this process without one); document
+    frequencies are per word (a 64-bit hash of it) and the weights are computed here, in numpy,
+    so every engine gives the same rows.
     """
-    import xxhash
     from scipy import sparse
 
-    counts = [_content_words(text) for text in texts]
-    document_frequency: Counter[str] = Counter(word for bag in counts for word in bag)
     total = len(texts)
-    rows, columns, values = [], [], []
-    for row, bag in enumerate(counts):
-        weights = {}
-        for word, count in bag.items():
-            column = xxhash.xxh32_intdigest(word.encode()) % _TFIDF_DIMENSION
-            weights[column] = weights.get(column, 0.0) + (1 + math.log(count)) * math.log((1 + total + _IDF_PRIOR_DOCUMENTS) / (1 + document_frequency[word]))
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        for column, weight in weights.items():
-            rows.append(row)
-            columns.append(column)
-            values.append(weight / norm)
-    return sparse.csr_matrix((values, (rows, columns)), shape=(total, _TFIDF_DIMENSION), dtype=np.float32)
+    if engine is not None:
+        from compare.core.distributed import map_texts
+
+        bags = map_texts(engine, content_word_counts, list(texts))
+    else:
+        bags = content_word_counts(list(texts))
+    lengths = np.fromiter((len(bag[0]) for bag in bags), dtype=np.int64, count=total)
+    if not lengths.sum():
+        return sparse.csr_matrix((total, _TFIDF_DIMENSION), dtype=np.float32)
+    keys = np.concatenate([bag[0] for bag in bags])
+    columns = np.concatenate([bag[1] for bag in bags])
+    counts = np.concatenate([bag[2] for bag in bags])
+    _, inverse, document_frequency = np.unique(keys, return_inverse=True, return_counts=True)
+    weights = (1 + np.log(counts)) * np.log((1 + total + _IDF_PRIOR_DOCUMENTS) / (1 + document_frequency[inverse]))
+    rows = np.repeat(np.arange(total), lengths)
+    matrix = sparse.csr_matrix((weights, (rows, columns)), shape=(total, _TFIDF_DIMENSION), dtype=np.float64)  # sums colliding words
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    matrix = sparse.diags(1.0 / norms) @ matrix
+    return matrix.astype(np.float32).tocsr()
 
 
 def _neighbours(vectors: np.ndarray, published: Sequence, config: StoryConfig, engine: Engine | None) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +200,7 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
     texts = None
     if "text" in articles.columns:
         titles = articles["title"].to_list() if "title" in articles.columns else [None] * articles.height
-        texts = tfidf_vectors([f"{title or ''}. {text or ''}" for title, text in zip(titles, articles["text"].to_list(), strict=True)])
+        texts = tfidf_vectors([f"{title or ''}. {text or ''}" for title, text in zip(titles, articles["text"].to_list(), strict=True)], engine=engine)
     outlets = articles["outlet"].to_list() if "outlet" in articles.columns else None
     published = articles["published"].to_list()
 
