@@ -192,3 +192,25 @@ def test_a_home_of_three_takes_on_one_story_keeps_the_shared_topic_words() -> No
     vectors = tfidf_vectors(takes)
     gram = (vectors @ vectors.T).toarray()
     assert gram[np.triu_indices(3, 1)].min() > 0.2
+
+
+def test_engine_batches_give_the_same_stories() -> None:
+    # Candidate scoring and TF-IDF word counts as engine batches (articles ordered by time, undated
+    # last): the same stories as in one pass, on texts that share words across stories.
+    from compare.core.distributed import LocalEngine
+    from compare.embed.embedder import HashingEmbedder
+
+    topics = ["militia depot blast Baghdad", "heat wave Israel record", "budget talks Congress spending", "football final penalties"]
+    rng = np.random.default_rng(2)
+    rows = []
+    for number in range(60):
+        topic = topics[number % 4]
+        published = None if number % 7 == 0 else T0 + timedelta(days=int(rng.integers(0, 20)), hours=int(rng.integers(0, 24)))
+        rows.append((f"a{number}", f"Outlet {number % 5}", None, f"{topic} report {number}. Officials said {topic} again.", published))
+    articles = pl.DataFrame(rows, schema={"id": pl.String(), "outlet": pl.String(), "title": pl.String(), "text": pl.String(), "published": UTC_DATETIME}, orient="row")
+    vectors = HashingEmbedder(32).encode(articles["text"].to_list())
+    config = StoryConfig(min_similarity=0.35, mutual_floor=0.25)
+    alone = group_stories(articles, vectors, [], config)
+    batched = group_stories(articles, vectors, [], config, engine=LocalEngine(batch_size=3))
+    assert stories_of(batched) == stories_of(alone)
+    assert 4 < len(stories_of(alone)) < 60  # some articles joined, not all: the comparison is not vacuous

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -213,12 +214,10 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
 
     blocks = UnionFind(range(len(published)))
     _, neighbours = _neighbours(vectors, published, config, engine)
-    for row in range(len(published)):
-        others = [int(o) for o in neighbours[row] if o >= 0 and o != row]
-        if not others:
-            continue
-        scores = combined([row], others)[0]
-        for other, score in zip(others, scores, strict=True):
+    candidates = [[int(o) for o in neighbours[row] if o >= 0 and o != row] for row in range(len(published))]
+    scored = _candidate_scores(vectors, texts, candidates, timestamps(published), engine)
+    for row, others in enumerate(candidates):
+        for other, score in zip(others, scored.get(row, ()), strict=True):
             if score >= min(config.mutual_floor, config.min_similarity) and within_window(published[row], published[other], config.window_days):
                 blocks.join(row, other)
     for block in blocks.groups():
@@ -241,6 +240,61 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
                 components.join(row, first[label])
             else:
                 first[label] = row
+
+
+@dataclass(frozen=True)
+class CandidateRows:
+    """Articles whose candidate pairs one engine task scores, self-contained: `members` (global rows:
+    these articles and all their candidates) with their vectors and TF-IDF rows (None: embeddings
+    only); `own[i]` is article i's position in `members`, `others[i]` its candidates' positions."""
+
+    rows: np.ndarray
+    own: np.ndarray
+    others: list[np.ndarray]
+    vectors: np.ndarray
+    texts: Any  # scipy.sparse.csr_matrix or None
+
+
+def score_candidates(batch: CandidateRows) -> list[np.ndarray]:
+    """The combined similarity (mean of embedding and TF-IDF cosine) of each article with each of its
+    candidates, computed as the in-process loop did (same operations, same values); a plain
+    function for engine batches."""
+    scores = []
+    for position, others in zip(batch.own.tolist(), batch.others, strict=True):
+        dense = batch.vectors[[position]] @ batch.vectors[others].T
+        if batch.texts is not None:
+            dense = (dense + (batch.texts[[position]] @ batch.texts[others].T).toarray()) / 2
+        scores.append(dense[0])
+    return scores
+
+
+# Articles per candidate-scoring batch without an engine (an engine uses its own batch size), and
+# batches handed over at once: each batch copies its articles' and their candidates' vectors and
+# TF-IDF rows, so the copies in memory stay bounded.
+_CANDIDATE_ROWS = 256
+_CANDIDATE_BATCHES_AT_ONCE = 64
+
+
+def _candidate_scores(vectors: np.ndarray, texts: Any, candidates: list[list[int]], stamps: np.ndarray, engine: Engine | None) -> dict[int, np.ndarray]:
+    """Each article's combined similarity with its candidates, by row, as `engine` batches of articles
+    close in time (their candidates are mostly the same articles, so a batch ships few extra rows)."""
+    order = [row for row in np.argsort(np.where(np.isnan(stamps), np.inf, stamps), kind="stable").tolist() if candidates[row]]
+    size = engine.batch_size if engine is not None else _CANDIDATE_ROWS
+    scored: dict[int, np.ndarray] = {}
+    step = size * _CANDIDATE_BATCHES_AT_ONCE
+    for start in range(0, len(order), step):
+        batches = []
+        for at in range(start, min(start + step, len(order)), size):
+            rows = np.asarray(order[at : at + size], dtype=np.int64)
+            members = np.unique(np.concatenate([rows, *(np.asarray(candidates[row], dtype=np.int64) for row in rows.tolist())]))
+            position = {int(member): index for index, member in enumerate(members.tolist())}
+            others = [np.asarray([position[other] for other in candidates[row]], dtype=np.int64) for row in rows.tolist()]
+            own = np.asarray([position[row] for row in rows.tolist()], dtype=np.int64)
+            batches.append(CandidateRows(rows, own, others, vectors[members], texts[members] if texts is not None else None))
+        parts = engine.map_batches(score_candidates, batches) if engine is not None else [score_candidates(batch) for batch in batches]
+        for batch, part in zip(batches, parts, strict=True):
+            scored.update(zip(batch.rows.tolist(), part, strict=True))
+    return scored
 
 
 # An incremental pass pays only while the neighbourhood of the new articles is this share of the
