@@ -220,6 +220,7 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
         for other, score in zip(others, scored.get(row, ()), strict=True):
             if score >= min(config.mutual_floor, config.min_similarity) and within_window(published[row], published[other], config.window_days):
                 blocks.join(row, other)
+    clustered = []
     for block in blocks.groups():
         if len(block) == 1:
             continue
@@ -230,10 +231,8 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
                     if other in in_block and other != row and score >= config.min_similarity:
                         components.join(row, int(other))
             continue
-        labels = _average_linkage(
-            combined(block, block), window_matrix([published[r] for r in block], config.window_days),
-            [outlets[r] for r in block] if outlets is not None else None, config,
-        )
+        clustered.append(block)
+    for block, labels in zip(clustered, _block_labels(clustered, vectors, texts, published, outlets, config, engine), strict=True):
         first: dict[int, int] = {}
         for row, label in zip(block, labels, strict=True):
             if label in first:
@@ -295,6 +294,65 @@ def _candidate_scores(vectors: np.ndarray, texts: Any, candidates: list[list[int
         for batch, part in zip(batches, parts, strict=True):
             scored.update(zip(batch.rows.tolist(), part, strict=True))
     return scored
+
+
+@dataclass(frozen=True)
+class StoryBlock:
+    """One block of candidate-linked articles, self-contained for an engine task: their vectors,
+    TF-IDF rows (None: embeddings only), publication times and outlets (None: unknown)."""
+
+    vectors: np.ndarray
+    texts: Any  # scipy.sparse.csr_matrix or None
+    published: list
+    outlets: list[str] | None
+
+
+def cluster_blocks(config: StoryConfig, blocks: list[StoryBlock]) -> list[list[int]]:
+    """Average-linkage labels of each block's articles (_average_linkage on the combined similarity,
+    computed as the in-process code did); a plain function for engine batches."""
+    labels = []
+    for block in blocks:
+        similarity = block.vectors @ block.vectors.T
+        if block.texts is not None:
+            similarity = (similarity + (block.texts @ block.texts.T).toarray()) / 2
+        labels.append(_average_linkage(similarity, window_matrix(block.published, config.window_days), block.outlets, config))
+    return labels
+
+
+def _block_labels(
+    blocks: list[list[int]], vectors: np.ndarray, texts: Any, published: list, outlets: list[str] | None, config: StoryConfig, engine: Engine | None
+) -> list[list[int]]:
+    """cluster_blocks over `blocks` (global rows), as engine batches of about the engine's batch size in articles."""
+    from functools import partial
+
+    size = engine.batch_size if engine is not None else _CANDIDATE_ROWS
+    cluster = partial(cluster_blocks, config)
+    labels: list[list[int]] = []
+    batch: list[StoryBlock] = []
+    batches: list[list[StoryBlock]] = []
+    rows = 0
+
+    def flush() -> None:
+        parts = engine.map_batches(cluster, batches) if engine is not None else [cluster(part) for part in batches]
+        labels.extend(label for part in parts for label in part)
+        batches.clear()
+
+    for block in blocks:
+        batch.append(StoryBlock(
+            vectors[block], texts[block] if texts is not None else None,
+            [published[row] for row in block], [outlets[row] for row in block] if outlets is not None else None,
+        ))
+        rows += len(block)
+        if rows >= size:
+            batches.append(batch)
+            batch, rows = [], 0
+            if len(batches) == _CANDIDATE_BATCHES_AT_ONCE:
+                flush()
+    if batch:
+        batches.append(batch)
+    if batches:
+        flush()
+    return labels
 
 
 # An incremental pass pays only while the neighbourhood of the new articles is this share of the
