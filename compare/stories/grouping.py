@@ -163,8 +163,9 @@ def group_stories(
 
     `vectors` are L2-normalised story_text embeddings in the row order of `articles`. The TF-IDF
     view needs a `text` column (and uses `title`); without one only the embeddings count. `method`
-    overrides config.method ("average" or "components"). The neighbour search's time buckets run as
-    `engine` batches (compare.core.distributed; in this process without one): the same stories either way.
+    overrides config.method ("average" or "components"). The neighbour search, TF-IDF word counts,
+    candidate scoring and average-linkage blocks run as `engine` batches (compare.core.distributed;
+    in this process without one): the same stories either way.
     """
     method = method or config.method
     if method not in ("average", "components"):
@@ -243,9 +244,10 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
 
 @dataclass(frozen=True)
 class CandidateRows:
-    """Articles whose candidate pairs one engine task scores, self-contained: `members` (global rows:
-    these articles and all their candidates) with their vectors and TF-IDF rows (None: embeddings
-    only); `own[i]` is article i's position in `members`, `others[i]` its candidates' positions."""
+    """Articles whose candidate pairs one engine task scores, self-contained: `rows` (global row
+    numbers) and the vectors and TF-IDF rows (None: embeddings only) of the members (these articles
+    and all their candidates); `own[i]` is article i's position among the members, `others[i]` its
+    candidates' positions."""
 
     rows: np.ndarray
     own: np.ndarray
