@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -214,3 +215,15 @@ def test_engine_batches_give_the_same_stories() -> None:
     batched = group_stories(articles, vectors, [], config, engine=LocalEngine(batch_size=3))
     assert stories_of(batched) == stories_of(alone)
     assert 4 < len(stories_of(alone)) < 60  # some articles joined, not all: the comparison is not vacuous
+
+
+def test_undated_articles_pair_near_their_ingest_date_when_undated_days_is_set() -> None:
+    articles = pl.DataFrame(
+        [("dated", T0, T0), ("crawled-next-day", None, T0 + timedelta(days=1)), ("crawled-a-month-later", None, T0 + timedelta(days=30))],
+        schema={"id": pl.String(), "published": UTC_DATETIME, "ingested_at": UTC_DATETIME}, orient="row",
+    )
+    vectors = np.stack([DEPOT, DEPOT_NEAR, DEPOT])
+    config = StoryConfig(min_similarity=0.35)
+    assert stories_of(group_stories(articles, vectors, [], config)) == {frozenset({"dated", "crawled-next-day", "crawled-a-month-later"})}
+    bounded = group_stories(articles, vectors, [], replace(config, undated_days=2.0))
+    assert stories_of(bounded) == {frozenset({"dated", "crawled-next-day"}), frozenset({"crawled-a-month-later"})}

@@ -140,6 +140,11 @@ class StoryConfig:
     method: str = "average"  # or "components" (the first version: chains on large corpora)
     mutual_floor: float = 0.25  # two outlets' mutual best matches above this are joined first
     max_block: int = 3000  # articles clustered exactly at once; larger candidate blocks fall back to components
+    # An undated article is taken as published at most this many days before it was ingested (its
+    # crawl by `compare fetch`), so it is compared only with articles near that span: linear like
+    # dated ones instead of against every article (~N^1.4). 0 = undated articles pair with any.
+    # Not for archives ingested in bulk: their ingest date is the import, not the crawl.
+    undated_days: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class WindowBucket:
     stamps: np.ndarray
     first: int
     last: int
+    slack: np.ndarray | None = None  # the candidates' date uncertainty (seconds); None: all exact
 
 
 def score_buckets(width: float, k: int, buckets: list[WindowBucket]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -64,6 +65,8 @@ def score_buckets(width: float, k: int, buckets: list[WindowBucket]) -> list[tup
             queries = local[block : min(block + _QUERY_BLOCK, bucket.last)]
             scores = bucket.vectors[queries] @ bucket.vectors.T
             gaps = np.abs(bucket.stamps[queries][:, None] - bucket.stamps[None, :])
+            if bucket.slack is not None:  # a stand-in date widens the window by its uncertainty
+                gaps = gaps - bucket.slack[queries][:, None] - bucket.slack[None, :]
             scores[(gaps > width) | (queries[:, None] == local[None, :])] = -np.inf
             parts.append(_top(scores, bucket.candidates, k))
         results.append((bucket.candidates[bucket.first : bucket.last], np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])))
@@ -71,7 +74,8 @@ def score_buckets(width: float, k: int, buckets: list[WindowBucket]) -> list[tup
 
 
 def window_search(
-    vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, *, exact_max: int = EXACT_MAX, engine: Engine | None = None
+    vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, *, exact_max: int = EXACT_MAX, engine: Engine | None = None,
+    slack: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(similarities, rows) of each row's `k` most similar other rows among those it may pair with
     under compare.core.timewindow (published at most `days` apart; undated rows pair with every row);
@@ -84,7 +88,9 @@ def window_search(
     against every row, and as candidates of the dated ones, exactly up to `exact_max` rows searched,
     with IVF above. The buckets and the undated query blocks are `engine` batches (in this process
     without one; Ray tasks on the ray engine, with the same results). `stamps` are POSIX seconds,
-    NaN when undated (timewindow.timestamps).
+    NaN when undated (timewindow.timestamps). `slack` (seconds per row, 0 for a real date) marks
+    stand-in dates known only within +/- slack: two rows pair when their gap is at most the window
+    plus both slacks, so such rows join the buckets instead of being searched against all.
     """
     count = len(vectors)
     rows_out = np.full((count, k), -1, dtype=np.int64)
@@ -101,7 +107,7 @@ def window_search(
     width = days * 86400.0
     if len(dated):
         score = partial(score_buckets, width, k)
-        for batches in _bucket_batches(data, stamps, dated, width, engine.batch_size if engine is not None else 0):
+        for batches in _bucket_batches(data, stamps, dated, width, engine.batch_size if engine is not None else 0, slack):
             parts = engine.map_batches(score, batches) if engine is not None else [score(batch) for batch in batches]
             for part in parts:
                 for queries, scores, rows in part:
@@ -113,9 +119,13 @@ def window_search(
     return scores_out, rows_out
 
 
-def _bucket_batches(data: np.ndarray, stamps: np.ndarray, dated: np.ndarray, width: float, batch_rows: int) -> Iterator[list[list[WindowBucket]]]:
+def _bucket_batches(
+    data: np.ndarray, stamps: np.ndarray, dated: np.ndarray, width: float, batch_rows: int, slack: np.ndarray | None = None
+) -> Iterator[list[list[WindowBucket]]]:
     """The dated rows' buckets, grouped into batches of about `batch_rows` rows to score (one bucket
-    per batch when 0), yielded _BATCHES_AT_ONCE batches at a time."""
+    per batch when 0), yielded _BATCHES_AT_ONCE batches at a time. With `slack`, a bucket's
+    candidates reach twice the largest slack further (the widest a pair's window can be)."""
+    reach = width + (2 * float(np.max(slack[dated])) if slack is not None and len(dated) else 0.0)
     order = dated[np.argsort(stamps[dated], kind="stable")]
     sorted_stamps = stamps[order]
     bucket = np.floor((sorted_stamps - sorted_stamps[0]) / width).astype(np.int64)
@@ -125,11 +135,13 @@ def _bucket_batches(data: np.ndarray, stamps: np.ndarray, dated: np.ndarray, wid
     current: list[WindowBucket] = []
     rows = 0
     for first, last in zip(starts, ends, strict=True):
-        # candidates: every dated row within `width` of this bucket's rows (adjacent buckets at most)
-        low = int(np.searchsorted(sorted_stamps, sorted_stamps[first] - width, side="left"))
-        high = int(np.searchsorted(sorted_stamps, sorted_stamps[last - 1] + width, side="right"))
+        # candidates: every dated row within `reach` of this bucket's rows (adjacent buckets without slack)
+        low = int(np.searchsorted(sorted_stamps, sorted_stamps[first] - reach, side="left"))
+        high = int(np.searchsorted(sorted_stamps, sorted_stamps[last - 1] + reach, side="right"))
         candidates = order[low:high]
-        current.append(WindowBucket(candidates, data[candidates], stamps[candidates], int(first) - low, int(last) - low))
+        current.append(WindowBucket(
+            candidates, data[candidates], stamps[candidates], int(first) - low, int(last) - low, slack[candidates] if slack is not None else None,
+        ))
         rows += int(last - first)
         if rows >= batch_rows:
             batches.append(current)

@@ -113,10 +113,22 @@ def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noq
     return matrix.astype(np.float32).tocsr()
 
 
-def _neighbours(vectors: np.ndarray, published: Sequence, config: StoryConfig, engine: Engine | None) -> tuple[np.ndarray, np.ndarray]:
+def _neighbours(
+    vectors: np.ndarray, published: Sequence, config: StoryConfig, engine: Engine | None, ingested: Sequence | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each article's config.neighbours most similar articles inside the story window (vectors.window_search:
-    time buckets, not all against all, so grouping stays linear in the corpus; the buckets as `engine` batches)."""
-    return window_search(vectors, timestamps(published), config.window_days, config.neighbours, engine=engine)
+    time buckets, not all against all, so grouping stays linear in the corpus; the buckets as `engine` batches).
+    With config.undated_days and `ingested` dates, an undated article stands in the middle of the
+    span before its ingest date, uncertain by half of it (window_search's slack)."""
+    stamps = timestamps(published)
+    if config.undated_days <= 0 or ingested is None:
+        return window_search(vectors, stamps, config.window_days, config.neighbours, engine=engine)
+    half = config.undated_days * 86400.0 / 2
+    crawled = timestamps(ingested)
+    stand_in = np.isnan(stamps) & ~np.isnan(crawled)
+    slack = np.where(stand_in, half, 0.0)
+    stamps = np.where(stand_in, crawled - half, stamps)
+    return window_search(vectors, stamps, config.window_days, config.neighbours, engine=engine, slack=slack)
 
 
 def _average_linkage(similarity: np.ndarray, allowed: np.ndarray, outlets: Sequence[str] | None, config: StoryConfig) -> list[int]:
@@ -172,16 +184,17 @@ def group_stories(
         raise ValueError(f"stories.method: unknown method '{method}' (known: average, components)")
     ids = articles["id"].to_list()
     published = articles["published"].to_list()
+    ingested = articles["ingested_at"].to_list() if "ingested_at" in articles.columns else None
     components = UnionFind(range(len(ids)))
     if len(ids) > 1 and method == "components":
-        similarities, neighbours = _neighbours(vectors, published, config, engine)
+        similarities, neighbours = _neighbours(vectors, published, config, engine, ingested)
         for row in range(len(ids)):
             for similarity, other in zip(similarities[row], neighbours[row], strict=True):
                 if other >= 0 and other != row and similarity >= config.min_similarity:
                     if within_window(published[row], published[other], config.window_days):
                         components.join(row, int(other))
     elif len(ids) > 1:
-        _average_groups(articles, vectors, config, components, engine)
+        _average_groups(articles, vectors, config, components, engine, ingested)
     position = {article_id: row for row, article_id in enumerate(ids)}
     for left, right in copy_links:
         if left in position and right in position:
@@ -193,7 +206,9 @@ def group_stories(
     return pl.DataFrame(rows, schema=STORY_SCHEMA, orient="row")
 
 
-def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int], engine: Engine | None) -> None:
+def _average_groups(
+    articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int], engine: Engine | None, ingested: Sequence | None
+) -> None:
     """Join `components` by average linkage, block by block.
 
     Blocks are connected components of candidate pairs (FAISS neighbours within the window whose
@@ -214,7 +229,7 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
         return (dense + sparse_part) / 2
 
     blocks = UnionFind(range(len(published)))
-    _, neighbours = _neighbours(vectors, published, config, engine)
+    _, neighbours = _neighbours(vectors, published, config, engine, ingested)
     candidates = [[int(o) for o in neighbours[row] if o >= 0 and o != row] for row in range(len(published))]
     scored = _candidate_scores(vectors, texts, candidates, timestamps(published), engine)
     for row, others in enumerate(candidates):
