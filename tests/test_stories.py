@@ -117,6 +117,19 @@ def test_average_linkage_does_not_chain_where_components_do() -> None:
     assert len(stories_of(average)) == 2 and frozenset({"a", "b", "c"}) not in stories_of(average)
 
 
+def test_an_undated_article_does_not_bridge_stories_years_apart_even_in_oversized_blocks() -> None:
+    # The same topic covered twice, years apart, and an undated piece like both. Blocks larger than
+    # max_block are linked at the cut instead of clustered exactly: a block the undated piece had
+    # joined would chain both years into one story.
+    early = [(f"early-{n}", T0 + timedelta(hours=n)) for n in range(3)]
+    late = [(f"late-{n}", T0 + timedelta(days=700, hours=n)) for n in range(3)]
+    articles = frame([*early, *late, ("undated", None)])
+    vectors = np.stack([DEPOT, DEPOT_NEAR, DEPOT, DEPOT_NEAR, DEPOT, DEPOT_NEAR, DEPOT])
+    result = stories_of(group_stories(articles, vectors, [], StoryConfig(min_similarity=0.35, max_block=4)))
+    assert not any(any(i.startswith("early") for i in s) and any(i.startswith("late") for i in s) for s in result)
+    assert {frozenset(i for i, _ in early), frozenset(i for i, _ in late)} <= {s - {"undated"} for s in result}
+
+
 def test_average_linkage_respects_the_time_window() -> None:
     articles = frame([("a", T0), ("b", T0 + timedelta(days=1)), ("late", T0 + timedelta(days=9))])
     result = group_stories(articles, np.stack([DEPOT, DEPOT_NEAR, DEPOT]), [], StoryConfig(min_similarity=0.35))

@@ -228,14 +228,10 @@ def _average_groups(
         sparse_part = (texts[list(rows)] @ texts[list(others)].T).toarray()
         return (dense + sparse_part) / 2
 
-    blocks = UnionFind(range(len(published)))
     _, neighbours = _neighbours(vectors, published, config, engine, ingested)
     candidates = [[int(o) for o in neighbours[row] if o >= 0 and o != row] for row in range(len(published))]
     scored = _candidate_scores(vectors, texts, candidates, timestamps(published), engine)
-    for row, others in enumerate(candidates):
-        for other, score in zip(others, scored.get(row, ()), strict=True):
-            if score >= min(config.mutual_floor, config.min_similarity) and within_window(published[row], published[other], config.window_days):
-                blocks.join(row, other)
+    blocks = candidate_blocks(published, candidates, scored, config)
     clustered = []
     for block in blocks.groups():
         if len(block) == 1:
@@ -255,6 +251,34 @@ def _average_groups(
                 components.join(row, first[label])
             else:
                 first[label] = row
+
+
+def candidate_blocks(
+    published: Sequence, candidates: Sequence[Sequence[int]], scored: dict[int, np.ndarray], config: StoryConfig
+) -> UnionFind[int]:
+    """Blocks for exact clustering: dated articles joined by every candidate pair at the floor inside
+    the window; an undated article joins only the block of its best candidate at the floor.
+
+    An undated article may pair with any article, so letting all its pairs join blocks bridged
+    years of coverage: on the 9,389-article AllSides sample one block held 8,622 articles (dated
+    pairs alone: at most 97), too large to cluster exactly, and its fallback chained 2,905 articles
+    from 2012 to 2020 into one story. With one link each, undated articles hang from one block
+    and never bridge two.
+    """
+    floor = min(config.mutual_floor, config.min_similarity)
+    undated = [when is None for when in published]
+    blocks = UnionFind(range(len(published)))
+    for row, others in enumerate(candidates):
+        best, best_score = -1, floor
+        for other, score in zip(others, scored.get(row, ()), strict=True):
+            if undated[row]:
+                if score >= best_score:
+                    best, best_score = other, float(score)
+            elif not undated[other] and score >= floor and within_window(published[row], published[other], config.window_days):
+                blocks.join(row, other)
+        if best >= 0:
+            blocks.join(row, best)
+    return blocks
 
 
 @dataclass(frozen=True)
