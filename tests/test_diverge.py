@@ -98,6 +98,19 @@ def test_different_quantities_with_one_unit_are_not_compared() -> None:
     assert number_divergences("g", claims) == []
 
 
+def test_amounts_of_money_for_different_things_are_not_compared() -> None:
+    things = group(("a", "The city will spend $40 million on new buses this year."), ("b", "The city will spend $55 million on road repairs this year."))
+    assert number_divergences("g", things) == []
+    same_thing = group(("a", "The city will spend $40 million on new buses this year."), ("b", "The city will spend $55 million on new buses this year."))
+    assert [d.subject for d in number_divergences("g", same_thing)] == ["money (USD)"]
+    # "percent" is the other figure's unit, not what the money measures
+    tariffs = group(
+        ("a", "Tariffs rose from 10 percent to 25 percent on $200 billion of goods on Friday."),
+        ("b", "The 25 percent rate now covers $50 billion to $60 billion in extra purchases, officials said."),
+    )
+    assert number_divergences("g", tariffs) == []
+
+
 def test_a_sentences_own_figures_are_not_a_divergence() -> None:
     claims = group(
         ("a", "In the new survey 64% backed the plan and 30% opposed it."),

@@ -68,6 +68,9 @@ class Quantity:
     high: float | None = None
     context: frozenset[str] = frozenset()  # content words governing it, cut to 6 letters
     nearest: str = ""  # the content word just before it ("won" in "won by 20 points")
+    # for money, what it is an amount of: the last word of the noun run after "of", "in", "worth of" or
+    # "for" ("goods" in "$200 billion of Chinese goods"); "" when the sentence does not say
+    spent_on: str = ""
 
     @property
     def upper(self) -> float:
@@ -126,8 +129,10 @@ def extract_quantities(text: str, *, max_chars: int = 1200) -> list[Quantity]:
         if j < len(tokens) and tokens[j] == "%" and not phrase:
             phrase = ["%"]
         first = phrase[0].lower() if phrase else ""
+        spent_on = ""
         if currency:
             key, factor, shown = "money (USD)", 1.0, []
+            spent_on = _money_object(lower, j)
         elif first in ("percent", "%") or (first == "per" and len(phrase) > 1 and phrase[1].lower() == "cent"):
             key, factor, shown = "percent", 1.0, ["%"]
         elif first in _UNITS:
@@ -144,23 +149,45 @@ def extract_quantities(text: str, *, max_chars: int = 1200) -> list[Quantity]:
         bound = two if two in _BOUNDS else (lower[i - 1] if i and lower[i - 1] in _BOUNDS else None)
         if bound:
             low_factor, high_factor = _BOUNDS[bound]
-        nearest = next((w[:6] for w in reversed(lower[max(0, i - _CONTEXT_TOKENS) : i])
-                        if w[:1].isalpha() and len(w) >= 3 and w not in STOPWORDS and w not in _BOUNDS and w not in ("than", "least")), "")
-        context = frozenset(
-            word[:6] for word in lower[max(0, i - _CONTEXT_TOKENS) : i]
-            if word[:1].isalpha() and len(word) >= 3 and word not in STOPWORDS and word not in _BOUNDS and word not in ("than", "least")
-        )
+        nearest = next((w[:6] for w in reversed(lower[max(0, i - _CONTEXT_TOKENS) : i]) if _governing(w)), "")
+        context = frozenset(word[:6] for word in lower[max(0, i - _CONTEXT_TOKENS) : i] if _governing(word))
         low, high = (vague if vague else (value, value))
         scale = [lower[i + 1]] if i + 1 < len(tokens) and lower[i + 1] in _SCALES else []
         surface = " ".join([*([bound] if bound else []), ("$" if currency else "") + token, *scale, *shown]).replace(" %", "%")
         quantities.append(Quantity(
             key=key, value=low * factor * low_factor, surface=surface,
             high=None if (high == low and low_factor == high_factor == 1.0) else high * factor * high_factor, context=context,
-            nearest=nearest,
+            nearest=nearest, spent_on=spent_on,
         ))
     for match in _AGE.finditer(text):
         quantities.append(Quantity(key="age", value=float(match.group(1)), surface=match.group(0)))
     return quantities
+
+
+_MONEY_LINKS = frozenset({"of", "in", "for", "worth", "on"})
+
+
+def _governing(word: str) -> bool:
+    """A content word that may say what a figure measures; not another figure's unit or number
+    ("25 percent on $200 billion": "percent" belongs to the 25)."""
+    return (
+        word[:1].isalpha() and len(word) >= 3 and word not in STOPWORDS and word not in _BOUNDS and word not in ("than", "least")
+        and word not in _UNITS and word not in _WORD_NUMBERS and word not in _SCALES and word != "per"
+    )
+
+
+def _money_object(lower: list[str], j: int) -> str:
+    """What an amount of money is of: after "of"/"in"/"worth of"/"for", the last word of the noun run
+    ("$250 billion worth of Chinese imports" -> "import"), cut to 6 letters; "" when none follows."""
+    while j < len(lower) and lower[j] in _MONEY_LINKS:
+        j += 1
+    if j == 0 or lower[j - 1] not in _MONEY_LINKS:
+        return ""
+    run = []
+    while j < len(lower) and lower[j][:1].isalpha() and lower[j] not in STOPWORDS and lower[j] not in _PHRASE_END and len(run) < 4:
+        run.append(lower[j])
+        j += 1
+    return run[-1].removesuffix("s")[:6] if run else ""
 
 
 def same_quantity(left: Quantity, right: Quantity) -> bool:
@@ -192,6 +219,9 @@ def number_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: Div
                 continue  # the other claim gives this figure too
             # the same quantity: the word governing both figures is the same, or two governing words are shared
             rivals = [other for other in same_key if (quantity.nearest and quantity.nearest == other.nearest) or len(quantity.context & other.context) >= 2]
+            # amounts of money of different things ("$200 billion of goods", "$540 billion in goods we imported"
+            # vs "$50 billion" of purchases) are different quantities
+            rivals = [other for other in rivals if not (quantity.spent_on and other.spent_on and quantity.spent_on != other.spent_on)]
             if not rivals or any(any(same_quantity(rival, own) for own in mine) for rival in rivals):
                 continue
             rivals = [rival for rival in rivals if not stated_together(quantity, rival)]
