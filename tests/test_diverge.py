@@ -109,6 +109,11 @@ def test_amounts_of_money_for_different_things_are_not_compared() -> None:
         ("b", "The 25 percent rate now covers $50 billion to $60 billion in extra purchases, officials said."),
     )
     assert number_divergences("g", tariffs) == []
+    totals = group(
+        ("a", "Chinese purchases would only total $50 billion next year, officials believe."),
+        ("b", "The tariff applies to a combined total of $250 billion worth of imports."),
+    )
+    assert number_divergences("g", totals) == []
 
 
 def test_a_sentences_own_figures_are_not_a_divergence() -> None:

@@ -131,7 +131,7 @@ def extract_quantities(text: str, *, max_chars: int = 1200) -> list[Quantity]:
         first = phrase[0].lower() if phrase else ""
         spent_on = ""
         if currency:
-            key, factor, shown = "money (USD)", 1.0, []
+            key, factor, shown = MONEY, 1.0, []
             spent_on = _money_object(lower, j)
         elif first in ("percent", "%") or (first == "per" and len(phrase) > 1 and phrase[1].lower() == "cent"):
             key, factor, shown = "percent", 1.0, ["%"]
@@ -164,6 +164,7 @@ def extract_quantities(text: str, *, max_chars: int = 1200) -> list[Quantity]:
     return quantities
 
 
+MONEY = "money (USD)"
 _MONEY_LINKS = frozenset({"of", "in", "for", "worth", "on"})
 
 
@@ -218,7 +219,11 @@ def number_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: Div
             if any(same_quantity(quantity, other) for other in same_key):
                 continue  # the other claim gives this figure too
             # the same quantity: the word governing both figures is the same, or two governing words are shared
-            rivals = [other for other in same_key if (quantity.nearest and quantity.nearest == other.nearest) or len(quantity.context & other.context) >= 2]
+            # (for money, two governing words: "total", "cost" or "spend" next to an amount says little of what it is)
+            rivals = [
+                other for other in same_key
+                if (quantity.key != MONEY and quantity.nearest and quantity.nearest == other.nearest) or len(quantity.context & other.context) >= 2
+            ]
             # amounts of money of different things ("$200 billion of goods", "$540 billion in goods we imported"
             # vs "$50 billion" of purchases) are different quantities
             rivals = [other for other in rivals if not (quantity.spent_on and other.spent_on and quantity.spent_on != other.spent_on)]
