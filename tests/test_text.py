@@ -278,6 +278,24 @@ def test_more_boilerplate_is_dropped(boilerplate: str) -> None:
     assert claim_texts(article) == ["The army said three soldiers were hurt.", "Officials closed the road overnight."]
 
 
+@pytest.mark.parametrize(
+    "post",
+    [
+        "Jane talks to @janeroe about who pays the new levy #Sunday pic.twitter.com/ab12CD34ef — Example Sunday (@ExampleSunday) May 12, 2019",
+        "We will keep the depot closed until further notice. Stay safe. — City Police (@CityPolice) August 20, 2026",
+        "A post shared by Jane Roe (@janeroe) on Aug 20, 2026 at 8:15am PDT",
+    ],
+)
+def test_embedded_social_posts_are_dropped(post: str) -> None:
+    article = f"The army said three soldiers were hurt.\n\n{post}\n\nOfficials closed the road overnight."
+    assert claim_texts(article) == ["The army said three soldiers were hurt.", "Officials closed the road overnight."]
+
+
+def test_a_sentence_quoting_a_post_in_reporting_is_kept() -> None:
+    article = "The mayor wrote on Twitter that the depot would stay closed until further notice, and residents were told to stay away."
+    assert claim_texts(article) == [article]
+
+
 def test_news_sentences_about_apps_and_photos_are_kept() -> None:
     article = "WhatsApp said on Monday that its service was restored. The photo was taken by a resident on Tuesday."
     assert claim_texts(article) == ["WhatsApp said on Monday that its service was restored.", "The photo was taken by a resident on Tuesday."]
@@ -380,7 +398,7 @@ def old_split_claims(text: str) -> list[tuple[int, int, str]]:
             if dateline:
                 start += dateline.end()
             sentence = text[start:end]
-            if len(sentence.split()) < text_module._MIN_CLAIM_WORDS or text_module._BOILERPLATE.match(sentence):
+            if len(sentence.split()) < text_module._MIN_CLAIM_WORDS or text_module._BOILERPLATE.match(sentence) or text_module._EMBEDDED_POST.search(sentence):
                 continue
             claims.append((start, end, sentence))
     return claims

@@ -23,7 +23,7 @@ def words(text: str) -> list[str]:
 
 # Bump when split_claims gives different claims for the same text: snapshots built with another
 # version split every article again instead of reusing their stored claims.
-CLAIM_SPLIT_VERSION = 1
+CLAIM_SPLIT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -157,9 +157,24 @@ def _is_real_boundary(paragraph: str, match: re.Match[str], quotes: _QuoteState)
     return not quotes.inside_long_quote_ends_at(match.end())
 
 
+# An embedded social post, as text extraction leaves it: its link ("pic.twitter.com/..."), the embed's
+# signature line ("— Jane Roe (@janeroe) May 12, 2019") or Instagram's "A post shared by".
+_EMBEDDED_POST = re.compile(
+    r"pic\.twitter\.com/|\(@\w{1,15}\)\s+[A-Z][a-z]+\.?\s+\d{1,2},\s+\d{4}\s*$|^A post shared by\b", re.IGNORECASE
+)
+
+
+_MAX_POST_PARAGRAPH = 400
+
+
 def _is_furniture(paragraph: str) -> bool:
-    """Page furniture, not reporting: boilerplate, a byline, or a photo caption (ends with its credit)."""
-    return bool(_BOILERPLATE.match(paragraph) or _BYLINE.match(paragraph) or _CAPTION.search(paragraph))
+    """Page furniture, not reporting: boilerplate, a byline, a photo caption (ends with its credit), or an
+    embedded social post (the outlet showing a post, whose words another outlet is not expected to carry)."""
+    return bool(
+        _BOILERPLATE.match(paragraph) or _BYLINE.match(paragraph) or _CAPTION.search(paragraph)
+        # a post is at most 280 characters and its signature: a longer paragraph holds reporting too
+        or (len(paragraph) <= _MAX_POST_PARAGRAPH and _EMBEDDED_POST.search(paragraph))
+    )
 
 
 # A paragraph is a run of lines up to a blank (or whitespace-only) line. "[^\S\n]*+\n" rather than
@@ -238,7 +253,7 @@ def split_claims(text: str) -> list[ClaimSpan]:
                 if dateline:
                     start += dateline.end()
                 sentence = text[start:end]
-                if len(sentence.split()) < _MIN_CLAIM_WORDS or _BOILERPLATE.match(sentence):
+                if len(sentence.split()) < _MIN_CLAIM_WORDS or _BOILERPLATE.match(sentence) or _EMBEDDED_POST.search(sentence):
                     continue
                 claims.append(ClaimSpan(position=len(claims), start=start, end=end, text=sentence))
                 if len(claims) == MAX_CLAIMS_PER_ARTICLE:
