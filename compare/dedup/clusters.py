@@ -6,16 +6,23 @@ MinHashLSH over whole articles (Jaccard) and from banded signatures of passage w
 copy inside a long article is a candidate) -> candidates outside the time window dropped -> every
 candidate verified on exact shingles, with shared spans as evidence -> copies grouped into clusters
 named after their earliest article.
+
+find_reuse runs it over batches of texts (on a local or Ray engine) in three passes, templates,
+signatures, verification, so the corpus's shingles are never held at once (docs/scale.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import polars as pl
@@ -23,6 +30,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from compare.core.components import connected_components, union_groups
 from compare.core.config import MinHashConfig
+from compare.dedup.spill import KeyRows
 from compare.dedup.evidence import CopyDetail, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.core.schema import CLUSTER_SCHEMA, conform
 from compare.core.timewindow import timestamps, within
@@ -32,6 +40,8 @@ from compare.text.normalize import normalize_unicode
 if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
     from compare.core.distributed import Engine
 
+BatchT = TypeVar("BatchT")
+ResultT = TypeVar("ResultT")
 
 
 def _kernels():  # noqa: ANN202
@@ -172,14 +182,24 @@ def strip_templates(shingle_sets: list[np.ndarray], outlets: Sequence[str], min_
 TEMPLATE_PARTITION_ROWS = 2_000_000
 
 
+def outlet_codes(outlets: Sequence[str]) -> np.ndarray:
+    """uint64 code of each article's outlet (order of first appearance), keying its page template."""
+    return pl.Series(list(outlets), dtype=pl.String).cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
+
+
+def template_keys(hashes: np.ndarray, lengths: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per shingle: its hash mixed with its article's outlet code (`lengths` shingles per article), so
+    the same shingle in two outlets counts apart."""
+    with np.errstate(over="ignore"):
+        return hashes ^ (np.repeat(codes + np.uint64(1), lengths) * np.uint64(0x9E3779B97F4A7C15))
+
+
 def _template_keep(
     hashes: np.ndarray, lengths: np.ndarray, outlets: Sequence[str], min_articles: int, *, partition_rows: int = TEMPLATE_PARTITION_ROWS
 ) -> np.ndarray:
     if hashes.size == 0:
         return np.ones(0, dtype=np.bool_)
-    codes = pl.Series(list(outlets), dtype=pl.String).cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
-    with np.errstate(over="ignore"):
-        keys = hashes ^ (np.repeat(codes + np.uint64(1), lengths) * np.uint64(0x9E3779B97F4A7C15))
+    keys = template_keys(hashes, lengths, outlet_codes(outlets))
     docs = np.repeat(np.arange(lengths.size, dtype=np.uint32), lengths)
     keep = np.ones(hashes.size, dtype=np.bool_)
     # A key's occurrences all fall in one slice (key mod parts), so each slice is counted alone, exactly.
@@ -245,7 +265,7 @@ class ReuseSignatures:
 def reuse_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
     """The per-article part of find_reuse: every row depends on its own text only, so signing a batch of
     texts (their slice of `hashes`/`keep`, `doc_shingles` rebased to 0) gives the same rows as signing
-    the corpus; compare.core.distributed runs it on batches in parallel."""
+    the corpus (sign_texts runs it per batch)."""
     articles = signature_matrix(hashes, doc_shingles[:-1], doc_shingles[1:], config.num_perm, config.seed, keep)
     return ReuseSignatures(articles, *passage_signatures(hashes, keep, doc_shingles, config))
 
@@ -261,8 +281,6 @@ def passage_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.nd
     return docs.astype(np.int64), signature_matrix(hashes, starts, stops, perms, config.seed, keep)
 
 
-# What find_reuse calls to sign texts: reuse_signatures here, batched over an engine in compare.core.distributed.
-Signer = Callable[[np.ndarray, np.ndarray, np.ndarray, MinHashConfig], ReuseSignatures]
 
 
 def passage_candidates(shingled: ShingledTexts, keep: np.ndarray, config: MinHashConfig) -> set[tuple[int, int]]:
@@ -280,8 +298,22 @@ def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig, 
     Band keys are grouped one slice of the key space at a time (all rows of a key fall in one
     slice), so the hash tables stay bounded whatever the corpus.
     """
-    if docs.size == 0:
+    keys, key_docs = band_keys(docs, windows, config)
+    if keys.size == 0:
         return set()
+    parts = max(1, -(-keys.size // max(1, partition_rows)))
+    found: set[tuple[int, int]] = set()
+    for part in range(parts):
+        rows = np.flatnonzero(keys % np.uint64(parts) == np.uint64(part)) if parts > 1 else slice(None)
+        found |= _bucket_pairs(pl.DataFrame({"key": keys[rows], "doc": key_docs[rows]}), config.max_bucket)
+    return found
+
+
+def band_keys(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 key, uint32 text row) of each band of each passage window with a signature: texts
+    sharing a key are passage candidates."""
+    if docs.size == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
     live = windows[:, 0] != np.uint32(0xFFFFFFFF)  # windows that are all template have no signature
     bands = windows[live].reshape(-1, config.passage_bands, config.passage_rows)
     docs = docs[live]
@@ -290,14 +322,7 @@ def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig, 
         for row in range(config.passage_rows):  # one band row at a time: no uint64 copy of every signature
             keys = keys * np.uint64(0x100000001B3) + bands[:, :, row].astype(np.uint64)
         keys = keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(config.passage_bands, dtype=np.uint64)
-    keys = keys.ravel()
-    key_docs = np.repeat(docs.astype(np.uint32), config.passage_bands)
-    parts = max(1, -(-keys.size // max(1, partition_rows)))
-    found: set[tuple[int, int]] = set()
-    for part in range(parts):
-        rows = np.flatnonzero(keys % np.uint64(parts) == np.uint64(part)) if parts > 1 else slice(None)
-        found |= _bucket_pairs(pl.DataFrame({"key": keys[rows], "doc": key_docs[rows]}), config.max_bucket)
-    return found
+    return keys.ravel(), np.repeat(docs.astype(np.uint32), config.passage_bands)
 
 
 def _bucket_pairs(frame: pl.DataFrame, max_bucket: int) -> set[tuple[int, int]]:
@@ -394,6 +419,110 @@ def _verify(
     )
 
 
+@dataclass(frozen=True)
+class PassLimits:
+    """How much of a corpus find_reuse holds at once: its memory grows with these, and with the corpus
+    only by a signature row (512 bytes), a passage band row per window when not spilled, and the
+    candidate pairs."""
+
+    articles_per_wave: int = 8192  # articles whose batch results (keys, signatures) are handed back together
+    spill_rows: int = 4_000_000  # key rows held before they are written to Parquet (~50-100 MB)
+    partition_rows: int = TEMPLATE_PARTITION_ROWS  # key rows grouped at once
+    pairs_per_batch: int = 2048  # candidate pairs verified per engine batch
+
+
+@dataclass(frozen=True)
+class TextBatch:
+    """Texts handed to a worker, with their outlet codes (outlet_codes) and the corpus row of texts[0]."""
+
+    texts: list[str]
+    codes: np.ndarray  # uint64, one per text
+    first: int
+
+
+def template_counts(config: MinHashConfig, batch: TextBatch) -> pl.DataFrame:
+    """(key, articles): how many of the batch's texts hold each outlet-keyed shingle (template_keys).
+    Batches hold different texts, so the sums over batches count articles (first pass of find_reuse)."""
+    shingled = shingle_texts(batch.texts, config.shingle_size)
+    lengths = np.diff(shingled.doc_shingles)
+    keys = template_keys(shingled.hashes, lengths, batch.codes)
+    docs = np.repeat(np.arange(len(batch.texts), dtype=np.uint32), lengths)
+    frame = pl.DataFrame({"key": keys, "doc": docs}, schema={"key": pl.UInt64, "doc": pl.UInt32})
+    return frame.unique().group_by("key").agg(pl.len().cast(pl.UInt32).alias("articles"))
+
+
+def masked_shingles(texts: Sequence[str], codes: np.ndarray, templates: np.ndarray, size: int) -> tuple[ShingledTexts, np.ndarray]:
+    """Shingled texts and, per shingle, False where it is its outlet's page template (`templates`:
+    sorted template keys, as find_reuse's first pass found them)."""
+    shingled = shingle_texts(texts, size)
+    if templates.size == 0:
+        return shingled, np.ones(shingled.hashes.size, dtype=np.bool_)
+    keys = template_keys(shingled.hashes, np.diff(shingled.doc_shingles), codes)
+    found = np.minimum(np.searchsorted(templates, keys), templates.size - 1)
+    return shingled, templates[found] != keys
+
+
+@dataclass(frozen=True)
+class SignedBatch:
+    """A batch's whole-article signature rows (corpus rows first, first + 1, ...) and its passage band
+    keys (key, doc: corpus row)."""
+
+    first: int
+    articles: np.ndarray  # uint32 (texts, num_perm)
+    bands: pl.DataFrame
+
+
+def sign_texts(config: MinHashConfig, templates: np.ndarray, batch: TextBatch) -> SignedBatch:
+    """Second pass of find_reuse on one batch: shingle, mask templates, sign; only signatures and band
+    keys come back (the shingles are made again for the candidate pairs at verification)."""
+    shingled, keep = masked_shingles(batch.texts, batch.codes, templates, config.shingle_size)
+    signed = reuse_signatures(shingled.hashes, keep, shingled.doc_shingles, config)
+    keys, docs = band_keys(signed.window_docs, signed.windows, config)
+    bands = pl.DataFrame({"key": keys, "doc": docs + np.uint32(batch.first)}, schema={"key": pl.UInt64, "doc": pl.UInt32})
+    return SignedBatch(batch.first, signed.articles, bands.unique())
+
+
+@dataclass(frozen=True)
+class PairBatch:
+    """Candidate pairs handed to a worker: rows into its own `texts` (i < j, in corpus order)."""
+
+    pairs: np.ndarray  # int64 (pairs, 2)
+    ids: list[str]
+    texts: list[str]
+    codes: np.ndarray
+
+
+def verify_pairs(config: MinHashConfig, templates: np.ndarray, batch: PairBatch) -> list[CopyPair]:
+    """The batch's verified pairs, in its order: exact shingles, template-masked, with shared spans."""
+    shingled, keep = masked_shingles(batch.texts, batch.codes, templates, config.shingle_size)
+    sets: dict[int, np.ndarray] = {}
+    verified = []
+    for i, j in batch.pairs.tolist():
+        pair = _verify(i, j, batch.ids, shingled, keep, sets, config)
+        if pair is not None:
+            verified.append(pair)
+    return verified
+
+
+def _waves(engine: Engine, fn: Callable[[BatchT], ResultT], batches: Iterator[BatchT], per_wave: int) -> Iterator[ResultT]:
+    """Engine results batch by batch, `per_wave` batches handed to the engine at a time, so the
+    results held at once are a wave's, not the corpus's."""
+    while wave := list(itertools.islice(batches, max(1, per_wave))):
+        yield from engine.map_batches(fn, wave)
+
+
+def _text_batches(texts: Sequence[str], codes: np.ndarray, size: int) -> Iterator[TextBatch]:
+    for first in range(0, len(texts), size):
+        yield TextBatch(list(texts[first : first + size]), codes[first : first + size], first)
+
+
+def _pair_batches(pairs: np.ndarray, ids: Sequence[str], texts: Sequence[str], codes: np.ndarray, size: int) -> Iterator[PairBatch]:
+    for first in range(0, len(pairs), size):
+        chunk = pairs[first : first + size]
+        rows = np.unique(chunk)
+        yield PairBatch(np.searchsorted(rows, chunk), [ids[r] for r in rows.tolist()], [texts[r] for r in rows.tolist()], codes[rows])
+
+
 def find_reuse(
     article_ids: Sequence[str],
     texts: Sequence[str],
@@ -401,24 +530,58 @@ def find_reuse(
     config: MinHashConfig,
     published: Sequence[datetime | None] | None = None,
     *,
-    sign: Signer = reuse_signatures,
+    engine: Engine | None = None,
+    spill_dir: Path | None = None,
+    limits: PassLimits = PassLimits(),
 ) -> list[CopyPair]:
     """Every verified pair, copies and partial reuse, each with its shared spans (left = earlier row).
 
-    `sign` computes the signatures (the per-article work); the rest is global and runs here.
+    Three passes over batches of texts, so memory does not hold the corpus's shingles: count page
+    templates, sign (whole-article signatures and passage band keys), verify candidate pairs on
+    shingles made again from their two texts. The batches run on `engine` (this process when None);
+    key rows past `limits.spill_rows` go to a temporary folder under `spill_dir` (the system's
+    temporary folder when None), removed on return.
     """
-    shingled = shingle_texts(texts, config.shingle_size)
-    keep = template_keep(shingled, outlets, config.template_min_articles)
-    signed = sign(shingled.hashes, keep, shingled.doc_shingles, config)
-    candidates = set(candidate_pairs(article_ids, lean_minhashes(signed.articles, config.seed), config))
-    if config.passage_shingles > 0:
-        candidates |= passage_pairs(signed.window_docs, signed.windows, config)
-    sets: dict[int, np.ndarray] = {}
-    verified = []
-    for i, j in pairs_in_window(sorted(candidates), published, config.window_days):
-        pair = _verify(i, j, article_ids, shingled, keep, sets, config)
-        if pair is not None:
-            verified.append(pair)
+    if engine is None:
+        from compare.core.distributed import LocalEngine
+
+        engine = LocalEngine()
+    codes = outlet_codes(outlets)
+    per_wave = max(1, limits.articles_per_wave // max(1, engine.batch_size))
+    with contextlib.ExitStack() as stack:
+
+        @lru_cache(maxsize=1)
+        def folder() -> Path:
+            return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".dedup-keys-", dir=spill_dir)))
+
+        counts = KeyRows(folder, spill_rows=limits.spill_rows)
+        for found in _waves(engine, partial(template_counts, config), _text_batches(texts, codes, engine.batch_size), per_wave):
+            counts.add(found)
+        frequent = [
+            part.group_by("key").agg(pl.col("articles").sum()).filter(pl.col("articles") >= config.template_min_articles)["key"]
+            for part in counts.slices(limits.partition_rows)
+        ]
+        del counts
+        templates = np.sort(pl.concat(frequent).to_numpy()) if frequent else np.zeros(0, np.uint64)
+
+        matrix = np.empty((len(texts), config.num_perm), dtype=np.uint32)
+        bands = KeyRows(folder, spill_rows=limits.spill_rows)
+        batches = _text_batches(texts, codes, engine.batch_size)
+        for signed in _waves(engine, partial(sign_texts, config, templates), batches, per_wave):
+            matrix[signed.first : signed.first + len(signed.articles)] = signed.articles
+            bands.add(signed.bands)
+        candidates = set(candidate_pairs(article_ids, lean_minhashes(matrix, config.seed), config))
+        del matrix
+        if config.passage_shingles > 0:
+            for part in bands.slices(limits.partition_rows):
+                candidates |= _bucket_pairs(part, config.max_bucket)
+        del bands
+
+    pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
+    del candidates
+    batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch)
+    per_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
+    verified = [pair for found in _waves(engine, partial(verify_pairs, config, templates), batches, per_wave) for pair in found]
     return settle_composites(verified, config)
 
 
@@ -544,10 +707,14 @@ def _published(articles: pl.DataFrame) -> list[datetime | None]:
     return articles["published"].to_list()
 
 
-def cluster_copies(articles: pl.DataFrame, config: MinHashConfig, *, sign: Signer = reuse_signatures) -> pl.DataFrame:
-    """CLUSTER_SCHEMA rows: each cluster's members, the earliest-published one marked as source."""
+def cluster_copies(
+    articles: pl.DataFrame, config: MinHashConfig, *, engine: Engine | None = None, spill_dir: Path | None = None, limits: PassLimits = PassLimits()
+) -> pl.DataFrame:
+    """CLUSTER_SCHEMA rows: each cluster's members, the earliest-published one marked as source
+    (engine, spill_dir, limits: as for find_reuse)."""
     pairs = find_reuse(
-        articles["id"].to_list(), articles["text"].to_list(), articles["outlet"].to_list(), config, _published(articles), sign=sign
+        articles["id"].to_list(), articles["text"].to_list(), articles["outlet"].to_list(), config, _published(articles),
+        engine=engine, spill_dir=spill_dir, limits=limits,
     )
     return clusters_from_pairs(articles, pairs, config)
 
@@ -557,41 +724,6 @@ def copy_links(clusters: pl.DataFrame) -> list[tuple[str, str]]:
     sources = clusters.filter(pl.col("is_source")).select("cluster_id", pl.col("article_id").alias("source_id"))
     members = clusters.filter(~pl.col("is_source")).join(sources, on="cluster_id")
     return list(members.select("source_id", "article_id").iter_rows())
-
-
-# ---------------------------------------------------------------- signing on an engine (local or Ray)
-
-
-def _sign_batch(config: MinHashConfig, batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ReuseSignatures:
-    hashes, keep, doc_shingles = batch
-    return reuse_signatures(hashes, keep, doc_shingles, config)
-
-
-def engine_signer(engine: Engine) -> Signer:
-    """A dedup.Signer that signs batches of texts on `engine` and stitches the rows back in order.
-
-    Each batch carries only its texts' shingle hashes, template mask and rebased offsets; window
-    rows come back numbered within the batch and are shifted to corpus rows here.
-    """
-
-    def sign(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
-        texts = doc_shingles.size - 1
-        firsts = list(range(0, texts, engine.batch_size))
-        if not firsts:
-            return reuse_signatures(hashes, keep, doc_shingles, config)
-        batches = []
-        for first in firsts:
-            last = min(first + engine.batch_size, texts)
-            low, high = int(doc_shingles[first]), int(doc_shingles[last])
-            batches.append((hashes[low:high], keep[low:high], doc_shingles[first : last + 1] - low))
-        parts = engine.map_batches(partial(_sign_batch, config), batches)
-        return ReuseSignatures(
-            articles=np.concatenate([part.articles for part in parts]),
-            window_docs=np.concatenate([part.window_docs + first for part, first in zip(parts, firsts, strict=True)]),
-            windows=np.concatenate([part.windows for part in parts]),
-        )
-
-    return sign
 
 
 # ---------------------------------------------------------------- incremental pass (a build on a previous snapshot)
@@ -631,7 +763,8 @@ def window_subset(articles: pl.DataFrame, new_ids: set[str], window_days: float)
 
 
 def incremental_clusters(
-    articles: pl.DataFrame, new_ids: set[str], previous: pl.DataFrame, config: MinHashConfig, *, sign: Signer = reuse_signatures
+    articles: pl.DataFrame, new_ids: set[str], previous: pl.DataFrame, config: MinHashConfig, *, engine: Engine | None = None,
+    spill_dir: Path | None = None,
 ) -> pl.DataFrame | None:
     """Wire-copy clusters of the grown corpus without a full pass: copies of new articles are looked
     for among the articles within the dedup time window of them (a copy outside it is never reported,
@@ -648,7 +781,7 @@ def incremental_clusters(
     subset = window_subset(articles, new_ids, config.window_days)
     if subset is None or subset.height > INCREMENTAL_DEDUP_MAX_SHARE * articles.height:
         return None
-    found = cluster_copies(subset, config, sign=sign)
+    found = cluster_copies(subset, config, engine=engine, spill_dir=spill_dir)
     touched = found.filter(pl.col("cluster_id").is_in(found.filter(pl.col("article_id").is_in(list(new_ids)))["cluster_id"].unique().to_list()))
     old = previous.filter(pl.col("article_id").is_in(list(current)))
 
