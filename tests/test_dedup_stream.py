@@ -26,9 +26,13 @@ from compare.dedup.clusters import (
     pairs_in_window,
     passage_pairs,
     reuse_signatures,
+    _bucket_pairs,
+    band_rows,
     settle_composites,
     shingle_texts,
+    slot_pairs,
     template_keep,
+    time_slots,
 )
 from compare.dedup.spill import KeyRows
 
@@ -121,3 +125,21 @@ def test_key_rows_slices_keep_each_key_whole_in_memory_and_spilled(tmp_path: Pat
         assert len(slices) == 6
         counted = pl.concat([part.group_by("key").len() for part in slices]).sort("key")
         assert_frame_equal(counted, expected)  # no key is counted in two slices
+
+
+def test_passage_buckets_are_keyed_by_time_slot_so_far_apart_texts_never_pair() -> None:
+    # One passage in 60 texts a week apart (a bucket over the cap of 50 when keyed by passage alone),
+    # the last one undated.
+    published = [T0 + timedelta(days=7 * week) for week in range(59)] + [None]
+    slots = time_slots(published, 14.0, len(published))
+    assert slots is not None and slots[-1] == -1 and slots[:5].tolist() == [0, 0, 0, 1, 1]
+    docs = np.arange(60, dtype=np.uint32)
+    found = slot_pairs(band_rows(np.full(60, 7, dtype=np.uint64), docs, slots, 0), CONFIG.max_bucket)
+    dated = {(i, j) for i, j in found if j != 59}
+    assert all(abs(int(slots[i]) - int(slots[j])) <= 1 for i, j in dated)  # at most 4 weeks apart, never months
+    assert {(i, j) for i in range(59) for j in range(i + 1, min(i + 3, 59))} <= dated  # every pair within 14 days
+    assert {(0, 59), (58, 59)} <= found  # the undated text still pairs (a chain: the bucket is over the cap)
+    # keyed by passage alone the 60 texts were one capped bucket: a chain, then most in-window pairs dropped
+    chained = _bucket_pairs(pl.DataFrame({"key": np.full(60, 7, dtype=np.uint64), "doc": docs}), CONFIG.max_bucket)
+    assert (1, 3) not in chained and (1, 3) in found
+    assert time_slots(published, 0.0, 60) is None and time_slots(None, 14.0, 60) is None

@@ -62,7 +62,7 @@ class KeyRows:
         self._frames, self._held = [], 0
         frame = frame.with_columns(pl.Series("part", _fine_part(frame["key"]))).sort("part")
         path = self._folder() / f"keys-{len(self._files):06d}.parquet"
-        frame.write_parquet(path, row_group_size=ROW_GROUP_ROWS, statistics=True)
+        frame.write_parquet(path, compression="lz4", row_group_size=ROW_GROUP_ROWS, statistics=True)
         self._files.append(path)
 
     def slices(self, partition_rows: int) -> Iterator[pl.DataFrame]:
