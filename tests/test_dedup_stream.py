@@ -27,6 +27,7 @@ from compare.dedup.clusters import (
     passage_pairs,
     reuse_signatures,
     _bucket_pairs,
+    article_band_keys,
     band_rows,
     settle_composites,
     shingle_texts,
@@ -143,3 +144,15 @@ def test_passage_buckets_are_keyed_by_time_slot_so_far_apart_texts_never_pair() 
     chained = _bucket_pairs(pl.DataFrame({"key": np.full(60, 7, dtype=np.uint64), "doc": docs}), CONFIG.max_bucket)
     assert (1, 3) not in chained and (1, 3) in found
     assert time_slots(published, 0.0, 60) is None and time_slots(None, 14.0, 60) is None
+
+
+def test_whole_article_band_keys_pair_what_datasketch_lsh_pairs() -> None:
+    articles = planted_corpus()
+    texts = articles["text"].to_list() + ["", "short text"]  # no shingle at all, and one shingle
+    shingled = shingle_texts(texts, CONFIG.shingle_size)
+    signed = reuse_signatures(shingled.hashes, np.ones(shingled.hashes.size, dtype=np.bool_), shingled.doc_shingles, CONFIG)
+    keys, docs = article_band_keys(signed.articles, CONFIG)
+    found = _bucket_pairs(pl.DataFrame({"key": keys, "doc": docs}), 10**9)
+    expected = set(candidate_pairs([str(row) for row in range(len(texts))], lean_minhashes(signed.articles, CONFIG.seed), CONFIG))
+    empty = len(texts) - 2
+    assert found == {pair for pair in expected if empty not in pair} and len(found) >= 6

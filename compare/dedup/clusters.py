@@ -315,14 +315,36 @@ def band_keys(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig) -> t
     if docs.size == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
     live = windows[:, 0] != np.uint32(0xFFFFFFFF)  # windows that are all template have no signature
-    bands = windows[live].reshape(-1, config.passage_bands, config.passage_rows)
-    docs = docs[live]
-    keys = np.zeros(bands.shape[:2], dtype=np.uint64)
+    keys = _banded(windows[live], config.passage_bands, config.passage_rows)
+    return keys.ravel(), np.repeat(docs[live].astype(np.uint32), config.passage_bands)
+
+
+@lru_cache(maxsize=8)
+def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) that datasketch's MinHashLSH chooses for this threshold (37 x 3 at 0.3 and 128)."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
+def article_band_keys(articles: np.ndarray, config: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 key, uint32 text row) of the whole-article LSH bands: texts sharing a key are the pairs
+    datasketch's MinHashLSH at `lsh_threshold` gives (its bands and rows, a band's values hashed to 64
+    bits), without its index of 11 KB per article. Texts with no shingle (an all-max row) can verify
+    as nothing and are left out."""
+    bands, rows = lsh_bands(config.lsh_threshold, config.num_perm)
+    live = ~(articles == np.uint32(0xFFFFFFFF)).all(axis=1)
+    keys = _banded(articles[live], bands, rows)
+    return keys.ravel(), np.repeat(np.flatnonzero(live).astype(np.uint32), bands)
+
+
+def _banded(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """uint64 (signatures, bands): each band's `rows` values hashed, with the band's number."""
+    view = signatures[:, : bands * rows].reshape(-1, bands, rows)
+    keys = np.zeros(view.shape[:2], dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for row in range(config.passage_rows):  # one band row at a time: no uint64 copy of every signature
-            keys = keys * np.uint64(0x100000001B3) + bands[:, :, row].astype(np.uint64)
-        keys = keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(config.passage_bands, dtype=np.uint64)
-    return keys.ravel(), np.repeat(docs.astype(np.uint32), config.passage_bands)
+        for row in range(rows):  # one band row at a time: no uint64 copy of every signature
+            keys = keys * np.uint64(0x100000001B3) + view[:, :, row].astype(np.uint64)
+        return keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(bands, dtype=np.uint64)
 
 
 def _bucket_pairs(frame: pl.DataFrame, max_bucket: int, on: Sequence[str] = ("key",)) -> set[tuple[int, int]]:
@@ -348,6 +370,7 @@ def _bucket_pairs(frame: pl.DataFrame, max_bucket: int, on: Sequence[str] = ("ke
     return found
 
 
+_NO_CAP = 2**62  # a bucket size no corpus reaches: whole-article buckets are never chained
 # Time slot of an undated text's band rows (dated texts have slots 0, 1, ...).
 UNDATED_SLOT = -1
 
@@ -466,7 +489,7 @@ class PassLimits:
     articles_per_wave: int = 8192  # articles whose batch results (keys, signatures) are handed back together
     spill_rows: int = 8_000_000  # key rows held before they are written to Parquet (about 100-130 MB)
     partition_rows: int = TEMPLATE_PARTITION_ROWS  # key rows grouped at once
-    pairs_per_batch: int = 2048  # candidate pairs verified per engine batch
+    pairs_per_batch: int = 512  # candidate pairs verified per engine batch (their texts travel with them: at most 2 x 512)
 
 
 @dataclass(frozen=True)
@@ -523,12 +546,10 @@ def masked_shingles(texts: Sequence[str], codes: np.ndarray, templates: np.ndarr
 
 @dataclass(frozen=True)
 class SignedBatch:
-    """A batch's whole-article signature rows (corpus rows first, first + 1, ...) and its passage band
-    keys (key, doc: corpus row)."""
+    """A batch's band rows: texts sharing a key in a shared time slot are candidates (slot_pairs)."""
 
-    first: int
-    articles: np.ndarray  # uint32 (texts, num_perm)
-    bands: pl.DataFrame
+    whole: pl.DataFrame  # band_rows of the whole-article LSH bands (article_band_keys)
+    passages: pl.DataFrame  # band_rows of the passage windows' bands (band_keys)
 
 
 def sign_texts(config: MinHashConfig, templates: np.ndarray, batch: TextBatch) -> SignedBatch:
@@ -536,8 +557,10 @@ def sign_texts(config: MinHashConfig, templates: np.ndarray, batch: TextBatch) -
     keys come back (the shingles are made again for the candidate pairs at verification)."""
     shingled, keep = masked_shingles(batch.texts, batch.codes, templates, config.shingle_size)
     signed = reuse_signatures(shingled.hashes, keep, shingled.doc_shingles, config)
-    keys, docs = band_keys(signed.window_docs, signed.windows, config)
-    return SignedBatch(batch.first, signed.articles, band_rows(keys, docs, batch.slots, batch.first))
+    return SignedBatch(
+        band_rows(*article_band_keys(signed.articles, config), batch.slots, batch.first),
+        band_rows(*band_keys(signed.window_docs, signed.windows, config), batch.slots, batch.first),
+    )
 
 
 def band_rows(keys: np.ndarray, docs: np.ndarray, slots: np.ndarray | None, first: int) -> pl.DataFrame:
@@ -624,21 +647,21 @@ def find_reuse(
         for found in _waves(engine, partial(template_counts, config), _text_batches(texts, codes, engine.batch_size), per_wave):
             counts.add(found)
         frequent = [_frequent_keys(part, config.template_min_articles) for part in counts.slices(limits.partition_rows)]
-        del counts
+        counts.discard()
         templates = np.sort(np.concatenate(frequent)) if frequent else np.zeros(0, np.uint64)
 
-        matrix = np.empty((len(texts), config.num_perm), dtype=np.uint32)
-        bands = KeyRows(folder, spill_rows=limits.spill_rows)
+        whole, passages = KeyRows(folder, spill_rows=limits.spill_rows), KeyRows(folder, spill_rows=limits.spill_rows)
         batches = _text_batches(texts, codes, engine.batch_size, time_slots(published, config.window_days, len(texts)))
         for signed in _waves(engine, partial(sign_texts, config, templates), batches, per_wave):
-            matrix[signed.first : signed.first + len(signed.articles)] = signed.articles
-            bands.add(signed.bands)
-        candidates = set(candidate_pairs(article_ids, lean_minhashes(matrix, config.seed), config))
-        del matrix
-        if config.passage_shingles > 0:
-            for part in bands.slices(limits.partition_rows):
-                candidates |= slot_pairs(part, config.max_bucket)
-        del bands
+            whole.add(signed.whole)
+            passages.add(signed.passages)
+        candidates: set[tuple[int, int]] = set()
+        for part in whole.slices(limits.partition_rows):
+            candidates |= slot_pairs(part, _NO_CAP)  # MinHashLSH pairs every text of a bucket
+        whole.discard()
+        for part in passages.slices(limits.partition_rows):
+            candidates |= slot_pairs(part, config.max_bucket)
+        passages.discard()
 
     pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
     del candidates

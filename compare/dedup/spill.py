@@ -61,9 +61,17 @@ class KeyRows:
         frame = pl.concat(self._frames, rechunk=True)
         self._frames, self._held = [], 0
         frame = frame.with_columns(pl.Series("part", _fine_part(frame["key"]))).sort("part")
-        path = self._folder() / f"keys-{len(self._files):06d}.parquet"
+        path = self._folder() / f"keys-{id(self):x}-{len(self._files):06d}.parquet"  # folders may be shared
         frame.write_parquet(path, compression="lz4", row_group_size=ROW_GROUP_ROWS, statistics=True)
         self._files.append(path)
+
+    def discard(self) -> None:
+        """Drop the rows held and delete the files written (the folder stays the caller's)."""
+        self._frames, self._held = [], 0
+        for path in self._files:
+            path.unlink(missing_ok=True)
+        self._files = []
+        self.rows = 0
 
     def slices(self, partition_rows: int) -> Iterator[pl.DataFrame]:
         """The rows again, one slice of the key space at a time (rows of a key never split)."""
