@@ -19,8 +19,11 @@ import polars as pl
 FINE_BITS = 12
 _FINE_PARTS = 1 << FINE_BITS
 _SHIFT = np.uint64(64 - FINE_BITS)
-# Rows per Parquet row group: a slice reads the groups whose part range meets its own (~1.5 MB each).
-ROW_GROUP_ROWS = 131_072
+# A spill file is cut into about _ROW_GROUPS row groups (at least ROW_GROUP_ROWS rows each): a slice
+# reads only the groups whose part range meets its own, so at 1M articles (~500 slices) it reads
+# about twice the rows it needs, not the whole file.
+ROW_GROUP_ROWS = 8_192
+_ROW_GROUPS = 512
 
 
 def _fine_part(keys: pl.Series) -> np.ndarray:
@@ -62,7 +65,7 @@ class KeyRows:
         self._frames, self._held = [], 0
         frame = frame.with_columns(pl.Series("part", _fine_part(frame["key"]))).sort("part")
         path = self._folder() / f"keys-{id(self):x}-{len(self._files):06d}.parquet"  # folders may be shared
-        frame.write_parquet(path, compression="lz4", row_group_size=ROW_GROUP_ROWS, statistics=True)
+        frame.write_parquet(path, compression="lz4", row_group_size=max(ROW_GROUP_ROWS, frame.height // _ROW_GROUPS), statistics=True)
         self._files.append(path)
 
     def discard(self) -> None:
