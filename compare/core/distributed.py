@@ -1,9 +1,10 @@
 """Where the per-article work of an index build runs: in this process ("local") or as Ray tasks ("ray").
 
 An engine maps a function over batches and hands the results back in batch order; nothing else.
-The index build uses it for the work that is independent per article (MinHash signatures, claim
-counts, title+lede embeddings, claim embeddings); the global steps (templates, LSH candidates,
-verification, clustering, story linkage, snapshot writing) stay on the driver, so both engines
+The index build uses it for the work that is independent per article (claim spans, title+lede
+embeddings, claim embeddings) and for wire copy's batch passes (template counts, signatures and
+band keys, verification of candidate pairs); the rest of the global steps (summing template counts,
+grouping band keys, clustering, story linkage, snapshot writing) stay on the driver, so both engines
 produce the same snapshot. What is shipped to a Ray worker is a module-level function and small
 frozen configs, never a loaded model: a worker loads its embedder once per process
 (`worker_embedder`) and keeps it for the following tasks.
