@@ -626,10 +626,11 @@ def find_reuse(
     """Every verified pair, copies and partial reuse, each with its shared spans (left = earlier row).
 
     Three passes over batches of texts, so memory does not hold the corpus's shingles: count page
-    templates, sign (whole-article signatures and passage band keys), verify candidate pairs on
-    shingles made again from their two texts. The batches run on `engine` (this process when None);
-    key rows past `limits.spill_rows` go to a temporary folder under `spill_dir` (the system's
-    temporary folder when None), removed on return.
+    templates; sign, keeping only the band keys of whole-article and passage-window signatures with
+    each text's time slot (candidates: a shared key in the same or adjacent window-wide bucket);
+    verify candidate pairs on shingles made again from their two texts. The batches run on `engine`
+    (this process when None); key rows past `limits.spill_rows` (per kind) go to a temporary folder
+    under `spill_dir` (the system's temporary folder when None), removed on return.
     """
     if engine is None:
         from compare.core.distributed import LocalEngine
@@ -665,9 +666,9 @@ def find_reuse(
 
     pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
     del candidates
-    batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch)
-    per_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
-    verified = [pair for found in _waves(engine, partial(verify_pairs, config, templates), batches, per_wave) for pair in found]
+    pair_batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch)
+    pair_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
+    verified = [pair for found in _waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in found]
     return settle_composites(verified, config)
 
 
