@@ -228,9 +228,12 @@ def exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float | None:
 
 
 def embedding_rate(articles: pl.DataFrame, sample: int, seed: int) -> dict:
-    """The configured real model's sentences per second on `sample` claims of the corpus (after a
-    warm-up batch, so loading and any one-off ONNX export are not counted)."""
-    from compare.core.config import EmbedConfig
+    """The configured real model's sentences per second on `sample` claims of the corpus, with the
+    claims' backend and the article vectors' (after a warm-up batch, so loading and any one-off
+    ONNX export are not counted)."""
+    from dataclasses import replace
+
+    from compare.core.config import EmbedConfig, article_backend
     from compare.embed.embedder import make_embedder, resolve_backend
     from compare.text.claims import split_claims
 
@@ -240,22 +243,32 @@ def embedding_rate(articles: pl.DataFrame, sample: int, seed: int) -> dict:
     rng.shuffle(sentences)
     sentences = sentences[:sample]
     config = EmbedConfig()
-    embedder = make_embedder(config)
-    embedder.encode(sentences[:16])
-    started, cpu_started = time.perf_counter(), time.process_time()
-    embedder.encode(sentences)
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    rates = {}
+    # claims on [embed] backend (fp32 ONNX on CPU); article vectors on [embed] article_backend (int8)
+    for role, backend in (("", resolve_backend(config)), ("article_", article_backend(config))):
+        embedder = make_embedder(replace(config, backend=backend))
+        embedder.encode(sentences[:16])
+        started, cpu_started = time.perf_counter(), time.process_time()
+        embedder.encode(sentences)
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        rates[role] = (embedder.name, backend, seconds, cpu_seconds)
+    name, backend, seconds, cpu_seconds = rates[""]
+    article_name, article, article_seconds, article_cpu = rates["article_"]
     return {
         "sentences_per_second": round(len(sentences) / seconds, 1), "sentences": len(sentences), "seconds": round(seconds, 2),
         "sentences_per_cpu_second": round(len(sentences) / cpu_seconds, 1),
-        "model": embedder.name, "backend": resolve_backend(config), "threads": os.cpu_count(),
+        "model": name, "backend": backend, "threads": os.cpu_count(),
+        "article_backend": article, "article_model": article_name,
+        "article_sentences_per_second": round(len(sentences) / article_seconds, 1),
+        "article_sentences_per_cpu_second": round(len(sentences) / article_cpu, 1),
     }
 
 
 def neighbour_search(sizes: Sequence[int], *, per_day: float, undated_share: float, seed: int, global_max: int = 64_000) -> dict[str, dict[str, float]]:
     """CPU seconds of story linkage's neighbour search (20 per article, 3-day window) on clustered random
-    384-d vectors: vectors.window_search, dated only and with `undated_share` undated, against the one
-    search over all articles it replaced (up to `global_max` articles: it grows with the square)."""
+    384-d vectors: vectors.window_search, dated only, with `undated_share` undated, and with those
+    given crawl dates ([stories] undated_days = 7), against the one search over all articles it
+    replaced (up to `global_max` articles: it grows with the square)."""
     import numpy as np
 
     from compare.core.vectors import flat_search, window_search
@@ -274,6 +287,14 @@ def neighbour_search(sizes: Sequence[int], *, per_day: float, undated_share: flo
             started = time.process_time()
             window_search(vectors, values, 3.0, 20)
             row[name] = round(time.process_time() - started, 2)
+        # [stories] undated_days = 7: an undated article stands in the 7 days before its crawl (here
+        # 0-2 days after its real date), uncertain by 3.5 days either way (grouping._neighbours)
+        missing = np.isnan(undated)
+        crawled = stamps + rng.uniform(0, 2 * 86400.0, size=size)
+        stand_in = np.where(missing, crawled - 3.5 * 86400.0, undated)
+        started = time.process_time()
+        window_search(vectors, stand_in, 3.0, 20, slack=np.where(missing, 3.5 * 86400.0, 0.0))
+        row[f"window, {undated_share:.0%} undated with crawl dates"] = round(time.process_time() - started, 2)
         if size <= global_max:
             started = time.process_time()
             flat_search(vectors, vectors, 21)
@@ -397,7 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row("peak RSS MB", *(f"{peak[str(size)]:.0f}" for size in sizes), str(exponent(sizes, [peak[str(size)] for size in sizes])), *([""] * (len(sizes) + 1)))
     Console(width=200).print(table)
     if embed.get("sentences_per_second"):
-        Console().print(f"{embed['model']} ({embed['backend']}): {embed['sentences_per_second']} sentences/s on {embed['sentences']} claims; results in {args.json}")
+        Console().print(
+            f"{embed['model']} ({embed['backend']}): {embed['sentences_per_second']} sentences/s on {embed['sentences']} claims, "
+            f"{embed['article_sentences_per_second']} with {embed['article_backend']} (article vectors); results in {args.json}"
+        )
     return 0
 
 

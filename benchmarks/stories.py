@@ -9,6 +9,9 @@ annotated informational-bias spans falls in sentences the report flags (unique t
 in a divergence), against the share of all sentences flagged (chance): lift = the ratio.
 PAC dev: the same for story pairs, and for Partisan / Counter-Partisan event annotations.
 A last section times rendering a 10-outlet story report once the claims are embedded.
+
+`--article-backends onnx,onnx-int8 --no-reports` compares article-vector backends on grouping alone
+(ARI, pair recovery and CPU seconds to embed the title+ledes, per backend, in the same run).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from compare.core.config import StoryConfig, load_settings  # noqa: E402
+from compare.core.config import StoryConfig, article_backend, load_settings  # noqa: E402
 from compare.embed.embedder import Embedder, make_embedder  # noqa: E402
 from compare.report.story import StoryReport, report_for_articles  # noqa: E402
 from compare.core.schema import ARTICLE_SCHEMA  # noqa: E402
@@ -284,7 +287,7 @@ def render_speed(dataset: Dataset, settings) -> dict[str, float]:  # noqa: ANN00
     with tempfile.TemporaryDirectory(prefix="compare-speed-") as home:
         for run in ("cold", "warm"):
             started = time.perf_counter()
-            embedder = cached_embedder(settings.embed, Path(home))  # a new process would build a new one
+            embedder = cached_embedder(settings.claim_embed, Path(home))  # a new process would build a new one
             report = report_for_articles(members, settings, story_id="s-speed", embedder=embedder)
             built = time.perf_counter() - started
             started = time.perf_counter()
@@ -305,6 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pac", type=Path, help="PAC split file, e.g. pac/dev.json")
     parser.add_argument("--json", type=Path, required=True, help="write the figures here")
     parser.add_argument("--limit-events", type=int, default=0, help="build reports for the first N events only (0 = all)")
+    parser.add_argument(
+        "--article-backends", default="",
+        help="article-vector backends to compare, e.g. onnx,onnx-int8 (first = the figures without a suffix; default: the configured one)",
+    )
+    parser.add_argument("--no-reports", action="store_true", help="grouping only: skip the report flags and render timing")
     args = parser.parse_args(argv)
 
     from rich.console import Console
@@ -312,7 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console = Console(stderr=True)
     settings = load_settings(Path("/nonexistent-compare-home"), environ={})
-    embedder = make_embedder(settings.embed)
+    embedder = make_embedder(settings.claim_embed)  # reports embed claims (fp32 by default)
+    backends = [name.strip() for name in args.article_backends.split(",") if name.strip()] or [article_backend(settings.embed)]
+    article_embedders = {backend: make_embedder(replace(settings.article_embed, backend=backend)) for backend in backends}
     results: dict[str, dict[str, float]] = {}
     try:
         datasets = {"basil": load_basil(args.basil)}
@@ -323,18 +333,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for name, dataset in datasets.items():
         started = time.perf_counter()
-        vectors = encode_story_texts(dataset.articles, embedder)
         ids = dataset.articles["id"].to_list()
         truth = [dataset.gold[i] for i in ids]
-        base = grouping(dataset.articles, vectors, settings.stories, baseline=True)
-        ours = grouping(dataset.articles, vectors, settings.stories, baseline=False)
-        figures: dict[str, float] = {
-            "articles": len(ids),
-            "ari_baseline": round(adjusted_rand_index(truth, [base[i] for i in ids]), 4),
-            "ari": round(adjusted_rand_index(truth, [ours[i] for i in ids]), 4),
-            "pair_recovery_baseline": round(pair_recovery(dataset.gold, base), 4),
-            "pair_recovery": round(pair_recovery(dataset.gold, ours), 4),
-        }
+        figures: dict[str, float] = {"articles": len(ids)}
+        for number, (backend, article_embedder) in enumerate(article_embedders.items()):
+            article_embedder.encode(["warm up"])  # the model load is not the per-article cost
+            cpu_started = time.process_time()
+            vectors = encode_story_texts(dataset.articles, article_embedder)
+            cpu = time.process_time() - cpu_started
+            suffix = "" if number == 0 else f"_{backend}"
+            if number == 0:
+                base = grouping(dataset.articles, vectors, settings.stories, baseline=True)
+                figures["ari_baseline"] = round(adjusted_rand_index(truth, [base[i] for i in ids]), 4)
+                figures["pair_recovery_baseline"] = round(pair_recovery(dataset.gold, base), 4)
+            ours = grouping(dataset.articles, vectors, settings.stories, baseline=False)
+            figures[f"ari{suffix}"] = round(adjusted_rand_index(truth, [ours[i] for i in ids]), 4)
+            figures[f"pair_recovery{suffix}"] = round(pair_recovery(dataset.gold, ours), 4)
+            # CPU seconds of this process (all threads) to embed the articles' title+ledes
+            figures[f"article_cpu_s_{backend}"] = round(cpu, 2)
+        if args.no_reports:
+            figures["seconds"] = round(time.perf_counter() - started, 1)
+            results[name] = figures
+            continue
         gold_subset = dataset
         if args.limit_events:
             keep = set(sorted(set(dataset.gold.values()))[: args.limit_events])
@@ -343,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures.update(flag_lift(gold_subset, settings, embedder, labels))
         figures["seconds"] = round(time.perf_counter() - started, 1)
         results[name] = figures
-    results["render"] = render_speed(datasets["basil"], settings)
+    if not args.no_reports:
+        results["render"] = render_speed(datasets["basil"], settings)
 
     table = Table(title="Story grouping and report flags (baseline: first-version components)")
     table.add_column("measure")

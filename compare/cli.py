@@ -659,7 +659,7 @@ def index_build(
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as one JSON line (for logs).")] = False,
     engine: Annotated[
         str | None,
-        typer.Option("--engine", help='Where the per-article work (signatures, claim counts, embeddings) runs: "local" (default) or "ray" ([index] engine).'),
+        typer.Option("--engine", help='Where the per-article work (signatures, claim counts, embeddings), story linkage\'s time buckets and the facts of stories run: "local" (default) or "ray" ([index] engine).'),
     ] = None,
     ray_address: Annotated[
         str | None,
@@ -669,9 +669,9 @@ def index_build(
     """Build wire-copy clusters, article vectors and stories as a new snapshot, then switch to it.
 
     Incremental by default: only articles not in the previous snapshot are embedded. With --engine ray
-    the per-article work runs as Ray tasks (pip install -e ".[distributed]"); the snapshot is the same.
-    Exit codes: 0 built (or already up to date), 2 bad option or ray missing, 3 build failed with the
-    previous snapshot kept, 75 another build is running.
+    the per-article, per-time-bucket and per-story work runs as Ray tasks (pip install -e
+    ".[distributed]"); the snapshot is the same. Exit codes: 0 built (or already up to date), 2 bad
+    option or ray missing, 3 build failed with the previous snapshot kept, 75 another build is running.
 
     Example: compare index build --home ./data --keep 3 --engine ray --ray-address auto
     """

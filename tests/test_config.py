@@ -155,3 +155,20 @@ def test_claim_model_defaults_to_the_embedding_model_and_overrides_it_for_claims
     assert from_toml.claim_embed.batch_size == 8  # the rest of [embed] still applies to claims
     from_environment = load_settings(tmp_path, environ={"COMPARE_CLAIM_MODEL": "models/other"})
     assert from_environment.claim_embed.model == "models/other" and from_environment.embed.model == BUNDLED_MODEL
+
+
+def test_article_vectors_default_to_int8_on_cpu_and_claims_keep_the_embedding_backend(tmp_path: Path) -> None:
+    from compare.embed.embedder import cached_embedder, make_embedder
+
+    settings = load_settings(tmp_path, environ={})
+    assert settings.article_embed.backend == "onnx-int8" and settings.claim_embed.backend == "auto"
+    assert settings.article_embed.model == settings.embed.model
+    # the cache folder and the vectors' name carry the backend, so fp32 and int8 vectors never mix
+    assert cached_embedder(settings.article_embed, tmp_path).cache.folder != cached_embedder(settings.claim_embed, tmp_path).cache.folder
+    assert make_embedder(settings.article_embed).name == f"{BUNDLED_MODEL}+onnx-int8"
+    assert make_embedder(settings.claim_embed).name == BUNDLED_MODEL
+    # an explicit [embed] backend (or a GPU device) is followed by articles too, unless article_backend says otherwise
+    assert load_settings(tmp_path, environ={}, overrides={"embed": {"backend": "hash"}}).article_embed.backend == "hash"
+    assert load_settings(tmp_path, environ={}, overrides={"embed": {"device": "cuda"}}).article_embed.backend == "auto"
+    write_toml(tmp_path, '[embed]\narticle_backend = "onnx"\n')
+    assert load_settings(tmp_path, environ={}).article_embed.backend == "onnx"

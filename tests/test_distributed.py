@@ -33,7 +33,7 @@ from compare.core.distributed import (
     worker_embedder,
 )
 from compare.embed.embedder import HashingEmbedder, cached_embedder
-from compare.index import CLAIM_VECTORS, VECTORS, IndexBuildError, build_index, snapshot_claims, snapshot_copies, snapshot_refs
+from compare.index import CLAIM_VECTORS, VECTORS, IndexBuildError, build_index, snapshot_claims, snapshot_copies, snapshot_facts, snapshot_refs
 from compare.ingest import ingest
 from compare.core.store import Store
 
@@ -86,6 +86,9 @@ def test_a_ray_build_gives_the_local_build(tmp_path: Path) -> None:
     assert_frame_equal(snapshot_claims(local.path), snapshot_claims(distributed.path))  # claims and their vector rows
     np.testing.assert_allclose(np.load(local.path / CLAIM_VECTORS), np.load(distributed.path / CLAIM_VECTORS), atol=1e-6)
     assert_frame_equal(snapshot_copies(local.path), snapshot_copies(distributed.path), check_row_order=False)
+    # every multi-outlet story's facts, one story per Ray task (batch_size 2)
+    assert distributed.manifest.stages["facts"]["computed"] == local.manifest.stages["facts"]["computed"] > 0
+    assert_frame_equal(snapshot_facts(local.path), snapshot_facts(distributed.path), check_row_order=False)
     for field in ("articles", "clusters", "stories", "claims", "embedded"):
         assert getattr(local.manifest, field) == getattr(distributed.manifest, field), field
 
@@ -155,6 +158,31 @@ def test_wire_copy_passes_on_ray_equal_the_local_passes() -> None:
     local = find_reuse(ids, texts, outlets, config, engine=LocalEngine(batch_size=100))
     assert local and any(pair.kind == "copy" for pair in local)
     assert find_reuse(ids, texts, outlets, config, engine=RayEngine(batch_size=2), limits=limits) == local
+
+
+@pytest.mark.parametrize("exact_max", [20_000, 100])  # undated rows searched exactly, and with IVF (an index shipped to the workers)
+def test_story_linkage_buckets_on_ray_give_the_local_neighbours(exact_max: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compare.core import vectors as module
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    stamps = rng.uniform(0, 40 * 86400.0, size=500)
+    stamps[rng.random(500) < 0.2] = np.nan
+    local = module.window_search(vectors, stamps, 3.0, 8, exact_max=exact_max)
+    monkeypatch.setattr(module, "_UNDATED_BLOCK", 40)  # undated queries in several tasks
+    distributed = module.window_search(vectors, stamps, 3.0, 8, exact_max=exact_max, engine=RayEngine(batch_size=40))  # ~12 buckets, several per task
+    np.testing.assert_array_equal(distributed[1], local[1])
+    np.testing.assert_array_equal(distributed[0], local[0])
+
+
+def test_tfidf_words_counted_on_ray_give_the_local_rows() -> None:
+    from compare.stories.grouping import tfidf_vectors
+
+    texts, _ = demo_texts()
+    local = tfidf_vectors(texts)
+    distributed = tfidf_vectors(texts, engine=RayEngine(batch_size=2))
+    assert local.nnz > 100 and (local != distributed).nnz == 0
 
 
 def test_workers_embed_from_the_config_and_reuse_their_model() -> None:

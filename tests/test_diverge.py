@@ -506,3 +506,43 @@ def test_a_hedge_on_another_part_of_the_sentence_is_not_a_divergence() -> None:
         ("b", "The officer, who was filmed at the scene, was fired and charged with assault."),
     )
     assert certainty_divergences("g", claims) == []
+
+
+@needs_model
+def test_a_hedge_sharing_only_the_subject_is_not_a_divergence() -> None:
+    # "might" hedges leaving the party; the other outlet reports her vote, naming her too
+    claims = group(
+        ("a", "One Republican, Senator Jane Roe of Ohio, said she would back the bill and she might leave the party."),
+        ("b", "Senator Jane Roe of Ohio and two other Republicans voted for the bill on Tuesday."),
+    )
+    assert certainty_divergences("g", claims) == []
+    hedged_same_act = group(
+        ("a", "Senator Jane Roe of Ohio reportedly voted for the bill on Tuesday."),
+        ("b", "Senator Jane Roe of Ohio and two other Republicans voted for the bill on Tuesday."),
+    )
+    assert [d.kind for d in certainty_divergences("g", hedged_same_act)] == ["certainty"]
+
+
+@needs_model
+def test_a_prospect_is_not_the_asserted_side_of_a_hedge() -> None:
+    # "would soon leave" is a prospect too: it does not assert what "might leave" hedges
+    prospect = group(
+        ("a", "Senator Jane Roe of Ohio said she would back the bill and she might leave the party."),
+        ("b", "Only Jane Roe, who signaled she would soon leave the party, voted for the bill."),
+    )
+    assert certainty_divergences("g", prospect) == []
+    considering = group(
+        ("a", "Senator Jane Roe of Ohio said she would back the bill and she might leave the party."),
+        ("b", "Jane Roe, who is considering leaving the party, voted for the bill."),
+    )
+    assert certainty_divergences("g", considering) == []
+    name_only = group(
+        ("a", "The sudden resignation of the whole committee staff seemed to embolden Senator Roe."),
+        ("b", "The whole committee staff resigned on Tuesday after a dispute with Senator Roe."),
+    )
+    assert certainty_divergences("g", name_only) == []
+    done = group(
+        ("a", "Senator Jane Roe of Ohio said she might resign from the committee."),
+        ("b", "Senator Jane Roe of Ohio resigned from the committee on Thursday."),
+    )
+    assert [d.kind for d in certainty_divergences("g", done)] == ["certainty"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -159,6 +160,23 @@ def test_tfidf_vectors_are_unit_rows_and_symmetric() -> None:
     assert np.allclose(gram, gram.T) and gram[0, 1] > 0.3 and gram[0, 2] == 0
 
 
+def test_tfidf_weights_match_the_formula_and_engine_batches_give_the_same_rows() -> None:
+    import math
+
+    from compare.core.distributed import LocalEngine
+
+    texts = ["militia depot Baghdad blast blast", "Baghdad militia depot explosion", "heat wave Israel", "", "the of and"]
+    vectors = tfidf_vectors(texts)
+    # the first text by hand: sublinear tf x idf with 20 prior documents, then unit length
+    idf = {word: math.log((1 + 5 + 20) / (1 + frequency)) for word, frequency in {"militia": 2, "depot": 2, "baghdad": 2, "blast": 1}.items()}
+    expected = {word: (1 + math.log(2 if word == "blast" else 1)) * weight for word, weight in idf.items()}
+    norm = math.sqrt(sum(value * value for value in expected.values()))
+    assert sorted(vectors[0].data.tolist()) == pytest.approx(sorted(value / norm for value in expected.values()), rel=1e-6)
+    assert vectors[3].nnz == 0 and vectors[4].nnz == 0  # no content words: an empty row, not NaN
+    batched = tfidf_vectors(texts, engine=LocalEngine(batch_size=2))
+    assert (batched != vectors).nnz == 0
+
+
 def test_unknown_method_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="stories.method"):
         group_stories(frame([("a", T0), ("b", T0)]), np.stack([DEPOT, DEPOT]), [], StoryConfig(method="kmeans"))
@@ -175,3 +193,37 @@ def test_a_home_of_three_takes_on_one_story_keeps_the_shared_topic_words() -> No
     vectors = tfidf_vectors(takes)
     gram = (vectors @ vectors.T).toarray()
     assert gram[np.triu_indices(3, 1)].min() > 0.2
+
+
+def test_engine_batches_give_the_same_stories() -> None:
+    # Candidate scoring and TF-IDF word counts as engine batches (articles ordered by time, undated
+    # last): the same stories as in one pass, on texts that share words across stories.
+    from compare.core.distributed import LocalEngine
+    from compare.embed.embedder import HashingEmbedder
+
+    topics = ["militia depot blast Baghdad", "heat wave Israel record", "budget talks Congress spending", "football final penalties"]
+    rng = np.random.default_rng(2)
+    rows = []
+    for number in range(60):
+        topic = topics[number % 4]
+        published = None if number % 7 == 0 else T0 + timedelta(days=int(rng.integers(0, 20)), hours=int(rng.integers(0, 24)))
+        rows.append((f"a{number}", f"Outlet {number % 5}", None, f"{topic} report {number}. Officials said {topic} again.", published))
+    articles = pl.DataFrame(rows, schema={"id": pl.String(), "outlet": pl.String(), "title": pl.String(), "text": pl.String(), "published": UTC_DATETIME}, orient="row")
+    vectors = HashingEmbedder(32).encode(articles["text"].to_list())
+    config = StoryConfig(min_similarity=0.35, mutual_floor=0.25)
+    alone = group_stories(articles, vectors, [], config)
+    batched = group_stories(articles, vectors, [], config, engine=LocalEngine(batch_size=3))
+    assert stories_of(batched) == stories_of(alone)
+    assert 4 < len(stories_of(alone)) < 60  # some articles joined, not all: the comparison is not vacuous
+
+
+def test_undated_articles_pair_near_their_ingest_date_when_undated_days_is_set() -> None:
+    articles = pl.DataFrame(
+        [("dated", T0, T0), ("crawled-next-day", None, T0 + timedelta(days=1)), ("crawled-a-month-later", None, T0 + timedelta(days=30))],
+        schema={"id": pl.String(), "published": UTC_DATETIME, "ingested_at": UTC_DATETIME}, orient="row",
+    )
+    vectors = np.stack([DEPOT, DEPOT_NEAR, DEPOT])
+    config = StoryConfig(min_similarity=0.35)
+    assert stories_of(group_stories(articles, vectors, [], config)) == {frozenset({"dated", "crawled-next-day", "crawled-a-month-later"})}
+    bounded = group_stories(articles, vectors, [], replace(config, undated_days=2.0))
+    assert stories_of(bounded) == {frozenset({"dated", "crawled-next-day"}), frozenset({"crawled-a-month-later"})}

@@ -75,3 +75,39 @@ def test_small_inputs() -> None:
     vectors = np.eye(3, dtype=np.float32)
     _, rows = window_search(vectors, np.array([0.0, DAY, 10 * DAY]), 3.0, 2)
     assert [sorted(r[r >= 0].tolist()) for r in rows] == [[1], [0], []]
+
+
+@pytest.mark.parametrize(("days", "undated_share", "batch_size", "exact_max"), [(3.0, 0.0, 1, 20_000), (3.0, 0.15, 7, 20_000), (0.5, 0.3, 1000, 100), (0.0, 0.1, 5, 20_000)])
+def test_buckets_as_engine_batches_give_the_same_neighbours(
+    days: float, undated_share: float, batch_size: int, exact_max: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compare.core import vectors as module
+    from compare.core.distributed import LocalEngine
+
+    vectors, stamps = corpus(400, undated_share=undated_share, seed=5)
+    scores, rows = window_search(vectors, stamps, days, 6, exact_max=exact_max)
+    monkeypatch.setattr(module, "_UNDATED_BLOCK", 32)  # several undated query blocks
+    batched_scores, batched_rows = window_search(vectors, stamps, days, 6, exact_max=exact_max, engine=LocalEngine(batch_size=batch_size))
+    np.testing.assert_array_equal(batched_rows, rows)
+    np.testing.assert_array_equal(batched_scores, scores)
+    assert (rows[:, 0] >= 0).mean() > 0.5  # most rows found a neighbour: the comparison is not vacuous
+
+
+def test_stand_in_dates_widen_the_window_by_their_slack_only() -> None:
+    # rows with a stand-in date (an undated article's crawl span) pair when the gap is at most the
+    # window plus both slacks; the search equals brute force under that rule
+    vectors, stamps = corpus(400, undated_share=0.0, seed=11)
+    slack = np.where(np.random.default_rng(4).random(400) < 0.2, 2.5 * DAY, 0.0)
+    _, rows = window_search(vectors, stamps, 3.0, 5, slack=slack)
+    scores = vectors @ vectors.T
+    allowed = np.abs(stamps[:, None] - stamps[None, :]) <= 3.0 * DAY + slack[:, None] + slack[None, :]
+    np.fill_diagonal(allowed, False)
+    scores[~allowed] = -np.inf
+    for row in range(len(vectors)):
+        expected = [int(other) for other in np.argsort(-scores[row], kind="stable")[:5] if np.isfinite(scores[row, other])]
+        assert [int(other) for other in rows[row] if other >= 0] == expected
+    # without slack the same rows see only the plain window
+    _, plain = window_search(vectors, stamps, 3.0, 5, slack=np.zeros(400))
+    _, reference = window_search(vectors, stamps, 3.0, 5)
+    np.testing.assert_array_equal(plain, reference)
+    assert (rows != reference).any()

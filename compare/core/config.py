@@ -60,6 +60,11 @@ class EmbedConfig:
     # Where ONNX exports are kept: one per model per machine, shared by every data home ("" = the
     # user cache: $XDG_CACHE_HOME/compare, else ~/.cache/compare). An export costs ~17 s and 109 MB.
     model_cache: str = ""
+    # The backend for article vectors (title+lede texts, for story grouping only; claims keep
+    # `backend`). "auto" is "onnx-int8" when `backend` is "auto" and `device` is "cpu", else `backend`.
+    # benchmarks/stories.py --article-backends onnx,onnx-int8: story ARI 0.9944 for both on BASIL,
+    # 0.5286 (int8) vs 0.5029 (fp32) on PAC dev, 1.38x less CPU per article.
+    article_backend: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,11 @@ class StoryConfig:
     method: str = "average"  # or "components" (the first version: chains on large corpora)
     mutual_floor: float = 0.25  # two outlets' mutual best matches above this are joined first
     max_block: int = 3000  # articles clustered exactly at once; larger candidate blocks fall back to components
+    # An undated article is taken as published at most this many days before it was ingested (its
+    # crawl by `compare fetch`), so it is compared only with articles near that span: linear like
+    # dated ones instead of against every article (~N^1.4). 0 = undated articles pair with any.
+    # Not for archives ingested in bulk: their ingest date is the import, not the crawl.
+    undated_days: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -146,9 +156,10 @@ class IndexConfig:
     # vectors in the snapshot, so a report reads them and loads no model (0 = off: claims are
     # embedded on first report). Single-outlet stories have nothing to compare.
     precompute_claims_min_outlets: int = 2
-    # Where the per-article work of a build runs (compare.core.distributed): "local" in this process, or
-    # "ray" as Ray tasks. ray_address "" starts a local Ray runtime, "auto" joins the cluster of this
-    # machine (`ray start`), "ray://host:10001" a remote one. Results are the same either way.
+    # Where the per-article, per-time-bucket (story linkage) and per-story (facts) work of a build
+    # runs (compare.core.distributed): "local" in this process, or "ray" as Ray tasks. ray_address ""
+    # starts a local Ray runtime, "auto" joins the cluster of this machine (`ray start`),
+    # "ray://host:10001" a remote one. Results are the same either way.
     engine: str = "local"
     ray_address: str = ""  # "" = start a local Ray runtime, "auto" = join this machine's cluster, or ray://HOST:10001
 
@@ -180,6 +191,22 @@ class Settings:
     def claim_embed(self) -> EmbedConfig:
         """The embedding settings for claims: [embed] with `align.claim_model` as the model when set."""
         return replace(self.embed, model=self.align.claim_model) if self.align.claim_model else self.embed
+
+    @property
+    def article_embed(self) -> EmbedConfig:
+        """The embedding settings for article vectors: [embed] with `article_backend` as the backend.
+
+        Vectors of another backend are named apart (compare.embed.embedder), so a snapshot or the
+        embedding cache never mixes fp32 and int8 vectors.
+        """
+        return replace(self.embed, backend=article_backend(self.embed))
+
+
+def article_backend(config: EmbedConfig) -> str:
+    """The backend article vectors are made with (EmbedConfig.article_backend resolved)."""
+    if config.article_backend != "auto":
+        return config.article_backend
+    return "onnx-int8" if config.backend == "auto" and config.device == "cpu" else config.backend
 
 
 class ConfigError(ValueError):

@@ -7,7 +7,15 @@ indexes (compare.align.alignment.build_index), approximate above `AlignConfig.ex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from compare.core.distributed import Engine
 
 
 def flat_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -27,9 +35,48 @@ def flat_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nd
 EXACT_MAX = 20_000
 IVF_PROBES = 8  # lists searched per query, of sqrt(n) lists
 _QUERY_BLOCK = 512  # query rows scored at once: bounds the memory of a burst (512 x candidates x 12 bytes)
+# Engine batches handed over at once: each carries its buckets' candidate vectors (about 3x the
+# rows it scores), so the payloads in memory stay bounded by this many batches, not the corpus.
+_BATCHES_AT_ONCE = 64
 
 
-def window_search(vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, *, exact_max: int = EXACT_MAX) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class WindowBucket:
+    """One time bucket of dated rows, self-contained for an engine task: the rows it may pair with
+    (`candidates`, global row numbers, by time) with their vectors and stamps; its own rows are
+    candidates[first:last]."""
+
+    candidates: np.ndarray
+    vectors: np.ndarray
+    stamps: np.ndarray
+    first: int
+    last: int
+    slack: np.ndarray | None = None  # the candidates' date uncertainty (seconds); None: all exact
+
+
+def score_buckets(width: float, k: int, buckets: list[WindowBucket]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(query rows, similarities, rows) of each bucket's rows' `k` best candidates within `width`
+    seconds, self excluded; a plain function for engine batches (buckets are independent)."""
+    results = []
+    for bucket in buckets:
+        local = np.arange(len(bucket.candidates))
+        parts = []
+        for block in range(bucket.first, bucket.last, _QUERY_BLOCK):
+            queries = local[block : min(block + _QUERY_BLOCK, bucket.last)]
+            scores = bucket.vectors[queries] @ bucket.vectors.T
+            gaps = np.abs(bucket.stamps[queries][:, None] - bucket.stamps[None, :])
+            if bucket.slack is not None:  # a stand-in date widens the window by its uncertainty
+                gaps = gaps - bucket.slack[queries][:, None] - bucket.slack[None, :]
+            scores[(gaps > width) | (queries[:, None] == local[None, :])] = -np.inf
+            parts.append(_top(scores, bucket.candidates, k))
+        results.append((bucket.candidates[bucket.first : bucket.last], np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])))
+    return results
+
+
+def window_search(
+    vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, *, exact_max: int = EXACT_MAX, engine: Engine | None = None,
+    slack: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(similarities, rows) of each row's `k` most similar other rows among those it may pair with
     under compare.core.timewindow (published at most `days` apart; undated rows pair with every row);
     rows -1 and similarity -inf where fewer. Linear in the rows for a steady flow of dated articles.
@@ -39,7 +86,11 @@ def window_search(vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, 
     are cut into buckets `days` wide; a row's dated candidates are in its own and the two adjacent
     buckets (exact scores, the window checked per pair). Undated rows are searched apart: as queries
     against every row, and as candidates of the dated ones, exactly up to `exact_max` rows searched,
-    with IVF above. `stamps` are POSIX seconds, NaN when undated (timewindow.timestamps).
+    with IVF above. The buckets and the undated query blocks are `engine` batches (in this process
+    without one; Ray tasks on the ray engine, with the same results). `stamps` are POSIX seconds,
+    NaN when undated (timewindow.timestamps). `slack` (seconds per row, 0 for a real date) marks
+    stand-in dates known only within +/- slack: two rows pair when their gap is at most the window
+    plus both slacks, so such rows join the buckets instead of being searched against all.
     """
     count = len(vectors)
     rows_out = np.full((count, k), -1, dtype=np.int64)
@@ -49,33 +100,59 @@ def window_search(vectors: np.ndarray, stamps: np.ndarray, days: float, k: int, 
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     stamps = np.asarray(stamps, dtype=np.float64)
     if days <= 0:  # no window: every row pairs with every row
-        _merge(scores_out, rows_out, np.arange(count), *_index_search(data, np.arange(count), np.arange(count), k + 1, exact_max))
+        _merge(scores_out, rows_out, np.arange(count), *_index_search(data, np.arange(count), np.arange(count), k + 1, exact_max, engine))
         return scores_out, rows_out
     undated = np.flatnonzero(np.isnan(stamps))
     dated = np.flatnonzero(~np.isnan(stamps))
     width = days * 86400.0
     if len(dated):
-        order = dated[np.argsort(stamps[dated], kind="stable")]
-        sorted_stamps = stamps[order]
-        bucket = np.floor((sorted_stamps - sorted_stamps[0]) / width).astype(np.int64)
-        starts = np.searchsorted(bucket, np.unique(bucket), side="left")
-        ends = np.searchsorted(bucket, np.unique(bucket), side="right")
-        for first, last in zip(starts, ends, strict=True):
-            # candidates: every dated row within `days` of this bucket's rows (adjacent buckets at most)
-            low = np.searchsorted(sorted_stamps, sorted_stamps[first] - width, side="left")
-            high = np.searchsorted(sorted_stamps, sorted_stamps[last - 1] + width, side="right")
-            candidates = order[low:high]
-            for block in range(first, last, _QUERY_BLOCK):
-                queries = order[block : min(block + _QUERY_BLOCK, last)]
-                scores = data[queries] @ data[candidates].T
-                gaps = np.abs(stamps[queries][:, None] - stamps[candidates][None, :])
-                scores[(gaps > width) | (queries[:, None] == candidates[None, :])] = -np.inf
-                _merge(scores_out, rows_out, queries, *_top(scores, candidates, k))
+        score = partial(score_buckets, width, k)
+        for batches in _bucket_batches(data, stamps, dated, width, engine.batch_size if engine is not None else 0, slack):
+            parts = engine.map_batches(score, batches) if engine is not None else [score(batch) for batch in batches]
+            for part in parts:
+                for queries, scores, rows in part:
+                    _merge(scores_out, rows_out, queries, scores, rows)
         if len(undated):  # dated rows' undated candidates
-            _merge(scores_out, rows_out, dated, *_index_search(data, undated, dated, k, exact_max))
+            _merge(scores_out, rows_out, dated, *_index_search(data, undated, dated, k, exact_max, engine))
     if len(undated):  # undated rows pair with every row
-        _merge(scores_out, rows_out, undated, *_index_search(data, np.arange(count), undated, k + 1, exact_max))
+        _merge(scores_out, rows_out, undated, *_index_search(data, np.arange(count), undated, k + 1, exact_max, engine))
     return scores_out, rows_out
+
+
+def _bucket_batches(
+    data: np.ndarray, stamps: np.ndarray, dated: np.ndarray, width: float, batch_rows: int, slack: np.ndarray | None = None
+) -> Iterator[list[list[WindowBucket]]]:
+    """The dated rows' buckets, grouped into batches of about `batch_rows` rows to score (one bucket
+    per batch when 0), yielded _BATCHES_AT_ONCE batches at a time. With `slack`, a bucket's
+    candidates reach twice the largest slack further (the widest a pair's window can be)."""
+    reach = width + (2 * float(np.max(slack[dated])) if slack is not None and len(dated) else 0.0)
+    order = dated[np.argsort(stamps[dated], kind="stable")]
+    sorted_stamps = stamps[order]
+    bucket = np.floor((sorted_stamps - sorted_stamps[0]) / width).astype(np.int64)
+    starts = np.searchsorted(bucket, np.unique(bucket), side="left")
+    ends = np.searchsorted(bucket, np.unique(bucket), side="right")
+    batches: list[list[WindowBucket]] = []
+    current: list[WindowBucket] = []
+    rows = 0
+    for first, last in zip(starts, ends, strict=True):
+        # candidates: every dated row within `reach` of this bucket's rows (adjacent buckets without slack)
+        low = int(np.searchsorted(sorted_stamps, sorted_stamps[first] - reach, side="left"))
+        high = int(np.searchsorted(sorted_stamps, sorted_stamps[last - 1] + reach, side="right"))
+        candidates = order[low:high]
+        current.append(WindowBucket(
+            candidates, data[candidates], stamps[candidates], int(first) - low, int(last) - low, slack[candidates] if slack is not None else None,
+        ))
+        rows += int(last - first)
+        if rows >= batch_rows:
+            batches.append(current)
+            current, rows = [], 0
+            if len(batches) == _BATCHES_AT_ONCE:
+                yield batches
+                batches = []
+    if current:
+        batches.append(current)
+    if batches:
+        yield batches
 
 
 def _top(scores: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -89,10 +166,53 @@ def _top(scores: np.ndarray, candidates: np.ndarray, k: int) -> tuple[np.ndarray
     return picked.astype(np.float32), rows
 
 
-def _index_search(data: np.ndarray, database: np.ndarray, queries: np.ndarray, k: int, exact_max: int) -> tuple[np.ndarray, np.ndarray]:
-    """k best rows of `database` for each of `queries` (global row numbers), self excluded."""
+# Queries per block of the undated searches. Fixed, not the engine's batch size, so every engine
+# makes the same FAISS calls and gets the same neighbours; 4,096 x 384 floats is 6 MB a task.
+_UNDATED_BLOCK = 4096
+# Indexes of undated searches in progress, by token: the driver's own (a local engine searches it in
+# place) and, in a Ray worker, the last few deserialised (one copy per worker, not per task).
+_SEARCH_INDEXES: dict[str, object] = {}
+_WORKER_INDEXES_KEPT = 2
+
+
+def _index_search(
+    data: np.ndarray, database: np.ndarray, queries: np.ndarray, k: int, exact_max: int, engine: Engine | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """k best rows of `database` for each of `queries` (global row numbers), self excluded; the query
+    blocks as `engine` batches, the index shipped once (serialised into the batch function)."""
+    import uuid
+
+    import faiss
+
     index = _index(data[database], exact_max)
-    scores, found = index.search(np.ascontiguousarray(data[queries]), min(k, len(database)))
+    token = uuid.uuid4().hex
+    search = partial(search_block, token, faiss.serialize_index(index) if engine is not None and engine.name != "local" else None, database, min(k, len(database)))
+    blocks = [(queries[at : at + _UNDATED_BLOCK], data[queries[at : at + _UNDATED_BLOCK]]) for at in range(0, len(queries), _UNDATED_BLOCK)]
+    _SEARCH_INDEXES[token] = index
+    try:
+        parts = engine.map_batches(search, blocks) if engine is not None else [search(block) for block in blocks]
+    finally:
+        del _SEARCH_INDEXES[token]
+    return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+
+
+def search_block(
+    token: str, serialised: np.ndarray | None, database: np.ndarray, k: int, block: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(similarities, rows) of one block of (query rows, query vectors) against the index `token`
+    names, self excluded; a plain function for engine batches. A worker process deserialises the
+    index once and keeps it for the following blocks."""
+    queries, vectors = block
+    index = _SEARCH_INDEXES.get(token)
+    if index is None:
+        import faiss
+
+        if serialised is None:
+            raise RuntimeError("the undated-article index is not in this process and was not shipped with the task")
+        while len(_SEARCH_INDEXES) >= _WORKER_INDEXES_KEPT:
+            del _SEARCH_INDEXES[next(iter(_SEARCH_INDEXES))]
+        index = _SEARCH_INDEXES[token] = faiss.deserialize_index(serialised)
+    scores, found = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)  # type: ignore[attr-defined]
     rows = np.where(found >= 0, database[np.clip(found, 0, None)], -1)
     scores = np.where((rows >= 0) & (rows != queries[:, None]), scores, -np.inf).astype(np.float32)
     return scores, np.where(np.isfinite(scores), rows, -1)

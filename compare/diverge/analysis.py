@@ -87,6 +87,9 @@ class Hedge:
     confidence: float
     # content words of what the hedge governs (the hedged verb's clause); None: the whole claim (patterns)
     scope: frozenset[str] | None = None
+    # the scope without its subject: what is hedged about the subject ("might switch parties")
+    predicate: frozenset[str] | None = None
+    verb: str | None = None  # lemma of the hedged verb ("switch"); None: patterns, not a parse
 
 
 @dataclass(frozen=True)
@@ -251,13 +254,31 @@ def _quantity(token: Any) -> bool:
     return token.pos_ == "NUM" or token.like_num or token.lower_.split("-")[-1] in _QUANTITY_NOUNS
 
 
+def _subject_tokens(verb: Any) -> list[Any]:
+    """The verb's subject (a subject shared by conjoined verbs hangs on the first one)."""
+    subjects = [child for child in verb.children if child.dep_ in ("nsubj", "nsubjpass")]
+    if not subjects and verb.dep_ == "conj":
+        subjects = [child for child in verb.head.children if child.dep_ in ("nsubj", "nsubjpass")]
+    return [t for subject in subjects for t in subject.subtree]
+
+
 def _scope(verb: Any) -> frozenset[str]:
-    """Content words of the clause a hedge governs: the verb's subtree plus its subject (a subject
-    shared by conjoined verbs hangs on the first one), quotations included."""
+    """Content words of the clause a hedge governs: the verb's subtree plus its subject, quotations included."""
     words = [t.text for t in verb.subtree]
     if verb.dep_ == "conj":
         words += [t.text for child in verb.head.children if child.dep_ in ("nsubj", "nsubjpass") for t in child.subtree]
     return content_words(" ".join(words))
+
+
+def _predicate(verb: Any) -> frozenset[str]:
+    """The hedged clause without its subject and names: "he might switch parties" hedges the switch,
+    not "he"; "seemed to embolden Trump" hedges the emboldening, not Trump (named all over a story)."""
+    subject = {t.i for t in _subject_tokens(verb)}
+    return content_words(" ".join(t.text for t in verb.subtree if t.i not in subject and t.pos_ != "PROPN"))
+
+
+def _hedge(marker: str, confidence: float, verb: Any) -> Hedge:
+    return Hedge(marker, confidence, _scope(verb), _predicate(verb), verb.lemma_.lower() if verb.pos_ in ("VERB", "AUX") else None)
 
 
 def _epistemic(token: Any) -> bool:
@@ -278,19 +299,19 @@ def _parsed_hedges(doc: Any, inside: bytearray) -> tuple[Hedge, ...]:
             continue
         lower, lemma, head = token.lower_, token.lemma_.lower(), token.head
         if lower in HEDGE_ADVERBS and not _subordinate(head):
-            found.append(Hedge(lower, HEDGE_ADVERBS[lower], _scope(head)))
+            found.append(_hedge(lower, HEDGE_ADVERBS[lower], head))
         elif lemma in HEDGE_VERBS and token.pos_ == "VERB" and _in_main_chain(token) and _epistemic(token):
-            found.append(Hedge(lower, HEDGE_VERBS[lemma], _scope(token)))
+            found.append(_hedge(lower, HEDGE_VERBS[lemma], token))
         elif lemma in HEDGE_PASSIVES and token.tag_ == "VBN" and _in_main_chain(token) and any(
             child.dep_ == "auxpass" for child in token.children
         ) and any(child.dep_ == "xcomp" for child in token.children):
             # "was expected to win" reports a past forecast (background of a result), not a hedge
             if not (lemma == "expect" and any(child.dep_ == "auxpass" and child.tag_ == "VBD" for child in token.children)):
-                found.append(Hedge(f"{lower} to", HEDGE_PASSIVES[lemma], _scope(token)))
+                found.append(_hedge(f"{lower} to", HEDGE_PASSIVES[lemma], token))
         elif lower == "likely" and token.dep_ in ("acomp", "advmod", "xcomp", "ROOT") and _in_main_chain(token if token.dep_ == "ROOT" else head):
-            found.append(Hedge("likely", LIKELY, _scope(token if token.dep_ == "ROOT" else head)))
+            found.append(_hedge("likely", LIKELY, token if token.dep_ == "ROOT" else head))
         elif lower in HEDGE_MODALS and token.dep_ == "aux" and _in_main_chain(head):
-            found.append(Hedge(lower, HEDGE_MODALS[lower], _scope(head)))
+            found.append(_hedge(lower, HEDGE_MODALS[lower], head))
     return tuple(found)
 
 

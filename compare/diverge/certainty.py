@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from compare.diverge.analysis import HEDGE_ADVERBS, HEDGE_MODALS, HEDGE_PASSIVES, HEDGE_VERBS, analyse
+from compare.diverge.analysis import HEDGE_ADVERBS, HEDGE_MODALS, HEDGE_PASSIVES, HEDGE_VERBS, Hedge, analyse
 from compare.diverge.model import ClaimRef, DivergeConfig, Divergence
 from compare.diverge.pairs import PairFinding, analysed, cross_pairs, gather, shares_content
 from compare.diverge.tokens import content_words
@@ -38,6 +38,35 @@ def hedges_of(text: str, *, config: DivergeConfig = DivergeConfig()) -> tuple[st
     return tuple(sorted({hedge.marker for hedge in analysis.hedges}))
 
 
+# Words before a verb that make it a prospect, not a report of fact: "who signaled he would soon switch
+# parties" or "who is considering switching parties" does not assert the switch that "he might switch
+# parties" hedges.
+_PROSPECT = frozenset(
+    """would will 'll shall to going plans plan wants want intends intend soon considering considers weighing mulling
+    eyeing threatening threatened""".split()
+)
+_WORD = re.compile(r"[\w']+")
+
+
+def _asserts_act(verb: str | None, text: str) -> bool:
+    """The other claim states the hedged act as fact: some mention of the verb is not a prospect.
+    True when the verb is unknown or not mentioned (the scope test has decided)."""
+    if not verb or len(verb) < 3:
+        return True
+    words = _WORD.findall(text.lower())
+    stem = verb[: max(4, len(verb) - 1)]
+    mentions = [n for n, word in enumerate(words) if word.startswith(stem)]
+    return not mentions or any(not (_PROSPECT & set(words[max(0, n - 2) : n])) for n in mentions)
+
+
+def _governs(hedge: Hedge, their_words: frozenset[str]) -> bool:
+    """The other claim asserts what the hedge hedges: it shares two words of the hedged clause, one of
+    them outside its subject ("he might switch parties" is not hedging a report of how he voted)."""
+    if hedge.scope is None:
+        return True
+    return len(hedge.scope & their_words) >= 2 and (hedge.predicate is None or bool(hedge.predicate & their_words))
+
+
 def certainty_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: DivergeConfig = DivergeConfig()) -> list[Divergence]:
     """Hedged in one outlet, asserted in another (the same fact: the claims share content words); and,
     with the parse, a forecast (future main verb) against an outcome (past), subject "forecast vs outcome"."""
@@ -54,7 +83,7 @@ def certainty_divergences(group_id: str, claims: Sequence[ClaimRef], *, config: 
         # the hedge must govern what the other claim asserts ("reportedly has been transferred" does
         # not hedge "has been charged", which the other outlet reports)
         their_words = content_words(b.text)
-        hedges = [hedge for hedge in a.hedges if hedge.scope is None or len(hedge.scope & their_words) >= 2]
+        hedges = [hedge for hedge in a.hedges if _governs(hedge, their_words) and _asserts_act(hedge.verb, b.own_words)]
         if not hedges:
             continue
         strongest = max(hedges, key=lambda hedge: hedge.confidence)

@@ -74,7 +74,7 @@ def build_stages(settings: Settings, embedder: Embedder) -> list[Stage]:
     return [
         ClaimsStage(),
         WireCopyStage(settings.minhash, settings.home),
-        ArticleVectorsStage(embedder, settings.embed),
+        ArticleVectorsStage(embedder, settings.article_embed),
         StoriesStage(settings.stories),
         ClaimVectorsStage(settings.claim_embed, settings.home, settings.index.precompute_claims_min_outlets),
         FactsStage(settings, settings.index.precompute_claims_min_outlets),
@@ -177,12 +177,13 @@ def build_index(
     Raises BuildLockedError when another build runs (unless `wait`), IndexBuildError when the corpus
     cannot be read or the snapshot cannot be written; in both cases the previous snapshot stays
     current. `keep` snapshots are kept afterwards (default: settings.index.keep_snapshots). The
-    default embedder is the configured model behind the home's embedding cache, so a `--full` build
-    of an unchanged corpus sends no text to the model. The
+    default embedder is the configured article model (settings.article_embed: int8 ONNX on CPU)
+    behind the home's embedding cache, so a `--full` build of an unchanged corpus sends no text to
+    the model. The
     per-article work runs on `engine`, by default the configured one (settings.index.engine, opened
     only when there is something to build); the snapshot is the same on every engine.
     """
-    embedder = embedder or cached_embedder(settings.embed, settings.home)
+    embedder = embedder or cached_embedder(settings.article_embed, settings.home)
     report = progress or (lambda stage, done, total: None)
     keep = keep if keep is not None else settings.index.keep_snapshots
     if engine is None:
@@ -267,7 +268,7 @@ def ensure_index(
 ) -> Index:
     """The current index, (re)built first when missing or out of date, saying so through `notice`:
     a report never waits on a build silently. Waits for a running build."""
-    embedder = embedder or cached_embedder(settings.embed, settings.home)
+    embedder = embedder or cached_embedder(settings.article_embed, settings.home)
     say = notice or (lambda message: None)
     try:
         index = load_index(store)

@@ -297,7 +297,7 @@ class StoriesStage:
         stories = incremental_stories(corpus.articles, vectors, set(corpus.new_ids), reusable.stories, links, self.config) if reusable else None
         mode = "full" if stories is None else "incremental"
         if stories is None:
-            stories = group_stories(corpus.articles, vectors, links, self.config)
+            stories = group_stories(corpus.articles, vectors, links, self.config, engine=engine)
         stories = stable_ids(stories, "story_id", previous.stories if previous else None, corpus.renamed)
         progress(1, 1)
         return StageResult({"stories": conform(stories, STORY_SCHEMA)}, {"mode": mode, "stories": stories["story_id"].n_unique()})
@@ -360,11 +360,43 @@ class ClaimVectorsStage:
 
 
 @dataclass(frozen=True)
+class StoryFacts:
+    """What one story's report needs, self-contained for an engine task: its articles (ARTICLE_SCHEMA
+    rows), its claims (STORED_CLAIM_SCHEMA, `vector_row` into `vectors`) and their vectors."""
+
+    story_id: str
+    articles: pl.DataFrame
+    claims: pl.DataFrame
+    vectors: np.ndarray
+
+
+def facts_documents(settings: Settings, stories: list[StoryFacts]) -> list[str]:
+    """The encoded facts (report.story.encode_facts) of each story; a plain function for engine batches.
+    What a report loads (the spaCy pipeline, parsed claims) is kept per process by compare.diverge,
+    so a Ray worker loads it once for all the stories it is given."""
+    from compare.report.story import encode_facts, report_for_articles
+
+    return [
+        encode_facts(report_for_articles(story.articles, settings, story_id=story.story_id, stored=(story.claims, story.vectors)))
+        for story in stories
+    ]
+
+
+# Stories per engine task, as a share of the engine's articles per batch: a multi-outlet story has
+# 4-8 articles on AllSides and a report costs ~36 ms per article, so 256 / 8 = 32 stories is ~5-10 s.
+_ARTICLES_PER_STORY = 8
+# Tasks handed to the engine at once: their stories' articles, claims and vectors are copies, so the
+# driver holds at most this many batches of them, not the corpus again.
+_FACT_BATCHES_AT_ONCE = 64
+
+
+@dataclass(frozen=True)
 class FactsStage:
     """What the report of every story covered by `min_outlets` or more outlets finds: claims aligned
     into facts, divergences and omissions ranked (compare.report.story.report_for_articles), stored per
     story so `compare report` reads it and loads no model (the spaCy parse included). A story whose
-    members and facts settings are unchanged keeps the previous snapshot's document.
+    members and facts settings are unchanged keeps the previous snapshot's document; the others are
+    engine batches of stories (facts_documents), on Ray as tasks: stories are independent.
 
     Takes the whole Settings: it makes reports, which read the alignment, claim-model and dedup settings.
     """
@@ -375,7 +407,9 @@ class FactsStage:
     label: str = "aligning facts"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
-        from compare.report.story import encode_facts, facts_key, members_key, report_for_articles
+        from functools import partial
+
+        from compare.report.story import facts_key, members_key
 
         if self.min_outlets <= 0:
             return StageResult({"facts": pl.DataFrame(schema=FACTS_SCHEMA)}, {"mode": "off", "stories": 0})
@@ -387,19 +421,53 @@ class FactsStage:
         key = facts_key(self.settings)
         known = previous.facts if previous else None
         reusable = {(row[0], row[1]): row[3] for row in known.filter(pl.col("key") == key).iter_rows()} if known is not None else {}
-        rows, computed = [], 0
-        total = members.height
-        for done, (story_id, article_ids) in enumerate(members.iter_rows()):
-            progress(done, total)
-            story_members = members_key(article_ids)
-            document = reusable.get((story_id, story_members))
+        documents: dict[str, str] = {}
+        todo = []
+        for story_id, article_ids in members.iter_rows():
+            document = reusable.get((story_id, members_key(article_ids)))
             if document is None:
-                subset = articles.filter(pl.col("id").is_in(article_ids))
-                story_claims = claims.filter(pl.col("article_id").is_in(article_ids))
-                report = report_for_articles(subset, self.settings, story_id=story_id, stored=(story_claims, vectors))
-                document = encode_facts(report)
-                computed += 1
-            rows.append((story_id, story_members, key, document))
+                todo.append((story_id, article_ids))
+            else:
+                documents[story_id] = document
+        total = members.height
+        progress(len(documents), total)
+        if todo:
+            per_task = max(1, engine.batch_size // _ARTICLES_PER_STORY)
+            slicer = _StorySlicer(articles, claims, vectors)
+            compute = partial(facts_documents, self.settings)
+            for start in range(0, len(todo), per_task * _FACT_BATCHES_AT_ONCE):
+                chunk = todo[start : start + per_task * _FACT_BATCHES_AT_ONCE]
+                batches = [[slicer.story(story_id, ids) for story_id, ids in chunk[i : i + per_task]] for i in range(0, len(chunk), per_task)]
+                done_before = len(documents)
+
+                def report(done: int, count: int, before: int = done_before, size: int = len(chunk)) -> None:
+                    progress(before + (size if done == count else done * per_task), total)
+
+                for batch, results in zip(batches, engine.map_batches(compute, batches, report), strict=True):
+                    documents.update((story.story_id, document) for story, document in zip(batch, results, strict=True))
         progress(total, total)
+        rows = [(story_id, members_key(article_ids), key, documents[story_id]) for story_id, article_ids in members.iter_rows()]
         facts = pl.DataFrame(rows, schema=FACTS_SCHEMA, orient="row")
-        return StageResult({"facts": facts}, {"mode": "incremental" if reusable else "full", "stories": total, "computed": computed})
+        return StageResult({"facts": facts}, {"mode": "incremental" if reusable else "full", "stories": total, "computed": len(todo)})
+
+
+class _StorySlicer:
+    """One story's articles, claims and claim vectors cut out of the build's frames by row numbers
+    (an index made once), so slicing every story costs its own size, not the corpus's."""
+
+    def __init__(self, articles: pl.DataFrame, claims: pl.DataFrame, vectors: np.ndarray) -> None:
+        self.articles, self.claims, self.vectors = articles, claims, vectors
+        self.article_row = {article_id: row for row, article_id in enumerate(articles["id"].to_list())}
+        spans = claims.with_row_index("row").group_by("article_id").agg(pl.col("row"))
+        self.claim_rows = {article_id: rows for article_id, rows in spans.iter_rows()}
+
+    def story(self, story_id: str, article_ids: list[str]) -> StoryFacts:
+        rows = sorted(row for article_id in article_ids for row in self.claim_rows.get(article_id, []))
+        subset = self.claims[rows]
+        stored = subset["vector_row"].to_numpy()
+        present = ~subset["vector_row"].is_null().to_numpy()
+        local = np.full(len(rows), -1, dtype=np.int64)
+        local[present] = np.arange(int(present.sum()))
+        vector_row = pl.Series("vector_row", [int(r) if keep else None for r, keep in zip(local, present, strict=True)], dtype=pl.Int32)
+        vectors = self.vectors[stored[present].astype(np.int64)] if present.any() else np.zeros((0, self.vectors.shape[1] if self.vectors.ndim == 2 else 0), np.float32)
+        return StoryFacts(story_id, self.articles[sorted(self.article_row[a] for a in article_ids)], subset.with_columns(vector_row), vectors)

@@ -558,7 +558,7 @@ def _partly_analysed(members: pl.DataFrame, claims: pl.DataFrame) -> list[str]:
 # so a report reads it back instead of aligning and parsing again (and loads no model).
 
 # Bump when alignment, the detectors or ranking change what a report finds for the same claims.
-FACTS_VERSION = 15
+FACTS_VERSION = 19
 
 
 def facts_key(settings: Settings) -> str:

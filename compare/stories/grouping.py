@@ -10,9 +10,10 @@ way connected components do. Wire copies (near-duplicates) always share a story.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -23,6 +24,9 @@ from compare.core.schema import STORY_SCHEMA
 from compare.text.claims import lede, words
 from compare.core.timewindow import timestamps, window_matrix, within, within_window
 from compare.core.vectors import flat_search, window_search
+
+if TYPE_CHECKING:
+    from compare.core.distributed import Engine
 
 STORY_TEXT_WORDS = 64
 _TFIDF_DIMENSION = 1 << 18
@@ -61,35 +65,70 @@ def _content_words(text: str) -> Counter[str]:
     return Counter(w for w in words(text) if len(w) > 2 and w not in _STOPWORDS and not w.isdigit())
 
 
-def tfidf_vectors(texts: Sequence[str]):  # noqa: ANN201 - scipy.sparse.csr_matrix
+def content_word_counts(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per text: (64-bit keys, TF-IDF columns, counts) of its distinct content words, in order of
+    first use; a plain function for engine batches (the tokenising is most of TF-IDF's cost)."""
+    import xxhash
+
+    bags = []
+    for text in texts:
+        bag = _content_words(text)
+        encoded = [word.encode() for word in bag]
+        keys = np.fromiter((xxhash.xxh64_intdigest(word) for word in encoded), dtype=np.uint64, count=len(encoded))
+        columns = np.fromiter((xxhash.xxh32_intdigest(word) % _TFIDF_DIMENSION for word in encoded), dtype=np.int64, count=len(encoded))
+        bags.append((keys, columns, np.fromiter(bag.values(), dtype=np.float64, count=len(encoded))))
+    return bags
+
+
+def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
     """L2-normalised sublinear TF-IDF rows over hashed content words; IDF from `texts` themselves.
 
     Hashing (2**18 buckets) keeps memory flat on large corpora; collisions are rare at that size.
+    Words are counted per text as `engine` batches (in this process without one); document
+    frequencies are per word (a 64-bit hash of it) and the weights are computed here, in numpy,
+    so every engine gives the same rows.
     """
-    import xxhash
     from scipy import sparse
 
-    counts = [_content_words(text) for text in texts]
-    document_frequency: Counter[str] = Counter(word for bag in counts for word in bag)
     total = len(texts)
-    rows, columns, values = [], [], []
-    for row, bag in enumerate(counts):
-        weights = {}
-        for word, count in bag.items():
-            column = xxhash.xxh32_intdigest(word.encode()) % _TFIDF_DIMENSION
-            weights[column] = weights.get(column, 0.0) + (1 + math.log(count)) * math.log((1 + total + _IDF_PRIOR_DOCUMENTS) / (1 + document_frequency[word]))
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        for column, weight in weights.items():
-            rows.append(row)
-            columns.append(column)
-            values.append(weight / norm)
-    return sparse.csr_matrix((values, (rows, columns)), shape=(total, _TFIDF_DIMENSION), dtype=np.float32)
+    if engine is not None:
+        from compare.core.distributed import map_texts
+
+        bags = map_texts(engine, content_word_counts, list(texts))
+    else:
+        bags = content_word_counts(list(texts))
+    lengths = np.fromiter((len(bag[0]) for bag in bags), dtype=np.int64, count=total)
+    if not lengths.sum():
+        return sparse.csr_matrix((total, _TFIDF_DIMENSION), dtype=np.float32)
+    keys = np.concatenate([bag[0] for bag in bags])
+    columns = np.concatenate([bag[1] for bag in bags])
+    counts = np.concatenate([bag[2] for bag in bags])
+    _, inverse, document_frequency = np.unique(keys, return_inverse=True, return_counts=True)
+    weights = (1 + np.log(counts)) * np.log((1 + total + _IDF_PRIOR_DOCUMENTS) / (1 + document_frequency[inverse]))
+    rows = np.repeat(np.arange(total), lengths)
+    matrix = sparse.csr_matrix((weights, (rows, columns)), shape=(total, _TFIDF_DIMENSION), dtype=np.float64)  # sums colliding words
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    matrix = sparse.diags(1.0 / norms) @ matrix
+    return matrix.astype(np.float32).tocsr()
 
 
-def _neighbours(vectors: np.ndarray, published: Sequence, config: StoryConfig) -> tuple[np.ndarray, np.ndarray]:
+def _neighbours(
+    vectors: np.ndarray, published: Sequence, config: StoryConfig, engine: Engine | None, ingested: Sequence | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each article's config.neighbours most similar articles inside the story window (vectors.window_search:
-    time buckets, not all against all, so grouping stays linear in the corpus)."""
-    return window_search(vectors, timestamps(published), config.window_days, config.neighbours)
+    time buckets, not all against all, so grouping stays linear in the corpus; the buckets as `engine` batches).
+    With config.undated_days and `ingested` dates, an undated article stands in the middle of the
+    span before its ingest date, uncertain by half of it (window_search's slack)."""
+    stamps = timestamps(published)
+    if config.undated_days <= 0 or ingested is None:
+        return window_search(vectors, stamps, config.window_days, config.neighbours, engine=engine)
+    half = config.undated_days * 86400.0 / 2
+    crawled = timestamps(ingested)
+    stand_in = np.isnan(stamps) & ~np.isnan(crawled)
+    slack = np.where(stand_in, half, 0.0)
+    stamps = np.where(stand_in, crawled - half, stamps)
+    return window_search(vectors, stamps, config.window_days, config.neighbours, engine=engine, slack=slack)
 
 
 def _average_linkage(similarity: np.ndarray, allowed: np.ndarray, outlets: Sequence[str] | None, config: StoryConfig) -> list[int]:
@@ -130,28 +169,32 @@ def group_stories(
     config: StoryConfig,
     *,
     method: str | None = None,
+    engine: Engine | None = None,
 ) -> pl.DataFrame:
     """STORY_SCHEMA rows for every article (an article with no link is a story of its own).
 
     `vectors` are L2-normalised story_text embeddings in the row order of `articles`. The TF-IDF
     view needs a `text` column (and uses `title`); without one only the embeddings count. `method`
-    overrides config.method ("average" or "components").
+    overrides config.method ("average" or "components"). The neighbour search, TF-IDF word counts,
+    candidate scoring and average-linkage blocks run as `engine` batches (compare.core.distributed;
+    in this process without one): the same stories either way.
     """
     method = method or config.method
     if method not in ("average", "components"):
         raise ValueError(f"stories.method: unknown method '{method}' (known: average, components)")
     ids = articles["id"].to_list()
     published = articles["published"].to_list()
+    ingested = articles["ingested_at"].to_list() if "ingested_at" in articles.columns else None
     components = UnionFind(range(len(ids)))
     if len(ids) > 1 and method == "components":
-        similarities, neighbours = _neighbours(vectors, published, config)
+        similarities, neighbours = _neighbours(vectors, published, config, engine, ingested)
         for row in range(len(ids)):
             for similarity, other in zip(similarities[row], neighbours[row], strict=True):
                 if other >= 0 and other != row and similarity >= config.min_similarity:
                     if within_window(published[row], published[other], config.window_days):
                         components.join(row, int(other))
     elif len(ids) > 1:
-        _average_groups(articles, vectors, config, components)
+        _average_groups(articles, vectors, config, components, engine, ingested)
     position = {article_id: row for row, article_id in enumerate(ids)}
     for left, right in copy_links:
         if left in position and right in position:
@@ -163,7 +206,9 @@ def group_stories(
     return pl.DataFrame(rows, schema=STORY_SCHEMA, orient="row")
 
 
-def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int]) -> None:
+def _average_groups(
+    articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int], engine: Engine | None, ingested: Sequence | None
+) -> None:
     """Join `components` by average linkage, block by block.
 
     Blocks are connected components of candidate pairs (FAISS neighbours within the window whose
@@ -172,7 +217,7 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
     texts = None
     if "text" in articles.columns:
         titles = articles["title"].to_list() if "title" in articles.columns else [None] * articles.height
-        texts = tfidf_vectors([f"{title or ''}. {text or ''}" for title, text in zip(titles, articles["text"].to_list(), strict=True)])
+        texts = tfidf_vectors([f"{title or ''}. {text or ''}" for title, text in zip(titles, articles["text"].to_list(), strict=True)], engine=engine)
     outlets = articles["outlet"].to_list() if "outlet" in articles.columns else None
     published = articles["published"].to_list()
 
@@ -184,15 +229,14 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
         return (dense + sparse_part) / 2
 
     blocks = UnionFind(range(len(published)))
-    _, neighbours = _neighbours(vectors, published, config)
-    for row in range(len(published)):
-        others = [int(o) for o in neighbours[row] if o >= 0 and o != row]
-        if not others:
-            continue
-        scores = combined([row], others)[0]
-        for other, score in zip(others, scores, strict=True):
+    _, neighbours = _neighbours(vectors, published, config, engine, ingested)
+    candidates = [[int(o) for o in neighbours[row] if o >= 0 and o != row] for row in range(len(published))]
+    scored = _candidate_scores(vectors, texts, candidates, timestamps(published), engine)
+    for row, others in enumerate(candidates):
+        for other, score in zip(others, scored.get(row, ()), strict=True):
             if score >= min(config.mutual_floor, config.min_similarity) and within_window(published[row], published[other], config.window_days):
                 blocks.join(row, other)
+    clustered = []
     for block in blocks.groups():
         if len(block) == 1:
             continue
@@ -203,16 +247,129 @@ def _average_groups(articles: pl.DataFrame, vectors: np.ndarray, config: StoryCo
                     if other in in_block and other != row and score >= config.min_similarity:
                         components.join(row, int(other))
             continue
-        labels = _average_linkage(
-            combined(block, block), window_matrix([published[r] for r in block], config.window_days),
-            [outlets[r] for r in block] if outlets is not None else None, config,
-        )
+        clustered.append(block)
+    for block, labels in zip(clustered, _block_labels(clustered, vectors, texts, published, outlets, config, engine), strict=True):
         first: dict[int, int] = {}
         for row, label in zip(block, labels, strict=True):
             if label in first:
                 components.join(row, first[label])
             else:
                 first[label] = row
+
+
+@dataclass(frozen=True)
+class CandidateRows:
+    """Articles whose candidate pairs one engine task scores, self-contained: `rows` (global row
+    numbers) and the vectors and TF-IDF rows (None: embeddings only) of the members (these articles
+    and all their candidates); `own[i]` is article i's position among the members, `others[i]` its
+    candidates' positions."""
+
+    rows: np.ndarray
+    own: np.ndarray
+    others: list[np.ndarray]
+    vectors: np.ndarray
+    texts: Any  # scipy.sparse.csr_matrix or None
+
+
+def score_candidates(batch: CandidateRows) -> list[np.ndarray]:
+    """The combined similarity (mean of embedding and TF-IDF cosine) of each article with each of its
+    candidates, computed as the in-process loop did (same operations, same values); a plain
+    function for engine batches."""
+    scores = []
+    for position, others in zip(batch.own.tolist(), batch.others, strict=True):
+        dense = batch.vectors[[position]] @ batch.vectors[others].T
+        if batch.texts is not None:
+            dense = (dense + (batch.texts[[position]] @ batch.texts[others].T).toarray()) / 2
+        scores.append(dense[0])
+    return scores
+
+
+# Articles per candidate-scoring batch without an engine (an engine uses its own batch size), and
+# batches handed over at once: each batch copies its articles' and their candidates' vectors and
+# TF-IDF rows, so the copies in memory stay bounded.
+_CANDIDATE_ROWS = 256
+_CANDIDATE_BATCHES_AT_ONCE = 64
+
+
+def _candidate_scores(vectors: np.ndarray, texts: Any, candidates: list[list[int]], stamps: np.ndarray, engine: Engine | None) -> dict[int, np.ndarray]:
+    """Each article's combined similarity with its candidates, by row, as `engine` batches of articles
+    close in time (their candidates are mostly the same articles, so a batch ships few extra rows)."""
+    order = [row for row in np.argsort(np.where(np.isnan(stamps), np.inf, stamps), kind="stable").tolist() if candidates[row]]
+    size = engine.batch_size if engine is not None else _CANDIDATE_ROWS
+    scored: dict[int, np.ndarray] = {}
+    step = size * _CANDIDATE_BATCHES_AT_ONCE
+    for start in range(0, len(order), step):
+        batches = []
+        for at in range(start, min(start + step, len(order)), size):
+            rows = np.asarray(order[at : at + size], dtype=np.int64)
+            members = np.unique(np.concatenate([rows, *(np.asarray(candidates[row], dtype=np.int64) for row in rows.tolist())]))
+            position = {int(member): index for index, member in enumerate(members.tolist())}
+            others = [np.asarray([position[other] for other in candidates[row]], dtype=np.int64) for row in rows.tolist()]
+            own = np.asarray([position[row] for row in rows.tolist()], dtype=np.int64)
+            batches.append(CandidateRows(rows, own, others, vectors[members], texts[members] if texts is not None else None))
+        parts = engine.map_batches(score_candidates, batches) if engine is not None else [score_candidates(batch) for batch in batches]
+        for batch, part in zip(batches, parts, strict=True):
+            scored.update(zip(batch.rows.tolist(), part, strict=True))
+    return scored
+
+
+@dataclass(frozen=True)
+class StoryBlock:
+    """One block of candidate-linked articles, self-contained for an engine task: their vectors,
+    TF-IDF rows (None: embeddings only), publication times and outlets (None: unknown)."""
+
+    vectors: np.ndarray
+    texts: Any  # scipy.sparse.csr_matrix or None
+    published: list
+    outlets: list[str] | None
+
+
+def cluster_blocks(config: StoryConfig, blocks: list[StoryBlock]) -> list[list[int]]:
+    """Average-linkage labels of each block's articles (_average_linkage on the combined similarity,
+    computed as the in-process code did); a plain function for engine batches."""
+    labels = []
+    for block in blocks:
+        similarity = block.vectors @ block.vectors.T
+        if block.texts is not None:
+            similarity = (similarity + (block.texts @ block.texts.T).toarray()) / 2
+        labels.append(_average_linkage(similarity, window_matrix(block.published, config.window_days), block.outlets, config))
+    return labels
+
+
+def _block_labels(
+    blocks: list[list[int]], vectors: np.ndarray, texts: Any, published: list, outlets: list[str] | None, config: StoryConfig, engine: Engine | None
+) -> list[list[int]]:
+    """cluster_blocks over `blocks` (global rows), as engine batches of about the engine's batch size in articles."""
+    from functools import partial
+
+    size = engine.batch_size if engine is not None else _CANDIDATE_ROWS
+    cluster = partial(cluster_blocks, config)
+    labels: list[list[int]] = []
+    batch: list[StoryBlock] = []
+    batches: list[list[StoryBlock]] = []
+    rows = 0
+
+    def flush() -> None:
+        parts = engine.map_batches(cluster, batches) if engine is not None else [cluster(part) for part in batches]
+        labels.extend(label for part in parts for label in part)
+        batches.clear()
+
+    for block in blocks:
+        batch.append(StoryBlock(
+            vectors[block], texts[block] if texts is not None else None,
+            [published[row] for row in block], [outlets[row] for row in block] if outlets is not None else None,
+        ))
+        rows += len(block)
+        if rows >= size:
+            batches.append(batch)
+            batch, rows = [], 0
+            if len(batches) == _CANDIDATE_BATCHES_AT_ONCE:
+                flush()
+    if batch:
+        batches.append(batch)
+    if batches:
+        flush()
+    return labels
 
 
 # An incremental pass pays only while the neighbourhood of the new articles is this share of the
