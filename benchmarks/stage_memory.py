@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import multiprocessing.forkserver
 import resource
 import sys
 import tempfile
@@ -66,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, required=True, help="write the results here")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    # The build runs in a child forked from a fork server started now, while this process is small:
+    # a child forked (or spawned: the peak survives exec) after the corpus is read would inherit its peak.
+    context = multiprocessing.get_context("forkserver")
+    multiprocessing.forkserver.ensure_running()
     real = read_paths([args.corpus], parse_field_map(args.map)).articles
     with tempfile.TemporaryDirectory(prefix="compare-stage-memory-") as temporary:
         root = Path(temporary)
@@ -77,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         parts = write_parts(frames, root / "corpus")
         del real
         seed_home(root / "home", parts, args.size, "hash", facts=False)
-        queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
-        child = multiprocessing.get_context("spawn").Process(target=_child, args=(root / "home", queue))
+        queue: multiprocessing.Queue = context.Queue()
+        child = context.Process(target=_child, args=(root / "home", queue))
         child.start()
         marks = queue.get()
         child.join()
