@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from compare.cli import app
 from compare.core.config import EmbedConfig, IndexConfig, MinHashConfig, Settings, load_settings
-from compare.dedup.clusters import engine_signer, reuse_signatures, shingle_texts, template_keep
+from compare.dedup.clusters import PassLimits, find_reuse, shingle_texts, template_keep
 from compare.demo import demo_corpus_text
 from compare.core.distributed import (
     BatchedEmbedder,
@@ -146,21 +146,18 @@ def test_engine_comes_from_the_config_file(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the per-article stages
 
 
-def test_batched_signatures_equal_one_pass_signatures() -> None:
+def test_wire_copy_passes_on_ray_equal_the_local_passes() -> None:
     texts, outlets = demo_texts()
     footer = " Sign up for our morning newsletter to get the day's top stories in your inbox."
     texts = [text + footer if outlet == "Ynet News" else text for text, outlet in zip(texts, outlets, strict=True)]
     config = MinHashConfig(template_min_articles=2)  # Ynet's two articles: the footer is its page template
     shingled = shingle_texts(texts, config.shingle_size)
-    keep = template_keep(shingled, outlets, config.template_min_articles)
-    assert not keep.all()
-    whole = reuse_signatures(shingled.hashes, keep, shingled.doc_shingles, config)
-    for engine in (LocalEngine(batch_size=2), RayEngine(batch_size=4)):
-        batched = engine_signer(engine)(shingled.hashes, keep, shingled.doc_shingles, config)
-        np.testing.assert_array_equal(batched.articles, whole.articles)
-        np.testing.assert_array_equal(batched.window_docs, whole.window_docs)
-        np.testing.assert_array_equal(batched.windows, whole.windows)
-    assert whole.windows.shape[0] > len(texts)  # the long articles have several passage windows
+    assert not template_keep(shingled, outlets, config.template_min_articles).all()
+    ids = [f"d{row}" for row in range(len(texts))]
+    limits = PassLimits(articles_per_wave=4, pairs_per_batch=1)  # several waves of tasks per pass
+    local = find_reuse(ids, texts, outlets, config, engine=LocalEngine(batch_size=100))
+    assert local and any(pair.kind == "copy" for pair in local)
+    assert find_reuse(ids, texts, outlets, config, engine=RayEngine(batch_size=2), limits=limits) == local
 
 
 @pytest.mark.parametrize("exact_max", [20_000, 100])  # undated rows searched exactly, and with IVF (an index shipped to the workers)

@@ -1,12 +1,13 @@
 """Where the per-article work of an index build runs: in this process ("local") or as Ray tasks ("ray").
 
 An engine maps a function over batches and hands the results back in batch order; nothing else.
-The index build uses it for the work that is independent per article (MinHash signatures, claim
-counts, title+lede embeddings, claim embeddings, TF-IDF word counts), per time bucket (story
-linkage's neighbour search: compare.core.vectors.window_search; its candidate scoring and
-average-linkage blocks: compare.stories.grouping) and per story (the facts of multi-outlet stories:
-compare.index.stages.facts_documents). The other global steps (templates, LSH candidates,
-verification, clustering, snapshot writing) stay on the driver. Both
+The index build uses it for the work that is independent per article (claim spans, title+lede
+embeddings, claim embeddings, TF-IDF word counts), for wire copy's batch passes (template counts,
+signatures and band keys, verification of candidate pairs: compare.dedup.clusters.find_reuse), per
+time bucket (story linkage's neighbour search: compare.core.vectors.window_search; its candidate
+scoring and average-linkage blocks: compare.stories.grouping) and per story (the facts of
+multi-outlet stories: compare.index.stages.facts_documents). The other global steps (summing
+template counts, grouping band keys, clustering, snapshot writing) stay on the driver. Both
 engines produce the same snapshot. What is shipped to a Ray worker is a module-level function and
 small frozen configs or arrays, never a loaded model: a worker loads its embedder once per process
 (`worker_embedder`) and keeps it for the following tasks.

@@ -6,16 +6,23 @@ MinHashLSH over whole articles (Jaccard) and from banded signatures of passage w
 copy inside a long article is a candidate) -> candidates outside the time window dropped -> every
 candidate verified on exact shingles, with shared spans as evidence -> copies grouped into clusters
 named after their earliest article.
+
+find_reuse runs it over batches of texts (on a local or Ray engine) in three passes, templates,
+signatures, verification, so the corpus's shingles are never held at once (docs/scale.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import polars as pl
@@ -23,15 +30,18 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from compare.core.components import connected_components, union_groups
 from compare.core.config import MinHashConfig
+from compare.dedup.spill import KeyRows
 from compare.dedup.evidence import CopyDetail, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.core.schema import CLUSTER_SCHEMA, conform
-from compare.core.timewindow import timestamps, within
+from compare.core.timewindow import SECONDS_PER_DAY, timestamps, within
 from compare.core.wires import WIRE_OUTLET_PATTERN
 from compare.text.normalize import normalize_unicode
 
 if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
     from compare.core.distributed import Engine
 
+BatchT = TypeVar("BatchT")
+ResultT = TypeVar("ResultT")
 
 
 def _kernels():  # noqa: ANN202
@@ -172,14 +182,24 @@ def strip_templates(shingle_sets: list[np.ndarray], outlets: Sequence[str], min_
 TEMPLATE_PARTITION_ROWS = 2_000_000
 
 
+def outlet_codes(outlets: Sequence[str]) -> np.ndarray:
+    """uint64 code of each article's outlet (order of first appearance), keying its page template."""
+    return pl.Series(list(outlets), dtype=pl.String).cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
+
+
+def template_keys(hashes: np.ndarray, lengths: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per shingle: its hash mixed with its article's outlet code (`lengths` shingles per article), so
+    the same shingle in two outlets counts apart."""
+    with np.errstate(over="ignore"):
+        return hashes ^ (np.repeat(codes + np.uint64(1), lengths) * np.uint64(0x9E3779B97F4A7C15))
+
+
 def _template_keep(
     hashes: np.ndarray, lengths: np.ndarray, outlets: Sequence[str], min_articles: int, *, partition_rows: int = TEMPLATE_PARTITION_ROWS
 ) -> np.ndarray:
     if hashes.size == 0:
         return np.ones(0, dtype=np.bool_)
-    codes = pl.Series(list(outlets), dtype=pl.String).cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
-    with np.errstate(over="ignore"):
-        keys = hashes ^ (np.repeat(codes + np.uint64(1), lengths) * np.uint64(0x9E3779B97F4A7C15))
+    keys = template_keys(hashes, lengths, outlet_codes(outlets))
     docs = np.repeat(np.arange(lengths.size, dtype=np.uint32), lengths)
     keep = np.ones(hashes.size, dtype=np.bool_)
     # A key's occurrences all fall in one slice (key mod parts), so each slice is counted alone, exactly.
@@ -245,7 +265,7 @@ class ReuseSignatures:
 def reuse_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
     """The per-article part of find_reuse: every row depends on its own text only, so signing a batch of
     texts (their slice of `hashes`/`keep`, `doc_shingles` rebased to 0) gives the same rows as signing
-    the corpus; compare.core.distributed runs it on batches in parallel."""
+    the corpus (sign_texts runs it per batch)."""
     articles = signature_matrix(hashes, doc_shingles[:-1], doc_shingles[1:], config.num_perm, config.seed, keep)
     return ReuseSignatures(articles, *passage_signatures(hashes, keep, doc_shingles, config))
 
@@ -261,8 +281,6 @@ def passage_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.nd
     return docs.astype(np.int64), signature_matrix(hashes, starts, stops, perms, config.seed, keep)
 
 
-# What find_reuse calls to sign texts: reuse_signatures here, batched over an engine in compare.core.distributed.
-Signer = Callable[[np.ndarray, np.ndarray, np.ndarray, MinHashConfig], ReuseSignatures]
 
 
 def passage_candidates(shingled: ShingledTexts, keep: np.ndarray, config: MinHashConfig) -> set[tuple[int, int]]:
@@ -280,18 +298,9 @@ def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig, 
     Band keys are grouped one slice of the key space at a time (all rows of a key fall in one
     slice), so the hash tables stay bounded whatever the corpus.
     """
-    if docs.size == 0:
+    keys, key_docs = band_keys(docs, windows, config)
+    if keys.size == 0:
         return set()
-    live = windows[:, 0] != np.uint32(0xFFFFFFFF)  # windows that are all template have no signature
-    bands = windows[live].reshape(-1, config.passage_bands, config.passage_rows)
-    docs = docs[live]
-    keys = np.zeros(bands.shape[:2], dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for row in range(config.passage_rows):  # one band row at a time: no uint64 copy of every signature
-            keys = keys * np.uint64(0x100000001B3) + bands[:, :, row].astype(np.uint64)
-        keys = keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(config.passage_bands, dtype=np.uint64)
-    keys = keys.ravel()
-    key_docs = np.repeat(docs.astype(np.uint32), config.passage_bands)
     parts = max(1, -(-keys.size // max(1, partition_rows)))
     found: set[tuple[int, int]] = set()
     for part in range(parts):
@@ -300,23 +309,100 @@ def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig, 
     return found
 
 
-def _bucket_pairs(frame: pl.DataFrame, max_bucket: int) -> set[tuple[int, int]]:
-    """Pairs of docs sharing a band key: all pairs in buckets up to `max_bucket` docs, a chain in larger ones."""
-    frame = frame.filter(pl.col("key").is_duplicated()).unique()
-    sizes = frame.group_by("key").len().filter(pl.col("len") >= 2)
-    small = frame.join(sizes.filter(pl.col("len") <= max_bucket).select("key"), on="key", how="semi")
+def band_keys(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 key, uint32 text row) of each band of each passage window with a signature: texts
+    sharing a key are passage candidates."""
+    if docs.size == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
+    live = windows[:, 0] != np.uint32(0xFFFFFFFF)  # windows that are all template have no signature
+    keys = _banded(windows[live], config.passage_bands, config.passage_rows)
+    return keys.ravel(), np.repeat(docs[live].astype(np.uint32), config.passage_bands)
+
+
+@lru_cache(maxsize=8)
+def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) that datasketch's MinHashLSH chooses for this threshold (37 x 3 at 0.3 and 128)."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
+def article_band_keys(articles: np.ndarray, config: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(uint64 key, uint32 text row) of the whole-article LSH bands: texts sharing a key are the pairs
+    datasketch's MinHashLSH at `lsh_threshold` gives (its bands and rows, a band's values hashed to 64
+    bits), without its index of 11 KB per article. Texts with no shingle (an all-max row) can verify
+    as nothing and are left out."""
+    bands, rows = lsh_bands(config.lsh_threshold, config.num_perm)
+    live = ~(articles == np.uint32(0xFFFFFFFF)).all(axis=1)
+    keys = _banded(articles[live], bands, rows)
+    return keys.ravel(), np.repeat(np.flatnonzero(live).astype(np.uint32), bands)
+
+
+def _banded(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """uint64 (signatures, bands): each band's `rows` values hashed, with the band's number."""
+    view = signatures[:, : bands * rows].reshape(-1, bands, rows)
+    keys = np.zeros(view.shape[:2], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for row in range(rows):  # one band row at a time: no uint64 copy of every signature
+            keys = keys * np.uint64(0x100000001B3) + view[:, :, row].astype(np.uint64)
+        return keys * np.uint64(0x9E3779B97F4A7C15) + np.arange(bands, dtype=np.uint64)
+
+
+def _bucket_pairs(frame: pl.DataFrame, max_bucket: int, on: Sequence[str] = ("key",)) -> set[tuple[int, int]]:
+    """Pairs of docs sharing a bucket (rows equal on `on`): all pairs in buckets up to `max_bucket`
+    docs, a chain in larger ones."""
+    on = list(on)
+    frame = frame.select(*on, "doc").unique()
+    frame = frame.filter(pl.len().over(on) >= 2)
+    sizes = frame.group_by(on).len()
+    small = frame.join(sizes.filter(pl.col("len") <= max_bucket).select(on), on=on, how="semi")
     pairs = (
-        small.join(small, on="key", suffix="_other").filter(pl.col("doc") < pl.col("doc_other")).select("doc", "doc_other").unique()
+        small.join(small, on=on, suffix="_other").filter(pl.col("doc") < pl.col("doc_other")).select("doc", "doc_other").unique()
     )
     found = {(int(i), int(j)) for i, j in pairs.iter_rows()}
     # A passage in very many articles (a wire story run by hundreds of outlets): all pairs would be
     # quadratic, so each article is paired with the bucket's first and next one, enough to connect them.
-    large = frame.join(sizes.filter(pl.col("len") > max_bucket).select("key"), on="key", how="semi")
-    for docs_in_bucket in large.group_by("key").agg(pl.col("doc").sort())["doc"].to_list():
+    large = frame.join(sizes.filter(pl.col("len") > max_bucket).select(on), on=on, how="semi")
+    for docs_in_bucket in large.group_by(on).agg(pl.col("doc").sort())["doc"].to_list():
         first = docs_in_bucket[0]
         for previous, current in zip(docs_in_bucket, docs_in_bucket[1:], strict=False):
             found.add((previous, current))
             found.add((first, current))
+    return found
+
+
+_NO_CAP = 2**62  # a bucket size no corpus reaches: whole-article buckets are never chained
+# Time slot of an undated text's band rows (dated texts have slots 0, 1, ...).
+UNDATED_SLOT = -1
+
+
+def time_slots(published: Sequence[datetime | None] | None, days: float, count: int) -> np.ndarray | None:
+    """Per text, its time bucket (`days` wide, from the earliest date) or UNDATED_SLOT; None when
+    there is no window (days <= 0 or no dates): every text then shares one slot."""
+    if days <= 0 or published is None:
+        return None
+    stamps = timestamps(published)
+    if count == 0 or np.isnan(stamps).all():
+        return np.full(count, UNDATED_SLOT, dtype=np.int32)
+    # a hair wider than the window, so two texts exactly `days` apart are never two buckets apart by rounding
+    buckets = np.floor((stamps - np.nanmin(stamps)) / (days * SECONDS_PER_DAY * (1 + 1e-9)))
+    return np.where(np.isnan(buckets), UNDATED_SLOT, np.nan_to_num(buckets)).astype(np.int32)
+
+
+def slot_pairs(frame: pl.DataFrame, max_bucket: int) -> set[tuple[int, int]]:
+    """Passage candidates from band rows (key, slot: time bucket, doc; band_rows): texts sharing a
+    key in the same or adjacent time buckets, and undated texts with every text sharing a key. Two
+    texts within the window are at most one bucket apart, and texts months apart never meet (a key's
+    bucket is no longer one capped chain across years)."""
+    frame = frame.filter(pl.col("key").is_duplicated())  # most keys are one text's: dropped first, cheaply
+    dated = frame.filter(pl.col("slot") != UNDATED_SLOT)
+    # each dated row also stands in the next bucket's slot, so adjacent buckets share one
+    doubled = pl.concat([dated, dated.with_columns(pl.col("slot") + 1)])
+    found = _bucket_pairs(doubled, max_bucket, on=("key", "slot"))
+    undated_rows = frame.filter(pl.col("slot") == UNDATED_SLOT)
+    if undated_rows.height:
+        undated = set(undated_rows["doc"].unique().to_list())
+        shared = frame.join(undated_rows.select("key").unique(), on="key", how="semi")
+        found |= {pair for pair in _bucket_pairs(shared, max_bucket) if pair[0] in undated or pair[1] in undated}
     return found
 
 
@@ -394,6 +480,138 @@ def _verify(
     )
 
 
+@dataclass(frozen=True)
+class PassLimits:
+    """How much of a corpus find_reuse holds at once: its memory grows with these, and with the corpus
+    only by a signature row (512 bytes), a passage band row per window when not spilled, and the
+    candidate pairs."""
+
+    articles_per_wave: int = 8192  # articles whose batch results (keys, signatures) are handed back together
+    spill_rows: int = 8_000_000  # key rows held before they are written to Parquet (about 100-130 MB)
+    partition_rows: int = TEMPLATE_PARTITION_ROWS  # key rows grouped at once
+    pairs_per_batch: int = 512  # candidate pairs verified per engine batch (their texts travel with them: at most 2 x 512)
+
+
+@dataclass(frozen=True)
+class TextBatch:
+    """Texts handed to a worker, with their outlet codes (outlet_codes) and the corpus row of texts[0]."""
+
+    texts: list[str]
+    codes: np.ndarray  # uint64, one per text
+    first: int
+    slots: np.ndarray | None = None  # time_slots of the texts; None: no window
+
+
+def template_counts(config: MinHashConfig, batch: TextBatch) -> pl.DataFrame:
+    """(key, articles): how many of the batch's texts hold each outlet-keyed shingle (template_keys).
+    Batches hold different texts, so the sums over batches count articles (first pass of find_reuse)."""
+    shingled = shingle_texts(batch.texts, config.shingle_size)
+    lengths = np.diff(shingled.doc_shingles)
+    keys = template_keys(shingled.hashes, lengths, batch.codes)
+    docs = np.repeat(np.arange(len(batch.texts), dtype=np.uint32), lengths)
+    # one numpy sort, not a polars group-by per batch (4x less CPU): a stable sort keeps each key's
+    # texts in order, so a key seen twice in one text is two adjacent rows, counted once
+    order = np.argsort(keys, kind="stable")
+    keys, docs = keys[order], docs[order]
+    first = np.ones(keys.size, dtype=np.bool_)
+    first[1:] = (keys[1:] != keys[:-1]) | (docs[1:] != docs[:-1])
+    keys = keys[first]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if keys.size else np.zeros(0, np.int64)
+    unique, articles = keys[starts], np.diff(np.append(starts, keys.size))
+    return pl.DataFrame({"key": unique, "articles": articles.astype(np.uint32)}, schema={"key": pl.UInt64, "articles": pl.UInt32})
+
+
+def _frequent_keys(counts: pl.DataFrame, min_articles: int) -> np.ndarray:
+    """Keys whose per-batch article counts (template_counts rows of one key slice) sum to min_articles
+    or more: the page templates (a numpy sort: a third less CPU than a polars group-by here)."""
+    keys, articles = counts["key"].to_numpy(), counts["articles"].to_numpy()
+    if keys.size == 0:
+        return keys
+    order = np.argsort(keys)
+    keys, articles = keys[order], articles[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    return keys[starts][np.add.reduceat(articles, starts) >= min_articles]
+
+
+def masked_shingles(texts: Sequence[str], codes: np.ndarray, templates: np.ndarray, size: int) -> tuple[ShingledTexts, np.ndarray]:
+    """Shingled texts and, per shingle, False where it is its outlet's page template (`templates`:
+    sorted template keys, as find_reuse's first pass found them)."""
+    shingled = shingle_texts(texts, size)
+    if templates.size == 0:
+        return shingled, np.ones(shingled.hashes.size, dtype=np.bool_)
+    keys = template_keys(shingled.hashes, np.diff(shingled.doc_shingles), codes)
+    found = np.minimum(np.searchsorted(templates, keys), templates.size - 1)
+    return shingled, templates[found] != keys
+
+
+@dataclass(frozen=True)
+class SignedBatch:
+    """A batch's band rows: texts sharing a key in a shared time slot are candidates (slot_pairs)."""
+
+    whole: pl.DataFrame  # band_rows of the whole-article LSH bands (article_band_keys)
+    passages: pl.DataFrame  # band_rows of the passage windows' bands (band_keys)
+
+
+def sign_texts(config: MinHashConfig, templates: np.ndarray, batch: TextBatch) -> SignedBatch:
+    """Second pass of find_reuse on one batch: shingle, mask templates, sign; only signatures and band
+    keys come back (the shingles are made again for the candidate pairs at verification)."""
+    shingled, keep = masked_shingles(batch.texts, batch.codes, templates, config.shingle_size)
+    signed = reuse_signatures(shingled.hashes, keep, shingled.doc_shingles, config)
+    return SignedBatch(
+        band_rows(*article_band_keys(signed.articles, config), batch.slots, batch.first),
+        band_rows(*band_keys(signed.window_docs, signed.windows, config), batch.slots, batch.first),
+    )
+
+
+def band_rows(keys: np.ndarray, docs: np.ndarray, slots: np.ndarray | None, first: int) -> pl.DataFrame:
+    """(key, slot, doc: corpus row) rows of band keys (docs: rows of the batch) for slot_pairs: the
+    slot is the text's time bucket, UNDATED_SLOT when undated, 0 for all when there is no window."""
+    own = np.zeros(keys.size, np.int32) if slots is None else slots[docs]
+    return pl.DataFrame({"key": keys, "slot": own, "doc": docs + np.uint32(first)}, schema={"key": pl.UInt64, "slot": pl.Int32, "doc": pl.UInt32})
+
+
+@dataclass(frozen=True)
+class PairBatch:
+    """Candidate pairs handed to a worker: rows into its own `texts` (i < j, in corpus order)."""
+
+    pairs: np.ndarray  # int64 (pairs, 2)
+    ids: list[str]
+    texts: list[str]
+    codes: np.ndarray
+
+
+def verify_pairs(config: MinHashConfig, templates: np.ndarray, batch: PairBatch) -> list[CopyPair]:
+    """The batch's verified pairs, in its order: exact shingles, template-masked, with shared spans."""
+    shingled, keep = masked_shingles(batch.texts, batch.codes, templates, config.shingle_size)
+    sets: dict[int, np.ndarray] = {}
+    verified = []
+    for i, j in batch.pairs.tolist():
+        pair = _verify(i, j, batch.ids, shingled, keep, sets, config)
+        if pair is not None:
+            verified.append(pair)
+    return verified
+
+
+def _waves(engine: Engine, fn: Callable[[BatchT], ResultT], batches: Iterator[BatchT], per_wave: int) -> Iterator[ResultT]:
+    """Engine results batch by batch, `per_wave` batches handed to the engine at a time, so the
+    results held at once are a wave's, not the corpus's."""
+    while wave := list(itertools.islice(batches, max(1, per_wave))):
+        yield from engine.map_batches(fn, wave)
+
+
+def _text_batches(texts: Sequence[str], codes: np.ndarray, size: int, slots: np.ndarray | None = None) -> Iterator[TextBatch]:
+    for first in range(0, len(texts), size):
+        rows = slice(first, first + size)
+        yield TextBatch(list(texts[rows]), codes[rows], first, None if slots is None else slots[rows])
+
+
+def _pair_batches(pairs: np.ndarray, ids: Sequence[str], texts: Sequence[str], codes: np.ndarray, size: int) -> Iterator[PairBatch]:
+    for first in range(0, len(pairs), size):
+        chunk = pairs[first : first + size]
+        rows = np.unique(chunk)
+        yield PairBatch(np.searchsorted(rows, chunk), [ids[r] for r in rows.tolist()], [texts[r] for r in rows.tolist()], codes[rows])
+
+
 def find_reuse(
     article_ids: Sequence[str],
     texts: Sequence[str],
@@ -401,24 +619,56 @@ def find_reuse(
     config: MinHashConfig,
     published: Sequence[datetime | None] | None = None,
     *,
-    sign: Signer = reuse_signatures,
+    engine: Engine | None = None,
+    spill_dir: Path | None = None,
+    limits: PassLimits = PassLimits(),
 ) -> list[CopyPair]:
     """Every verified pair, copies and partial reuse, each with its shared spans (left = earlier row).
 
-    `sign` computes the signatures (the per-article work); the rest is global and runs here.
+    Three passes over batches of texts, so memory does not hold the corpus's shingles: count page
+    templates; sign, keeping only the band keys of whole-article and passage-window signatures with
+    each text's time slot (candidates: a shared key in the same or adjacent window-wide bucket);
+    verify candidate pairs on shingles made again from their two texts. The batches run on `engine`
+    (this process when None); key rows past `limits.spill_rows` (per kind) go to a temporary folder
+    under `spill_dir` (the system's temporary folder when None), removed on return.
     """
-    shingled = shingle_texts(texts, config.shingle_size)
-    keep = template_keep(shingled, outlets, config.template_min_articles)
-    signed = sign(shingled.hashes, keep, shingled.doc_shingles, config)
-    candidates = set(candidate_pairs(article_ids, lean_minhashes(signed.articles, config.seed), config))
-    if config.passage_shingles > 0:
-        candidates |= passage_pairs(signed.window_docs, signed.windows, config)
-    sets: dict[int, np.ndarray] = {}
-    verified = []
-    for i, j in pairs_in_window(sorted(candidates), published, config.window_days):
-        pair = _verify(i, j, article_ids, shingled, keep, sets, config)
-        if pair is not None:
-            verified.append(pair)
+    if engine is None:
+        from compare.core.distributed import LocalEngine
+
+        engine = LocalEngine()
+    codes = outlet_codes(outlets)
+    per_wave = max(1, limits.articles_per_wave // max(1, engine.batch_size))
+    with contextlib.ExitStack() as stack:
+
+        @lru_cache(maxsize=1)
+        def folder() -> Path:
+            return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".dedup-keys-", dir=spill_dir)))
+
+        counts = KeyRows(folder, spill_rows=limits.spill_rows)
+        for found in _waves(engine, partial(template_counts, config), _text_batches(texts, codes, engine.batch_size), per_wave):
+            counts.add(found)
+        frequent = [_frequent_keys(part, config.template_min_articles) for part in counts.slices(limits.partition_rows)]
+        counts.discard()
+        templates = np.sort(np.concatenate(frequent)) if frequent else np.zeros(0, np.uint64)
+
+        whole, passages = KeyRows(folder, spill_rows=limits.spill_rows), KeyRows(folder, spill_rows=limits.spill_rows)
+        batches = _text_batches(texts, codes, engine.batch_size, time_slots(published, config.window_days, len(texts)))
+        for signed in _waves(engine, partial(sign_texts, config, templates), batches, per_wave):
+            whole.add(signed.whole)
+            passages.add(signed.passages)
+        candidates: set[tuple[int, int]] = set()
+        for part in whole.slices(limits.partition_rows):
+            candidates |= slot_pairs(part, _NO_CAP)  # MinHashLSH pairs every text of a bucket
+        whole.discard()
+        for part in passages.slices(limits.partition_rows):
+            candidates |= slot_pairs(part, config.max_bucket)
+        passages.discard()
+
+    pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
+    del candidates
+    pair_batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch)
+    pair_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
+    verified = [pair for found in _waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in found]
     return settle_composites(verified, config)
 
 
@@ -544,10 +794,14 @@ def _published(articles: pl.DataFrame) -> list[datetime | None]:
     return articles["published"].to_list()
 
 
-def cluster_copies(articles: pl.DataFrame, config: MinHashConfig, *, sign: Signer = reuse_signatures) -> pl.DataFrame:
-    """CLUSTER_SCHEMA rows: each cluster's members, the earliest-published one marked as source."""
+def cluster_copies(
+    articles: pl.DataFrame, config: MinHashConfig, *, engine: Engine | None = None, spill_dir: Path | None = None, limits: PassLimits = PassLimits()
+) -> pl.DataFrame:
+    """CLUSTER_SCHEMA rows: each cluster's members, the earliest-published one marked as source
+    (engine, spill_dir, limits: as for find_reuse)."""
     pairs = find_reuse(
-        articles["id"].to_list(), articles["text"].to_list(), articles["outlet"].to_list(), config, _published(articles), sign=sign
+        articles["id"].to_list(), articles["text"].to_list(), articles["outlet"].to_list(), config, _published(articles),
+        engine=engine, spill_dir=spill_dir, limits=limits,
     )
     return clusters_from_pairs(articles, pairs, config)
 
@@ -557,41 +811,6 @@ def copy_links(clusters: pl.DataFrame) -> list[tuple[str, str]]:
     sources = clusters.filter(pl.col("is_source")).select("cluster_id", pl.col("article_id").alias("source_id"))
     members = clusters.filter(~pl.col("is_source")).join(sources, on="cluster_id")
     return list(members.select("source_id", "article_id").iter_rows())
-
-
-# ---------------------------------------------------------------- signing on an engine (local or Ray)
-
-
-def _sign_batch(config: MinHashConfig, batch: tuple[np.ndarray, np.ndarray, np.ndarray]) -> ReuseSignatures:
-    hashes, keep, doc_shingles = batch
-    return reuse_signatures(hashes, keep, doc_shingles, config)
-
-
-def engine_signer(engine: Engine) -> Signer:
-    """A dedup.Signer that signs batches of texts on `engine` and stitches the rows back in order.
-
-    Each batch carries only its texts' shingle hashes, template mask and rebased offsets; window
-    rows come back numbered within the batch and are shifted to corpus rows here.
-    """
-
-    def sign(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.ndarray, config: MinHashConfig) -> ReuseSignatures:
-        texts = doc_shingles.size - 1
-        firsts = list(range(0, texts, engine.batch_size))
-        if not firsts:
-            return reuse_signatures(hashes, keep, doc_shingles, config)
-        batches = []
-        for first in firsts:
-            last = min(first + engine.batch_size, texts)
-            low, high = int(doc_shingles[first]), int(doc_shingles[last])
-            batches.append((hashes[low:high], keep[low:high], doc_shingles[first : last + 1] - low))
-        parts = engine.map_batches(partial(_sign_batch, config), batches)
-        return ReuseSignatures(
-            articles=np.concatenate([part.articles for part in parts]),
-            window_docs=np.concatenate([part.window_docs + first for part, first in zip(parts, firsts, strict=True)]),
-            windows=np.concatenate([part.windows for part in parts]),
-        )
-
-    return sign
 
 
 # ---------------------------------------------------------------- incremental pass (a build on a previous snapshot)
@@ -631,7 +850,8 @@ def window_subset(articles: pl.DataFrame, new_ids: set[str], window_days: float)
 
 
 def incremental_clusters(
-    articles: pl.DataFrame, new_ids: set[str], previous: pl.DataFrame, config: MinHashConfig, *, sign: Signer = reuse_signatures
+    articles: pl.DataFrame, new_ids: set[str], previous: pl.DataFrame, config: MinHashConfig, *, engine: Engine | None = None,
+    spill_dir: Path | None = None,
 ) -> pl.DataFrame | None:
     """Wire-copy clusters of the grown corpus without a full pass: copies of new articles are looked
     for among the articles within the dedup time window of them (a copy outside it is never reported,
@@ -648,7 +868,7 @@ def incremental_clusters(
     subset = window_subset(articles, new_ids, config.window_days)
     if subset is None or subset.height > INCREMENTAL_DEDUP_MAX_SHARE * articles.height:
         return None
-    found = cluster_copies(subset, config, sign=sign)
+    found = cluster_copies(subset, config, engine=engine, spill_dir=spill_dir)
     touched = found.filter(pl.col("cluster_id").is_in(found.filter(pl.col("article_id").is_in(list(new_ids)))["cluster_id"].unique().to_list()))
     old = previous.filter(pl.col("article_id").is_in(list(current)))
 

@@ -73,7 +73,7 @@ def build_stages(settings: Settings, embedder: Embedder) -> list[Stage]:
     """The build's stages in order, each given only its own settings."""
     return [
         ClaimsStage(),
-        WireCopyStage(settings.minhash),
+        WireCopyStage(settings.minhash, settings.home),
         ArticleVectorsStage(embedder, settings.article_embed),
         StoriesStage(settings.stories),
         ClaimVectorsStage(settings.claim_embed, settings.home, settings.index.precompute_claims_min_outlets),
@@ -331,6 +331,6 @@ def current_clusters(store: Store, settings: Settings, *, notice: Notice | None 
     say("the index is missing or out of date: finding wire copy now (run `compare index build` to store it)")
     previous = _previous_snapshot(store, lambda manifest: manifest.settings == fingerprint)
     corpus = _read_corpus(store, previous.refs if previous else None)
-    result = WireCopyStage(settings.minhash).run(corpus, previous, LocalEngine(), {}, lambda done, total: None)
+    result = WireCopyStage(settings.minhash, settings.home).run(corpus, previous, LocalEngine(), {}, lambda done, total: None)
     copies = result.outputs["copies"]
     return result.outputs["clusters"], copies if copies.height else pl.DataFrame(schema=COPY_SCHEMA)

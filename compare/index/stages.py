@@ -187,19 +187,23 @@ class WireCopyStage:
     """
 
     config: MinHashConfig
+    home: Path | None = None  # wire-copy key rows past PassLimits.spill_rows are spilled to a temporary folder here
     name: str = "dedup"
     label: str = "wire copy"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
-        from compare.dedup.clusters import cluster_copies, engine_signer, incremental_clusters
+        from compare.dedup.clusters import cluster_copies, incremental_clusters
 
         progress(0, 1)
-        sign = engine_signer(engine)
+        spill = self.home
         reusable = _reusable(previous)
-        clusters = incremental_clusters(corpus.articles, set(corpus.new_ids), reusable.clusters, self.config, sign=sign) if reusable else None
+        clusters = (
+            incremental_clusters(corpus.articles, set(corpus.new_ids), reusable.clusters, self.config, engine=engine, spill_dir=spill)
+            if reusable else None
+        )
         mode = "full" if clusters is None else "incremental"
         if clusters is None:
-            clusters = cluster_copies(corpus.articles, self.config, sign=sign)
+            clusters = cluster_copies(corpus.articles, self.config, engine=engine, spill_dir=spill)
         clusters = stable_ids(clusters, "cluster_id", previous.clusters if previous else None, corpus.renamed)
         copies, described = self._evidence(corpus.articles, clusters, reusable.copies if reusable else None)
         progress(1, 1)

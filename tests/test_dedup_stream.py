@@ -1,0 +1,158 @@
+"""Wire copy in batches (compare.dedup.clusters.find_reuse, compare.dedup.spill): the same pairs, evidence
+and clusters as one pass over the whole corpus held in memory, whatever the batch sizes and spills."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from compare.core.config import MinHashConfig
+from compare.core.distributed import LocalEngine
+from compare.core.schema import ARTICLE_SCHEMA
+from compare.dedup.clusters import (
+    CopyPair,
+    PassLimits,
+    _verify,
+    candidate_pairs,
+    cluster_copies,
+    clusters_from_pairs,
+    find_reuse,
+    lean_minhashes,
+    pairs_in_window,
+    passage_pairs,
+    reuse_signatures,
+    _bucket_pairs,
+    article_band_keys,
+    band_rows,
+    settle_composites,
+    shingle_texts,
+    slot_pairs,
+    template_keep,
+    time_slots,
+)
+from compare.dedup.spill import KeyRows
+
+CONFIG = MinHashConfig()
+T0 = datetime(2026, 3, 2, 6, 0, tzinfo=timezone.utc)
+_VOCABULARY = [f"{a}{b}{c}" for a in ("ka", "lo", "mi", "nu", "pe", "ra", "si", "tu") for b in ("b", "d", "g", "k", "m", "n") for c in ("a", "e", "o", "u")]
+TINY = PassLimits(articles_per_wave=4, spill_rows=40, partition_rows=25, pairs_per_batch=2)
+
+
+def words(rng: random.Random, count: int) -> list[str]:
+    return [rng.choice(_VOCABULARY) for _ in range(count)]
+
+
+def planted_corpus() -> pl.DataFrame:
+    """36 articles of 6 outlets, each outlet's page footer on all its articles (a template), with
+    planted copies: near-duplicates, a cut reprint, a passage lifted into another article, a copy 40
+    days later (outside the window), an undated copy and a two-wire composite."""
+    rng = random.Random(16)
+    outlets = [f"Outlet {k}" for k in range(6)]
+    footers = {outlet: words(rng, 45) for outlet in outlets}
+    bodies = [words(rng, rng.randint(120, 260)) for _ in range(36)]
+    bodies[3] = [w if rng.random() > 0.03 else rng.choice(_VOCABULARY) for w in bodies[0]]  # near-duplicate of 0
+    bodies[9] = bodies[0][:110] + words(rng, 40)  # a cut reprint of 0 with a local ending
+    bodies[14] = words(rng, 90) + bodies[20][30:100] + words(rng, 90)  # a 70-word passage of 20
+    bodies[21] = list(bodies[5])  # a copy of 5, published 40 days later
+    bodies[27] = list(bodies[11])  # an undated copy of 11
+    bodies[30] = bodies[6][:90] + bodies[25][:90]  # stitched from two unrelated wires
+    rows = []
+    for index, body in enumerate(bodies):
+        outlet = outlets[index % len(outlets)]
+        published = None if index == 27 else T0 + timedelta(days=40 if index == 21 else 0, hours=3 * index)
+        rows.append({"id": f"a{index:02d}", "outlet": outlet, "title": f"Title {index}", "text": " ".join(body + footers[outlet]), "published": published})
+    defaults = {name: None for name in ARTICLE_SCHEMA}
+    return pl.DataFrame([{**defaults, **row} for row in rows], schema=ARTICLE_SCHEMA)
+
+
+def whole_corpus_reuse(articles: pl.DataFrame, config: MinHashConfig) -> list[CopyPair]:
+    """find_reuse as one pass: every shingle of the corpus in memory, templates counted over all of them."""
+    ids, texts, outlets, published = (articles[c].to_list() for c in ("id", "text", "outlet", "published"))
+    shingled = shingle_texts(texts, config.shingle_size)
+    keep = template_keep(shingled, outlets, config.template_min_articles)
+    assert not keep.all()  # the footers are masked
+    signed = reuse_signatures(shingled.hashes, keep, shingled.doc_shingles, config)
+    candidates = set(candidate_pairs(ids, lean_minhashes(signed.articles, config.seed), config))
+    candidates |= passage_pairs(signed.window_docs, signed.windows, config)
+    sets: dict[int, np.ndarray] = {}
+    verified = [_verify(i, j, ids, shingled, keep, sets, config) for i, j in pairs_in_window(sorted(candidates), published, config.window_days)]
+    return settle_composites([pair for pair in verified if pair is not None], config)
+
+
+def reuse(articles: pl.DataFrame, config: MinHashConfig, **options: object) -> list[CopyPair]:
+    return find_reuse(*(articles[c].to_list() for c in ("id", "text", "outlet")), config, articles["published"].to_list(), **options)  # type: ignore[arg-type]
+
+
+def test_batched_reuse_equals_the_whole_corpus_pass(tmp_path: Path) -> None:
+    articles = planted_corpus()
+    expected = whole_corpus_reuse(articles, CONFIG)
+    kinds = {(pair.left, pair.right): pair.kind for pair in expected}
+    assert kinds[("a00", "a03")] == kinds[("a00", "a09")] == "copy"
+    assert kinds[("a14", "a20")] == "partial" and kinds[("a11", "a27")] == "copy"
+    assert ("a05", "a21") not in kinds  # outside the 14-day window
+    assert kinds[("a06", "a30")] == kinds[("a25", "a30")] == "partial"  # the composite joins neither wire
+    for batch_size in (1, 3, 7, 1000):
+        engine = LocalEngine(batch_size=batch_size)
+        assert reuse(articles, CONFIG, engine=engine, spill_dir=tmp_path, limits=TINY) == expected
+        assert reuse(articles, CONFIG, engine=engine) == expected
+    assert list(tmp_path.iterdir()) == []  # spilled key rows are removed
+    whole = MinHashConfig(window_days=0, template_min_articles=3, passage_shingles=20)
+    assert reuse(articles, whole, engine=LocalEngine(batch_size=5), limits=TINY) == whole_corpus_reuse(articles, whole)
+
+
+def test_batched_clusters_equal_one_batch_clusters() -> None:
+    articles = planted_corpus()
+    expected = clusters_from_pairs(articles, whole_corpus_reuse(articles, CONFIG), CONFIG)
+    assert expected["cluster_id"].n_unique() == 2
+    assert_frame_equal(cluster_copies(articles, CONFIG, engine=LocalEngine(batch_size=4), limits=TINY), expected)
+
+
+def test_key_rows_slices_keep_each_key_whole_in_memory_and_spilled(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 2**63, size=400, dtype=np.uint64) * np.uint64(2)
+    keys = np.concatenate([keys, keys[:150], keys[:40]])  # some keys in several batches
+    expected = pl.DataFrame({"key": keys}).group_by("key").len().sort("key")
+    for spill_rows in (10**6, 64):
+        rows = KeyRows(lambda: tmp_path, spill_rows=spill_rows)
+        for first in range(0, keys.size, 97):
+            rows.add(pl.DataFrame({"key": keys[first : first + 97]}))
+        assert (rows.spilled > 0) == (spill_rows == 64)
+        slices = list(rows.slices(partition_rows=100))
+        assert len(slices) == 6
+        counted = pl.concat([part.group_by("key").len() for part in slices]).sort("key")
+        assert_frame_equal(counted, expected)  # no key is counted in two slices
+
+
+def test_passage_buckets_are_keyed_by_time_slot_so_far_apart_texts_never_pair() -> None:
+    # One passage in 60 texts a week apart (a bucket over the cap of 50 when keyed by passage alone),
+    # the last one undated.
+    published = [T0 + timedelta(days=7 * week) for week in range(59)] + [None]
+    slots = time_slots(published, 14.0, len(published))
+    assert slots is not None and slots[-1] == -1 and slots[:5].tolist() == [0, 0, 0, 1, 1]
+    docs = np.arange(60, dtype=np.uint32)
+    found = slot_pairs(band_rows(np.full(60, 7, dtype=np.uint64), docs, slots, 0), CONFIG.max_bucket)
+    dated = {(i, j) for i, j in found if j != 59}
+    assert all(abs(int(slots[i]) - int(slots[j])) <= 1 for i, j in dated)  # at most 4 weeks apart, never months
+    assert {(i, j) for i in range(59) for j in range(i + 1, min(i + 3, 59))} <= dated  # every pair within 14 days
+    assert {(0, 59), (58, 59)} <= found  # the undated text still pairs (a chain: the bucket is over the cap)
+    # keyed by passage alone the 60 texts were one capped bucket: a chain, then most in-window pairs dropped
+    chained = _bucket_pairs(pl.DataFrame({"key": np.full(60, 7, dtype=np.uint64), "doc": docs}), CONFIG.max_bucket)
+    assert (1, 3) not in chained and (1, 3) in found
+    assert time_slots(published, 0.0, 60) is None and time_slots(None, 14.0, 60) is None
+
+
+def test_whole_article_band_keys_pair_what_datasketch_lsh_pairs() -> None:
+    articles = planted_corpus()
+    texts = articles["text"].to_list() + ["", "short text"]  # no shingle at all, and one shingle
+    shingled = shingle_texts(texts, CONFIG.shingle_size)
+    signed = reuse_signatures(shingled.hashes, np.ones(shingled.hashes.size, dtype=np.bool_), shingled.doc_shingles, CONFIG)
+    keys, docs = article_band_keys(signed.articles, CONFIG)
+    found = _bucket_pairs(pl.DataFrame({"key": keys, "doc": docs}), 10**9)
+    expected = set(candidate_pairs([str(row) for row in range(len(texts))], lean_minhashes(signed.articles, CONFIG.seed), CONFIG))
+    empty = len(texts) - 2
+    assert found == {pair for pair in expected if empty not in pair} and len(found) >= 6
