@@ -227,21 +227,6 @@ def test_template_count_in_key_slices_equals_the_count_in_one_pass() -> None:
         np.testing.assert_array_equal(_template_keep(flat, lengths, outlets, 5, partition_rows=rows), whole)
 
 
-def test_passage_candidates_in_key_slices_equal_one_pass() -> None:
-    from compare.dedup.clusters import passage_pairs, reuse_signatures, shingle_texts
-
-    rng = random.Random(12)
-    passages = [" ".join(random_words(rng, 60)) for _ in range(6)]
-    texts = [f"{' '.join(random_words(rng, 80))}\n\n{passages[i % 6]}\n\n{' '.join(random_words(rng, 80))}" for i in range(30)]
-    config = MinHashConfig(max_bucket=3)  # five articles share each passage: the chained large-bucket path too
-    shingled = shingle_texts(texts, config.shingle_size)
-    signed = reuse_signatures(shingled.hashes, np.ones(shingled.hashes.size, dtype=np.bool_), shingled.doc_shingles, config)
-    whole = passage_pairs(signed.window_docs, signed.windows, config, partition_rows=10**9)
-    assert {(i, j) for i, j in whole if i % 6 == j % 6} and all(i % 6 == j % 6 for i, j in whole)
-    for rows in (5, 300):
-        assert passage_pairs(signed.window_docs, signed.windows, config, partition_rows=rows) == whole
-
-
 def test_strip_templates_ignores_text_shared_across_outlets_below_threshold() -> None:
     rng = random.Random(9)
     shared = " ".join(random_words(rng, 30))

@@ -24,10 +24,10 @@ from compare.dedup.clusters import (
     find_reuse,
     lean_minhashes,
     pairs_in_window,
-    passage_pairs,
     reuse_signatures,
     _bucket_pairs,
     article_band_keys,
+    band_keys,
     band_rows,
     settle_composites,
     shingle_texts,
@@ -68,6 +68,12 @@ def planted_corpus() -> pl.DataFrame:
         rows.append({"id": f"a{index:02d}", "outlet": outlet, "title": f"Title {index}", "text": " ".join(body + footers[outlet]), "published": published})
     defaults = {name: None for name in ARTICLE_SCHEMA}
     return pl.DataFrame([{**defaults, **row} for row in rows], schema=ARTICLE_SCHEMA)
+
+
+def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig) -> set[tuple[int, int]]:
+    """Passage candidates of the whole corpus in one group-by: the reference for the batched band rows."""
+    keys, key_docs = band_keys(docs, windows, config)
+    return _bucket_pairs(pl.DataFrame({"key": keys, "doc": key_docs}), config.max_bucket) if keys.size else set()
 
 
 def whole_corpus_reuse(articles: pl.DataFrame, config: MinHashConfig) -> list[CopyPair]:

@@ -283,32 +283,6 @@ def passage_signatures(hashes: np.ndarray, keep: np.ndarray, doc_shingles: np.nd
 
 
 
-def passage_candidates(shingled: ShingledTexts, keep: np.ndarray, config: MinHashConfig) -> set[tuple[int, int]]:
-    """Pairs of texts with a pair of similar passage windows (banded MinHash), so partial copies are candidates.
-
-    A passage of `passage_shingles` shingles copied into a long article matches one of its windows
-    with Jaccard >= ~0.6 (windows overlap by half); bands x rows are set for high recall there.
-    """
-    return passage_pairs(*passage_signatures(shingled.hashes, keep, shingled.doc_shingles, config), config)
-
-
-def passage_pairs(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig, *, partition_rows: int = TEMPLATE_PARTITION_ROWS) -> set[tuple[int, int]]:
-    """Candidate text pairs from passage-window signatures (ReuseSignatures.window_docs/windows).
-
-    Band keys are grouped one slice of the key space at a time (all rows of a key fall in one
-    slice), so the hash tables stay bounded whatever the corpus.
-    """
-    keys, key_docs = band_keys(docs, windows, config)
-    if keys.size == 0:
-        return set()
-    parts = max(1, -(-keys.size // max(1, partition_rows)))
-    found: set[tuple[int, int]] = set()
-    for part in range(parts):
-        rows = np.flatnonzero(keys % np.uint64(parts) == np.uint64(part)) if parts > 1 else slice(None)
-        found |= _bucket_pairs(pl.DataFrame({"key": keys[rows], "doc": key_docs[rows]}), config.max_bucket)
-    return found
-
-
 def band_keys(docs: np.ndarray, windows: np.ndarray, config: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
     """(uint64 key, uint32 text row) of each band of each passage window with a signature: texts
     sharing a key are passage candidates."""

@@ -28,6 +28,7 @@ _WORD_NUMBERS = {
 _VAGUE_RANGES: dict[str, tuple[float, float]] = {
     "several": (3, 9), "dozens": (24, 99), "scores": (40, 99), "hundreds": (200, 999), "thousands": (2000, 9999),
 }
+MONEY = "money (USD)"
 _SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 # Units normalised to one base per dimension, so "80 km" and "50 miles" compare.
 _UNITS: dict[str, tuple[str, float]] = {
@@ -37,7 +38,7 @@ _UNITS: dict[str, tuple[str, float]] = {
     "metres": ("distance (km)", 0.001), "meters": ("distance (km)", 0.001), "m": ("distance (km)", 0.001),
     "percent": ("percent", 1.0), "%": ("percent", 1.0),
     "years": ("years", 1.0), "year": ("years", 1.0), "days": ("days", 1.0), "hours": ("hours", 1.0),
-    "dollars": ("money (USD)", 1.0),
+    "dollars": (MONEY, 1.0),
 }
 # Bounds written before a figure: (low factor, high factor) around it.
 _BOUNDS: dict[str, tuple[float, float]] = {
@@ -142,7 +143,7 @@ def extract_quantities(text: str, *, max_chars: int = 1200) -> list[Quantity]:
         else:
             continue
         is_year = token.isdigit() and 1900 <= value <= 2100 and len(token) == 4
-        if is_year and key not in ("money (USD)", "percent", "distance (km)"):
+        if is_year and key not in (MONEY, "percent", "distance (km)"):
             continue
         low_factor, high_factor = 1.0, 1.0
         two = " ".join(lower[max(0, i - 2) : i]) if i >= 2 else ""
@@ -164,7 +165,6 @@ def extract_quantities(text: str, *, max_chars: int = 1200) -> list[Quantity]:
     return quantities
 
 
-MONEY = "money (USD)"
 _MONEY_LINKS = frozenset({"of", "in", "for", "worth", "on"})
 
 
