@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -45,6 +46,7 @@ from compare.index.snapshot import (
     remove_leftovers,
     short_error,
     snapshot_refs,
+    snapshots_dir,
     switch_current,
     vectors_writer,
     write_snapshot,
@@ -61,6 +63,7 @@ from compare.index.stages import (
     StoriesStage,
     WireCopyStage,
 )
+from compare.index.spool import scratch_folder
 from compare.core.progress import StageProgress
 from compare.core.schema import ARTICLE_REF_COLUMNS
 from compare.core.store import CorpusDamagedError, Store
@@ -69,14 +72,15 @@ BuildProgress = StageProgress
 Notice = Callable[[str], None]
 
 
-def build_stages(settings: Settings, embedder: Embedder) -> list[Stage]:
-    """The build's stages in order, each given only its own settings."""
+def build_stages(settings: Settings, embedder: Embedder, scratch: Path) -> list[Stage]:
+    """The build's stages in order, each given only its own settings; `scratch` is the build's
+    folder for spooled files (compare.index.spool)."""
     return [
-        ClaimsStage(),
+        ClaimsStage(scratch),
         WireCopyStage(settings.minhash, settings.home),
         ArticleVectorsStage(embedder, settings.article_embed),
         StoriesStage(settings.stories),
-        ClaimVectorsStage(settings.claim_embed, settings.home, settings.index.precompute_claims_min_outlets),
+        ClaimVectorsStage(settings.claim_embed, settings.home, settings.index.precompute_claims_min_outlets, scratch),
         FactsStage(settings, settings.index.precompute_claims_min_outlets),
     ]
 
@@ -85,7 +89,7 @@ def run_stages(
     stages: Sequence[Stage], corpus: Corpus, previous: Previous | None, engine: Engine, report: BuildProgress
 ) -> tuple[dict[str, Any], dict[str, float], dict[str, dict[str, object]]]:
     """Run `stages` in order; returns everyone's outputs (later stages may replace a key, e.g. the
-    claims frame gains its vector rows), seconds per stage and the stages' counts (with cpu_seconds)."""
+    claim table gains its vector rows), seconds per stage and the stages' counts (with cpu_seconds)."""
     built: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     stats: dict[str, dict[str, object]] = {}
@@ -206,7 +210,8 @@ def build_index(
             engine = resources.enter_context(open_engine(settings.index))
             seconds["engine"] = time.perf_counter() - started
 
-        built, stage_seconds, stats = run_stages(build_stages(settings, embedder), corpus, previous, engine, report)
+        scratch = resources.enter_context(scratch_folder(snapshots_dir(store)))
+        built, stage_seconds, stats = run_stages(build_stages(settings, embedder, scratch), corpus, previous, engine, report)
         seconds.update(stage_seconds)
         final = _write(store, settings, corpus, previous, built, seconds, stats, embedder, fingerprint, engine, report)
         report("switching", 0, 1)
@@ -221,7 +226,7 @@ def _write(
     stats: dict[str, dict[str, object]], embedder: Embedder, fingerprint: str, engine: Engine, report: BuildProgress,
 ):  # noqa: ANN202 - returns the snapshot's Path
     articles, claims, clusters, stories = corpus.articles, built["claims"], built["clusters"], built["stories"]
-    counts = claims.group_by("article_id").agg(pl.len().cast(pl.Int32).alias("claims"))
+    counts = claims.counts
     refs = (
         articles.select(list(ARTICLE_REF_COLUMNS))
         .join(counts, left_on="id", right_on="article_id", how="left")
@@ -255,7 +260,7 @@ def _write(
         "stories.parquet": parquet_writer(stories),
         REFS: parquet_writer(refs),
         VECTORS: vectors_writer(built["article_vectors"]),
-        CLAIMS: parquet_writer(claims),
+        CLAIMS: claims.write,
         CLAIM_VECTORS: vectors_writer(built["claim_vectors"]),
         COPIES: parquet_writer(built["copies"]),
         FACTS: parquet_writer(built["facts"]),

@@ -346,9 +346,10 @@ def build_lock(store: Store, *, wait: bool = False) -> contextlib.AbstractContex
 
 
 def remove_leftovers(store: Store) -> list[str]:
-    """Delete what a killed build or prune left behind (.building-*, .pruning-*, temporary links); call under the build lock."""
+    """Delete what a killed build or prune left behind (.building-*, .scratch-*, .pruning-*, temporary links); call under the build lock."""
     removed = []
-    leftovers = [*snapshots_dir(store).glob(".building-*"), *snapshots_dir(store).glob(".pruning-*")] if snapshots_dir(store).is_dir() else []
+    folder = snapshots_dir(store)
+    leftovers = [*folder.glob(".building-*"), *folder.glob(".pruning-*"), *folder.glob(".scratch-*")] if folder.is_dir() else []
     for leftover in sorted(leftovers):
         shutil.rmtree(leftover, ignore_errors=True)
         removed.append(leftover.name)

@@ -11,7 +11,7 @@ The engine receives plain functions only (compare.core.distributed imports no st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from compare.core.config import EmbedConfig, MinHashConfig, Settings, StoryConfig
-from compare.core.distributed import Engine, batched_embedder, map_texts
+from compare.core.distributed import Engine, batched_embedder
 from compare.embed.embedder import Embedder
 from compare.core.progress import StepProgress
 from compare.index.snapshot import (
@@ -41,6 +41,7 @@ from compare.index.snapshot import (
     stable_ids,
 )
 from compare.core.schema import CLAIM_SCHEMA, STORY_SCHEMA, conform
+from compare.index.spool import ClaimTable, ClaimWriter
 
 
 
@@ -66,6 +67,11 @@ class Previous:
     stories: pl.DataFrame
     refs: pl.DataFrame
     reusable: bool
+
+    @cached_property
+    def claims_file(self) -> Path | None:
+        """The snapshot's claims file when reusable and sound, else None."""
+        return checked_file(self.path, self.manifest, CLAIMS) if self.reusable else None
 
     @cached_property
     def claims(self) -> pl.DataFrame | None:
@@ -143,35 +149,78 @@ def claim_spans(texts: list[str]) -> list[list[tuple[int, int, int, str]]]:
     return [[(c.position, c.start, c.end, c.text) for c in split_claims(text)] for text in texts]
 
 
+# Engine batches per round: a round's claims (about 10 KB an article as frames) are the most the
+# stage holds before writing them as a part of the claim table (compare.index.spool).
+_CLAIM_BATCHES_AT_ONCE = 16
+
+
+def claims_of(ids: Sequence[str], outlets: Sequence[str], spans: Sequence[list[tuple[int, int, int, str]]]) -> pl.DataFrame:
+    """CLAIM_SCHEMA rows of articles from their claim_spans, built column by column."""
+    counts = [len(found) for found in spans]
+    flat = [span for found in spans for span in found]
+    article_ids = pl.Series("article_id", ids, dtype=pl.String).gather(np.repeat(np.arange(len(ids)), counts)) if flat else pl.Series("article_id", [], dtype=pl.String)
+    frame = pl.DataFrame(
+        {
+            "article_id": article_ids,
+            "outlet": pl.Series("outlet", outlets, dtype=pl.String).gather(np.repeat(np.arange(len(ids)), counts)) if flat else pl.Series("outlet", [], dtype=pl.String),
+            "position": pl.Series([span[0] for span in flat], dtype=pl.Int32),
+            "start": pl.Series([span[1] for span in flat], dtype=pl.Int32),
+            "end": pl.Series([span[2] for span in flat], dtype=pl.Int32),
+            "text": pl.Series([span[3] for span in flat], dtype=pl.String),
+        }
+    )
+    claim_id = pl.concat_str([pl.col("article_id"), pl.lit(":"), pl.col("position").cast(pl.String)]).alias("claim_id")
+    return frame.with_columns(claim_id).select(list(CLAIM_SCHEMA))
+
+
+def claim_rows(batch: tuple[list[str], list[str], list[str]]) -> pl.DataFrame:
+    """CLAIM_SCHEMA rows of a batch of (ids, outlets, texts); a plain function for engine batches,
+    returning columns, not a Python object per claim."""
+    ids, outlets, texts = batch
+    return claims_of(ids, outlets, claim_spans(texts))
+
+
 @dataclass(frozen=True)
 class ClaimsStage:
-    """Every article split into claims (CLAIM_SCHEMA), reusing the previous snapshot's claims of
-    unchanged articles (ids are content hashes, so an unchanged id means unchanged text)."""
+    """Every article split into claims, written as a claim table in `scratch` (compare.index.spool:
+    the claims are never held whole), reusing the previous snapshot's claims of unchanged articles
+    (ids are content hashes, so an unchanged id means unchanged text). A full build's claims are in
+    corpus order; an incremental one's are the kept claims in the previous snapshot's order, then
+    the new articles' in corpus order."""
 
+    scratch: Path
     name: str = "claims"
     label: str = "splitting claims"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
         articles = corpus.articles
         reusable = _reusable(previous)
-        known = reusable.claims if reusable else None
-        ids = articles["id"].to_list()
-        kept = known.filter(pl.col("article_id").is_in(ids)).select(list(CLAIM_SCHEMA)) if known is not None else None
-        have = set(kept["article_id"].unique().to_list()) if kept is not None else set()
-        todo = articles.filter(~pl.col("id").is_in(list(have))) if have else articles
+        known = reusable.claims_file if reusable else None
+        writer = ClaimWriter(self.scratch)
+        have: set[str] = set()
+        reused = known is not None
+        if known is not None:
+            try:
+                writer.add_lazy(pl.scan_parquet(known).filter(pl.col("article_id").is_in(articles["id"].implode())).select(list(CLAIM_SCHEMA)))
+            except (OSError, ValueError, pl.exceptions.PolarsError):
+                writer, reused = ClaimWriter(self.scratch, "claims-split"), False  # unreadable despite its checksum: split everything
+            have = {article_id for counts in writer.counts for article_id in counts["article_id"].to_list()}
+        todo = articles.select("id", "outlet", "text")
+        if have:
+            todo = todo.filter(~pl.col("id").is_in(pl.Series(list(have), dtype=pl.String).implode()))
+        size = engine.batch_size
+        round_size = size * _CLAIM_BATCHES_AT_ONCE
         progress(0, todo.height)
-        spans = map_texts(engine, claim_spans, todo["text"].to_list())
-        rows = [
-            (f"{article_id}:{position}", article_id, outlet, position, start, end, text)
-            for article_id, outlet, found in zip(todo["id"].to_list(), todo["outlet"].to_list(), spans, strict=True)
-            for position, start, end, text in found
-        ]
-        fresh = pl.DataFrame(rows, schema=CLAIM_SCHEMA, orient="row")
-        progress(todo.height, todo.height)
-        frames = [frame for frame in (kept, fresh) if frame is not None]
-        order = pl.DataFrame({"article_id": ids, "article_row": range(len(ids))}, schema={"article_id": pl.String, "article_row": pl.Int64})
-        claims = pl.concat(frames).join(order, on="article_id").sort(["article_row", "position"]).select(list(CLAIM_SCHEMA))
-        mode = "incremental" if kept is not None else "full"
+        for start in range(0, todo.height, round_size):
+            batches = [
+                (part["id"].to_list(), part["outlet"].to_list(), part["text"].to_list())
+                for part in (todo.slice(at, size) for at in range(start, min(start + round_size, todo.height), size))
+            ]
+            frames = engine.map_batches(claim_rows, batches)
+            writer.add(pl.concat(frames) if frames else pl.DataFrame(schema=CLAIM_SCHEMA))
+            progress(min(start + round_size, todo.height), todo.height)
+        claims = writer.table()
+        mode = "incremental" if reused else "full"
         return StageResult({"claims": claims}, {"mode": mode, "split": todo.height, "claims": claims.height})
 
 
@@ -325,20 +374,19 @@ class ClaimVectorsStage:
     config: EmbedConfig
     home: Path
     min_outlets: int
+    scratch: Path  # where the claim table is rewritten with its vector rows
     name: str = "claim_vectors"
     label: str = "embedding claims"
 
     def run(self, corpus: Corpus, previous: Previous | None, engine: Engine, built: Mapping[str, Any], progress: StepProgress) -> StageResult:
         from compare.embed.embedder import CachedEmbedder, cached_embedder, make_embedder
 
-        claims: pl.DataFrame = built["claims"]
+        claims: ClaimTable = built["claims"]
         model = make_embedder(self.config).name
         if self.min_outlets <= 0:
-            rows = pl.Series("vector_row", [None] * claims.height, dtype=pl.Int32)
-            return StageResult({"claims": claims.with_columns(rows), "claim_vectors": np.zeros((0, 0), np.float32), "claim_model": model}, {"mode": "off", "embedded": 0})
+            return StageResult({"claims": claims, "claim_vectors": np.zeros((0, 0), np.float32), "claim_model": model}, {"mode": "off", "embedded": 0})
         wanted = set(multi_outlet_articles(corpus.articles, built["stories"], self.min_outlets))
-        chosen = claims["article_id"].is_in(list(wanted)).to_numpy()
-        texts = claims.filter(pl.Series(chosen))["text"].to_list()
+        texts = claims.of_articles(wanted)["text"].to_list()
         known = previous.claim_vectors(model) if previous else {}
         missing = list(dict.fromkeys(text for text in texts if text not in known))
         embedded = 0
@@ -349,11 +397,9 @@ class ClaimVectorsStage:
             embedded = embedder.embedded
         dimension = next(iter(known.values())).shape[0] if known else 0
         matrix = np.stack([known[text] for text in texts]).astype(np.float32) if texts else np.zeros((0, dimension), np.float32)
-        position = (np.cumsum(chosen) - 1).tolist()
-        vector_row = pl.Series("vector_row", [row if keep else None for row, keep in zip(position, chosen.tolist(), strict=True)], dtype=pl.Int32)
-        stored = claims.with_columns(vector_row)
         stats = {"mode": "incremental" if known and len(missing) < len(set(texts)) else "full", "claims": len(texts), "embedded": embedded}
-        return StageResult({"claims": conform(stored, STORED_CLAIM_SCHEMA), "claim_vectors": matrix, "claim_model": model}, stats)
+        # the claims of `wanted` articles, in stored order, are the matrix's rows
+        return StageResult({"claims": claims.with_vector_rows(wanted, self.scratch), "claim_vectors": matrix, "claim_model": model}, stats)
 
 
 # --------------------------------------------------------------------------- facts (what each report finds)
@@ -414,7 +460,6 @@ class FactsStage:
         if self.min_outlets <= 0:
             return StageResult({"facts": pl.DataFrame(schema=FACTS_SCHEMA)}, {"mode": "off", "stories": 0})
         articles, stories = corpus.articles, built["stories"]
-        claims: pl.DataFrame = built["claims"]
         vectors: np.ndarray = built["claim_vectors"]
         wanted = set(multi_outlet_articles(articles, stories, self.min_outlets))
         members = stories.filter(pl.col("article_id").is_in(list(wanted))).group_by("story_id", maintain_order=True).agg("article_id")
@@ -433,7 +478,8 @@ class FactsStage:
         progress(len(documents), total)
         if todo:
             per_task = max(1, engine.batch_size // _ARTICLES_PER_STORY)
-            slicer = _StorySlicer(articles, claims, vectors)
+            table: ClaimTable = built["claims"]
+            slicer = _StorySlicer(articles, table.of_articles(wanted), vectors)
             compute = partial(facts_documents, self.settings)
             for start in range(0, len(todo), per_task * _FACT_BATCHES_AT_ONCE):
                 chunk = todo[start : start + per_task * _FACT_BATCHES_AT_ONCE]
