@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -67,7 +67,8 @@ def _content_words(text: str) -> Counter[str]:
 
 def content_word_counts(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per text: (64-bit keys, TF-IDF columns, counts) of its distinct content words, in order of
-    first use; a plain function for engine batches (the tokenising is most of TF-IDF's cost)."""
+    first use; a plain function for engine batches (the tokenising is most of TF-IDF's cost). Kept
+    compact (8 + 4 + 4 bytes a word): a build holds them for every article between its two passes."""
     import xxhash
 
     bags = []
@@ -75,9 +76,83 @@ def content_word_counts(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray, 
         bag = _content_words(text)
         encoded = [word.encode() for word in bag]
         keys = np.fromiter((xxhash.xxh64_intdigest(word) for word in encoded), dtype=np.uint64, count=len(encoded))
-        columns = np.fromiter((xxhash.xxh32_intdigest(word) % _TFIDF_DIMENSION for word in encoded), dtype=np.int64, count=len(encoded))
-        bags.append((keys, columns, np.fromiter(bag.values(), dtype=np.float64, count=len(encoded))))
+        columns = np.fromiter((xxhash.xxh32_intdigest(word) % _TFIDF_DIMENSION for word in encoded), dtype=np.uint32, count=len(encoded))
+        bags.append((keys, columns, np.fromiter(bag.values(), dtype=np.float32, count=len(encoded))))
     return bags
+
+
+@dataclass(frozen=True)
+class WordBags:
+    """One batch of texts' content words, concatenated: what the second TF-IDF pass weighs."""
+
+    keys: np.ndarray  # uint64 word hashes
+    columns: np.ndarray  # uint32 TF-IDF columns
+    counts: np.ndarray  # float32 counts in the text (exact: counts are small integers)
+    lengths: np.ndarray  # int64 distinct words per text
+
+
+def word_bags(texts: list[str]) -> WordBags:
+    """content_word_counts of a batch as four arrays (no Python object per text is kept); a plain
+    function for engine batches."""
+    bags = content_word_counts(texts)
+    lengths = np.fromiter((len(bag[0]) for bag in bags), dtype=np.int64, count=len(bags))
+    if not lengths.sum():
+        return WordBags(np.zeros(0, np.uint64), np.zeros(0, np.uint32), np.zeros(0, np.float32), lengths)
+    return WordBags(*(np.concatenate([bag[part] for bag in bags]) for part in range(3)), lengths)
+
+
+def _merge_frequencies(vocabulary: np.ndarray, frequency: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Document frequencies (per sorted word key) with one more batch's distinct (key, text) pairs added."""
+    batch, counts = np.unique(keys, return_counts=True)
+    merged, inverse = np.unique(np.concatenate([vocabulary, batch]), return_inverse=True)
+    return merged, np.bincount(inverse, weights=np.concatenate([frequency, counts]), minlength=merged.size).astype(np.int64)
+
+
+# Texts per TF-IDF batch without an engine (an engine uses its own batch size).
+_TFIDF_ROWS = 256
+
+
+def tfidf_rows(batches: Iterator[list[str]], total: int, *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
+    """tfidf_vectors of texts given batch by batch (`total` texts in all): words counted per batch
+    (engine batches, a wave of them at a time), kept as compact arrays, then weighted batch by batch,
+    so neither the texts nor a float64 copy of every word is held at once."""
+    from scipy import sparse
+
+    bags: list[WordBags] = []
+    vocabulary, frequency = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    pending: list[list[str]] = []
+
+    def count(wave: list[list[str]]) -> None:
+        nonlocal vocabulary, frequency
+        found = engine.map_batches(word_bags, wave) if engine is not None else [word_bags(texts) for texts in wave]
+        bags.extend(found)
+        keys = np.concatenate([bag.keys for bag in found]) if found else np.zeros(0, np.uint64)
+        vocabulary, frequency = _merge_frequencies(vocabulary, frequency, keys)
+
+    for batch in batches:
+        pending.append(batch)
+        if len(pending) == _CANDIDATE_BATCHES_AT_ONCE:
+            count(pending)
+            pending = []
+    if pending:
+        count(pending)
+    blocks = []
+    for bag in bags:
+        rows = bag.lengths.size
+        if not bag.keys.size:
+            blocks.append(sparse.csr_matrix((rows, _TFIDF_DIMENSION), dtype=np.float32))
+            continue
+        document_frequency = frequency[np.searchsorted(vocabulary, bag.keys)]
+        weights = (1 + np.log(bag.counts.astype(np.float64))) * np.log((1 + total + _IDF_PRIOR_DOCUMENTS) / (1 + document_frequency))
+        own = np.repeat(np.arange(rows), bag.lengths)
+        matrix = sparse.csr_matrix((weights, (own, bag.columns.astype(np.int64))), shape=(rows, _TFIDF_DIMENSION), dtype=np.float64)  # sums colliding words
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        blocks.append((sparse.diags(1.0 / norms) @ matrix).astype(np.float32).tocsr())
+    bags.clear()
+    if not blocks:
+        return sparse.csr_matrix((total, _TFIDF_DIMENSION), dtype=np.float32)
+    return sparse.vstack(blocks, format="csr", dtype=np.float32)
 
 
 def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
@@ -88,29 +163,20 @@ def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noq
     frequencies are per word (a 64-bit hash of it) and the weights are computed here, in numpy,
     so every engine gives the same rows.
     """
-    from scipy import sparse
+    size = engine.batch_size if engine is not None else _TFIDF_ROWS
+    return tfidf_rows((list(texts[start : start + size]) for start in range(0, len(texts), size)), len(texts), engine=engine)
 
-    total = len(texts)
-    if engine is not None:
-        from compare.core.distributed import map_texts
 
-        bags = map_texts(engine, content_word_counts, list(texts))
-    else:
-        bags = content_word_counts(list(texts))
-    lengths = np.fromiter((len(bag[0]) for bag in bags), dtype=np.int64, count=total)
-    if not lengths.sum():
-        return sparse.csr_matrix((total, _TFIDF_DIMENSION), dtype=np.float32)
-    keys = np.concatenate([bag[0] for bag in bags])
-    columns = np.concatenate([bag[1] for bag in bags])
-    counts = np.concatenate([bag[2] for bag in bags])
-    _, inverse, document_frequency = np.unique(keys, return_inverse=True, return_counts=True)
-    weights = (1 + np.log(counts)) * np.log((1 + total + _IDF_PRIOR_DOCUMENTS) / (1 + document_frequency[inverse]))
-    rows = np.repeat(np.arange(total), lengths)
-    matrix = sparse.csr_matrix((weights, (rows, columns)), shape=(total, _TFIDF_DIMENSION), dtype=np.float64)  # sums colliding words
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    matrix = sparse.diags(1.0 / norms) @ matrix
-    return matrix.astype(np.float32).tocsr()
+def article_tfidf(articles: pl.DataFrame, *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
+    """tfidf_vectors of each article's "title. text", the joined texts made one batch at a time."""
+    size = engine.batch_size if engine is not None else _TFIDF_ROWS
+    columns = [pl.col("title").fill_null("") if "title" in articles.columns else pl.lit(""), pl.lit(". "), pl.col("text").fill_null("")]
+
+    def batches() -> Iterator[list[str]]:
+        for start in range(0, articles.height, size):
+            yield articles.slice(start, size).select(pl.concat_str(columns).alias("joined"))["joined"].to_list()
+
+    return tfidf_rows(batches(), articles.height, engine=engine)
 
 
 def _neighbours(
@@ -216,8 +282,7 @@ def _average_groups(
     """
     texts = None
     if "text" in articles.columns:
-        titles = articles["title"].to_list() if "title" in articles.columns else [None] * articles.height
-        texts = tfidf_vectors([f"{title or ''}. {text or ''}" for title, text in zip(titles, articles["text"].to_list(), strict=True)], engine=engine)
+        texts = article_tfidf(articles, engine=engine)
     outlets = articles["outlet"].to_list() if "outlet" in articles.columns else None
     published = articles["published"].to_list()
 
