@@ -26,6 +26,10 @@ ARTICLE_SCHEMA: dict[str, pl.DataType] = {
     "ingested_at": UTC_DATETIME,
 }
 
+# An article without its text: what a build holds for every article of the corpus (the texts are
+# read in chunks, compare.core.store.ArticleTexts).
+ARTICLE_META_SCHEMA: dict[str, pl.DataType] = {name: dtype for name, dtype in ARTICLE_SCHEMA.items() if name != "text"}
+
 # Earlier versions of re-crawled articles (same URL, changed text), kept in corpus/versions.parquet:
 # an article row plus the id of the version that replaced it and when. The corpus itself holds only
 # the latest version of each URL, so every stage reads the latest text.

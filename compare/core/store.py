@@ -14,6 +14,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,9 +22,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
-from compare.core.schema import ARTICLE_SCHEMA, VERSION_SCHEMA, conform, empty_frame
+from compare.core.schema import ARTICLE_META_SCHEMA, ARTICLE_SCHEMA, VERSION_SCHEMA, conform, empty_frame
 
 
 class StoreLockedError(RuntimeError):
@@ -139,6 +141,14 @@ class Store:
                 return conform(pl.read_parquet(self.articles_path), ARTICLE_SCHEMA)
             return conform(pl.scan_parquet(self.articles_path).filter(pl.col("id").is_in(list(ids))).collect(), ARTICLE_SCHEMA)
 
+    def article_meta(self) -> pl.DataFrame:
+        """ARTICLE_META_SCHEMA rows of every article (all but the text), in corpus order: what a
+        build holds for the whole corpus; texts are read in chunks (ArticleTexts)."""
+        if not self.articles_path.exists():
+            return empty_frame(ARTICLE_META_SCHEMA)
+        with _damage(self.articles_path):
+            return conform(pl.scan_parquet(self.articles_path).select(list(ARTICLE_META_SCHEMA)).collect(), ARTICLE_META_SCHEMA)
+
     def corpus_version(self) -> str:
         """Changes whenever the corpus file is rewritten; derived indexes record it to detect staleness."""
         if not self.articles_path.exists():
@@ -246,3 +256,54 @@ def file_lock(path: Path, *, wait: bool, busy: Callable[[], Exception]) -> Itera
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class ArticleTexts(Sequence[str]):
+    """The corpus's texts in row order, read from its Parquet file a chunk of rows at a time.
+
+    At about 6 KB of text an article a corpus of a million is 6 GB: a build holds the other columns
+    (ARTICLE_META_SCHEMA) and reads texts where a stage needs them, in runs of `chunk_rows` (slices of
+    a few thousand rows read at the speed of one whole read; slices of 256 cost 8x more). The last
+    chunk read is kept, so walking the rows in order reads each chunk once. `pin` (a build's scratch
+    folder) hard-links the file there first (or copies it), so an ingest that replaces the corpus
+    file during a long build cannot shift the rows under it.
+    """
+
+    def __init__(self, path: Path, rows: int, *, pin: Path | None = None, chunk_rows: int = 8192) -> None:
+        if pin is not None and rows:
+            pinned = pin / "articles.parquet"
+            try:
+                os.link(path, pinned)
+            except OSError:
+                shutil.copyfile(path, pinned)
+            path = pinned
+        self.path, self.rows, self.chunk_rows = path, rows, chunk_rows
+        self._chunk: tuple[int, list[str]] = (-1, [])
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def _read(self, chunk: int) -> list[str]:
+        if self._chunk[0] != chunk:
+            with _damage(self.path):
+                texts = pl.scan_parquet(self.path).select("text").slice(chunk * self.chunk_rows, self.chunk_rows).collect()["text"]
+            self._chunk = (chunk, texts.fill_null("").to_list())
+        return self._chunk[1]
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int -> str, slice -> list[str] (Sequence's overloads)
+        if isinstance(index, slice):
+            return self.take(range(*index.indices(self.rows)))
+        if index < 0:
+            index += self.rows
+        if not 0 <= index < self.rows:
+            raise IndexError(index)
+        return self._read(index // self.chunk_rows)[index % self.chunk_rows]
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> list[str]:
+        """The texts of `rows` (any order), each chunk read once."""
+        wanted = np.asarray(rows, dtype=np.int64)
+        found: list[str] = [""] * wanted.size
+        order = np.argsort(wanted // self.chunk_rows, kind="stable")
+        for at in order.tolist():
+            found[at] = self[int(wanted[at])]
+        return found

@@ -727,14 +727,15 @@ def settle_composites(pairs: Sequence[CopyPair], config: MinHashConfig) -> list[
     ]
 
 
-def clusters_from_pairs(articles: pl.DataFrame, pairs: Sequence[CopyPair], config: MinHashConfig) -> pl.DataFrame:
+def clusters_from_pairs(articles: pl.DataFrame, pairs: Sequence[CopyPair], config: MinHashConfig, texts: Sequence[str] | None = None) -> pl.DataFrame:
     """CLUSTER_SCHEMA rows from verified copy pairs: connected components, earliest article as source."""
     copies = [pair for pair in pairs if pair.kind == "copy"]
-    return clusters_from_groups(articles, _components(articles["id"].to_list(), copies), config)
+    return clusters_from_groups(articles, _components(articles["id"].to_list(), copies), config, texts)
 
 
-def clusters_from_groups(articles: pl.DataFrame, groups: Sequence[Sequence[str]], config: MinHashConfig) -> pl.DataFrame:
+def clusters_from_groups(articles: pl.DataFrame, groups: Sequence[Sequence[str]], config: MinHashConfig, texts: Sequence[str] | None = None) -> pl.DataFrame:
     """CLUSTER_SCHEMA rows for groups of article ids (of `articles`): the probable source first.
+    `texts` are the articles' texts in row order when `articles` has no text column (a build's corpus).
 
     Shared by a full pass and by the incremental index build, so both name the same source.
     """
@@ -751,7 +752,11 @@ def clusters_from_groups(articles: pl.DataFrame, groups: Sequence[Sequence[str]]
         ["published", "not_wire", "no_credit", "id"], nulls_last=True
     )
     rank = {article_id: position for position, article_id in enumerate(order["id"].to_list())}
-    text_of = dict(zip(ids, articles["text"].to_list(), strict=True))
+    members_of = {member for group in groups for member in group}
+    member_rows = [row for row, article_id in enumerate(ids) if article_id in members_of]
+    if texts is None:
+        texts = articles["text"].to_list()
+    text_of = {ids[row]: texts[row] for row in member_rows}
     rows: list[tuple[str, str, bool, float]] = []
     for members in groups:
         members.sort(key=rank.__getitem__)
@@ -769,15 +774,18 @@ def _published(articles: pl.DataFrame) -> list[datetime | None]:
 
 
 def cluster_copies(
-    articles: pl.DataFrame, config: MinHashConfig, *, engine: Engine | None = None, spill_dir: Path | None = None, limits: PassLimits = PassLimits()
+    articles: pl.DataFrame, config: MinHashConfig, *, engine: Engine | None = None, spill_dir: Path | None = None, limits: PassLimits = PassLimits(),
+    texts: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """CLUSTER_SCHEMA rows: each cluster's members, the earliest-published one marked as source
-    (engine, spill_dir, limits: as for find_reuse)."""
+    (engine, spill_dir, limits: as for find_reuse). `texts`: the articles' texts in row order when
+    `articles` holds none (compare.core.store.ArticleTexts reads them in chunks as the passes walk the rows)."""
+    texts = texts if texts is not None else articles["text"].to_list()
     pairs = find_reuse(
-        articles["id"].to_list(), articles["text"].to_list(), articles["outlet"].to_list(), config, _published(articles),
+        articles["id"].to_list(), texts, articles["outlet"].to_list(), config, _published(articles),
         engine=engine, spill_dir=spill_dir, limits=limits,
     )
-    return clusters_from_pairs(articles, pairs, config)
+    return clusters_from_pairs(articles, pairs, config, texts)
 
 
 def copy_links(clusters: pl.DataFrame) -> list[tuple[str, str]]:
@@ -825,7 +833,7 @@ def window_subset(articles: pl.DataFrame, new_ids: set[str], window_days: float)
 
 def incremental_clusters(
     articles: pl.DataFrame, new_ids: set[str], previous: pl.DataFrame, config: MinHashConfig, *, engine: Engine | None = None,
-    spill_dir: Path | None = None,
+    spill_dir: Path | None = None, with_text: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame | None:
     """Wire-copy clusters of the grown corpus without a full pass: copies of new articles are looked
     for among the articles within the dedup time window of them (a copy outside it is never reported,
@@ -833,8 +841,10 @@ def incremental_clusters(
     not change keep their rows. None when a full pass is needed (see window_subset).
 
     Links between old articles are taken from the previous snapshot as they were; `--full` re-derives
-    them (e.g. after the dedup settings change).
+    them (e.g. after the dedup settings change). `with_text` adds the text column to rows of
+    `articles` when it has none (a build's corpus: Corpus.with_text).
     """
+    add_text = with_text or (lambda frame: frame)
     current = set(articles["id"].to_list())
     if not new_ids:
         kept = previous.filter(pl.col("article_id").is_in(list(current)))
@@ -842,7 +852,7 @@ def incremental_clusters(
     subset = window_subset(articles, new_ids, config.window_days)
     if subset is None or subset.height > INCREMENTAL_DEDUP_MAX_SHARE * articles.height:
         return None
-    found = cluster_copies(subset, config, engine=engine, spill_dir=spill_dir)
+    found = cluster_copies(add_text(subset), config, engine=engine, spill_dir=spill_dir)
     touched = found.filter(pl.col("cluster_id").is_in(found.filter(pl.col("article_id").is_in(list(new_ids)))["cluster_id"].unique().to_list()))
     old = previous.filter(pl.col("article_id").is_in(list(current)))
 
@@ -856,7 +866,7 @@ def incremental_clusters(
             frames.append(previous.filter(pl.col("cluster_id") == unchanged))
         else:
             changed.append(members)
-    frames.append(clusters_from_groups(articles.filter(pl.col("id").is_in([m for group in changed for m in group])), changed, config))
+    frames.append(clusters_from_groups(add_text(articles.filter(pl.col("id").is_in([m for group in changed for m in group]))), changed, config))
     return conform(pl.concat([conform(frame, CLUSTER_SCHEMA) for frame in frames]), CLUSTER_SCHEMA)
 
 

@@ -66,7 +66,7 @@ from compare.index.stages import (
 from compare.index.spool import scratch_folder
 from compare.core.progress import StageProgress
 from compare.core.schema import ARTICLE_REF_COLUMNS
-from compare.core.store import CorpusDamagedError, Store
+from compare.core.store import ArticleTexts, CorpusDamagedError, Store
 
 BuildProgress = StageProgress
 Notice = Callable[[str], None]
@@ -126,17 +126,20 @@ def _previous_snapshot(store: Store, reusable: Callable[[Manifest], bool]) -> Pr
     return Previous(index.path, index.manifest, index.clusters, index.stories, refs, reusable(index.manifest))
 
 
-def _read_corpus(store: Store, previous_refs: pl.DataFrame | None) -> Corpus:
-    """Articles, corpus version and the superseded->latest id map, read together under the store lock."""
+def _read_corpus(store: Store, previous_refs: pl.DataFrame | None, scratch: Path | None = None) -> Corpus:
+    """Articles (without their texts), corpus version and the superseded->latest id map, read
+    together under the store lock; the texts are read in chunks as stages need them, from the corpus
+    file pinned (hard-linked) into `scratch` so a concurrent ingest cannot change them mid-build."""
     try:
         with store.lock():
-            articles, version, renamed = store.articles(), store.corpus_version(), store.superseded_ids()
+            articles, version, renamed = store.article_meta(), store.corpus_version(), store.superseded_ids()
+            texts = ArticleTexts(store.articles_path, articles.height, pin=scratch)
     except CorpusDamagedError as error:
         raise IndexBuildError(f"{error}; previous snapshot kept") from error
     except (OSError, ValueError, pl.exceptions.PolarsError) as error:
         raise IndexBuildError(f"{store.articles_path}: corrupt or unreadable corpus ({short_error(error)}); previous snapshot kept") from error
     known = set(previous_refs["id"].to_list()) if previous_refs is not None else set()
-    return Corpus(articles, version, renamed, frozenset(article_id for article_id in articles["id"].to_list() if article_id not in known))
+    return Corpus(articles, texts, version, renamed, frozenset(article_id for article_id in articles["id"].to_list() if article_id not in known))
 
 
 @contextlib.contextmanager
@@ -200,7 +203,8 @@ def build_index(
         started = time.perf_counter()
         remove_leftovers(store)
         previous = _previous_snapshot(store, lambda manifest: not full and manifest.settings == fingerprint)
-        corpus = _read_corpus(store, previous.refs if previous else None)
+        scratch = resources.enter_context(scratch_folder(snapshots_dir(store)))
+        corpus = _read_corpus(store, previous.refs if previous else None, scratch)
         if previous and previous.reusable and _is_current(previous.manifest, corpus.version, embedder.name, claim_model, fingerprint, facts):
             index = load_snapshot(previous.path)
             return Index(index.path, index.manifest, index.clusters, index.stories, reused=True)
@@ -210,7 +214,6 @@ def build_index(
             engine = resources.enter_context(open_engine(settings.index))
             seconds["engine"] = time.perf_counter() - started
 
-        scratch = resources.enter_context(scratch_folder(snapshots_dir(store)))
         built, stage_seconds, stats = run_stages(build_stages(settings, embedder, scratch), corpus, previous, engine, report)
         seconds.update(stage_seconds)
         final = _write(store, settings, corpus, previous, built, seconds, stats, embedder, fingerprint, engine, report)

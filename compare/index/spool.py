@@ -85,7 +85,7 @@ class ClaimTable:
         parts, offset = [], 0
         for number, part in enumerate(self.parts):
             frame = pl.read_parquet(part)
-            chosen = frame["article_id"].is_in(wanted)
+            chosen = frame["article_id"].is_in(wanted.implode())
             rows = (chosen.cast(pl.Int32).cum_sum() - 1 + offset).cast(pl.Int32)
             frame = frame.with_columns(pl.when(chosen).then(rows).otherwise(None).cast(pl.Int32).alias("vector_row"))
             offset += int(chosen.sum())

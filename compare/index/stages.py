@@ -40,19 +40,45 @@ from compare.index.snapshot import (
     snapshot_facts,
     stable_ids,
 )
-from compare.core.schema import CLAIM_SCHEMA, STORY_SCHEMA, conform
+from compare.core.schema import ARTICLE_META_SCHEMA, ARTICLE_SCHEMA, CLAIM_SCHEMA, STORY_SCHEMA, conform
 from compare.index.spool import ClaimTable, ClaimWriter
 
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """What every stage reads: the corpus as of this build."""
+    """What every stage reads: the corpus as of this build. The texts are not in `articles`: at a
+    million articles they are 6 GB, so a stage reads them from `texts` (compare.core.store.ArticleTexts,
+    chunks of rows read from the corpus file) where it needs them, and `with_text` adds them to a few rows."""
 
-    articles: pl.DataFrame  # ARTICLE_SCHEMA: the latest version of each URL
+    articles: pl.DataFrame  # ARTICLE_META_SCHEMA: the latest version of each URL, without its text
+    texts: Sequence[str]  # the texts, in the row order of `articles`
     version: str
     renamed: Mapping[str, str]  # superseded article id -> id of its latest version (ids survive re-crawls)
     new_ids: frozenset[str]  # articles not in the previous snapshot (every article without one)
+
+    def rows_of(self, ids: Sequence[str] | pl.Series) -> np.ndarray:
+        """Row numbers of `ids` (articles of this corpus), in their order."""
+        indexed = self.articles.select("id").with_row_index("row")
+        wanted = pl.DataFrame({"id": pl.Series("id", ids, dtype=pl.String)})
+        return wanted.join(indexed, on="id", how="left", maintain_order="left")["row"].to_numpy().astype(np.int64)
+
+    def with_text(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """ARTICLE_SCHEMA rows of `frame` (rows of `articles`, any columns with "id") with their texts."""
+        texts = take_texts(self.texts, self.rows_of(frame["id"]))
+        return conform(frame.with_columns(pl.Series("text", texts, dtype=pl.String)), ARTICLE_SCHEMA)
+
+
+def take_texts(texts: Sequence[str], rows: Sequence[int] | np.ndarray) -> list[str]:
+    """texts[row] for each of `rows`; an ArticleTexts reads each chunk once."""
+    take = getattr(texts, "take", None)
+    return take(rows) if take is not None else [texts[int(row)] for row in rows]
+
+
+def corpus_of(articles: pl.DataFrame, version: str = "", renamed: Mapping[str, str] | None = None, new_ids: frozenset[str] | None = None) -> Corpus:
+    """A Corpus of an in-memory ARTICLE_SCHEMA frame (tests, small corpora): texts from its column."""
+    meta = conform(articles, ARTICLE_META_SCHEMA)
+    return Corpus(meta, articles["text"].fill_null("").to_list(), version, renamed or {}, new_ids if new_ids is not None else frozenset(meta["id"].to_list()))
 
 
 @dataclass(frozen=True)
@@ -205,23 +231,24 @@ class ClaimsStage:
             except (OSError, ValueError, pl.exceptions.PolarsError):
                 writer, reused = ClaimWriter(self.scratch, "claims-split"), False  # unreadable despite its checksum: split everything
             have = {article_id for counts in writer.counts for article_id in counts["article_id"].to_list()}
-        todo = articles.select("id", "outlet", "text")
+        todo = np.arange(articles.height)
         if have:
-            todo = todo.filter(~pl.col("id").is_in(pl.Series(list(have), dtype=pl.String).implode()))
+            todo = np.flatnonzero(~articles["id"].is_in(pl.Series(list(have), dtype=pl.String).implode()).to_numpy())
         size = engine.batch_size
         round_size = size * _CLAIM_BATCHES_AT_ONCE
-        progress(0, todo.height)
-        for start in range(0, todo.height, round_size):
-            batches = [
-                (part["id"].to_list(), part["outlet"].to_list(), part["text"].to_list())
-                for part in (todo.slice(at, size) for at in range(start, min(start + round_size, todo.height), size))
-            ]
+        progress(0, todo.size)
+        for start in range(0, todo.size, round_size):
+            batches = []
+            for at in range(start, min(start + round_size, todo.size), size):
+                rows = todo[at : at + size]
+                part = articles[rows]
+                batches.append((part["id"].to_list(), part["outlet"].to_list(), take_texts(corpus.texts, rows)))
             frames = engine.map_batches(claim_rows, batches)
             writer.add(pl.concat(frames) if frames else pl.DataFrame(schema=CLAIM_SCHEMA))
-            progress(min(start + round_size, todo.height), todo.height)
+            progress(min(start + round_size, todo.size), todo.size)
         claims = writer.table()
         mode = "incremental" if reused else "full"
-        return StageResult({"claims": claims}, {"mode": mode, "split": todo.height, "claims": claims.height})
+        return StageResult({"claims": claims}, {"mode": mode, "split": int(todo.size), "claims": claims.height})
 
 
 # --------------------------------------------------------------------------- wire copy
@@ -247,18 +274,18 @@ class WireCopyStage:
         spill = self.home
         reusable = _reusable(previous)
         clusters = (
-            incremental_clusters(corpus.articles, set(corpus.new_ids), reusable.clusters, self.config, engine=engine, spill_dir=spill)
+            incremental_clusters(corpus.articles, set(corpus.new_ids), reusable.clusters, self.config, engine=engine, spill_dir=spill, with_text=corpus.with_text)
             if reusable else None
         )
         mode = "full" if clusters is None else "incremental"
         if clusters is None:
-            clusters = cluster_copies(corpus.articles, self.config, engine=engine, spill_dir=spill)
+            clusters = cluster_copies(corpus.articles, self.config, engine=engine, spill_dir=spill, texts=corpus.texts)
         clusters = stable_ids(clusters, "cluster_id", previous.clusters if previous else None, corpus.renamed)
-        copies, described = self._evidence(corpus.articles, clusters, reusable.copies if reusable else None)
+        copies, described = self._evidence(corpus, clusters, reusable.copies if reusable else None)
         progress(1, 1)
         return StageResult({"clusters": clusters, "copies": copies}, {"mode": mode, "clusters": clusters["cluster_id"].n_unique(), "described": described})
 
-    def _evidence(self, articles: pl.DataFrame, clusters: pl.DataFrame, known: pl.DataFrame | None) -> tuple[pl.DataFrame, int]:
+    def _evidence(self, corpus: Corpus, clusters: pl.DataFrame, known: pl.DataFrame | None) -> tuple[pl.DataFrame, int]:
         from compare.dedup.clusters import describe_copy
 
         sources = clusters.filter(pl.col("is_source")).select("cluster_id", pl.col("article_id").alias("source_id"))
@@ -266,7 +293,7 @@ class WireCopyStage:
         reused = {(a, s): detail for a, s, detail in known.select("article_id", "source_id", "detail").iter_rows()} if known is not None else {}
         to_describe = [(a, s) for a, s in pairs.select("article_id", "source_id").iter_rows() if (a, s) not in reused]
         needed = {article_id for pair in to_describe for article_id in pair}
-        texts = dict(articles.filter(pl.col("id").is_in(list(needed))).select("id", "text").iter_rows()) if needed else {}
+        texts = dict(corpus.with_text(corpus.articles.filter(pl.col("id").is_in(list(needed)))).select("id", "text").iter_rows()) if needed else {}
         rows, described = [], 0
         for cluster_id, article_id, source_id in pairs.iter_rows():
             detail = reused.get((article_id, source_id))
@@ -278,6 +305,10 @@ class WireCopyStage:
 
 
 # --------------------------------------------------------------------------- article vectors
+
+# Texts read at a time where a stage needs only something made from each (its title+lede).
+_TEXT_ROWS = 8192
+
 
 
 @dataclass(frozen=True)
@@ -300,13 +331,18 @@ class ArticleVectorsStage:
         cached = previous.article_vectors(self.embedder.name) if previous else {}
         ids = articles["id"].to_list()
         missing = [row for row, article_id in enumerate(ids) if article_id not in cached]
-        titles, texts = articles["title"].to_list(), articles["text"].to_list()
+        titles = articles["title"].to_list()
+        stories_of = []  # what each missing article is recognised by, its text read a chunk at a time
+        for start in range(0, len(missing), _TEXT_ROWS):
+            rows = missing[start : start + _TEXT_ROWS]
+            stories_of.extend(story_text(titles[row], text) for row, text in zip(rows, take_texts(corpus.texts, rows), strict=True))
         if isinstance(self.embedder, CachedEmbedder):
             # cache look-ups here, only the texts it lacks go to the engine's workers
             batched = CachedEmbedder(batched_embedder(engine, self.embedder.inner, self.config), self.embedder.cache, progress=progress)
         else:
             batched = batched_embedder(engine, self.embedder, self.config, progress=progress)
-        encoded = batched.encode([story_text(titles[row], texts[row]) for row in missing])
+        encoded = batched.encode(stories_of)
+        del stories_of
         embedded = batched.embedded if isinstance(batched, CachedEmbedder) else len(missing)
         # a model loads lazily: when every text came from a cache its dimension may still read 0
         if missing:
@@ -343,10 +379,13 @@ class StoriesStage:
         links = copy_links(built["clusters"])
         vectors = built["article_vectors"]
         reusable = _reusable(previous)
-        stories = incremental_stories(corpus.articles, vectors, set(corpus.new_ids), reusable.stories, links, self.config) if reusable else None
+        stories = (
+            incremental_stories(corpus.articles, vectors, set(corpus.new_ids), reusable.stories, links, self.config, with_text=corpus.with_text)
+            if reusable else None
+        )
         mode = "full" if stories is None else "incremental"
         if stories is None:
-            stories = group_stories(corpus.articles, vectors, links, self.config, engine=engine)
+            stories = group_stories(corpus.articles, vectors, links, self.config, engine=engine, texts=corpus.texts)
         stories = stable_ids(stories, "story_id", previous.stories if previous else None, corpus.renamed)
         progress(1, 1)
         return StageResult({"stories": conform(stories, STORY_SCHEMA)}, {"mode": mode, "stories": stories["story_id"].n_unique()})
@@ -479,10 +518,11 @@ class FactsStage:
         if todo:
             per_task = max(1, engine.batch_size // _ARTICLES_PER_STORY)
             table: ClaimTable = built["claims"]
-            slicer = _StorySlicer(articles, table.of_articles(wanted), vectors)
+            slicer = _StorySlicer(corpus, table.of_articles(wanted), vectors)
             compute = partial(facts_documents, self.settings)
             for start in range(0, len(todo), per_task * _FACT_BATCHES_AT_ONCE):
                 chunk = todo[start : start + per_task * _FACT_BATCHES_AT_ONCE]
+                slicer.read_texts([article_id for _, ids in chunk for article_id in ids])
                 batches = [[slicer.story(story_id, ids) for story_id, ids in chunk[i : i + per_task]] for i in range(0, len(chunk), per_task)]
                 done_before = len(documents)
 
@@ -501,11 +541,17 @@ class _StorySlicer:
     """One story's articles, claims and claim vectors cut out of the build's frames by row numbers
     (an index made once), so slicing every story costs its own size, not the corpus's."""
 
-    def __init__(self, articles: pl.DataFrame, claims: pl.DataFrame, vectors: np.ndarray) -> None:
-        self.articles, self.claims, self.vectors = articles, claims, vectors
-        self.article_row = {article_id: row for row, article_id in enumerate(articles["id"].to_list())}
+    def __init__(self, corpus: Corpus, claims: pl.DataFrame, vectors: np.ndarray) -> None:
+        self.corpus, self.articles, self.claims, self.vectors = corpus, corpus.articles, claims, vectors
+        self.article_row = {article_id: row for row, article_id in enumerate(corpus.articles["id"].to_list())}
+        self.text_of: dict[int, str] = {}
         spans = claims.with_row_index("row").group_by("article_id").agg(pl.col("row"))
         self.claim_rows = {article_id: rows for article_id, rows in spans.iter_rows()}
+
+    def read_texts(self, article_ids: list[str]) -> None:
+        """Hold the texts of these articles (the next stories'), each chunk of the corpus read once."""
+        rows = sorted({self.article_row[article_id] for article_id in article_ids})
+        self.text_of = dict(zip(rows, take_texts(self.corpus.texts, rows), strict=True))
 
     def story(self, story_id: str, article_ids: list[str]) -> StoryFacts:
         rows = sorted(row for article_id in article_ids for row in self.claim_rows.get(article_id, []))
@@ -516,4 +562,7 @@ class _StorySlicer:
         local[present] = np.arange(int(present.sum()))
         vector_row = pl.Series("vector_row", [int(r) if keep else None for r, keep in zip(local, present, strict=True)], dtype=pl.Int32)
         vectors = self.vectors[stored[present].astype(np.int64)] if present.any() else np.zeros((0, self.vectors.shape[1] if self.vectors.ndim == 2 else 0), np.float32)
-        return StoryFacts(story_id, self.articles[sorted(self.article_row[a] for a in article_ids)], subset.with_columns(vector_row), vectors)
+        article_rows = sorted(self.article_row[a] for a in article_ids)
+        texts = pl.Series("text", [self.text_of[row] if row in self.text_of else self.corpus.texts[row] for row in article_rows], dtype=pl.String)
+        articles = conform(self.articles[article_rows].with_columns(texts), ARTICLE_SCHEMA)
+        return StoryFacts(story_id, articles, subset.with_columns(vector_row), vectors)

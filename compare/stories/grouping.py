@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -167,14 +167,16 @@ def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noq
     return tfidf_rows((list(texts[start : start + size]) for start in range(0, len(texts), size)), len(texts), engine=engine)
 
 
-def article_tfidf(articles: pl.DataFrame, *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
-    """tfidf_vectors of each article's "title. text", the joined texts made one batch at a time."""
+def article_tfidf(articles: pl.DataFrame, *, engine: Engine | None = None, texts: Sequence[str] | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
+    """tfidf_vectors of each article's "title. text", the joined texts made one batch at a time;
+    `texts` in row order when `articles` has no text column (compare.core.store.ArticleTexts)."""
     size = engine.batch_size if engine is not None else _TFIDF_ROWS
-    columns = [pl.col("title").fill_null("") if "title" in articles.columns else pl.lit(""), pl.lit(". "), pl.col("text").fill_null("")]
+    titles = articles["title"].to_list() if "title" in articles.columns else [None] * articles.height
+    texts = texts if texts is not None else articles["text"].fill_null("").to_list()
 
     def batches() -> Iterator[list[str]]:
         for start in range(0, articles.height, size):
-            yield articles.slice(start, size).select(pl.concat_str(columns).alias("joined"))["joined"].to_list()
+            yield [f"{title or ''}. {text or ''}" for title, text in zip(titles[start : start + size], texts[start : start + size], strict=True)]
 
     return tfidf_rows(batches(), articles.height, engine=engine)
 
@@ -236,11 +238,13 @@ def group_stories(
     *,
     method: str | None = None,
     engine: Engine | None = None,
+    texts: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """STORY_SCHEMA rows for every article (an article with no link is a story of its own).
 
     `vectors` are L2-normalised story_text embeddings in the row order of `articles`. The TF-IDF
-    view needs a `text` column (and uses `title`); without one only the embeddings count. `method`
+    view needs the texts, a `text` column or `texts` in row order (and uses `title`); without
+    them only the embeddings count. `method`
     overrides config.method ("average" or "components"). The neighbour search, TF-IDF word counts,
     candidate scoring and average-linkage blocks run as `engine` batches (compare.core.distributed;
     in this process without one): the same stories either way.
@@ -260,7 +264,7 @@ def group_stories(
                     if within_window(published[row], published[other], config.window_days):
                         components.join(row, int(other))
     elif len(ids) > 1:
-        _average_groups(articles, vectors, config, components, engine, ingested)
+        _average_groups(articles, vectors, config, components, engine, ingested, texts)
     position = {article_id: row for row, article_id in enumerate(ids)}
     for left, right in copy_links:
         if left in position and right in position:
@@ -273,7 +277,8 @@ def group_stories(
 
 
 def _average_groups(
-    articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int], engine: Engine | None, ingested: Sequence | None
+    articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int], engine: Engine | None, ingested: Sequence | None,
+    full_texts: Sequence[str] | None = None,
 ) -> None:
     """Join `components` by average linkage, block by block.
 
@@ -281,8 +286,8 @@ def _average_groups(
     combined similarity reaches mutual_floor), so exact clustering only runs on small dense blocks.
     """
     texts = None
-    if "text" in articles.columns:
-        texts = article_tfidf(articles, engine=engine)
+    if full_texts is not None or "text" in articles.columns:
+        texts = article_tfidf(articles, engine=engine, texts=full_texts)
     outlets = articles["outlet"].to_list() if "outlet" in articles.columns else None
     published = articles["published"].to_list()
 
@@ -467,13 +472,15 @@ INCREMENTAL_MAX_SHARE = 0.5
 
 
 def incremental_stories(
-    articles: pl.DataFrame, vectors: np.ndarray, new_ids: set[str], previous: pl.DataFrame, copy_links: Sequence[tuple[str, str]], config: StoryConfig
+    articles: pl.DataFrame, vectors: np.ndarray, new_ids: set[str], previous: pl.DataFrame, copy_links: Sequence[tuple[str, str]], config: StoryConfig,
+    *, with_text: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame | None:
     """Stories of the grown corpus without regrouping everything: each new article is grouped (by
     stories.group_stories) with its nearest neighbours inside the story window, and the groups holding
     a new article are merged into the previous stories (a new article that joins a neighbour joins
     that neighbour's story). Old stories never split here; `--full` regroups everything. None when the
-    neighbourhood covers too much of the corpus for this to pay off.
+    neighbourhood covers too much of the corpus for this to pay off. `with_text` adds the text column
+    to rows of `articles` when it has none (a build's corpus: Corpus.with_text).
     """
     ids = articles["id"].to_list()
     current = set(ids)
@@ -497,7 +504,7 @@ def incremental_stories(
     if len(members) > INCREMENTAL_MAX_SHARE * len(ids):
         return None
     rows = [row for row, article_id in enumerate(ids) if article_id in members]
-    subset = articles[rows]
+    subset = with_text(articles[rows]) if with_text is not None else articles[rows]
     links = [(a, b) for a, b in copy_links if a in members and b in members]
     found = group_stories(subset, vectors[rows], links, config)
     touched = found.filter(pl.col("story_id").is_in(found.filter(pl.col("article_id").is_in(list(new_ids)))["story_id"].unique().to_list()))
