@@ -136,11 +136,15 @@ def tfidf_rows(batches: Iterator[list[str]], total: int, *, engine: Engine | Non
             pending = []
     if pending:
         count(pending)
-    blocks = []
-    for bag in bags:
+    data: list[np.ndarray] = []
+    indices: list[np.ndarray] = []
+    row_lengths: list[np.ndarray] = []
+    bags.reverse()
+    while bags:  # each batch's bag is dropped as soon as its rows are weighted: bags and rows are never both held whole
+        bag = bags.pop()
         rows = bag.lengths.size
         if not bag.keys.size:
-            blocks.append(sparse.csr_matrix((rows, _TFIDF_DIMENSION), dtype=np.float32))
+            row_lengths.append(np.zeros(rows, np.int64))
             continue
         document_frequency = frequency[np.searchsorted(vocabulary, bag.keys)]
         weights = (1 + np.log(bag.counts.astype(np.float64))) * np.log((1 + total + _IDF_PRIOR_DOCUMENTS) / (1 + document_frequency))
@@ -148,11 +152,18 @@ def tfidf_rows(batches: Iterator[list[str]], total: int, *, engine: Engine | Non
         matrix = sparse.csr_matrix((weights, (own, bag.columns.astype(np.int64))), shape=(rows, _TFIDF_DIMENSION), dtype=np.float64)  # sums colliding words
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        blocks.append((sparse.diags(1.0 / norms) @ matrix).astype(np.float32).tocsr())
-    bags.clear()
-    if not blocks:
+        block = (sparse.diags(1.0 / norms) @ matrix).astype(np.float32).tocsr()
+        data.append(block.data)
+        indices.append(block.indices.astype(np.int32, copy=False))
+        row_lengths.append(np.diff(block.indptr).astype(np.int64))
+    if not data:
         return sparse.csr_matrix((total, _TFIDF_DIMENSION), dtype=np.float32)
-    return sparse.vstack(blocks, format="csr", dtype=np.float32)
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(row_lengths))])
+    joined_data = np.concatenate(data)
+    data.clear()
+    joined_indices = np.concatenate(indices)
+    indices.clear()
+    return sparse.csr_matrix((joined_data, joined_indices, indptr), shape=(total, _TFIDF_DIMENSION))
 
 
 def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
