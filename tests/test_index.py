@@ -330,6 +330,7 @@ def test_build_killed_at_any_stage_leaves_the_previous_snapshot_and_the_next_bui
     assert rebuilt.path != previous.path and rebuilt.manifest.articles == 9
     assert verify_snapshot(rebuilt.path) == []
     assert not list((home / "index" / "snapshots").glob(".building-*"))
+    assert not list((home / "index" / "snapshots").glob(".scratch-*"))  # the killed build's spooled claims and pinned corpus
     assert not list((home / "index").glob(".current-*"))
 
 

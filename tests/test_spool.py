@@ -1,0 +1,99 @@
+"""What a build holds for the whole corpus and what it reads from disk: the corpus's texts in chunks
+(compare.core.store.ArticleTexts) and the claims as Parquet parts (compare.index.spool)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from compare.core.config import load_settings
+from compare.core.distributed import LocalEngine
+from compare.core.schema import CLAIM_SCHEMA
+from compare.core.store import ArticleTexts, Store
+from compare.demo import demo_corpus_text
+from compare.index import build_index, snapshot_claims
+from compare.index import stages
+from compare.index.spool import ClaimWriter
+from compare.ingest import ingest
+
+
+def corpus_file(path: Path, texts: list[str]) -> Path:
+    pl.DataFrame({"id": [f"a{row}" for row in range(len(texts))], "text": texts}).write_parquet(path)
+    return path
+
+
+def test_article_texts_read_rows_slices_and_any_order_a_chunk_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = [f"text number {row}" for row in range(50)]
+    reader = ArticleTexts(corpus_file(tmp_path / "articles.parquet", texts), len(texts), chunk_rows=7)
+    assert len(reader) == 50 and reader[0] == texts[0] and reader[49] == texts[49] and reader[-1] == texts[-1]
+    assert reader[5:17] == texts[5:17] and reader[::10] == texts[::10]
+    with pytest.raises(IndexError):
+        reader[50]
+    reads: list[int] = []
+    original = ArticleTexts._read
+
+    def counted(self: ArticleTexts, chunk: int) -> list[str]:
+        if self._chunk[0] != chunk:
+            reads.append(chunk)
+        return original(self, chunk)
+
+    monkeypatch.setattr(ArticleTexts, "_read", counted)
+    rows = [48, 3, 22, 4, 47, 21, 0]
+    assert reader.take(rows) == [texts[row] for row in rows]
+    assert sorted(reads) == sorted(set(reads)) == [0, 3, 6]  # each chunk read once, whatever the order asked
+
+
+def test_pinned_texts_do_not_change_when_the_corpus_file_is_replaced(tmp_path: Path) -> None:
+    path = corpus_file(tmp_path / "articles.parquet", ["before one", "before two"])
+    pin = tmp_path / "scratch"
+    pin.mkdir()
+    reader = ArticleTexts(path, 2, pin=pin)
+    replacement = corpus_file(tmp_path / "new.parquet", ["after one", "after two"])
+    os.replace(replacement, path)  # what an ingest does: write aside, rename over
+    assert reader[0:2] == ["before one", "before two"]
+    assert ArticleTexts(path, 2)[0] == "after one"
+
+
+def claims(article: str, count: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(f"{article}:{n}", article, "Outlet", n, 0, 1, f"{article} claim {n}") for n in range(count)], schema=CLAIM_SCHEMA, orient="row"
+    )
+
+
+def test_vector_rows_number_the_chosen_articles_claims_across_parts(tmp_path: Path) -> None:
+    writer = ClaimWriter(tmp_path)
+    for part in (pl.concat([claims("a", 2), claims("b", 3)]), claims("c", 1), pl.concat([claims("d", 2), claims("e", 1)])):
+        writer.add(part)
+    table = writer.table()
+    assert (len(table.parts), table.height) == (3, 9)
+    assert dict(table.counts.iter_rows()) == {"a": 2, "b": 3, "c": 1, "d": 2, "e": 1}
+    stored = table.with_vector_rows({"b", "d"}, tmp_path).collect()
+    assert stored["claim_id"].to_list() == table.collect()["claim_id"].to_list()
+    assert stored["vector_row"].to_list() == [None, None, 0, 1, 2, None, 3, 4, None]
+    assert table.of_articles({"e", "a"})["claim_id"].to_list() == ["a:0", "a:1", "e:0"]
+    table.write(tmp_path / "claims.parquet")
+    assert_frame_equal(pl.read_parquet(tmp_path / "claims.parquet"), table.collect())
+
+
+def test_claims_split_in_small_rounds_are_the_claims_of_one_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    records = [json.loads(line) for line in demo_corpus_text().splitlines() if line.strip()]
+    source = tmp_path / "demo.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    built = []
+    for name, batch_size, at_once in (("one", 256, 16), ("rounds", 2, 1)):
+        home = tmp_path / name
+        ingest(Store(home), [source])
+        monkeypatch.setattr(stages, "_CLAIM_BATCHES_AT_ONCE", at_once)
+        settings = load_settings(home, environ={}, overrides={"embed": {"model": "hashing"}})
+        built.append(build_index(Store(home), settings, engine=LocalEngine(batch_size=batch_size)))
+    one, rounds = (snapshot_claims(index.path) for index in built)
+    assert rounds.height == one.height > 0
+    assert_frame_equal(rounds, one)
+    assert built[1].manifest.stages["claims"]["claims"] == one.height
+    assert np.array_equal(np.load(built[0].path / "claim_vectors.npy"), np.load(built[1].path / "claim_vectors.npy"))
