@@ -454,6 +454,11 @@ def _verify(
     )
 
 
+# Key slices handed to a distributed engine at once (each up to PassLimits.partition_rows rows, about
+# 32 MB); the local engine takes one at a time.
+_SLICES_AT_ONCE = 4
+
+
 @dataclass(frozen=True)
 class PassLimits:
     """How much of a corpus find_reuse holds at once: its memory grows with these, and with the corpus
@@ -621,7 +626,9 @@ def find_reuse(
         counts = KeyRows(folder, spill_rows=limits.spill_rows)
         for found in _waves(engine, partial(template_counts, config), _text_batches(texts, codes, engine.batch_size), per_wave):
             counts.add(found)
-        frequent = [_frequent_keys(part, config.template_min_articles) for part in counts.slices(limits.partition_rows)]
+        # key slices are independent (all rows of a key in one): summed and grouped as engine batches
+        slices_at_once = 1 if engine.name == "local" else _SLICES_AT_ONCE
+        frequent = list(_waves(engine, partial(_frequent_keys, min_articles=config.template_min_articles), counts.slices(limits.partition_rows), slices_at_once))
         counts.discard()
         templates = np.sort(np.concatenate(frequent)) if frequent else np.zeros(0, np.uint64)
 
@@ -631,11 +638,11 @@ def find_reuse(
             whole.add(signed.whole)
             passages.add(signed.passages)
         candidates: set[tuple[int, int]] = set()
-        for part in whole.slices(limits.partition_rows):
-            candidates |= slot_pairs(part, _NO_CAP)  # MinHashLSH pairs every text of a bucket
+        for found in _waves(engine, partial(slot_pairs, max_bucket=_NO_CAP), whole.slices(limits.partition_rows), slices_at_once):
+            candidates |= found  # MinHashLSH pairs every text of a bucket
         whole.discard()
-        for part in passages.slices(limits.partition_rows):
-            candidates |= slot_pairs(part, config.max_bucket)
+        for found in _waves(engine, partial(slot_pairs, max_bucket=config.max_bucket), passages.slices(limits.partition_rows), slices_at_once):
+            candidates |= found
         passages.discard()
 
     pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
