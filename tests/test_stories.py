@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -188,6 +189,27 @@ def test_tfidf_weights_match_the_formula_and_engine_batches_give_the_same_rows()
     assert vectors[3].nnz == 0 and vectors[4].nnz == 0  # no content words: an empty row, not NaN
     batched = tfidf_vectors(texts, engine=LocalEngine(batch_size=2))
     assert (batched != vectors).nnz == 0
+
+
+def test_tfidf_word_bags_spilled_to_disk_give_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compare.core.distributed import LocalEngine
+    from compare.stories import grouping
+
+    texts = [f"militia depot Baghdad blast number {n} in {'Mosul' if n % 3 else 'Basra'} district {n % 7}" for n in range(40)] + ["", "the of"]
+    held = tfidf_vectors(texts, engine=LocalEngine(batch_size=4))
+    monkeypatch.setattr(grouping, "TFIDF_HELD_WORDS", 10)  # all but the first batch's bags go to disk
+    written: list[Path] = []
+    original = np.savez
+
+    def recording_savez(path: Path, **arrays: np.ndarray) -> None:
+        written.append(Path(path))
+        original(path, **arrays)
+
+    monkeypatch.setattr(grouping.np, "savez", recording_savez)
+    spilled = grouping.tfidf_rows((texts[at : at + 4] for at in range(0, len(texts), 4)), len(texts), spill_dir=tmp_path)
+    assert len(written) >= 9 and all(path.parent.parent == tmp_path for path in written)
+    assert (spilled != held).nnz == 0 and spilled.shape == held.shape
+    assert not list(tmp_path.iterdir())  # the bags' folder is gone once the rows are made
 
 
 def test_unknown_method_is_a_clear_error() -> None:

@@ -79,7 +79,7 @@ def build_stages(settings: Settings, embedder: Embedder, scratch: Path) -> list[
         ClaimsStage(scratch),
         WireCopyStage(settings.minhash, settings.home),
         ArticleVectorsStage(embedder, settings.article_embed),
-        StoriesStage(settings.stories),
+        StoriesStage(settings.stories, scratch),
         ClaimVectorsStage(settings.claim_embed, settings.home, settings.index.precompute_claims_min_outlets, scratch),
         FactsStage(settings, settings.index.precompute_claims_min_outlets),
     ]

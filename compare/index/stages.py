@@ -368,6 +368,7 @@ class StoriesStage:
     (stories.incremental_stories); wire copies always share a story."""
 
     config: StoryConfig
+    scratch: Path | None = None  # TF-IDF word bags past stories.grouping.TFIDF_HELD_WORDS are spilled here
     name: str = "stories"
     label: str = "grouping stories"
 
@@ -385,7 +386,7 @@ class StoriesStage:
         )
         mode = "full" if stories is None else "incremental"
         if stories is None:
-            stories = group_stories(corpus.articles, vectors, links, self.config, engine=engine, texts=corpus.texts)
+            stories = group_stories(corpus.articles, vectors, links, self.config, engine=engine, texts=corpus.texts, spill_dir=self.scratch)
         stories = stable_ids(stories, "story_id", previous.stories if previous else None, corpus.renamed)
         progress(1, 1)
         return StageResult({"stories": conform(stories, STORY_SCHEMA)}, {"mode": mode, "stories": stories["story_id"].n_unique()})

@@ -10,9 +10,11 @@ way connected components do. Wire copies (near-duplicates) always share a story.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+import tempfile
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -110,22 +112,66 @@ def _merge_frequencies(vocabulary: np.ndarray, frequency: np.ndarray, keys: np.n
 
 # Texts per TF-IDF batch without an engine (an engine uses its own batch size).
 _TFIDF_ROWS = 256
+# Words of the word bags held between the two TF-IDF passes (16 bytes each: 256 MB); the rest are
+# written to a temporary folder and read back in order. About 460 words an article (AllSides):
+# held whole, the bags were 7 KB an article, twice the TF-IDF rows themselves.
+TFIDF_HELD_WORDS = 16_000_000
 
 
-def tfidf_rows(batches: Iterator[list[str]], total: int, *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
+class _WordBagSpool:
+    """Word bags in batch order: held up to `held_words` words, the later ones written as .npz files
+    (no pickle) to a temporary folder under `spill_dir` (the system's when None), made on the first
+    spill; `drain` gives them back in order, each file deleted once read."""
+
+    def __init__(self, spill_dir: Path | None, held_words: int) -> None:
+        self._spill_dir, self._held_words, self._held = spill_dir, held_words, 0
+        self._bags: deque[WordBags | Path] = deque()
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def add(self, bag: WordBags) -> None:
+        if self._held + bag.keys.size <= self._held_words:
+            self._held += bag.keys.size
+            self._bags.append(bag)
+            return
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix=".tfidf-bags-", dir=self._spill_dir)
+        path = Path(self._folder.name) / f"bags-{len(self._bags):07d}.npz"
+        np.savez(path, keys=bag.keys, columns=bag.columns, counts=bag.counts, lengths=bag.lengths)
+        self._bags.append(path)
+
+    def drain(self) -> Iterator[WordBags]:
+        try:
+            while self._bags:
+                item = self._bags.popleft()  # dropped as soon as it is handed out
+                if isinstance(item, Path):
+                    with np.load(item, allow_pickle=False) as stored:
+                        bag = WordBags(stored["keys"], stored["columns"], stored["counts"], stored["lengths"])
+                    item.unlink()
+                    yield bag
+                else:
+                    yield item
+        finally:
+            self._bags.clear()
+            if self._folder is not None:
+                self._folder.cleanup()
+
+
+def tfidf_rows(batches: Iterator[list[str]], total: int, *, engine: Engine | None = None, spill_dir: Path | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
     """tfidf_vectors of texts given batch by batch (`total` texts in all): words counted per batch
-    (engine batches, a wave of them at a time), kept as compact arrays, then weighted batch by batch,
-    so neither the texts nor a float64 copy of every word is held at once."""
+    (engine batches, a wave of them at a time), kept as compact arrays (past TFIDF_HELD_WORDS on disk
+    under `spill_dir`), then weighted batch by batch, so neither the texts, nor every word, nor a
+    float64 copy of them is held at once."""
     from scipy import sparse
 
-    bags: list[WordBags] = []
+    bags = _WordBagSpool(spill_dir, TFIDF_HELD_WORDS)
     vocabulary, frequency = np.zeros(0, np.uint64), np.zeros(0, np.int64)
     pending: list[list[str]] = []
 
     def count(wave: list[list[str]]) -> None:
         nonlocal vocabulary, frequency
         found = engine.map_batches(word_bags, wave) if engine is not None else [word_bags(texts) for texts in wave]
-        bags.extend(found)
+        for bag in found:
+            bags.add(bag)
         keys = np.concatenate([bag.keys for bag in found]) if found else np.zeros(0, np.uint64)
         vocabulary, frequency = _merge_frequencies(vocabulary, frequency, keys)
 
@@ -139,9 +185,7 @@ def tfidf_rows(batches: Iterator[list[str]], total: int, *, engine: Engine | Non
     data: list[np.ndarray] = []
     indices: list[np.ndarray] = []
     row_lengths: list[np.ndarray] = []
-    bags.reverse()
-    while bags:  # each batch's bag is dropped as soon as its rows are weighted: bags and rows are never both held whole
-        bag = bags.pop()
+    for bag in bags.drain():  # each batch's bag is dropped as soon as its rows are weighted
         rows = bag.lengths.size
         if not bag.keys.size:
             row_lengths.append(np.zeros(rows, np.int64))
@@ -178,9 +222,12 @@ def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noq
     return tfidf_rows((list(texts[start : start + size]) for start in range(0, len(texts), size)), len(texts), engine=engine)
 
 
-def article_tfidf(articles: pl.DataFrame, *, engine: Engine | None = None, texts: Sequence[str] | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
+def article_tfidf(
+    articles: pl.DataFrame, *, engine: Engine | None = None, texts: Sequence[str] | None = None, spill_dir: Path | None = None
+):  # noqa: ANN201 - scipy.sparse.csr_matrix
     """tfidf_vectors of each article's "title. text", the joined texts made one batch at a time;
-    `texts` in row order when `articles` has no text column (compare.core.store.ArticleTexts)."""
+    `texts` in row order when `articles` has no text column (compare.core.store.ArticleTexts);
+    word bags past TFIDF_HELD_WORDS go to a temporary folder under `spill_dir`."""
     size = engine.batch_size if engine is not None else _TFIDF_ROWS
     titles = articles["title"].to_list() if "title" in articles.columns else [None] * articles.height
     texts = texts if texts is not None else articles["text"].fill_null("").to_list()
@@ -189,7 +236,7 @@ def article_tfidf(articles: pl.DataFrame, *, engine: Engine | None = None, texts
         for start in range(0, articles.height, size):
             yield [f"{title or ''}. {text or ''}" for title, text in zip(titles[start : start + size], texts[start : start + size], strict=True)]
 
-    return tfidf_rows(batches(), articles.height, engine=engine)
+    return tfidf_rows(batches(), articles.height, engine=engine, spill_dir=spill_dir)
 
 
 def _neighbours(
@@ -250,12 +297,13 @@ def group_stories(
     method: str | None = None,
     engine: Engine | None = None,
     texts: Sequence[str] | None = None,
+    spill_dir: Path | None = None,
 ) -> pl.DataFrame:
     """STORY_SCHEMA rows for every article (an article with no link is a story of its own).
 
     `vectors` are L2-normalised story_text embeddings in the row order of `articles`. The TF-IDF
     view needs the texts, a `text` column or `texts` in row order (and uses `title`); without
-    them only the embeddings count. `method`
+    them only the embeddings count. `spill_dir`: where TF-IDF's word bags go past TFIDF_HELD_WORDS. `method`
     overrides config.method ("average" or "components"). The neighbour search, TF-IDF word counts,
     candidate scoring and average-linkage blocks run as `engine` batches (compare.core.distributed;
     in this process without one): the same stories either way.
@@ -275,7 +323,7 @@ def group_stories(
                     if within_window(published[row], published[other], config.window_days):
                         components.join(row, int(other))
     elif len(ids) > 1:
-        _average_groups(articles, vectors, config, components, engine, ingested, texts)
+        _average_groups(articles, vectors, config, components, engine, ingested, texts, spill_dir)
     position = {article_id: row for row, article_id in enumerate(ids)}
     for left, right in copy_links:
         if left in position and right in position:
@@ -289,7 +337,7 @@ def group_stories(
 
 def _average_groups(
     articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int], engine: Engine | None, ingested: Sequence | None,
-    full_texts: Sequence[str] | None = None,
+    full_texts: Sequence[str] | None = None, spill_dir: Path | None = None,
 ) -> None:
     """Join `components` by average linkage, block by block.
 
@@ -298,7 +346,7 @@ def _average_groups(
     """
     texts = None
     if full_texts is not None or "text" in articles.columns:
-        texts = article_tfidf(articles, engine=engine, texts=full_texts)
+        texts = article_tfidf(articles, engine=engine, texts=full_texts, spill_dir=spill_dir)
     outlets = articles["outlet"].to_list() if "outlet" in articles.columns else None
     published = articles["published"].to_list()
 
