@@ -40,7 +40,7 @@ from compare.index.snapshot import (
     snapshot_facts,
     stable_ids,
 )
-from compare.core.schema import ARTICLE_META_SCHEMA, ARTICLE_SCHEMA, CLAIM_SCHEMA, STORY_SCHEMA, conform
+from compare.core.schema import ARTICLE_SCHEMA, CLAIM_SCHEMA, STORY_SCHEMA, conform
 from compare.index.spool import ClaimTable, ClaimWriter
 
 
@@ -73,12 +73,6 @@ def take_texts(texts: Sequence[str], rows: Sequence[int] | np.ndarray) -> list[s
     """texts[row] for each of `rows`; an ArticleTexts reads each chunk once."""
     take = getattr(texts, "take", None)
     return take(rows) if take is not None else [texts[int(row)] for row in rows]
-
-
-def corpus_of(articles: pl.DataFrame, version: str = "", renamed: Mapping[str, str] | None = None, new_ids: frozenset[str] | None = None) -> Corpus:
-    """A Corpus of an in-memory ARTICLE_SCHEMA frame (tests, small corpora): texts from its column."""
-    meta = conform(articles, ARTICLE_META_SCHEMA)
-    return Corpus(meta, articles["text"].fill_null("").to_list(), version, renamed or {}, new_ids if new_ids is not None else frozenset(meta["id"].to_list()))
 
 
 @dataclass(frozen=True)
@@ -182,13 +176,12 @@ _CLAIM_BATCHES_AT_ONCE = 16
 
 def claims_of(ids: Sequence[str], outlets: Sequence[str], spans: Sequence[list[tuple[int, int, int, str]]]) -> pl.DataFrame:
     """CLAIM_SCHEMA rows of articles from their claim_spans, built column by column."""
-    counts = [len(found) for found in spans]
+    owner = np.repeat(np.arange(len(ids)), [len(found) for found in spans])  # each claim's article
     flat = [span for found in spans for span in found]
-    article_ids = pl.Series("article_id", ids, dtype=pl.String).gather(np.repeat(np.arange(len(ids)), counts)) if flat else pl.Series("article_id", [], dtype=pl.String)
     frame = pl.DataFrame(
         {
-            "article_id": article_ids,
-            "outlet": pl.Series("outlet", outlets, dtype=pl.String).gather(np.repeat(np.arange(len(ids)), counts)) if flat else pl.Series("outlet", [], dtype=pl.String),
+            "article_id": pl.Series("article_id", ids, dtype=pl.String).gather(owner),
+            "outlet": pl.Series("outlet", outlets, dtype=pl.String).gather(owner),
             "position": pl.Series([span[0] for span in flat], dtype=pl.Int32),
             "start": pl.Series([span[1] for span in flat], dtype=pl.Int32),
             "end": pl.Series([span[2] for span in flat], dtype=pl.Int32),
