@@ -225,3 +225,27 @@ def test_articles_without_url_are_never_versions_of_each_other(tmp_path: Path) -
     store = Store(tmp_path)
     store.add_articles(articles("a", "b").with_columns(pl.lit(None, dtype=pl.String).alias("url")))
     assert store.articles().height == 2 and store.versions().height == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE semantics checked on Linux only")
+def test_a_polars_write_past_a_full_disk_is_an_oserror_naming_the_file(tmp_path: Path) -> None:
+    """polars reports a full disk as ComputeError; every build writer goes through `written`, so the
+    build's disk-full handling (an OSError with ENOSPC/EFBIG) sees it. RLIMIT_FSIZE stands in for ENOSPC."""
+    script = textwrap.dedent(
+        f"""
+        import errno, resource, signal
+        from pathlib import Path
+        import polars as pl
+        from compare.core.store import written
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+        frame = pl.DataFrame({{"text": [str(n) * 50 for n in range(5000)]}})
+        target = Path({str(tmp_path / "big.parquet")!r})
+        try:
+            written(frame.write_parquet, target)
+        except OSError as error:
+            print(error.errno == errno.EFBIG, error.filename == str(target))
+        """
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert finished.stdout.split() == ["True", "True"], finished.stderr

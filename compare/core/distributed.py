@@ -251,14 +251,5 @@ def batched_embedder(
     return BatchedEmbedder(engine, engine.encoder(embedder, config, cache_dir), name=embedder.name, dimension=embedder.dimension, progress=progress)
 
 
-# --------------------------------------------------------------------------- per-text work
-
-
-def map_texts(engine: Engine, fn: Callable[[list[str]], list[ResultT]], texts: Sequence[str]) -> list[ResultT]:
-    """`fn` (one value per text) over engine batches of `texts`, flattened back into text order."""
-    parts = engine.map_batches(fn, _batches(texts, engine.batch_size))
-    return [value for part in parts for value in part]
-
-
 def _batches(texts: Sequence[str], size: int) -> list[list[str]]:
     return [list(texts[offset : offset + size]) for offset in range(0, len(texts), size)]

@@ -14,6 +14,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -81,6 +82,19 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
             os.close(dir_fd)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def written(write: Callable[[Path], object], target: Path) -> Path:
+    """`write(target)`, a polars write failing as an OSError naming the file, with the system's
+    errno when polars quotes one ("File too large (os error 27)"), so every writer of the build
+    reports a full disk the same way (polars raises ComputeError for it)."""
+    try:
+        write(target)
+    except pl.exceptions.PolarsError as error:
+        quoted = re.search(r"os error (\d+)", str(error))
+        code = int(quoted.group(1)) if quoted else errno.EIO
+        raise OSError(code, str(error).strip().splitlines()[0][:200], str(target)) from error
+    return target
 
 
 def _current_umask() -> int:

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from compare.core.store import written
+
 # A key's slice is chosen by its top FINE_BITS bits (keys are hashes, so slices are about even).
 FINE_BITS = 12
 _FINE_PARTS = 1 << FINE_BITS
@@ -67,7 +69,8 @@ class KeyRows:
         order = np.argsort(part, kind="stable")  # a radix sort of uint16: a third less CPU than frame.sort here
         frame = frame.with_columns(pl.Series("part", part))[order]
         path = self._folder() / f"keys-{id(self):x}-{len(self._files):06d}.parquet"  # folders may be shared
-        frame.write_parquet(path, compression="lz4", row_group_size=max(ROW_GROUP_ROWS, frame.height // _ROW_GROUPS), statistics=True)
+        rows_per_group = max(ROW_GROUP_ROWS, frame.height // _ROW_GROUPS)
+        written(lambda target: frame.write_parquet(target, compression="lz4", row_group_size=rows_per_group, statistics=True), path)
         self._files.append(path)
 
     def discard(self) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from compare.core.schema import CLAIM_SCHEMA, CLUSTER_SCHEMA, STORY_SCHEMA, UTC_DATETIME, conform
-from compare.core.store import Store, file_lock, remove_stale_temporaries
+from compare.core.store import Store, file_lock, remove_stale_temporaries, written
 
 MANIFEST = "manifest.json"
 KEEP_SNAPSHOTS = 2
@@ -370,7 +370,7 @@ WriteProgress = Callable[[str, int, int], None]
 
 
 def parquet_writer(frame: pl.DataFrame) -> SnapshotWriter:
-    return frame.write_parquet
+    return lambda path: written(frame.write_parquet, path)
 
 
 def vectors_writer(vectors: np.ndarray) -> SnapshotWriter:

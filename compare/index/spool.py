@@ -11,17 +11,16 @@ snapshots (`.scratch-*`), is removed when the build ends, and by the next build 
 from __future__ import annotations
 
 import contextlib
-import errno
-import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from compare.core.schema import conform
+from compare.core.store import written
 from compare.index.snapshot import STORED_CLAIM_SCHEMA
 
 SCRATCH_PREFIX = ".scratch-"
@@ -36,18 +35,6 @@ def scratch_folder(parent: Path) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def written(write: Callable[[Path], object], target: Path) -> Path:
-    """`write(target)`, a polars write failing as an OSError naming the file, with the system's
-    errno when polars quotes one ("File too large (os error 27)"), so a full disk reads as one."""
-    try:
-        write(target)
-    except pl.exceptions.PolarsError as error:
-        quoted = re.search(r"os error (\d+)", str(error))
-        code = int(quoted.group(1)) if quoted else errno.EIO
-        raise OSError(code, str(error).strip().splitlines()[0][:200], str(target)) from error
-    return target
 
 
 @dataclass(frozen=True)

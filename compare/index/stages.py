@@ -24,6 +24,7 @@ from compare.core.config import EmbedConfig, MinHashConfig, Settings, StoryConfi
 from compare.core.distributed import Engine, batched_embedder
 from compare.embed.embedder import Embedder
 from compare.core.progress import StepProgress
+from compare.core.store import ArticleTexts
 from compare.index.snapshot import (
     CLAIM_VECTORS,
     CLAIMS,
@@ -52,7 +53,7 @@ class Corpus:
     chunks of rows read from the corpus file) where it needs them, and `with_text` adds them to a few rows."""
 
     articles: pl.DataFrame  # ARTICLE_META_SCHEMA: the latest version of each URL, without its text
-    texts: Sequence[str]  # the texts, in the row order of `articles`
+    texts: ArticleTexts  # the texts, in the row order of `articles`
     version: str
     renamed: Mapping[str, str]  # superseded article id -> id of its latest version (ids survive re-crawls)
     new_ids: frozenset[str]  # articles not in the previous snapshot (every article without one)
@@ -65,14 +66,8 @@ class Corpus:
 
     def with_text(self, frame: pl.DataFrame) -> pl.DataFrame:
         """ARTICLE_SCHEMA rows of `frame` (rows of `articles`, any columns with "id") with their texts."""
-        texts = take_texts(self.texts, self.rows_of(frame["id"]))
+        texts = self.texts.take(self.rows_of(frame["id"]))
         return conform(frame.with_columns(pl.Series("text", texts, dtype=pl.String)), ARTICLE_SCHEMA)
-
-
-def take_texts(texts: Sequence[str], rows: Sequence[int] | np.ndarray) -> list[str]:
-    """texts[row] for each of `rows`; an ArticleTexts reads each chunk once."""
-    take = getattr(texts, "take", None)
-    return take(rows) if take is not None else [texts[int(row)] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -235,7 +230,7 @@ class ClaimsStage:
             for at in range(start, min(start + round_size, todo.size), size):
                 rows = todo[at : at + size]
                 part = articles[rows]
-                batches.append((part["id"].to_list(), part["outlet"].to_list(), take_texts(corpus.texts, rows)))
+                batches.append((part["id"].to_list(), part["outlet"].to_list(), corpus.texts.take(rows)))
             frames = engine.map_batches(claim_rows, batches)
             writer.add(pl.concat(frames) if frames else pl.DataFrame(schema=CLAIM_SCHEMA))
             progress(min(start + round_size, todo.size), todo.size)
@@ -299,10 +294,6 @@ class WireCopyStage:
 
 # --------------------------------------------------------------------------- article vectors
 
-# Texts read at a time where a stage needs only something made from each (its title+lede).
-_TEXT_ROWS = 8192
-
-
 
 @dataclass(frozen=True)
 class ArticleVectorsStage:
@@ -326,9 +317,10 @@ class ArticleVectorsStage:
         missing = [row for row, article_id in enumerate(ids) if article_id not in cached]
         titles = articles["title"].to_list()
         stories_of = []  # what each missing article is recognised by, its text read a chunk at a time
-        for start in range(0, len(missing), _TEXT_ROWS):
-            rows = missing[start : start + _TEXT_ROWS]
-            stories_of.extend(story_text(titles[row], text) for row, text in zip(rows, take_texts(corpus.texts, rows), strict=True))
+        step = corpus.texts.chunk_rows
+        for start in range(0, len(missing), step):
+            rows = missing[start : start + step]
+            stories_of.extend(story_text(titles[row], text) for row, text in zip(rows, corpus.texts.take(rows), strict=True))
         if isinstance(self.embedder, CachedEmbedder):
             # cache look-ups here, only the texts it lacks go to the engine's workers
             batched = CachedEmbedder(batched_embedder(engine, self.embedder.inner, self.config), self.embedder.cache, progress=progress)
@@ -543,9 +535,9 @@ class _StorySlicer:
         self.claim_rows = {article_id: rows for article_id, rows in spans.iter_rows()}
 
     def read_texts(self, article_ids: list[str]) -> None:
-        """Hold the texts of these articles (the next stories'), each chunk of the corpus read once."""
+        """Hold the texts of these articles (the next stories': `story` reads only these), each chunk of the corpus read once."""
         rows = sorted({self.article_row[article_id] for article_id in article_ids})
-        self.text_of = dict(zip(rows, take_texts(self.corpus.texts, rows), strict=True))
+        self.text_of = dict(zip(rows, self.corpus.texts.take(rows), strict=True))
 
     def story(self, story_id: str, article_ids: list[str]) -> StoryFacts:
         rows = sorted(row for article_id in article_ids for row in self.claim_rows.get(article_id, []))
@@ -557,6 +549,6 @@ class _StorySlicer:
         vector_row = pl.Series("vector_row", [int(r) if keep else None for r, keep in zip(local, present, strict=True)], dtype=pl.Int32)
         vectors = self.vectors[stored[present].astype(np.int64)] if present.any() else np.zeros((0, self.vectors.shape[1] if self.vectors.ndim == 2 else 0), np.float32)
         article_rows = sorted(self.article_row[a] for a in article_ids)
-        texts = pl.Series("text", [self.text_of[row] if row in self.text_of else self.corpus.texts[row] for row in article_rows], dtype=pl.String)
+        texts = pl.Series("text", [self.text_of[row] for row in article_rows], dtype=pl.String)
         articles = conform(self.articles[article_rows].with_columns(texts), ARTICLE_SCHEMA)
         return StoryFacts(story_id, articles, subset.with_columns(vector_row), vectors)
