@@ -1,5 +1,6 @@
 """What a build holds for the whole corpus and what it reads from disk: the corpus's texts in chunks
-(compare.core.store.ArticleTexts) and the claims as Parquet parts (compare.index.spool)."""
+(compare.core.store.ArticleTexts), the claims as Parquet parts, the claim vectors as a file read a
+wave at a time, the facts as parts (compare.index.spool)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from compare.core.store import ArticleTexts, Store
 from compare.demo import demo_corpus_text
 from compare.index import build_index, snapshot_claims
 from compare.index import stages
-from compare.index.spool import ClaimWriter
+from compare.index.snapshot import snapshot_facts
+from compare.index.spool import ClaimWriter, VectorWriter
 from compare.ingest import ingest
 
 
@@ -79,6 +81,34 @@ def test_vector_rows_number_the_chosen_articles_claims_across_parts(tmp_path: Pa
     assert table.of_articles({"e", "a"})["claim_id"].to_list() == ["a:0", "a:1", "e:0"]
     table.write(tmp_path / "claims.parquet")
     assert_frame_equal(pl.read_parquet(tmp_path / "claims.parquet"), table.collect())
+    numbered = table.with_vector_rows({"b", "d"}, tmp_path)
+    assert numbered.vector_rows == 5
+    assert [text for part in numbered.texts_to_embed() for text in part] == ["b claim 0", "b claim 1", "b claim 2", "d claim 0", "d claim 1"]
+
+
+def test_vector_file_is_the_blocks_appended_and_reads_any_rows(tmp_path: Path) -> None:
+    blocks = [np.arange(12, dtype=np.float32).reshape(4, 3), np.zeros((0, 3), np.float32), -np.ones((2, 3), np.float32)]
+    writer = VectorWriter(tmp_path / "v.npy", 6)
+    for block in blocks:
+        writer.add(block)
+    vectors = writer.close()
+    whole = np.concatenate(blocks)
+    assert (vectors.rows, vectors.dimension) == (6, 3)
+    assert np.array_equal(np.load(tmp_path / "v.npy"), whole)
+    assert np.array_equal(vectors.take(np.array([5, 0, 2])), whole[[5, 0, 2]])
+    assert vectors.take(np.array([], dtype=np.int64)).shape == (0, 3)
+    vectors.write(tmp_path / "snapshot.npy")
+    assert (tmp_path / "snapshot.npy").read_bytes() == (tmp_path / "v.npy").read_bytes()
+    assert np.load(VectorWriter(tmp_path / "empty.npy", 0).close().path).shape == (0, 0)
+
+
+def test_vector_writer_refuses_rows_it_did_not_announce(tmp_path: Path) -> None:
+    writer = VectorWriter(tmp_path / "v.npy", 2)
+    writer.add(np.ones((1, 4), np.float32))
+    with pytest.raises(ValueError, match="does not fit"):
+        writer.add(np.ones((1, 5), np.float32))
+    with pytest.raises(ValueError, match="1 rows written, 2 announced"):
+        writer.close()
 
 
 def test_claims_split_in_small_rounds_are_the_claims_of_one_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,3 +127,33 @@ def test_claims_split_in_small_rounds_are_the_claims_of_one_round(tmp_path: Path
     assert_frame_equal(rounds, one)
     assert built[1].manifest.stages["claims"]["claims"] == one.height
     assert np.array_equal(np.load(built[0].path / "claim_vectors.npy"), np.load(built[1].path / "claim_vectors.npy"))
+
+
+def test_facts_in_small_waves_claim_vectors_in_slices_and_tfidf_rows_on_disk_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The facts stage reads each wave's claims and vectors from disk and writes its documents as a
+    part; the claim-vector stage appends slices to a file; story grouping reads its TF-IDF rows from
+    the scratch folder past TFIDF_HELD_WORDS. None of it may change what a build stores."""
+    from compare.stories import grouping
+
+    records = [json.loads(line) for line in demo_corpus_text().splitlines() if line.strip()]
+    source = tmp_path / "demo.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    built = []
+    spilled: list[object] = []
+    original = grouping._TfidfRowWriter.finish
+    monkeypatch.setattr(grouping._TfidfRowWriter, "finish", lambda self, total: spilled.append(original(self, total)) or spilled[-1])
+    for name, batch_size, waves, claims_per_slice, held_words in (("one", 256, 64, 8192, 16_000_000), ("waves", 8, 1, 3, 10)):
+        home = tmp_path / name
+        ingest(Store(home), [source])
+        monkeypatch.setattr(stages, "_FACT_BATCHES_AT_ONCE", waves)
+        monkeypatch.setattr(stages, "_CLAIMS_PER_SLICE", claims_per_slice)
+        monkeypatch.setattr(grouping, "TFIDF_HELD_WORDS", held_words)
+        settings = load_settings(home, environ={}, overrides={"embed": {"model": "hashing"}})
+        built.append(build_index(Store(home), settings, engine=LocalEngine(batch_size=batch_size)))
+    one, waves = (snapshot_facts(index.path).sort("story_id") for index in built)
+    assert one.height == waves.height == 2  # both demo stories have 3+ outlets: two waves of one story
+    assert built[1].manifest.stages["facts"]["computed"] == 2
+    assert_frame_equal(waves, one)
+    assert np.array_equal(np.load(built[0].path / "claim_vectors.npy"), np.load(built[1].path / "claim_vectors.npy"))
+    assert [type(rows).__name__ for rows in spilled] == ["csr_matrix", "SpilledRows"]
+    assert_frame_equal(pl.read_parquet(built[1].path / "stories.parquet"), pl.read_parquet(built[0].path / "stories.parquet"))

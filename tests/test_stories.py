@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -191,7 +192,7 @@ def test_tfidf_weights_match_the_formula_and_engine_batches_give_the_same_rows()
     assert (batched != vectors).nnz == 0
 
 
-def test_tfidf_word_bags_spilled_to_disk_give_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tfidf_word_bags_and_rows_spilled_to_disk_give_the_same_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from compare.core.distributed import LocalEngine
     from compare.stories import grouping
 
@@ -208,8 +209,16 @@ def test_tfidf_word_bags_spilled_to_disk_give_the_same_rows(tmp_path: Path, monk
     monkeypatch.setattr(grouping.np, "savez", recording_savez)
     spilled = grouping.tfidf_rows((texts[at : at + 4] for at in range(0, len(texts), 4)), len(texts), spill_dir=tmp_path)
     assert len(written) >= 9 and all(path.parent.parent == tmp_path for path in written)
-    assert (spilled != held).nnz == 0 and spilled.shape == held.shape
-    assert not list(tmp_path.iterdir())  # the bags' folder is gone once the rows are made
+    assert isinstance(spilled, grouping.SpilledRows) and spilled.shape == held.shape
+    assert [path.name.startswith(".tfidf-rows-") for path in tmp_path.iterdir()] == [True]  # the bags' folder is gone, the rows' is there
+    every = np.arange(len(texts))
+    assert (spilled[every] != held).nnz == 0
+    picked = [41, 3, 40, 3, 17]  # any order, repeats, the empty texts' rows
+    assert (spilled[picked] != held[picked]).nnz == 0 and spilled[picked].shape == (5, held.shape[1])
+    assert spilled[np.array([], dtype=np.int64)].shape == (0, held.shape[1])
+    del spilled
+    gc.collect()
+    assert not list(tmp_path.iterdir())  # the rows' folder goes with them
 
 
 def test_unknown_method_is_a_clear_error() -> None:

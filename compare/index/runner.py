@@ -81,7 +81,7 @@ def build_stages(settings: Settings, embedder: Embedder, scratch: Path) -> list[
         ArticleVectorsStage(embedder, settings.article_embed),
         StoriesStage(settings.stories, scratch),
         ClaimVectorsStage(settings.claim_embed, settings.home, settings.index.precompute_claims_min_outlets, scratch),
-        FactsStage(settings, settings.index.precompute_claims_min_outlets),
+        FactsStage(settings, settings.index.precompute_claims_min_outlets, scratch),
     ]
 
 
@@ -254,7 +254,7 @@ def _write(
         settings=fingerprint,
         engine=engine.name,
         claim_model=built["claim_model"],
-        claim_vectors=int(built["claim_vectors"].shape[0]),
+        claim_vectors=built["claim_vectors"].rows,
         facts_key=_facts_key(settings),
         stages=stats,
     )
@@ -264,9 +264,9 @@ def _write(
         REFS: parquet_writer(refs),
         VECTORS: vectors_writer(built["article_vectors"]),
         CLAIMS: claims.write,
-        CLAIM_VECTORS: vectors_writer(built["claim_vectors"]),
+        CLAIM_VECTORS: built["claim_vectors"].write,
         COPIES: parquet_writer(built["copies"]),
-        FACTS: parquet_writer(built["facts"]),
+        FACTS: built["facts"].write,
     }
     return write_snapshot(store, manifest, writers, report)
 

@@ -1,4 +1,4 @@
-"""The build's claims on disk, not in memory.
+"""The build's claims, claim vectors and facts on disk, not in memory.
 
 A corpus has about 40 claims an article (AllSides); held as one frame they were the build's largest
 object (about 10 KB an article, and 48 KB at the claims stage's peak, from Python tuples). The claims
@@ -6,22 +6,29 @@ stage now writes them as Parquet parts in a scratch folder, one part per batch o
 later stages read what they need from the parts: the claims of multi-outlet stories, the counts per
 article, the snapshot's claims file (copied part by part). The scratch folder lives next to the
 snapshots (`.scratch-*`), is removed when the build ends, and by the next build after a crash.
+
+Claim vectors (1.5 KB a claim, about 18 KB an article of a multi-outlet story) go the same way: the
+claim-vector stage appends them to a `.npy` file there (VectorWriter), the facts stage reads the rows
+of one wave of stories at a time (VectorFile.take), and the snapshot gets the file as it is. The facts
+documents (16-25 KB a story) are written a wave at a time as parts too (FactParts).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from compare.core.schema import conform
 from compare.core.store import written
-from compare.index.snapshot import STORED_CLAIM_SCHEMA
+from compare.index.snapshot import FACTS_SCHEMA, STORED_CLAIM_SCHEMA
 
 SCRATCH_PREFIX = ".scratch-"
 
@@ -64,6 +71,20 @@ class ClaimTable:
     def write(self, path: Path) -> None:
         """The snapshot's claims file, streamed from the parts."""
         written(self.lazy().sink_parquet, path)
+
+    @property
+    def vector_rows(self) -> int:
+        """Claims with a `vector_row` (the rows of the claim-vector file), counted from the parts' statistics."""
+        if not self.parts:
+            return 0
+        return int(self.lazy().select(pl.col("vector_row").is_not_null().sum()).collect().item())
+
+    def texts_to_embed(self) -> Iterator[list[str]]:
+        """The texts of the claims with a `vector_row`, in vector-row order, a part at a time."""
+        for part in self.parts:
+            frame = pl.scan_parquet(part).filter(pl.col("vector_row").is_not_null()).select("text").collect()
+            if frame.height:
+                yield frame["text"].to_list()
 
     def with_vector_rows(self, article_ids: set[str], folder: Path) -> ClaimTable:
         """The same claims with `vector_row` numbering, in stored order, the claims of `article_ids`
@@ -114,3 +135,97 @@ class ClaimWriter:
     def table(self) -> ClaimTable:
         counts = pl.concat(self.counts) if self.counts else pl.DataFrame(schema={"article_id": pl.String, "claims": pl.Int32})
         return ClaimTable(tuple(self.parts), self.height, counts)
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An OSError of a plain file write, with the file named (a full disk reads "disk full: <file>")."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename:
+            raise
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+
+
+@dataclass(frozen=True)
+class VectorFile:
+    """float32 rows in a `.npy` file: read a few rows at a time (`take`), never mapped whole, and
+    handed to the snapshot as the file it is (`write`)."""
+
+    path: Path
+    rows: int
+    dimension: int
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """A copy of these rows; the mapping is dropped after, so the pages read leave this process."""
+        if not len(rows):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        try:
+            return np.array(mapped[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        finally:
+            del mapped
+
+    def write(self, path: Path) -> None:
+        """The snapshot's copy: a hard link when both are on one file system (the scratch folder sits
+        beside the snapshots), else a copy."""
+        try:
+            os.link(self.path, path)
+        except OSError:
+            with _naming(path):
+                shutil.copyfile(self.path, path)
+
+
+class VectorWriter:
+    """Appends float32 blocks to a `.npy` file of `rows` rows, its header written with the first
+    block (the dimension is known then); what is appended is on disk, not held."""
+
+    def __init__(self, path: Path, rows: int) -> None:
+        self.path, self.rows, self.done, self.dimension = path, rows, 0, 0
+        self._handle = None
+
+    def _open(self, dimension: int) -> None:
+        self.dimension = dimension
+        self._handle = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        with _naming(self.path):
+            np.lib.format.write_array_header_1_0(self._handle, {"descr": "<f4", "fortran_order": False, "shape": (self.rows, dimension)})
+
+    def add(self, block: np.ndarray) -> None:
+        if self._handle is None:
+            self._open(block.shape[1] if block.ndim == 2 else 0)
+        if self.done + len(block) > self.rows or (len(block) and block.shape[1] != self.dimension):
+            raise ValueError(f"{self.path}: a block of shape {block.shape} does not fit {self.rows} rows of {self.dimension} ({self.done} written)")
+        with _naming(self.path):
+            self._handle.write(np.ascontiguousarray(block, dtype="<f4").tobytes())  # type: ignore[union-attr]
+        self.done += len(block)
+
+    def close(self, dimension: int = 0) -> VectorFile:
+        """The finished file; `dimension` is the header's when no block was added."""
+        if self._handle is None:
+            self._open(dimension)
+        handle, self._handle = self._handle, None
+        with _naming(self.path):
+            handle.close()  # type: ignore[union-attr]
+        if self.done != self.rows:
+            raise ValueError(f"{self.path}: {self.done} rows written, {self.rows} announced")
+        return VectorFile(self.path, self.rows, self.dimension)
+
+
+@dataclass(frozen=True)
+class FactParts:
+    """FACTS_SCHEMA rows in Parquet parts (one per wave of stories), written to the snapshot streamed."""
+
+    parts: tuple[Path, ...]
+    height: int
+
+    def lazy(self) -> pl.LazyFrame:
+        if not self.parts:
+            return pl.LazyFrame(schema=FACTS_SCHEMA)
+        return pl.scan_parquet(list(self.parts), schema=FACTS_SCHEMA)
+
+    def collect(self) -> pl.DataFrame:
+        return conform(self.lazy().collect(), FACTS_SCHEMA)
+
+    def write(self, path: Path) -> None:
+        written(self.lazy().sink_parquet, path)

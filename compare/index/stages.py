@@ -24,9 +24,8 @@ from compare.core.config import EmbedConfig, MinHashConfig, Settings, StoryConfi
 from compare.core.distributed import Engine, batched_embedder
 from compare.embed.embedder import Embedder
 from compare.core.progress import StepProgress
-from compare.core.store import ArticleTexts
+from compare.core.store import ArticleTexts, written
 from compare.index.snapshot import (
-    CLAIM_VECTORS,
     CLAIMS,
     COPIES,
     COPY_SCHEMA,
@@ -38,11 +37,10 @@ from compare.index.snapshot import (
     checked_file,
     load_checked_vectors,
     snapshot_copies,
-    snapshot_facts,
     stable_ids,
 )
 from compare.core.schema import ARTICLE_SCHEMA, CLAIM_SCHEMA, STORY_SCHEMA, conform
-from compare.index.spool import ClaimTable, ClaimWriter
+from compare.index.spool import ClaimTable, ClaimWriter, FactParts, VectorFile, VectorWriter
 
 
 
@@ -88,17 +86,6 @@ class Previous:
         """The snapshot's claims file when reusable and sound, else None."""
         return checked_file(self.path, self.manifest, CLAIMS) if self.reusable else None
 
-    @cached_property
-    def claims(self) -> pl.DataFrame | None:
-        """STORED_CLAIM_SCHEMA rows, or None (older format, damaged, or not reusable)."""
-        target = checked_file(self.path, self.manifest, CLAIMS) if self.reusable else None
-        if target is None:
-            return None
-        try:
-            return conform(pl.read_parquet(target), STORED_CLAIM_SCHEMA)
-        except (OSError, ValueError, pl.exceptions.PolarsError):
-            return None
-
     def article_vectors(self, model: str) -> dict[str, np.ndarray]:
         if not self.reusable or self.manifest.model != model:
             return {}
@@ -107,25 +94,11 @@ class Previous:
             return {}
         return dict(zip(self.refs["id"].to_list(), vectors, strict=True))
 
-    def claim_vectors(self, model: str) -> dict[str, np.ndarray]:
-        """Stored claim vectors by claim text (a claim's vector depends only on its text and the model)."""
-        if self.claims is None or self.manifest.claim_model != model:
-            return {}
-        vectors = load_checked_vectors(self.path, self.manifest, CLAIM_VECTORS)
-        embedded = self.claims.filter(pl.col("vector_row").is_not_null())
-        if vectors is None or vectors.ndim != 2 or embedded.height != vectors.shape[0]:
-            return {}
-        return dict(zip(embedded["text"].to_list(), vectors[embedded["vector_row"].to_numpy()], strict=True))
-
     @cached_property
-    def facts(self) -> pl.DataFrame | None:
-        """The stored report facts (reused per story when members and facts settings match)."""
-        if checked_file(self.path, self.manifest, FACTS) is None:
-            return None
-        try:
-            return snapshot_facts(self.path)
-        except (OSError, ValueError, pl.exceptions.PolarsError):
-            return None
+    def facts_file(self) -> Path | None:
+        """The stored report facts when sound (reused per story when members and facts settings match,
+        whatever the other settings: the facts key covers what they depend on)."""
+        return checked_file(self.path, self.manifest, FACTS)
 
     @cached_property
     def copies(self) -> pl.DataFrame | None:
@@ -387,19 +360,26 @@ def multi_outlet_articles(articles: pl.DataFrame, stories: pl.DataFrame, min_out
     return stories.join(wide, on="story_id")["article_id"].to_list()
 
 
+# Claims sent to the embedder at a time: their texts, keys and vectors (1.5 KB each) are what the
+# stage holds; the vectors go to the scratch file after each slice.
+_CLAIMS_PER_SLICE = 8_192
+
+
 @dataclass(frozen=True)
 class ClaimVectorsStage:
     """Vectors of the claims of multi-outlet stories, so a story report needs no model.
 
-    Vectors of the previous snapshot are reused by claim text; the rest go through the persistent
-    embedding cache under `<home>/cache/embeddings` (a sentence wire-copied across outlets is
-    embedded once) in engine batches. min_outlets 0 turns the stage off.
+    Every vector goes through the persistent embedding cache under `<home>/cache/embeddings` (a
+    claim's vector depends only on its text and the model: a sentence wire-copied across outlets, or
+    kept from the last build, is embedded once), the rest through the model in engine batches. The
+    vectors are appended to a file in the scratch folder a slice of claims at a time (spool.VectorWriter),
+    so the stage holds one slice, not the corpus's claims. min_outlets 0 turns the stage off.
     """
 
     config: EmbedConfig
     home: Path
     min_outlets: int
-    scratch: Path  # where the claim table is rewritten with its vector rows
+    scratch: Path  # the claim table is rewritten here with its vector rows, and the vectors written
     name: str = "claim_vectors"
     label: str = "embedding claims"
 
@@ -408,23 +388,31 @@ class ClaimVectorsStage:
 
         claims: ClaimTable = built["claims"]
         model = make_embedder(self.config).name
+        target = self.scratch / "claim_vectors.npy"
         if self.min_outlets <= 0:
-            return StageResult({"claims": claims, "claim_vectors": np.zeros((0, 0), np.float32), "claim_model": model}, {"mode": "off", "embedded": 0})
+            return StageResult({"claims": claims, "claim_vectors": VectorWriter(target, 0).close(), "claim_model": model}, {"mode": "off", "embedded": 0})
         wanted = set(multi_outlet_articles(corpus.articles, built["stories"], self.min_outlets))
-        texts = claims.of_articles(wanted)["text"].to_list()
-        known = previous.claim_vectors(model) if previous else {}
-        missing = list(dict.fromkeys(text for text in texts if text not in known))
-        embedded = 0
-        if missing:
-            base = cached_embedder(self.config, self.home)
-            embedder = CachedEmbedder(batched_embedder(engine, base.inner, self.config), base.cache, progress=progress)
-            known = {**known, **dict(zip(missing, embedder.encode(missing), strict=True))}
-            embedded = embedder.embedded
-        dimension = next(iter(known.values())).shape[0] if known else 0
-        matrix = np.stack([known[text] for text in texts]).astype(np.float32) if texts else np.zeros((0, dimension), np.float32)
-        stats = {"mode": "incremental" if known and len(missing) < len(set(texts)) else "full", "claims": len(texts), "embedded": embedded}
-        # the claims of `wanted` articles, in stored order, are the matrix's rows
-        return StageResult({"claims": claims.with_vector_rows(wanted, self.scratch), "claim_vectors": matrix, "claim_model": model}, stats)
+        numbered = claims.with_vector_rows(wanted, self.scratch)  # the claims of `wanted`, in stored order, are the file's rows
+        total = numbered.vector_rows
+        base = cached_embedder(self.config, self.home)
+        writer = VectorWriter(target, total)
+        done = 0
+        progress(0, total)
+
+        def report(finished: int, count: int) -> None:  # texts the model embedded in this slice, as a share of its claims
+            progress(done + (round(finished / count * size) if count else 0), total)
+
+        embedder = CachedEmbedder(batched_embedder(engine, base.inner, self.config), base.cache, progress=report)
+        for texts in numbered.texts_to_embed():
+            for start in range(0, len(texts), _CLAIMS_PER_SLICE):
+                chunk = texts[start : start + _CLAIMS_PER_SLICE]
+                size = len(chunk)
+                writer.add(embedder.encode(chunk))
+                done += size
+                progress(done, total)
+        vectors = writer.close()
+        stats = {"mode": "incremental" if _reusable(previous) else "full", "claims": total, "embedded": embedder.embedded}
+        return StageResult({"claims": numbered, "claim_vectors": vectors, "claim_model": model}, stats)
 
 
 # --------------------------------------------------------------------------- facts (what each report finds)
@@ -469,11 +457,16 @@ class FactsStage:
     members and facts settings are unchanged keeps the previous snapshot's document; the others are
     engine batches of stories (facts_documents), on Ray as tasks: stories are independent.
 
+    Stories are done in waves (64 engine tasks): a wave's texts, claims and claim vectors are read
+    when it starts and its documents written as a part in the scratch folder when it ends, so the
+    stage holds one wave, not the corpus's claims and documents (16-25 KB a story).
+
     Takes the whole Settings: it makes reports, which read the alignment, claim-model and dedup settings.
     """
 
     settings: Settings
     min_outlets: int
+    scratch: Path  # the facts parts are written here
     name: str = "facts"
     label: str = "aligning facts"
 
@@ -483,61 +476,90 @@ class FactsStage:
         from compare.report.story import facts_key, members_key
 
         if self.min_outlets <= 0:
-            return StageResult({"facts": pl.DataFrame(schema=FACTS_SCHEMA)}, {"mode": "off", "stories": 0})
+            return StageResult({"facts": FactParts((), 0)}, {"mode": "off", "stories": 0})
         articles, stories = corpus.articles, built["stories"]
-        vectors: np.ndarray = built["claim_vectors"]
         wanted = set(multi_outlet_articles(articles, stories, self.min_outlets))
-        members = stories.filter(pl.col("article_id").is_in(list(wanted))).group_by("story_id", maintain_order=True).agg("article_id")
+        members = (
+            stories.filter(pl.col("article_id").is_in(list(wanted))).group_by("story_id", maintain_order=True).agg("article_id")
+            .with_columns(pl.col("article_id").map_elements(members_key, return_dtype=pl.String).alias("members"))
+        )
         key = facts_key(self.settings)
-        known = previous.facts if previous else None
-        reusable = {(row[0], row[1]): row[3] for row in known.filter(pl.col("key") == key).iter_rows()} if known is not None else {}
-        documents: dict[str, str] = {}
-        todo = []
-        for story_id, article_ids in members.iter_rows():
-            document = reusable.get((story_id, members_key(article_ids)))
-            if document is None:
-                todo.append((story_id, article_ids))
-            else:
-                documents[story_id] = document
+        kept = _reusable_facts(previous, key, members.select("story_id", "members"))
+        parts: list[Path] = []
+        if kept is not None and kept.height:
+            parts.append(written(kept.write_parquet, self.scratch / "facts-kept.parquet"))
+        kept_ids = set(kept["story_id"].to_list()) if kept is not None else set()
+        mode = "incremental" if kept_ids else "full"
+        del kept
+        todo = [(story_id, ids, hashed) for story_id, ids, hashed in members.select("story_id", "article_id", "members").iter_rows() if story_id not in kept_ids]
         total = members.height
-        progress(len(documents), total)
+        progress(len(kept_ids), total)
         if todo:
             per_task = max(1, engine.batch_size // _ARTICLES_PER_STORY)
             table: ClaimTable = built["claims"]
-            slicer = _StorySlicer(corpus, table.of_articles(wanted), vectors)
+            vectors: VectorFile = built["claim_vectors"]
             compute = partial(facts_documents, self.settings)
+            done = len(kept_ids)
             for start in range(0, len(todo), per_task * _FACT_BATCHES_AT_ONCE):
                 chunk = todo[start : start + per_task * _FACT_BATCHES_AT_ONCE]
-                slicer.read_texts([article_id for _, ids in chunk for article_id in ids])
-                batches = [[slicer.story(story_id, ids) for story_id, ids in chunk[i : i + per_task]] for i in range(0, len(chunk), per_task)]
-                done_before = len(documents)
+                slicer = _StorySlicer.of_wave(corpus, table, vectors, [article_id for _, ids, _ in chunk for article_id in ids])
+                batches = [[slicer.story(story_id, ids) for story_id, ids, _ in chunk[i : i + per_task]] for i in range(0, len(chunk), per_task)]
+                hashes = [[hashed for _, _, hashed in chunk[i : i + per_task]] for i in range(0, len(chunk), per_task)]
+                del slicer
 
-                def report(done: int, count: int, before: int = done_before, size: int = len(chunk)) -> None:
-                    progress(before + (size if done == count else done * per_task), total)
+                def report(finished: int, count: int, before: int = done, size: int = len(chunk)) -> None:
+                    progress(before + (size if finished == count else finished * per_task), total)
 
-                for batch, results in zip(batches, engine.map_batches(compute, batches, report), strict=True):
-                    documents.update((story.story_id, document) for story, document in zip(batch, results, strict=True))
+                rows = []
+                for batch, hashed, results in zip(batches, hashes, engine.map_batches(compute, batches, report), strict=True):
+                    rows.extend((story.story_id, members, key, document) for story, members, document in zip(batch, hashed, results, strict=True))
+                del batches
+                frame = pl.DataFrame(rows, schema=FACTS_SCHEMA, orient="row")
+                parts.append(written(frame.write_parquet, self.scratch / f"facts-{len(parts):05d}.parquet"))
+                done += len(chunk)
         progress(total, total)
-        rows = [(story_id, members_key(article_ids), key, documents[story_id]) for story_id, article_ids in members.iter_rows()]
-        facts = pl.DataFrame(rows, schema=FACTS_SCHEMA, orient="row")
-        return StageResult({"facts": facts}, {"mode": "incremental" if reusable else "full", "stories": total, "computed": len(todo)})
+        stats = {"mode": mode, "stories": total, "computed": len(todo)}
+        return StageResult({"facts": FactParts(tuple(parts), total)}, stats)
+
+
+def _reusable_facts(previous: Previous | None, key: str, members: pl.DataFrame) -> pl.DataFrame | None:
+    """The previous snapshot's facts rows (FACTS_SCHEMA) of the stories in `members` (story_id,
+    members) whose membership and facts key are unchanged, read with a filter; None without stored facts."""
+    source = previous.facts_file if previous else None
+    if source is None:
+        return None
+    try:
+        rows = pl.scan_parquet(source).filter(pl.col("key") == key).join(members.lazy(), on=["story_id", "members"], how="semi").collect()
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        return None
+    return conform(rows, FACTS_SCHEMA)
 
 
 class _StorySlicer:
-    """One story's articles, claims and claim vectors cut out of the build's frames by row numbers
-    (an index made once), so slicing every story costs its own size, not the corpus's."""
+    """The stories of one wave cut out of the wave's articles, claims and claim vectors by row
+    numbers (an index made once), so slicing every story costs its own size, not the corpus's."""
 
-    def __init__(self, corpus: Corpus, claims: pl.DataFrame, vectors: np.ndarray) -> None:
-        self.corpus, self.articles, self.claims, self.vectors = corpus, corpus.articles, claims, vectors
-        self.article_row = {article_id: row for row, article_id in enumerate(corpus.articles["id"].to_list())}
-        self.text_of: dict[int, str] = {}
+    def __init__(self, articles: pl.DataFrame, claims: pl.DataFrame, vectors: np.ndarray) -> None:
+        self.articles, self.claims, self.vectors = articles, claims, vectors  # vector_row: rows of `vectors`
+        self.article_row = {article_id: row for row, article_id in enumerate(articles["id"].to_list())}
         spans = claims.with_row_index("row").group_by("article_id").agg(pl.col("row"))
         self.claim_rows = {article_id: rows for article_id, rows in spans.iter_rows()}
 
-    def read_texts(self, article_ids: list[str]) -> None:
-        """Hold the texts of these articles (the next stories': `story` reads only these), each chunk of the corpus read once."""
-        rows = sorted({self.article_row[article_id] for article_id in article_ids})
-        self.text_of = dict(zip(rows, self.corpus.texts.take(rows), strict=True))
+    @classmethod
+    def of_wave(cls, corpus: Corpus, table: ClaimTable, vectors: VectorFile, article_ids: list[str]) -> _StorySlicer:
+        """The wave's articles with their texts (each chunk of the corpus read once), their claims and
+        the claims' vectors (read from the file, renumbered to this wave's rows)."""
+        rows = np.unique(corpus.rows_of(list(dict.fromkeys(article_ids))))
+        articles = corpus.with_text(corpus.articles[rows])
+        claims = table.of_articles(set(article_ids))
+        stored = claims["vector_row"]
+        present = stored.is_not_null()
+        order = np.argsort(stored.filter(present).to_numpy(), kind="stable")
+        wanted = stored.filter(present).to_numpy()[order]
+        local = np.empty(len(order), dtype=np.int64)
+        local[order] = np.arange(len(order))
+        renumbered = pl.Series("vector_row", [None] * claims.height, dtype=pl.Int32).scatter(np.flatnonzero(present.to_numpy()), pl.Series(local, dtype=pl.Int32))
+        return cls(articles, claims.with_columns(renumbered), vectors.take(wanted))
 
     def story(self, story_id: str, article_ids: list[str]) -> StoryFacts:
         rows = sorted(row for article_id in article_ids for row in self.claim_rows.get(article_id, []))
@@ -549,6 +571,5 @@ class _StorySlicer:
         vector_row = pl.Series("vector_row", [int(r) if keep else None for r, keep in zip(local, present, strict=True)], dtype=pl.Int32)
         vectors = self.vectors[stored[present].astype(np.int64)] if present.any() else np.zeros((0, self.vectors.shape[1] if self.vectors.ndim == 2 else 0), np.float32)
         article_rows = sorted(self.article_row[a] for a in article_ids)
-        texts = pl.Series("text", [self.text_of[row] for row in article_rows], dtype=pl.String)
-        articles = conform(self.articles[article_rows].with_columns(texts), ARTICLE_SCHEMA)
+        articles = self.articles[article_rows]
         return StoryFacts(story_id, articles, subset.with_columns(vector_row), vectors)

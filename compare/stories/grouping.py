@@ -182,13 +182,11 @@ def tfidf_rows(batches: Iterator[list[str]], total: int, *, engine: Engine | Non
             pending = []
     if pending:
         count(pending)
-    data: list[np.ndarray] = []
-    indices: list[np.ndarray] = []
-    row_lengths: list[np.ndarray] = []
+    rows_out = _TfidfRowWriter(spill_dir, TFIDF_HELD_WORDS)
     for bag in bags.drain():  # each batch's bag is dropped as soon as its rows are weighted
         rows = bag.lengths.size
         if not bag.keys.size:
-            row_lengths.append(np.zeros(rows, np.int64))
+            rows_out.add_empty(rows)
             continue
         document_frequency = frequency[np.searchsorted(vocabulary, bag.keys)]
         weights = (1 + np.log(bag.counts.astype(np.float64))) * np.log((1 + total + _IDF_PRIOR_DOCUMENTS) / (1 + document_frequency))
@@ -196,18 +194,91 @@ def tfidf_rows(batches: Iterator[list[str]], total: int, *, engine: Engine | Non
         matrix = sparse.csr_matrix((weights, (own, bag.columns.astype(np.int64))), shape=(rows, _TFIDF_DIMENSION), dtype=np.float64)  # sums colliding words
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        block = (sparse.diags(1.0 / norms) @ matrix).astype(np.float32).tocsr()
-        data.append(block.data)
-        indices.append(block.indices.astype(np.int32, copy=False))
-        row_lengths.append(np.diff(block.indptr).astype(np.int64))
-    if not data:
-        return sparse.csr_matrix((total, _TFIDF_DIMENSION), dtype=np.float32)
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(row_lengths))])
-    joined_data = np.concatenate(data)
-    data.clear()
-    joined_indices = np.concatenate(indices)
-    indices.clear()
-    return sparse.csr_matrix((joined_data, joined_indices, indptr), shape=(total, _TFIDF_DIMENSION))
+        rows_out.add((sparse.diags(1.0 / norms) @ matrix).astype(np.float32).tocsr())
+    return rows_out.finish(total)
+
+
+class _TfidfRowWriter:
+    """TF-IDF rows as they are weighted, batch by batch: held up to `held_words` stored words (8 bytes
+    each), then, with a `spill_dir`, all of them in two files there (SpilledRows), so the rows of a
+    large corpus (about 3.7 KB an article) are on disk while stories are grouped."""
+
+    def __init__(self, spill_dir: Path | None, held_words: int) -> None:
+        self._spill_dir, self._held_words = spill_dir, held_words
+        self._data: list[np.ndarray] = []
+        self._indices: list[np.ndarray] = []
+        self._row_lengths: list[np.ndarray] = []
+        self._held = 0
+        self._files: tuple[tempfile.TemporaryDirectory[str], Any, Any] | None = None
+
+    def add_empty(self, rows: int) -> None:
+        self._row_lengths.append(np.zeros(rows, np.int64))
+
+    def add(self, block: Any) -> None:  # noqa: ANN401 - scipy.sparse.csr_matrix
+        self._data.append(block.data)
+        self._indices.append(block.indices.astype(np.int32, copy=False))
+        self._row_lengths.append(np.diff(block.indptr).astype(np.int64))
+        self._held += block.data.size
+        if self._spill_dir is not None and self._held > self._held_words:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._files is None:
+            folder = tempfile.TemporaryDirectory(prefix=".tfidf-rows-", dir=self._spill_dir)
+            self._files = (folder, open(Path(folder.name) / "data.f4", "wb"), open(Path(folder.name) / "indices.i4", "wb"))  # noqa: SIM115 - closed in finish()
+        _, data, indices = self._files
+        for part in self._data:
+            data.write(np.ascontiguousarray(part, dtype="<f4").tobytes())
+        for part in self._indices:
+            indices.write(np.ascontiguousarray(part, dtype="<i4").tobytes())
+        self._data.clear()
+        self._indices.clear()
+        self._held = 0
+
+    def finish(self, total: int):  # noqa: ANN201 - scipy.sparse.csr_matrix or SpilledRows
+        from scipy import sparse
+
+        lengths = np.concatenate(self._row_lengths) if self._row_lengths else np.zeros(0, np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        if self._files is not None:
+            self._flush()
+            folder, data, indices = self._files
+            data.close()
+            indices.close()
+            return SpilledRows(folder, indptr, (total, _TFIDF_DIMENSION))
+        if not self._data:
+            return sparse.csr_matrix((total, _TFIDF_DIMENSION), dtype=np.float32)
+        joined_data = np.concatenate(self._data)
+        self._data.clear()
+        joined_indices = np.concatenate(self._indices)
+        self._indices.clear()
+        return sparse.csr_matrix((joined_data, joined_indices, indptr), shape=(total, _TFIDF_DIMENSION))
+
+
+class SpilledRows:
+    """CSR rows whose data and column indices are files (row offsets held: 8 bytes a row); `rows[r]`
+    for a list or array of row numbers reads just those rows, through a mapping dropped after each
+    read, as a scipy csr_matrix: what story grouping asks of its TF-IDF rows. The folder goes with
+    the object."""
+
+    def __init__(self, folder: tempfile.TemporaryDirectory[str], indptr: np.ndarray, shape: tuple[int, int]) -> None:
+        self._folder, self.indptr, self.shape = folder, indptr, shape
+
+    def __getitem__(self, rows: Sequence[int] | np.ndarray):  # noqa: ANN204 - scipy.sparse.csr_matrix
+        from scipy import sparse
+
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        positions = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths) + np.repeat(starts, lengths)
+        folder = Path(self._folder.name)
+        size = int(self.indptr[-1])
+        data = np.memmap(folder / "data.f4", dtype="<f4", mode="r", shape=(size,)) if size else np.zeros(0, np.float32)
+        indices = np.memmap(folder / "indices.i4", dtype="<i4", mode="r", shape=(size,)) if size else np.zeros(0, np.int32)
+        try:
+            return sparse.csr_matrix((np.array(data[positions]), np.array(indices[positions]), offsets), shape=(len(rows), self.shape[1]))
+        finally:
+            del data, indices
 
 
 def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
