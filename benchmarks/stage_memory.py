@@ -7,7 +7,8 @@
 
 A fresh home gets the oldest `--size` articles (or the first of the synthetic corpus) and
 `build_index(full=True)` runs in a child process with the hash embedder and no facts (as
-benchmarks/scale.py --embedder hash --no-facts). The child reads its own ru_maxrss (the peak so far)
+benchmarks/scale.py --embedder hash --no-facts), or with `--facts` the claim vectors and facts of a
+default build. The child reads its own ru_maxrss (the peak so far)
 whenever the progress callback names a new stage, so the rise from one figure to the next is the
 peak the stage in between reached above all earlier ones; a stage that stays under an earlier peak
 shows no rise. The corpus is written to Parquet before the child starts, so the child holds only
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, required=True, help="articles in the build")
     parser.add_argument("--synthetic", type=int, default=None, metavar="N", help="grow the corpus to N articles (benchmarks/scale.py)")
     parser.add_argument("--json", type=Path, required=True, help="write the results here")
+    parser.add_argument("--facts", action="store_true", help="also the claim-vector and facts stages (a default build's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     # The build runs in a child forked from a fork server started now, while this process is small:
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             frames = iter([publication_order(real, args.seed)])
         parts = write_parts(frames, root / "corpus")
         del real
-        seed_home(root / "home", parts, args.size, "hash", facts=False)
+        seed_home(root / "home", parts, args.size, "hash", facts=args.facts)
         queue: multiprocessing.Queue = context.Queue()
         child = context.Process(target=_child, args=(root / "home", queue))
         child.start()
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         child.join()
     # what each stage added to the peak of all before it (0: it stayed under an earlier peak)
     rises = {label: round(after - before, 1) for (label, before), (_, after) in zip(marks, marks[1:], strict=False)}
-    result = {"size": args.size, "synthetic": args.synthetic, "peak_mb_at_stage_start": dict(marks), "peak_rise_mb_during": rises}
+    result = {"size": args.size, "synthetic": args.synthetic, "facts": args.facts, "peak_mb_at_stage_start": dict(marks), "peak_rise_mb_during": rises}
     args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(" | ".join(f"{label}: {mb:.0f}" for label, mb in marks), "(MB peak so far when each stage starts)")
     return 0
