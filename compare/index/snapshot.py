@@ -278,12 +278,13 @@ def checked_file(path: Path, manifest: Manifest, name: str) -> Path | None:
 
 
 def load_checked_vectors(path: Path, manifest: Manifest, name: str) -> np.ndarray | None:
-    """A vectors file of the snapshot when sound (see checked_file), else None."""
+    """A vectors file of the snapshot when sound (see checked_file), as a read-only memory map (a
+    caller copies the rows it needs), else None."""
     target = checked_file(path, manifest, name)
     if target is None:
         return None
     try:
-        return np.load(target, allow_pickle=False)
+        return np.load(target, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError):
         return None
 

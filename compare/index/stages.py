@@ -86,13 +86,22 @@ class Previous:
         """The snapshot's claims file when reusable and sound, else None."""
         return checked_file(self.path, self.manifest, CLAIMS) if self.reusable else None
 
-    def article_vectors(self, model: str) -> dict[str, np.ndarray]:
+    def article_vectors(self, model: str, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of those of `ids` the snapshot has (same model), as (positions in
+        `ids`, their vectors): row numbers, not a dict of every stored vector."""
+        none = (np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
         if not self.reusable or self.manifest.model != model:
-            return {}
+            return none
         vectors = load_checked_vectors(self.path, self.manifest, VECTORS)
         if vectors is None or vectors.ndim != 2 or vectors.shape[0] != self.refs.height:
-            return {}
-        return dict(zip(self.refs["id"].to_list(), vectors, strict=True))
+            return none
+        stored = self.refs.select("id").with_row_index("stored")
+        wanted = pl.DataFrame({"id": pl.Series("id", ids, dtype=pl.String)}).with_row_index("position")
+        found = wanted.join(stored, on="id", how="inner").sort("position")
+        try:
+            return found["position"].to_numpy().astype(np.int64), np.array(vectors[found["stored"].to_numpy().astype(np.int64)], dtype=np.float32)
+        finally:
+            del vectors  # the mapping: only the rows copied stay
 
     @cached_property
     def facts_file(self) -> Path | None:
@@ -285,9 +294,11 @@ class ArticleVectorsStage:
         from compare.stories.grouping import story_text
 
         articles = corpus.articles
-        cached = previous.article_vectors(self.embedder.name) if previous else {}
         ids = articles["id"].to_list()
-        missing = [row for row, article_id in enumerate(ids) if article_id not in cached]
+        kept, kept_vectors = previous.article_vectors(self.embedder.name, ids) if previous else (np.zeros(0, np.int64), np.zeros((0, 0), np.float32))
+        is_kept = np.zeros(len(ids), dtype=bool)
+        is_kept[kept] = True
+        missing = np.flatnonzero(~is_kept).tolist()
         titles = articles["title"].to_list()
         stories_of = []  # what each missing article is recognised by, its text read a chunk at a time
         step = corpus.texts.chunk_rows
@@ -306,15 +317,15 @@ class ArticleVectorsStage:
         if missing:
             dimension = encoded.shape[1]
         else:
-            dimension = next(iter(cached.values())).shape[0] if cached else batched.dimension or self.embedder.dimension
+            dimension = kept_vectors.shape[1] if len(kept) else batched.dimension or self.embedder.dimension
         matrix = np.zeros((len(ids), dimension), dtype=np.float32)
-        for row, article_id in enumerate(ids):
-            if article_id in cached:
-                matrix[row] = cached[article_id]
+        if len(kept):
+            matrix[kept] = kept_vectors
+        del kept_vectors
         if missing:
             matrix[missing] = encoded
         # embedded: texts sent to the model (not found in the previous snapshot nor the embedding cache)
-        return StageResult({"article_vectors": matrix}, {"mode": "incremental" if cached else "full", "embedded": embedded})
+        return StageResult({"article_vectors": matrix}, {"mode": "incremental" if len(kept) else "full", "embedded": embedded})
 
 
 # --------------------------------------------------------------------------- stories
