@@ -176,6 +176,30 @@ def test_a_forked_child_reopens_the_database(tmp_path: Path) -> None:
     assert len(cache) == 3 and cache.lookup([b"f" * 16])[0] == [0]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="fork and RLIMIT_FSIZE semantics checked on Linux only")
+def test_concurrent_writers_and_readers_all_succeed(tmp_path: Path) -> None:
+    """Two builds (or a build and a report) on one home: both store and read at once, nothing lost."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_store_and_read, args=(tmp_path, first)) for first in (0, 1000, 500)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    assert len(EmbeddingCache(tmp_path)) == 2000
+
+
+def _store_and_read(folder: Path, first: int) -> None:
+    cache = EmbeddingCache(folder)
+    for start in range(first, first + 1000, 50):
+        keys = [n.to_bytes(16, "big") for n in range(start, start + 50)]
+        cache.store(keys, np.full((50, 8), start, dtype=np.float32))
+        found, vectors = cache.lookup(keys)
+        assert found == list(range(50)) and vectors.shape == (50, 8)
+
+
 def _store_in_child(cache: EmbeddingCache) -> int:
     cache.store([b"c" * 16], np.ones((1, 4), dtype=np.float32))
     return len(cache)
