@@ -345,18 +345,18 @@ def _text_key(text: str) -> bytes:
 _VECTORS_FILE = "vectors.sqlite"
 _LOOKUP_BATCH = 500  # parameters per `key IN (...)`, under the 999 that SQLite before 3.32 allows
 _BUSY_TIMEOUT_S = 600.0  # a concurrent build's store() holds the write lock for one batch: well under this
-_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 11, 13, 26
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 10, 11, 13, 26
 _INSERT = "INSERT OR IGNORE INTO vectors (key, vector) VALUES (?, ?)"
 _LEGACY_SHARDS = "shard-*.npz"
 # Connections a forked child inherited: SQLite forbids using them there, and closing one could
-# checkpoint or unlink the parent's WAL, so the child keeps them unreferenced-but-alive instead.
+# checkpoint or unlink the parent's WAL, so the child keeps them here, never used nor closed.
 _INHERITED: list[sqlite3.Connection] = []
 logger = logging.getLogger(__name__)
 
 
 def _damaged(error: sqlite3.DatabaseError) -> bool:
     """Not a database or a corrupt one; "database is locked" and other OperationalErrors are not damage."""
-    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return (error.sqlite_errorcode & 0xFF) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
 
 
 def _write_failure(path: Path, error: sqlite3.OperationalError) -> OSError | None:
@@ -364,20 +364,22 @@ def _write_failure(path: Path, error: sqlite3.OperationalError) -> OSError | Non
     it does for its other files. SQLite passes ENOSPC on as SQLITE_FULL but every other failed write
     (EFBIG past RLIMIT_FSIZE, EDQUOT) as SQLITE_IOERR_WRITE without the errno: EFBIG and ENOSPC are
     read back from the file size limit and the free space; the rest is EIO. None: not a write failure."""
-    code = getattr(error, "sqlite_errorcode", 0)
-    if code & 0xFF == _SQLITE_FULL:
-        return OSError(errno.ENOSPC, f"disk full writing the embedding cache ({error})", str(path))
-    if code & 0xFF != 10:  # SQLITE_IOERR and its extended codes
+    code = error.sqlite_errorcode & 0xFF
+    if code == _SQLITE_FULL:
+        return _cache_write_error(errno.ENOSPC, path, error)
+    if code != _SQLITE_IOERR:  # extended codes (SQLITE_IOERR_WRITE...) share the low byte
         return None
     import resource
 
     limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
     sizes = [side.stat().st_size for side in (path, path.with_name(path.name + "-wal")) if side.exists()]
     if limit != resource.RLIM_INFINITY and sizes and max(sizes) + 65536 >= limit:
-        return OSError(errno.EFBIG, f"file size limit reached writing the embedding cache ({error})", str(path))
-    if os.statvfs(path.parent).f_bavail == 0:
-        return OSError(errno.ENOSPC, f"disk full writing the embedding cache ({error})", str(path))
-    return OSError(errno.EIO, f"cannot write the embedding cache ({error})", str(path))
+        return _cache_write_error(errno.EFBIG, path, error)
+    return _cache_write_error(errno.ENOSPC if os.statvfs(path.parent).f_bavail == 0 else errno.EIO, path, error)
+
+
+def _cache_write_error(code: int, path: Path, error: sqlite3.Error) -> OSError:
+    return OSError(code, f"{os.strerror(code)} (embedding cache: {error})", str(path))
 
 
 class EmbeddingCache:
@@ -516,6 +518,12 @@ class EmbeddingCache:
             # A rowid table: rows are appended, the random keys go to a small index of their own. Keyed
             # WITHOUT ROWID on the hash, stores were 7x slower and the file 2.8x larger (100k vectors).
             connection.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB NOT NULL UNIQUE, vector BLOB NOT NULL)")
+        except sqlite3.OperationalError as error:  # creating the file on a full disk
+            connection.close()
+            failure = _write_failure(self.path, error)
+            if failure is None:
+                raise
+            raise failure from error
         except BaseException:
             connection.close()
             raise
