@@ -1,7 +1,10 @@
-"""compare.embed.embedder: the persistent embedding cache (keys, reuse across runs, shards), backends agree."""
+"""compare.embed.embedder: the persistent embedding cache (keys, reuse across runs, its SQLite file), backends agree."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,7 +12,8 @@ import numpy as np
 import pytest
 
 from compare.core.config import EmbedConfig
-from compare.embed.embedder import CachedEmbedder, EmbeddingCache, HashingEmbedder, ModelLoadError, cached_embedder, make_embedder
+from compare.embed.embedder import CachedEmbedder, EmbeddingCache, HashingEmbedder, ModelLoadError, _text_key, cached_embedder, make_embedder
+from compare.text.normalize import normalize_for_embedding
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -41,7 +45,7 @@ def test_rerun_on_grown_corpus_embeds_only_new_texts(tmp_path: Path) -> None:
     first = CachedEmbedder(CountingEmbedder(), EmbeddingCache(tmp_path))
     before = first.encode(["one two three", "four five six"])
     inner = CountingEmbedder()
-    second = CachedEmbedder(inner, EmbeddingCache(tmp_path))  # a new process: reads the shards back
+    second = CachedEmbedder(inner, EmbeddingCache(tmp_path))  # a new process: reads the database back
     after = second.encode(["four five six", "seven eight nine", "one two three"])
     assert inner.batches == [["seven eight nine"]]
     assert second.embedded == 1
@@ -65,18 +69,178 @@ def test_batches_are_length_sorted_and_progress_is_reported(tmp_path: Path) -> N
     assert calls == [(10, 25), (20, 25), (25, 25)]
 
 
-def test_shards_are_merged_and_nothing_is_lost(tmp_path: Path) -> None:
-    cache = EmbeddingCache(tmp_path, max_shards=3)
+def test_cache_is_one_database_opened_on_first_use_and_kept_by_a_new_process(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    cache = EmbeddingCache(folder)
+    assert cache.lookup([b"k" * 16])[0] == []  # nothing cached: no file made
+    assert len(cache) == 0 and not folder.exists()
     embedder = CachedEmbedder(CountingEmbedder(), cache)
     texts = [f"sentence number {n}" for n in range(8)]
     for text in texts:
         embedder.encode([text])
-    assert len(list(tmp_path.glob("shard-*.npz"))) <= 3
-    reread = EmbeddingCache(tmp_path)
+    assert sorted(path.name for path in folder.iterdir() if not path.name.endswith(("-wal", "-shm"))) == ["vectors.sqlite"]
+    reread = EmbeddingCache(folder)
     assert len(reread) == 8
     inner = CountingEmbedder()
     np.testing.assert_array_equal(CachedEmbedder(inner, reread).encode(texts), HashingEmbedder(64).encode(texts))
     assert inner.batches == []
+
+
+def test_lookup_spans_batches_keeps_key_order_and_skips_misses_and_repeats(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path)
+    keys = [n.to_bytes(16, "big") for n in range(1200)]
+    vectors = np.arange(1200 * 3, dtype=np.float32).reshape(1200, 3)
+    cache.store(keys[::2], vectors[::2])
+    cache.store(keys[:2], vectors[:2] + 100)  # already there: the first vector stays
+    asked = [keys[1199], keys[0], b"x" * 16, *keys[400:1100], keys[0]]
+    found, got = EmbeddingCache(tmp_path).lookup(asked)
+    expected = [position for position, key in enumerate(asked) if key in set(keys[::2])]
+    assert found == expected and got.shape == (len(expected), 3)
+    np.testing.assert_array_equal(got, vectors[[int.from_bytes(asked[position], "big") for position in expected]])
+
+
+def test_a_vector_of_the_wrong_size_is_a_miss(tmp_path: Path) -> None:
+    import sqlite3
+
+    cache = EmbeddingCache(tmp_path)
+    keys = [b"a" * 16, b"b" * 16, b"c" * 16]
+    cache.store(keys, np.ones((3, 4), dtype=np.float32))
+    with sqlite3.connect(tmp_path / "vectors.sqlite") as connection:
+        connection.execute("UPDATE vectors SET vector = ? WHERE key = ?", (b"\x00" * 12, keys[1]))
+    found, vectors = EmbeddingCache(tmp_path).lookup(keys)
+    assert found == [0, 2] and vectors.shape == (2, 4)
+
+
+def test_shards_of_earlier_versions_are_imported_once_then_deleted(tmp_path: Path) -> None:
+    texts = [f"old sentence {n}" for n in range(5)]
+    keys = np.frombuffer(b"".join(_text_key(normalize_for_embedding(text)) for text in texts), dtype=np.uint8).reshape(5, 16)
+    old = HashingEmbedder(64).encode(texts)
+    with open(tmp_path / "shard-00000000000000000001-7.npz", "wb") as handle:  # the format EmbeddingCache wrote before
+        np.savez(handle, keys=keys[:3], vectors=old[:3])
+    with open(tmp_path / "shard-00000000000000000002-7-merged.npz", "wb") as handle:
+        np.savez(handle, keys=keys[2:], vectors=old[2:])
+    inner = CountingEmbedder()
+    np.testing.assert_array_equal(CachedEmbedder(inner, EmbeddingCache(tmp_path)).encode(texts), old)
+    assert inner.batches == [] and not list(tmp_path.glob("shard-*"))
+    assert len(EmbeddingCache(tmp_path)) == 5
+
+
+def test_a_damaged_database_is_moved_aside_with_a_warning_and_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "vectors.sqlite").write_bytes(b"not a database at all " * 300)
+    inner = CountingEmbedder()
+    with caplog.at_level("WARNING", logger="compare.embed.embedder"):
+        vectors = CachedEmbedder(inner, EmbeddingCache(tmp_path)).encode(["one", "two"])
+    np.testing.assert_array_equal(vectors, HashingEmbedder(64).encode(["one", "two"]))
+    aside = list(tmp_path.glob("vectors.sqlite.damaged-*"))
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"not a database")
+    assert [record.levelname for record in caplog.records] == ["WARNING"] and str(tmp_path / "vectors.sqlite") in caplog.text
+    assert len(EmbeddingCache(tmp_path)) == 2
+
+
+def test_a_damaged_page_found_while_reading_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cache = EmbeddingCache(tmp_path)
+    keys = [n.to_bytes(16, "big") for n in range(300)]
+    cache.store(keys, np.ones((300, 64), dtype=np.float32))
+    cache.close()
+    path = tmp_path / "vectors.sqlite"
+    data = bytearray(path.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[page : page * 3] = b"\xff" * (page * 2)  # pages 2 and 3: the table's b-tree
+    path.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="compare.embed.embedder"):
+        assert EmbeddingCache(tmp_path).lookup(keys)[0] == []
+    assert len(list(tmp_path.glob("vectors.sqlite.damaged-*"))) == 1 and "damaged" in caplog.text
+
+
+def test_the_cache_pickles_without_its_connection_and_reopens(tmp_path: Path) -> None:
+    import pickle
+
+    embedder = CachedEmbedder(CountingEmbedder(), EmbeddingCache(tmp_path))
+    embedder.encode(["kept"])
+    copy = pickle.loads(pickle.dumps(embedder))
+    assert copy.cache.lookup([_text_key("kept")])[0] == [0]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork and RLIMIT_FSIZE semantics checked on Linux only")
+def test_a_forked_child_reopens_the_database(tmp_path: Path) -> None:
+    import multiprocessing
+
+    cache = EmbeddingCache(tmp_path)
+    cache.store([b"p" * 16], np.ones((1, 4), dtype=np.float32))
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_store_in_child, (cache,)) == 2  # pickled and sent: reopens
+    child = multiprocessing.get_context("fork").Process(target=cache.store, args=([b"f" * 16], np.ones((1, 4), dtype=np.float32)))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert len(cache) == 3 and cache.lookup([b"f" * 16])[0] == [0]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork and RLIMIT_FSIZE semantics checked on Linux only")
+def test_concurrent_writers_and_readers_all_succeed(tmp_path: Path) -> None:
+    """Two builds (or a build and a report) on one home: both store and read at once, nothing lost."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_store_and_read, args=(tmp_path, first)) for first in (0, 1000, 500)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    assert len(EmbeddingCache(tmp_path)) == 2000
+
+
+def _store_and_read(folder: Path, first: int) -> None:
+    cache = EmbeddingCache(folder)
+    for start in range(first, first + 1000, 50):
+        keys = [n.to_bytes(16, "big") for n in range(start, start + 50)]
+        cache.store(keys, np.full((50, 8), start, dtype=np.float32))
+        found, vectors = cache.lookup(keys)
+        assert found == list(range(50)) and vectors.shape == (50, 8)
+
+
+def _store_in_child(cache: EmbeddingCache) -> int:
+    cache.store([b"c" * 16], np.ones((1, 4), dtype=np.float32))
+    return len(cache)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork and RLIMIT_FSIZE semantics checked on Linux only")
+def test_a_store_past_the_file_size_limit_is_an_oserror_naming_the_file(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE stands in for a full disk, as in test_store: the build's disk-full handling needs
+    an OSError with ENOSPC/EFBIG and the file, not sqlite's "disk I/O error"."""
+    script = textwrap.dedent(
+        f"""
+        import errno, resource, signal
+        from pathlib import Path
+        import numpy as np
+        from compare.embed.embedder import EmbeddingCache
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+        cache = EmbeddingCache(Path({str(tmp_path)!r}))
+        try:
+            for batch in range(100):
+                cache.store([(batch * 64 + n).to_bytes(16, "big") for n in range(64)], np.ones((64, 384), np.float32))
+        except OSError as error:
+            print(error.errno in (errno.EFBIG, errno.ENOSPC), error.filename == cache.path.as_posix(), batch > 0)
+        """
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert finished.stdout.split() == ["True", "True", "True"], finished.stderr
+    assert 0 < len(EmbeddingCache(tmp_path)) < 6400  # what was committed before is still readable
+
+
+def test_a_full_database_is_enospc_naming_the_file(tmp_path: Path) -> None:
+    """SQLite's own "database or disk is full" (here: max_page_count) is the errno of a full disk."""
+    import errno
+
+    cache = EmbeddingCache(tmp_path)
+    cache.store([b"a" * 16], np.ones((1, 384), dtype=np.float32))
+    cache._connection.execute("PRAGMA max_page_count = 8")  # type: ignore[union-attr]
+    with pytest.raises(OSError) as raised:
+        cache.store([n.to_bytes(16, "big") for n in range(100)], np.ones((100, 384), dtype=np.float32))
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == str(tmp_path / "vectors.sqlite")
+    assert len(cache) == 1  # the failed store left nothing half-written
 
 
 def test_keys_ending_in_zero_bytes_round_trip(tmp_path: Path) -> None:

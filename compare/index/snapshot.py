@@ -357,7 +357,7 @@ def remove_leftovers(store: Store) -> list[str]:
     for link in store.index_dir.glob(".current-*"):
         link.unlink(missing_ok=True)
         removed.append(link.name)
-    # Cache shards being written by a live report are fresh; an hour-old temporary is a killed write's.
+    # Shard temporaries of the embedding cache before it was SQLite: an hour-old one is a killed write's.
     removed += remove_stale_temporaries(list(store.embedding_cache_dir.glob("*/.*.tmp")), older_than_seconds=3600)
     return removed
 
