@@ -96,9 +96,10 @@ def _user_errors() -> Iterator[None]:
     except OSError as error:
         import errno
 
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO):
             raise
-        # disk full or read-only while writing: one line, exit 3 as a failed build (nothing half-written stays current)
+        # disk full, over a size limit, read-only or failing while writing (the embedding cache's
+        # failed writes are EFBIG or EIO): one line, exit 3 as a failed build (nothing half-written stays current)
         _fail(f"{error.filename or 'write failed'}: {error.strerror}", code=3)
 
 

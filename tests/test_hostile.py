@@ -146,20 +146,23 @@ def test_output_file_gets_the_users_umask(home: Path, tmp_path: Path, umask: int
     assert code == 0 and stat.S_IMODE(target.stat().st_mode) == 0o640
 
 
-def test_disk_full_during_ingest_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("code_name", ["ENOSPC", "EFBIG", "EIO"])  # EFBIG, EIO: how the embedding cache reports a failed write
+def test_disk_full_during_ingest_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code_name: str) -> None:
     import errno
 
     from compare.core.store import Store
 
+    number = getattr(errno, code_name)
+
     def full(self: Store, *args: object, **kwargs: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device", str(self.home / "articles.parquet"))
+        raise OSError(number, os.strerror(number), str(self.home / "articles.parquet"))
 
     monkeypatch.setattr(Store, "add_articles", full)
     corpus = tmp_path / "demo.jsonl"
     corpus.write_text(demo_corpus_text(), encoding="utf-8")
     code, output = invoke("ingest", str(corpus), "--home", str(tmp_path / "home"))
     assert code == 3
-    assert output.strip().splitlines() == [f"error: {tmp_path / 'home' / 'articles.parquet'}: No space left on device"]
+    assert output.strip().splitlines() == [f"error: {tmp_path / 'home' / 'articles.parquet'}: {os.strerror(number)}"]
 
 
 @pytest.mark.parametrize("damaged", ["model.onnx", "onnx.json", "tokenizer.json"])
