@@ -502,7 +502,15 @@ class FactsStage:
         kept_ids = set(kept["story_id"].to_list()) if kept is not None else set()
         mode = "incremental" if kept_ids else "full"
         del kept
-        todo = [(story_id, ids, hashed) for story_id, ids, hashed in members.select("story_id", "article_id", "members").iter_rows() if story_id not in kept_ids]
+        # in order of each story's first article in the corpus: a wave's texts then lie in a few
+        # chunks of the corpus file, not in all of them (stories are local in time, as ingests are)
+        first_row = (
+            members.select("story_id", "article_id").explode("article_id")
+            .join(articles.select("id").with_row_index("row"), left_on="article_id", right_on="id")
+            .group_by("story_id").agg(pl.col("row").min().alias("first_row"))
+        )
+        ordered = members.join(first_row, on="story_id", how="left").sort("first_row", maintain_order=True)
+        todo = [(story_id, ids, hashed) for story_id, ids, hashed in ordered.select("story_id", "article_id", "members").iter_rows() if story_id not in kept_ids]
         total = members.height
         progress(len(kept_ids), total)
         if todo:
