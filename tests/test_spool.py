@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +160,28 @@ def test_facts_in_small_waves_claim_vectors_in_slices_and_tfidf_rows_on_disk_cha
     assert np.array_equal(np.load(built[0].path / "claim_vectors.npy"), np.load(built[1].path / "claim_vectors.npy"))
     assert [type(rows).__name__ for rows in spilled] == ["csr_matrix", "SpilledRows"]
     assert_frame_equal(pl.read_parquet(built[1].path / "stories.parquet"), pl.read_parquet(built[0].path / "stories.parquet"))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE semantics checked on Linux only")
+def test_a_vector_file_past_a_full_disk_is_an_oserror_naming_the_file(tmp_path: Path) -> None:
+    """The build reports a full disk from the OSError's errno and file name (RLIMIT_FSIZE stands in for ENOSPC)."""
+    script = textwrap.dedent(
+        f"""
+        import errno, resource, signal
+        from pathlib import Path
+        import numpy as np
+        from compare.index.spool import VectorWriter
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+        target = Path({str(tmp_path / "vectors.npy")!r})
+        writer = VectorWriter(target, 100)
+        try:
+            for _ in range(10):
+                writer.add(np.ones((10, 384), np.float32))
+            writer.close()
+        except OSError as error:
+            print(error.errno == errno.EFBIG, error.filename == str(target))
+        """
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert finished.stdout.split() == ["True", "True"], finished.stderr
