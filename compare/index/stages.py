@@ -407,7 +407,7 @@ class ClaimVectorsStage:
         total = numbered.vector_rows
         base = cached_embedder(self.config, self.home)
         writer = VectorWriter(target, total)
-        done = 0
+        done, size = 0, 0  # claims finished, claims in the slice being embedded
         progress(0, total)
 
         def report(finished: int, count: int) -> None:  # texts the model embedded in this slice, as a share of its claims
