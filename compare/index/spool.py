@@ -53,6 +53,7 @@ class ClaimTable:
     parts: tuple[Path, ...]
     height: int
     counts: pl.DataFrame
+    vector_rows: int = 0  # claims with a `vector_row` (the rows of the claim-vector file), set by with_vector_rows
 
     def lazy(self) -> pl.LazyFrame:
         if not self.parts:
@@ -71,13 +72,6 @@ class ClaimTable:
     def write(self, path: Path) -> None:
         """The snapshot's claims file, streamed from the parts."""
         written(self.lazy().sink_parquet, path)
-
-    @property
-    def vector_rows(self) -> int:
-        """Claims with a `vector_row` (the rows of the claim-vector file), counted from the parts' statistics."""
-        if not self.parts:
-            return 0
-        return int(self.lazy().select(pl.col("vector_row").is_not_null().sum()).collect().item())
 
     def texts_to_embed(self) -> Iterator[list[str]]:
         """The texts of the claims with a `vector_row`, in vector-row order, a part at a time."""
@@ -98,7 +92,7 @@ class ClaimTable:
             frame = frame.with_columns(pl.when(chosen).then(rows).otherwise(None).cast(pl.Int32).alias("vector_row"))
             offset += int(chosen.sum())
             parts.append(written(frame.write_parquet, folder / f"claims-vectors-{number:05d}.parquet"))
-        return ClaimTable(tuple(parts), self.height, self.counts)
+        return ClaimTable(tuple(parts), self.height, self.counts, offset)
 
 
 class ClaimWriter:
@@ -200,10 +194,10 @@ class VectorWriter:
             self._handle.write(np.ascontiguousarray(block, dtype="<f4").tobytes())  # type: ignore[union-attr]
         self.done += len(block)
 
-    def close(self, dimension: int = 0) -> VectorFile:
-        """The finished file; `dimension` is the header's when no block was added."""
+    def close(self) -> VectorFile:
+        """The finished file (a header of 0 columns when no block was added)."""
         if self._handle is None:
-            self._open(dimension)
+            self._open(0)
         handle, self._handle = self._handle, None
         with _naming(self.path):
             handle.close()  # type: ignore[union-attr]
@@ -223,9 +217,6 @@ class FactParts:
         if not self.parts:
             return pl.LazyFrame(schema=FACTS_SCHEMA)
         return pl.scan_parquet(list(self.parts), schema=FACTS_SCHEMA)
-
-    def collect(self) -> pl.DataFrame:
-        return conform(self.lazy().collect(), FACTS_SCHEMA)
 
     def write(self, path: Path) -> None:
         written(self.lazy().sink_parquet, path)

@@ -571,14 +571,9 @@ class _StorySlicer:
         rows = np.unique(corpus.rows_of(list(dict.fromkeys(article_ids))))
         articles = corpus.with_text(corpus.articles[rows])
         claims = table.of_articles(set(article_ids))
-        stored = claims["vector_row"]
-        present = stored.is_not_null()
-        order = np.argsort(stored.filter(present).to_numpy(), kind="stable")
-        wanted = stored.filter(present).to_numpy()[order]
-        local = np.empty(len(order), dtype=np.int64)
-        local[order] = np.arange(len(order))
-        renumbered = pl.Series("vector_row", [None] * claims.height, dtype=pl.Int32).scatter(np.flatnonzero(present.to_numpy()), pl.Series(local, dtype=pl.Int32))
-        return cls(articles, claims.with_columns(renumbered), vectors.take(wanted))
+        present = pl.col("vector_row").is_not_null()
+        local = pl.when(present).then(present.cast(pl.Int32).cum_sum() - 1).cast(pl.Int32).alias("vector_row")  # n-th claim with a vector
+        return cls(articles, claims.with_columns(local), vectors.take(claims["vector_row"].drop_nulls().to_numpy()))
 
     def story(self, story_id: str, article_ids: list[str]) -> StoryFacts:
         rows = sorted(row for article_id in article_ids for row in self.claim_rows.get(article_id, []))
