@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from compare.core.config import EmbedConfig, MinHashConfig, Settings, StoryConfig
-from compare.core.distributed import Engine, batched_embedder
+from compare.core.distributed import BatchedEmbedder, Engine, batched_embedder
 from compare.embed.embedder import Embedder
 from compare.core.progress import StepProgress
 from compare.core.store import ArticleTexts, written
@@ -300,30 +300,35 @@ class ArticleVectorsStage:
         is_kept[kept] = True
         missing = np.flatnonzero(~is_kept).tolist()
         titles = articles["title"].to_list()
-        stories_of = []  # what each missing article is recognised by, its text read a chunk at a time
         step = corpus.texts.chunk_rows
-        for start in range(0, len(missing), step):
-            rows = missing[start : start + step]
-            stories_of.extend(story_text(titles[row], text) for row, text in zip(rows, corpus.texts.take(rows), strict=True))
-        if isinstance(self.embedder, CachedEmbedder):
-            # cache look-ups here, only the texts it lacks go to the engine's workers
-            batched = CachedEmbedder(batched_embedder(engine, self.embedder.inner, self.config), self.embedder.cache, progress=progress)
-        else:
-            batched = batched_embedder(engine, self.embedder, self.config, progress=progress)
-        encoded = batched.encode(stories_of)
-        del stories_of
-        embedded = batched.embedded if isinstance(batched, CachedEmbedder) else len(missing)
-        # a model loads lazily: when every text came from a cache its dimension may still read 0
-        if missing:
-            dimension = encoded.shape[1]
-        else:
-            dimension = kept_vectors.shape[1] if len(kept) else batched.dimension or self.embedder.dimension
-        matrix = np.zeros((len(ids), dimension), dtype=np.float32)
+
+        def chunk_progress(first: int) -> StepProgress:  # a chunk's own progress as a share of every missing article
+            return lambda done, total: progress(first + (done * min(step, len(missing) - first)) // max(total, 1), len(missing))
+
+        matrix = None
         if len(kept):
+            matrix = np.zeros((len(ids), kept_vectors.shape[1]), dtype=np.float32)
             matrix[kept] = kept_vectors
         del kept_vectors
-        if missing:
-            matrix[missing] = encoded
+        if isinstance(self.embedder, CachedEmbedder):
+            # cache look-ups here, only the texts it lacks go to the engine's workers
+            batched: CachedEmbedder | BatchedEmbedder = CachedEmbedder(batched_embedder(engine, self.embedder.inner, self.config), self.embedder.cache)
+        else:
+            batched = batched_embedder(engine, self.embedder, self.config)
+        # a chunk of texts at a time, written straight into the matrix: neither the texts nor a second
+        # copy of the vectors is held for the whole corpus (5 KB an article at once before)
+        for first in range(0, len(missing), step):
+            rows = missing[first : first + step]
+            texts = [story_text(titles[row], text) for row, text in zip(rows, corpus.texts.take(rows), strict=True)]
+            batched.progress = chunk_progress(first)
+            encoded = batched.encode(texts)
+            if matrix is None:
+                matrix = np.zeros((len(ids), encoded.shape[1]), dtype=np.float32)
+            matrix[rows] = encoded
+            progress(first + len(rows), len(missing))  # also when the cache held every text of the chunk
+        embedded = batched.embedded if isinstance(batched, CachedEmbedder) else len(missing)
+        if matrix is None:  # nothing kept nor embedded: an empty corpus; a model loads lazily, its dimension may read 0
+            matrix = np.zeros((len(ids), self.embedder.dimension), dtype=np.float32)
         # embedded: texts sent to the model (not found in the previous snapshot nor the embedding cache)
         return StageResult({"article_vectors": matrix}, {"mode": "incremental" if len(kept) else "full", "embedded": embedded})
 
