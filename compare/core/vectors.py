@@ -100,7 +100,8 @@ def window_search(
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     stamps = np.asarray(stamps, dtype=np.float64)
     if days <= 0:  # no window: every row pairs with every row
-        _merge(scores_out, rows_out, np.arange(count), *_index_search(data, np.arange(count), np.arange(count), k + 1, exact_max, engine))
+        for part in _index_search(data, np.arange(count), np.arange(count), k + 1, exact_max, engine):
+            _merge(scores_out, rows_out, *part)
         return scores_out, rows_out
     undated = np.flatnonzero(np.isnan(stamps))
     dated = np.flatnonzero(~np.isnan(stamps))
@@ -113,9 +114,11 @@ def window_search(
                 for queries, scores, rows in part:
                     _merge(scores_out, rows_out, queries, scores, rows)
         if len(undated):  # dated rows' undated candidates
-            _merge(scores_out, rows_out, dated, *_index_search(data, undated, dated, k, exact_max, engine))
+            for part in _index_search(data, undated, dated, k, exact_max, engine):
+                _merge(scores_out, rows_out, *part)
     if len(undated):  # undated rows pair with every row
-        _merge(scores_out, rows_out, undated, *_index_search(data, np.arange(count), undated, k + 1, exact_max, engine))
+        for part in _index_search(data, np.arange(count), undated, k + 1, exact_max, engine):
+            _merge(scores_out, rows_out, *part)
     return scores_out, rows_out
 
 
@@ -177,23 +180,31 @@ _WORKER_INDEXES_KEPT = 2
 
 def _index_search(
     data: np.ndarray, database: np.ndarray, queries: np.ndarray, k: int, exact_max: int, engine: Engine | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """k best rows of `database` for each of `queries` (global row numbers), self excluded; the query
-    blocks as `engine` batches, the index shipped once (serialised into the batch function)."""
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(query rows, similarities, rows): the k best rows of `database` for each of `queries` (global
+    row numbers), self excluded, a block of queries at a time; the blocks as `engine` batches, the
+    index shipped once (serialised into the batch function). Blocks are made and merged a wave at a
+    time: the queries' vectors and results are never all held at once (at a million articles the
+    dated rows' undated candidates alone would be 1.3 GB of query copies and 1 GB of results)."""
     import uuid
 
     import faiss
 
-    index = _index(data[database], exact_max)
+    # the whole matrix when every row is searched (undated rows pair with every row): no second copy
+    index = _index(data if len(database) == len(data) else data[database], exact_max)
     token = uuid.uuid4().hex
     search = partial(search_block, token, faiss.serialize_index(index) if engine is not None and engine.name != "local" else None, database, min(k, len(database)))
-    blocks = [(queries[at : at + _UNDATED_BLOCK], data[queries[at : at + _UNDATED_BLOCK]]) for at in range(0, len(queries), _UNDATED_BLOCK)]
+    at_once = 1 if engine is None or engine.name == "local" else _BATCHES_AT_ONCE
     _SEARCH_INDEXES[token] = index
     try:
-        parts = engine.map_batches(search, blocks) if engine is not None else [search(block) for block in blocks]
+        for wave in range(0, len(queries), _UNDATED_BLOCK * at_once):
+            blocks = [(queries[at : at + _UNDATED_BLOCK], data[queries[at : at + _UNDATED_BLOCK]])
+                      for at in range(wave, min(wave + _UNDATED_BLOCK * at_once, len(queries)), _UNDATED_BLOCK)]
+            parts = engine.map_batches(search, blocks) if engine is not None else [search(block) for block in blocks]
+            for (block_queries, _), (scores, rows) in zip(blocks, parts, strict=True):
+                yield block_queries, scores, rows
     finally:
         del _SEARCH_INDEXES[token]
-    return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
 
 
 def search_block(
