@@ -429,8 +429,7 @@ def _average_groups(
         return (dense + sparse_part) / 2
 
     _, neighbours = _neighbours(vectors, published, config, engine, ingested)
-    # one small array per article, not a list of Python ints (a third of the memory at a million)
-    candidates = [found[(found >= 0) & (found != row)].astype(np.int64) for row, found in enumerate(neighbours)]
+    candidates = Candidates.of(neighbours)
     scored = _candidate_scores(vectors, texts, candidates, timestamps(published), engine)
     blocks = candidate_blocks(published, candidates, scored, config)
     clustered = []
@@ -454,11 +453,28 @@ def _average_groups(
                 first[label] = row
 
 
-def candidate_blocks(
-    published: Sequence, candidates: Sequence[np.ndarray], scored: dict[int, np.ndarray], config: StoryConfig
-) -> UnionFind[int]:
+@dataclass(frozen=True)
+class Candidates:
+    """Each article's candidate pairs: its neighbours (rows, k per article, -1 when fewer) less itself
+    and the missing ones. Kept as the neighbour matrix and a mask, not an array per article: two
+    million small arrays and a dict of them were about 500 bytes an article (0.5 GB at a million)."""
+
+    rows: np.ndarray  # int64 (articles, k)
+    valid: np.ndarray  # bool (articles, k)
+
+    @classmethod
+    def of(cls, neighbours: np.ndarray) -> Candidates:
+        return cls(neighbours, (neighbours >= 0) & (neighbours != np.arange(len(neighbours))[:, None]))
+
+    def __getitem__(self, row: int) -> np.ndarray:
+        """Article `row`'s candidates, in neighbour order."""
+        return self.rows[row][self.valid[row]]
+
+
+def candidate_blocks(published: Sequence, candidates: Candidates, scored: np.ndarray, config: StoryConfig) -> UnionFind[int]:
     """Blocks for exact clustering: dated articles joined by every candidate pair at the floor inside
     the window; an undated article joins only the block of its best candidate at the floor.
+    `scored` holds each candidate's combined similarity where candidates.valid (_candidate_scores).
 
     An undated article may pair with any article, so letting all its pairs join blocks bridged
     years of coverage: on the 9,389-article AllSides sample one block held 8,622 articles (dated
@@ -469,9 +485,10 @@ def candidate_blocks(
     floor = min(config.mutual_floor, config.min_similarity)
     undated = [when is None for when in published]
     blocks = UnionFind(range(len(published)))
-    for row, others in enumerate(candidates):
+    for row in np.flatnonzero(candidates.valid.any(axis=1)).tolist():
         best, best_score = -1, floor
-        for other, score in zip(np.asarray(others).tolist(), scored.get(row, ()), strict=True):
+        chosen = candidates.valid[row]
+        for other, score in zip(candidates.rows[row][chosen].tolist(), scored[row][chosen].tolist(), strict=True):
             if undated[row]:
                 if score >= best_score:
                     best, best_score = other, float(score)
@@ -522,25 +539,26 @@ def _batches_at_once(engine: Engine | None) -> int:
     return 1 if engine is None or engine.name == "local" else _CANDIDATE_BATCHES_AT_ONCE
 
 
-def _candidate_scores(vectors: np.ndarray, texts: Any, candidates: Sequence[np.ndarray], stamps: np.ndarray, engine: Engine | None) -> dict[int, np.ndarray]:
-    """Each article's combined similarity with its candidates, by row, as `engine` batches of articles
-    close in time (their candidates are mostly the same articles, so a batch ships few extra rows)."""
-    order = [row for row in np.argsort(np.where(np.isnan(stamps), np.inf, stamps), kind="stable").tolist() if len(candidates[row])]
+def _candidate_scores(vectors: np.ndarray, texts: Any, candidates: Candidates, stamps: np.ndarray, engine: Engine | None) -> np.ndarray:
+    """Each article's combined similarity with its candidates, (articles, k) aligned with
+    candidates.rows (NaN where not valid), as `engine` batches of articles close in time (their
+    candidates are mostly the same articles, so a batch ships few extra rows)."""
+    has = candidates.valid.any(axis=1)
+    order = [row for row in np.argsort(np.where(np.isnan(stamps), np.inf, stamps), kind="stable").tolist() if has[row]]
     size = engine.batch_size if engine is not None else _CANDIDATE_ROWS
-    scored: dict[int, np.ndarray] = {}
+    scored = np.full(candidates.rows.shape, np.nan, dtype=np.float64)  # float64: the scores as computed, so the floor cuts as before
     step = size * _batches_at_once(engine)
     for start in range(0, len(order), step):
         batches = []
         for at in range(start, min(start + step, len(order)), size):
             rows = np.asarray(order[at : at + size], dtype=np.int64)
-            members = np.unique(np.concatenate([rows, *(np.asarray(candidates[row], dtype=np.int64) for row in rows.tolist())]))
-            position = {int(member): index for index, member in enumerate(members.tolist())}
-            others = [np.asarray([position[other] for other in np.asarray(candidates[row]).tolist()], dtype=np.int64) for row in rows.tolist()]
-            own = np.asarray([position[row] for row in rows.tolist()], dtype=np.int64)
-            batches.append(CandidateRows(rows, own, others, vectors[members], texts[members] if texts is not None else None))
+            members = np.unique(np.concatenate([rows, candidates.rows[rows][candidates.valid[rows]]]))
+            others = [np.searchsorted(members, candidates[row]) for row in rows.tolist()]
+            batches.append(CandidateRows(rows, np.searchsorted(members, rows), others, vectors[members], texts[members] if texts is not None else None))
         parts = engine.map_batches(score_candidates, batches) if engine is not None else [score_candidates(batch) for batch in batches]
         for batch, part in zip(batches, parts, strict=True):
-            scored.update(zip(batch.rows.tolist(), part, strict=True))
+            for row, scores in zip(batch.rows.tolist(), part, strict=True):
+                scored[row, candidates.valid[row]] = scores
     return scored
 
 
