@@ -45,6 +45,20 @@ def test_exact_window_search_equals_brute_force(days: float, undated_share: floa
         assert np.all(rows[row, len(found) :] == -1) and np.all(np.isneginf(scores[row, len(found) :]))
 
 
+
+@pytest.mark.parametrize("days", [3.0, 0.0])
+def test_queries_searched_and_merged_block_by_block_equal_brute_force(days: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The undated searches make and merge their query blocks one at a time: 400 rows in blocks of 16
+    (undated rows against all, dated rows against the undated ones) still give the exact neighbours."""
+    from compare.core import vectors as module
+
+    monkeypatch.setattr(module, "_UNDATED_BLOCK", 16)
+    vectors, stamps = corpus(400, undated_share=0.3, seed=11)
+    scores, rows = window_search(vectors, stamps, days, 5)
+    expected = brute_force(vectors, stamps, days, 5)
+    assert [[int(other) for other in found if other >= 0] for found in rows] == expected
+    assert sum(map(len, expected)) > 1500
+
 def test_every_neighbour_is_inside_the_window_and_never_the_row_itself() -> None:
     vectors, stamps = corpus(1500, undated_share=0.1, seed=3)
     _, rows = window_search(vectors, stamps, 2.0, 10)
