@@ -111,6 +111,21 @@ def test_batched_reuse_equals_the_whole_corpus_pass(tmp_path: Path) -> None:
     assert reuse(articles, whole, engine=LocalEngine(batch_size=5), limits=TINY) == whole_corpus_reuse(articles, whole)
 
 
+
+def test_texts_read_from_the_corpus_file_in_chunks_give_the_same_pairs(tmp_path: Path) -> None:
+    """A build hands find_reuse the corpus file (ArticleTexts), read a chunk at a time; verification
+    fetches each wave's texts in one pass: the pairs equal those from texts in memory."""
+    from compare.core.store import ArticleTexts
+
+    articles = planted_corpus()
+    path = tmp_path / "articles.parquet"
+    articles.write_parquet(path)
+    expected = whole_corpus_reuse(articles, CONFIG)
+    chunked = ArticleTexts(path, articles.height, chunk_rows=5)
+    ids, outlets, published = articles["id"].to_list(), articles["outlet"].to_list(), articles["published"].to_list()
+    assert find_reuse(ids, chunked, outlets, CONFIG, published, engine=LocalEngine(batch_size=3), limits=TINY) == expected
+    assert len(expected) >= 6
+
 def test_batched_clusters_equal_one_batch_clusters() -> None:
     articles = planted_corpus()
     expected = clusters_from_pairs(articles, whole_corpus_reuse(articles, CONFIG), CONFIG)

@@ -584,11 +584,19 @@ def _text_batches(texts: Sequence[str], codes: np.ndarray, size: int, slots: np.
         yield TextBatch(list(texts[rows]), codes[rows], first, None if slots is None else slots[rows])
 
 
-def _pair_batches(pairs: np.ndarray, ids: Sequence[str], texts: Sequence[str], codes: np.ndarray, size: int) -> Iterator[PairBatch]:
-    for first in range(0, len(pairs), size):
-        chunk = pairs[first : first + size]
-        rows = np.unique(chunk)
-        yield PairBatch(np.searchsorted(rows, chunk), [ids[r] for r in rows.tolist()], [texts[r] for r in rows.tolist()], codes[rows])
+def _pair_batches(pairs: np.ndarray, ids: Sequence[str], texts: Sequence[str], codes: np.ndarray, size: int, per_wave: int) -> Iterator[PairBatch]:
+    """Batches of `size` pairs with their texts, read a wave of `per_wave` batches at a time: an
+    undated article's pairs reach across the corpus, so batch by batch a build re-read most of the
+    corpus file's chunks for every batch (batches x chunks: N^2); per wave, each chunk once a wave."""
+    for start in range(0, len(pairs), size * per_wave):
+        wave = pairs[start : start + size * per_wave]
+        wanted = np.unique(wave)
+        fetched = texts.take(wanted) if hasattr(texts, "take") else [texts[r] for r in wanted.tolist()]
+        for first in range(0, len(wave), size):
+            chunk = wave[first : first + size]
+            rows = np.unique(chunk)
+            at = np.searchsorted(wanted, rows).tolist()
+            yield PairBatch(np.searchsorted(rows, chunk), [ids[r] for r in rows.tolist()], [fetched[a] for a in at], codes[rows])
 
 
 def find_reuse(
@@ -647,8 +655,8 @@ def find_reuse(
 
     pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
     del candidates
-    pair_batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch)
     pair_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
+    pair_batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch, pair_wave)
     verified = [pair for found in _waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in found]
     return settle_composites(verified, config)
 
