@@ -73,19 +73,21 @@ class KeyRows:
         return self._folder() / f"keys-{id(self):x}-{bucket:04d}.bin"  # folders may be shared
 
     def _spill(self) -> None:
-        frame = pl.concat(self._frames, rechunk=True)
+        # packed straight from the held frames, written bucket by bucket through the sort order: no
+        # concatenated frame nor sorted copy of the rows beside them
+        records = np.empty(self._held, dtype=self._records)
+        at = 0
+        for frame in self._frames:
+            for name in frame.columns:
+                records[name][at : at + frame.height] = frame[name].to_numpy()
+            at += frame.height
         self._frames, self._held = [], 0
-        records = np.empty(frame.height, dtype=self._records)
-        for name in frame.columns:
-            records[name] = frame[name].to_numpy()
-        del frame
         part = _fine_part(records["key"])
         order = np.argsort(part, kind="stable")  # a radix sort of uint16
-        records, part = records[order], part[order]
-        bounds = np.searchsorted(part, np.arange(_FINE_PARTS + 1))
+        bounds = np.searchsorted(part[order], np.arange(_FINE_PARTS + 1))
         for bucket in np.flatnonzero(np.diff(bounds)).tolist():
             with open(self._path(bucket), "ab") as handle:
-                records[bounds[bucket] : bounds[bucket + 1]].tofile(handle)
+                records[order[bounds[bucket] : bounds[bucket + 1]]].tofile(handle)
         self._bucket_rows += np.diff(bounds)
         self._spills += 1
 
