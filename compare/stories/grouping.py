@@ -10,6 +10,7 @@ way connected components do. Wire copies (near-duplicates) always share a story.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -257,9 +258,8 @@ class _TfidfRowWriter:
 
 class SpilledRows:
     """CSR rows whose data and column indices are files (row offsets held: 8 bytes a row); `rows[r]`
-    for a list or array of row numbers reads just those rows, through a mapping dropped after each
-    read, as a scipy csr_matrix: what story grouping asks of its TF-IDF rows. The folder goes with
-    the object."""
+    for a list or array of row numbers reads just those rows (_gather), as a scipy csr_matrix: what
+    story grouping asks of its TF-IDF rows. The folder goes with the object."""
 
     def __init__(self, folder: tempfile.TemporaryDirectory[str], indptr: np.ndarray, shape: tuple[int, int]) -> None:
         self._folder, self.indptr, self.shape = folder, indptr, shape
@@ -270,15 +270,41 @@ class SpilledRows:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
         offsets = np.concatenate([[0], np.cumsum(lengths)])
-        positions = np.arange(offsets[-1]) - np.repeat(offsets[:-1], lengths) + np.repeat(starts, lengths)
         folder = Path(self._folder.name)
-        size = int(self.indptr[-1])
-        data = np.memmap(folder / "data.f4", dtype="<f4", mode="r", shape=(size,)) if size else np.zeros(0, np.float32)
-        indices = np.memmap(folder / "indices.i4", dtype="<i4", mode="r", shape=(size,)) if size else np.zeros(0, np.int32)
-        try:
-            return sparse.csr_matrix((np.array(data[positions]), np.array(indices[positions]), offsets), shape=(len(rows), self.shape[1]))
-        finally:
-            del data, indices
+        data, indices = _gather(folder / "data.f4", "<f4", starts, lengths), _gather(folder / "indices.i4", "<i4", starts, lengths)
+        return sparse.csr_matrix((data.astype(np.float32), indices.astype(np.int32), offsets), shape=(len(rows), self.shape[1]))
+
+
+# Spans of a spilled file closer than this many values are read as one run (one pread).
+_GATHER_GAP = 16_384
+
+
+def _gather(path: Path, dtype: str, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The values of spans [start, start + length) of a flat file of `dtype`, concatenated in the order
+    given, read as a few contiguous runs with pread. Not a memory map: a batch's rows are scattered,
+    each page fault maps 64 KB around it, and mapped pages count in the process's RSS while mapped
+    (candidate scoring at 128,000 articles peaked 450 MB above everything before it that way)."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=dtype)
+    itemsize = np.dtype(dtype).itemsize
+    order = np.argsort(starts, kind="stable")
+    low, high = starts[order], starts[order] + lengths[order]
+    reach = np.maximum.accumulate(high)
+    first_of_run = np.concatenate([[True], low[1:] > reach[:-1] + _GATHER_GAP])
+    run_low = low[first_of_run]
+    run_high = np.maximum.reduceat(high, np.flatnonzero(first_of_run))
+    run_offset = np.concatenate([[0], np.cumsum(run_high - run_low)])
+    with open(path, "rb") as handle:
+        combined = np.concatenate([
+            np.frombuffer(os.pread(handle.fileno(), int(stop - start) * itemsize, int(start) * itemsize), dtype=dtype)
+            for start, stop in zip(run_low.tolist(), run_high.tolist(), strict=True)
+        ])
+    run_of = np.empty(len(starts), dtype=np.int64)
+    run_of[order] = np.cumsum(first_of_run) - 1
+    first = run_offset[run_of] + (starts - run_low[run_of])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return combined[np.arange(total) - np.repeat(offsets[:-1], lengths) + np.repeat(first, lengths)]
 
 
 def tfidf_vectors(texts: Sequence[str], *, engine: Engine | None = None):  # noqa: ANN201 - scipy.sparse.csr_matrix
