@@ -16,6 +16,7 @@ small frozen configs or arrays, never a loaded model: a worker loads its embedde
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
@@ -56,6 +57,13 @@ class Engine(Protocol):
     ) -> list[ResultT]: ...
 
     def encoder(self, embedder: Embedder, config: EmbedConfig, cache_dir: Path | None = None) -> Callable[[list[str]], np.ndarray]: ...
+
+
+def in_waves(engine: Engine, fn: Callable[[BatchT], ResultT], batches: Iterator[BatchT], per_wave: int) -> Iterator[ResultT]:
+    """Engine results batch by batch, `per_wave` batches handed to the engine at a time, so the
+    batches and results held at once are a wave's, not the whole input's."""
+    while wave := list(itertools.islice(batches, max(1, per_wave))):
+        yield from engine.map_batches(fn, wave)
 
 
 class LocalEngine:

@@ -190,28 +190,27 @@ def _index_search(
 
     import faiss
 
+    from compare.core.distributed import LocalEngine, in_waves
+
+    engine = engine or LocalEngine()
+    local = engine.name == "local"
     # the whole matrix when every row is searched (undated rows pair with every row): no second copy
     index = _index(data if len(database) == len(data) else data[database], exact_max)
     token = uuid.uuid4().hex
-    search = partial(search_block, token, faiss.serialize_index(index) if engine is not None and engine.name != "local" else None, database, min(k, len(database)))
-    at_once = 1 if engine is None or engine.name == "local" else _BATCHES_AT_ONCE
+    search = partial(search_block, token, None if local else faiss.serialize_index(index), database, min(k, len(database)))
+    blocks = ((queries[at : at + _UNDATED_BLOCK], data[queries[at : at + _UNDATED_BLOCK]]) for at in range(0, len(queries), _UNDATED_BLOCK))
     _SEARCH_INDEXES[token] = index
     try:
-        for wave in range(0, len(queries), _UNDATED_BLOCK * at_once):
-            blocks = [(queries[at : at + _UNDATED_BLOCK], data[queries[at : at + _UNDATED_BLOCK]])
-                      for at in range(wave, min(wave + _UNDATED_BLOCK * at_once, len(queries)), _UNDATED_BLOCK)]
-            parts = engine.map_batches(search, blocks) if engine is not None else [search(block) for block in blocks]
-            for (block_queries, _), (scores, rows) in zip(blocks, parts, strict=True):
-                yield block_queries, scores, rows
+        yield from in_waves(engine, search, blocks, 1 if local else _BATCHES_AT_ONCE)
     finally:
         del _SEARCH_INDEXES[token]
 
 
 def search_block(
     token: str, serialised: np.ndarray | None, database: np.ndarray, k: int, block: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(similarities, rows) of one block of (query rows, query vectors) against the index `token`
-    names, self excluded; a plain function for engine batches. A worker process deserialises the
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query rows, similarities, rows) of one block of (query rows, query vectors) against the index
+    `token` names, self excluded; a plain function for engine batches. A worker process deserialises the
     index once and keeps it for the following blocks."""
     queries, vectors = block
     index = _SEARCH_INDEXES.get(token)
@@ -226,7 +225,7 @@ def search_block(
     scores, found = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)  # type: ignore[attr-defined]
     rows = np.where(found >= 0, database[np.clip(found, 0, None)], -1)
     scores = np.where((rows >= 0) & (rows != queries[:, None]), scores, -np.inf).astype(np.float32)
-    return scores, np.where(np.isfinite(scores), rows, -1)
+    return queries, scores, np.where(np.isfinite(scores), rows, -1)
 
 
 def _merge(scores_out: np.ndarray, rows_out: np.ndarray, queries: np.ndarray, scores: np.ndarray, rows: np.ndarray) -> None:

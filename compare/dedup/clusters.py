@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -40,8 +39,6 @@ from compare.text.normalize import normalize_unicode
 if TYPE_CHECKING:  # the engine protocol only; distributed never imports this module
     from compare.core.distributed import Engine
 
-BatchT = TypeVar("BatchT")
-ResultT = TypeVar("ResultT")
 
 
 def _kernels():  # noqa: ANN202
@@ -571,13 +568,6 @@ def verify_pairs(config: MinHashConfig, templates: np.ndarray, batch: PairBatch)
     return verified
 
 
-def _waves(engine: Engine, fn: Callable[[BatchT], ResultT], batches: Iterator[BatchT], per_wave: int) -> Iterator[ResultT]:
-    """Engine results batch by batch, `per_wave` batches handed to the engine at a time, so the
-    results held at once are a wave's, not the corpus's."""
-    while wave := list(itertools.islice(batches, max(1, per_wave))):
-        yield from engine.map_batches(fn, wave)
-
-
 def _text_batches(texts: Sequence[str], codes: np.ndarray, size: int, slots: np.ndarray | None = None) -> Iterator[TextBatch]:
     for first in range(0, len(texts), size):
         rows = slice(first, first + size)
@@ -619,10 +609,9 @@ def find_reuse(
     (this process when None); key rows past `limits.spill_rows` (per kind) go to a temporary folder
     under `spill_dir` (the system's temporary folder when None), removed on return.
     """
-    if engine is None:
-        from compare.core.distributed import LocalEngine
+    from compare.core.distributed import LocalEngine, in_waves
 
-        engine = LocalEngine()
+    engine = engine or LocalEngine()
     codes = outlet_codes(outlets)
     per_wave = max(1, limits.articles_per_wave // max(1, engine.batch_size))
     with contextlib.ExitStack() as stack:
@@ -632,24 +621,24 @@ def find_reuse(
             return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".dedup-keys-", dir=spill_dir)))
 
         counts = KeyRows(folder, spill_rows=limits.spill_rows)
-        for found in _waves(engine, partial(template_counts, config), _text_batches(texts, codes, engine.batch_size), per_wave):
+        for found in in_waves(engine, partial(template_counts, config), _text_batches(texts, codes, engine.batch_size), per_wave):
             counts.add(found)
         # key slices are independent (all rows of a key in one): summed and grouped as engine batches
         slices_at_once = 1 if engine.name == "local" else _SLICES_AT_ONCE
-        frequent = list(_waves(engine, partial(_frequent_keys, min_articles=config.template_min_articles), counts.slices(limits.partition_rows), slices_at_once))
+        frequent = list(in_waves(engine, partial(_frequent_keys, min_articles=config.template_min_articles), counts.slices(limits.partition_rows), slices_at_once))
         counts.discard()
         templates = np.sort(np.concatenate(frequent)) if frequent else np.zeros(0, np.uint64)
 
         whole, passages = KeyRows(folder, spill_rows=limits.spill_rows), KeyRows(folder, spill_rows=limits.spill_rows)
         batches = _text_batches(texts, codes, engine.batch_size, time_slots(published, config.window_days, len(texts)))
-        for signed in _waves(engine, partial(sign_texts, config, templates), batches, per_wave):
+        for signed in in_waves(engine, partial(sign_texts, config, templates), batches, per_wave):
             whole.add(signed.whole)
             passages.add(signed.passages)
         candidates: set[tuple[int, int]] = set()
-        for found in _waves(engine, partial(slot_pairs, max_bucket=_NO_CAP), whole.slices(limits.partition_rows), slices_at_once):
+        for found in in_waves(engine, partial(slot_pairs, max_bucket=_NO_CAP), whole.slices(limits.partition_rows), slices_at_once):
             candidates |= found  # MinHashLSH pairs every text of a bucket
         whole.discard()
-        for found in _waves(engine, partial(slot_pairs, max_bucket=config.max_bucket), passages.slices(limits.partition_rows), slices_at_once):
+        for found in in_waves(engine, partial(slot_pairs, max_bucket=config.max_bucket), passages.slices(limits.partition_rows), slices_at_once):
             candidates |= found
         passages.discard()
 
@@ -657,7 +646,7 @@ def find_reuse(
     del candidates
     pair_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
     pair_batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch, pair_wave)
-    verified = [pair for found in _waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in found]
+    verified = [pair for found in in_waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in found]
     return settle_composites(verified, config)
 
 

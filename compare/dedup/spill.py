@@ -46,7 +46,6 @@ class KeyRows:
         self._spill_rows = spill_rows
         self._frames: list[pl.DataFrame] = []
         self._held = 0
-        self._schema: pl.Schema | None = None
         self._records: np.dtype | None = None  # the packed record of a row, fixed by the first frame
         self._bucket_rows = np.zeros(_FINE_PARTS, dtype=np.int64)  # rows spilled to each bucket's file
         self._spills = 0
@@ -60,8 +59,7 @@ class KeyRows:
     def add(self, frame: pl.DataFrame) -> None:
         if frame.height == 0:
             return
-        if self._schema is None:
-            self._schema = frame.schema
+        if self._records is None:
             self._records = np.dtype([(name, frame[name].to_numpy().dtype) for name in frame.columns])
         self._frames.append(frame)
         self._held += frame.height
@@ -102,11 +100,10 @@ class KeyRows:
         self.rows = 0
 
     def _read(self, low: int, high: int) -> pl.DataFrame:
-        """The spilled rows of buckets low..high-1, as a frame of the added frames' schema."""
+        """The spilled rows of buckets low..high-1, as a frame of the added frames' columns and types."""
         parts = [np.fromfile(self._path(bucket), dtype=self._records) for bucket in range(low, high) if self._bucket_rows[bucket]]
         records = np.concatenate(parts) if parts else np.empty(0, dtype=self._records)
-        assert self._schema is not None
-        return pl.DataFrame({name: records[name] for name in self._schema}, schema=self._schema)
+        return pl.DataFrame({name: records[name] for name in records.dtype.names})
 
     def slices(self, partition_rows: int) -> Iterator[pl.DataFrame]:
         """The rows again, one slice of the key space at a time (rows of a key never split)."""

@@ -272,7 +272,7 @@ class SpilledRows:
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         folder = Path(self._folder.name)
         data, indices = _gather(folder / "data.f4", "<f4", starts, lengths), _gather(folder / "indices.i4", "<i4", starts, lengths)
-        return sparse.csr_matrix((data.astype(np.float32), indices.astype(np.int32), offsets), shape=(len(rows), self.shape[1]))
+        return sparse.csr_matrix((data.astype(np.float32, copy=False), indices.astype(np.int32, copy=False), offsets), shape=(len(rows), self.shape[1]))
 
 
 # Spans of a spilled file closer than this many values are read as one run (one pread).
