@@ -151,6 +151,8 @@ def test_facts_in_small_waves_claim_vectors_in_slices_and_tfidf_rows_on_disk_cha
         monkeypatch.setattr(stages, "_FACT_BATCHES_AT_ONCE", waves)
         monkeypatch.setattr(stages, "_CLAIMS_PER_SLICE", claims_per_slice)
         monkeypatch.setattr(grouping, "TFIDF_HELD_WORDS", held_words)
+        # texts read 3 rows at a time: the embedding stage fills the article matrix chunk by chunk
+        monkeypatch.setitem(ArticleTexts.__init__.__kwdefaults__, "chunk_rows", 8192 if name == "one" else 3)
         settings = load_settings(home, environ={}, overrides={"embed": {"model": "hashing"}})
         built.append(build_index(Store(home), settings, engine=LocalEngine(batch_size=batch_size)))
     one, waves = (snapshot_facts(index.path).sort("story_id") for index in built)
@@ -160,6 +162,8 @@ def test_facts_in_small_waves_claim_vectors_in_slices_and_tfidf_rows_on_disk_cha
     assert np.array_equal(np.load(built[0].path / "claim_vectors.npy"), np.load(built[1].path / "claim_vectors.npy"))
     assert [type(rows).__name__ for rows in spilled] == ["csr_matrix", "SpilledRows"]
     assert_frame_equal(pl.read_parquet(built[1].path / "stories.parquet"), pl.read_parquet(built[0].path / "stories.parquet"))
+    assert np.array_equal(np.load(built[0].path / "article_vectors.npy"), np.load(built[1].path / "article_vectors.npy"))
+    assert built[1].manifest.embedded == built[0].manifest.articles  # every chunk's texts counted
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE semantics checked on Linux only")
