@@ -274,3 +274,44 @@ def test_undated_articles_pair_near_their_ingest_date_when_undated_days_is_set()
     assert stories_of(group_stories(articles, vectors, [], config)) == {frozenset({"dated", "crawled-next-day", "crawled-a-month-later"})}
     bounded = group_stories(articles, vectors, [], replace(config, undated_days=2.0))
     assert stories_of(bounded) == {frozenset({"dated", "crawled-next-day"}), frozenset({"crawled-a-month-later"})}
+
+
+def test_components_method_links_exactly_the_pairs_at_the_cut_inside_the_window() -> None:
+    """Brute force over all pairs (neighbours > articles, so the search misses none): the stories are
+    the connected components of cosine >= min_similarity within the window, undated pairing with all."""
+    rng = np.random.default_rng(7)
+    count = 60
+    centres = rng.normal(size=(6, 16))
+    vectors = centres[rng.integers(0, 6, count)] + 0.35 * rng.normal(size=(count, 16))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    dates = [None if rng.random() < 0.1 else T0 + timedelta(hours=float(rng.uniform(0, 240))) for _ in range(count)]
+    articles = frame([(f"a{row:02d}", when) for row, when in enumerate(dates)])
+    config = StoryConfig(min_similarity=0.8, window_days=3.0, neighbours=count + 5, method="components")
+    parent = list(range(count))
+
+    def root(row: int) -> int:
+        while parent[row] != row:
+            row = parent[row]
+        return row
+
+    similarity = vectors @ vectors.T
+    for left in range(count):
+        for right in range(left + 1, count):
+            near = dates[left] is None or dates[right] is None or abs((dates[left] - dates[right]).total_seconds()) <= 3 * 86400
+            if near and min(similarity[left, right], similarity[right, left]) >= 0.8:
+                parent[root(left)] = root(right)
+    expected: dict[int, set[str]] = {}
+    for row in range(count):
+        expected.setdefault(root(row), set()).add(f"a{row:02d}")
+    result = group_stories(articles, vectors, [], config)
+    assert stories_of(result) == {frozenset(group) for group in expected.values()}
+    assert 1 < result["story_id"].n_unique() < count  # some joined, not all
+
+
+def test_column_timestamps_are_the_datetimes_timestamps() -> None:
+    from compare.core.timewindow import column_timestamps, timestamps
+
+    dates = [T0 + timedelta(microseconds=123_457), None, datetime(1969, 7, 20, 20, 17, tzinfo=timezone.utc)]
+    column = pl.Series("published", dates, dtype=UTC_DATETIME)
+    assert np.array_equal(column_timestamps(column), timestamps(dates), equal_nan=True)
+    assert np.isnan(column_timestamps(pl.Series("published", [None, None]))).all()

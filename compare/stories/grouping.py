@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from compare.core.components import UnionFind, union_groups
+from compare.core.components import union_groups
 from compare.core.config import StoryConfig
 from compare.core.schema import STORY_SCHEMA
 from compare.text.claims import lede, words
-from compare.core.timewindow import timestamps, window_matrix, within, within_window
+from compare.core.timewindow import column_timestamps, within
 from compare.core.vectors import flat_search, window_search
 
 if TYPE_CHECKING:
@@ -53,7 +54,11 @@ def story_text(title: str | None, text: str) -> str:
 
 
 def story_id(member_ids: Sequence[str]) -> str:
-    return "s-" + hashlib.blake2b(min(member_ids).encode(), digest_size=5).hexdigest()
+    return _story_id_of(min(member_ids))
+
+
+def _story_id_of(smallest_member: str) -> str:
+    return "s-" + hashlib.blake2b(smallest_member.encode(), digest_size=5).hexdigest()
 
 
 # IDF counts this many pseudo-documents that hold none of the words. Without them a home of a few
@@ -326,35 +331,37 @@ def article_tfidf(
     `texts` in row order when `articles` has no text column (compare.core.store.ArticleTexts);
     word bags past TFIDF_HELD_WORDS go to a temporary folder under `spill_dir`."""
     size = engine.batch_size if engine is not None else _TFIDF_ROWS
-    titles = articles["title"].to_list() if "title" in articles.columns else [None] * articles.height
-    texts = texts if texts is not None else articles["text"].fill_null("").to_list()
+    titles = articles["title"] if "title" in articles.columns else pl.Series("title", [None] * articles.height, dtype=pl.String)
+    column = articles["text"].fill_null("") if texts is None else None
 
     def batches() -> Iterator[list[str]]:
+        # titles and texts taken a batch at a time: as Python lists they were 100+ bytes an article for the whole pass
         for start in range(0, articles.height, size):
-            yield [f"{title or ''}. {text or ''}" for title, text in zip(titles[start : start + size], texts[start : start + size], strict=True)]
+            batch_texts = column[start : start + size].to_list() if column is not None else texts[start : start + size]  # type: ignore[index]
+            batch_titles = titles[start : start + size].to_list()
+            yield [f"{title or ''}. {text or ''}" for title, text in zip(batch_titles, batch_texts, strict=True)]
 
     return tfidf_rows(batches(), articles.height, engine=engine, spill_dir=spill_dir)
 
 
 def _neighbours(
-    vectors: np.ndarray, published: Sequence, config: StoryConfig, engine: Engine | None, ingested: Sequence | None = None
+    vectors: np.ndarray, stamps: np.ndarray, config: StoryConfig, engine: Engine | None, crawled: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each article's config.neighbours most similar articles inside the story window (vectors.window_search:
     time buckets, not all against all, so grouping stays linear in the corpus; the buckets as `engine` batches).
-    With config.undated_days and `ingested` dates, an undated article stands in the middle of the
-    span before its ingest date, uncertain by half of it (window_search's slack)."""
-    stamps = timestamps(published)
-    if config.undated_days <= 0 or ingested is None:
+    `stamps`: publication times (column_timestamps). With config.undated_days and `crawled` (ingest
+    times), an undated article stands in the middle of the span before its ingest date, uncertain by
+    half of it (window_search's slack)."""
+    if config.undated_days <= 0 or crawled is None:
         return window_search(vectors, stamps, config.window_days, config.neighbours, engine=engine)
     half = config.undated_days * 86400.0 / 2
-    crawled = timestamps(ingested)
     stand_in = np.isnan(stamps) & ~np.isnan(crawled)
     slack = np.where(stand_in, half, 0.0)
     stamps = np.where(stand_in, crawled - half, stamps)
     return window_search(vectors, stamps, config.window_days, config.neighbours, engine=engine, slack=slack)
 
 
-def _average_linkage(similarity: np.ndarray, allowed: np.ndarray, outlets: Sequence[str] | None, config: StoryConfig) -> list[int]:
+def _average_linkage(similarity: np.ndarray, allowed: np.ndarray, outlets: np.ndarray | None, config: StoryConfig) -> list[int]:
     """Cluster labels for one block: average linkage cut at min_similarity.
 
     Pairs outside the time window get similarity -1, so a cluster can only absorb them if its
@@ -372,7 +379,7 @@ def _average_linkage(similarity: np.ndarray, allowed: np.ndarray, outlets: Seque
     if outlets is not None:
         candidates = similarity.copy()
         np.fill_diagonal(candidates, -np.inf)
-        same_outlet = np.equal.outer(np.asarray(outlets, dtype=object), np.asarray(outlets, dtype=object))
+        same_outlet = np.equal.outer(outlets, outlets)
         candidates[same_outlet] = -np.inf
         best = candidates.argmax(axis=1)
         for row in range(size):
@@ -403,40 +410,91 @@ def group_stories(
     them only the embeddings count. `spill_dir`: where TF-IDF's word bags go past TFIDF_HELD_WORDS. `method`
     overrides config.method ("average" or "components"). The neighbour search, TF-IDF word counts,
     candidate scoring and average-linkage blocks run as `engine` batches (compare.core.distributed;
-    in this process without one): the same stories either way.
+    in this process without one): the same stories either way. Links are kept as row-number arrays
+    and joined by scipy's connected components: no Python object per article (a dict union-find,
+    the article ids and dates as Python lists were about 1 KB an article).
     """
     method = method or config.method
     if method not in ("average", "components"):
         raise ValueError(f"stories.method: unknown method '{method}' (known: average, components)")
-    ids = articles["id"].to_list()
-    published = articles["published"].to_list()
-    ingested = articles["ingested_at"].to_list() if "ingested_at" in articles.columns else None
-    components = UnionFind(range(len(ids)))
-    if len(ids) > 1 and method == "components":
-        similarities, neighbours = _neighbours(vectors, published, config, engine, ingested)
-        for row in range(len(ids)):
-            for similarity, other in zip(similarities[row], neighbours[row], strict=True):
-                if other >= 0 and other != row and similarity >= config.min_similarity:
-                    if within_window(published[row], published[other], config.window_days):
-                        components.join(row, int(other))
-    elif len(ids) > 1:
-        _average_groups(articles, vectors, config, components, engine, ingested, texts, spill_dir)
-    position = {article_id: row for row, article_id in enumerate(ids)}
-    for left, right in copy_links:
-        if left in position and right in position:
-            components.join(position[left], position[right])
-    rows = []
-    for group in components.groups():
-        members = [ids[row] for row in group]
-        rows.extend((story_id(members), article_id) for article_id in members)
-    return pl.DataFrame(rows, schema=STORY_SCHEMA, orient="row")
+    size = articles.height
+    stamps = column_timestamps(articles["published"])
+    crawled = column_timestamps(articles["ingested_at"]) if "ingested_at" in articles.columns else None
+    links = _Links()
+    if size > 1 and method == "components":
+        similarities, neighbours = _neighbours(vectors, stamps, config, engine, crawled)
+        for start in range(0, size, _ROWS_AT_ONCE):
+            found, scores = neighbours[start : start + _ROWS_AT_ONCE], similarities[start : start + _ROWS_AT_ONCE]
+            rows = np.arange(start, start + len(found))[:, None]
+            others = np.where(found >= 0, found, rows)
+            linked = (found >= 0) & (found != rows) & (scores >= config.min_similarity) & within(np.abs(stamps[rows] - stamps[others]), config.window_days)
+            links.add(np.broadcast_to(rows, found.shape)[linked], found[linked])
+    elif size > 1:
+        _average_groups(articles, vectors, stamps, crawled, config, links, engine, texts, spill_dir)
+    if copy_links:
+        rows = articles.select(pl.col("id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))
+        pairs = pl.DataFrame(list(copy_links), schema={"left": pl.String, "right": pl.String}, orient="row")
+        pairs = pairs.join(rows, left_on="left", right_on="id").join(rows, left_on="right", right_on="id", suffix="_right")
+        links.add(pairs["row"].to_numpy(), pairs["row_right"].to_numpy())
+    labels = links.components(size)
+    grouped = (
+        articles.select(pl.col("id").alias("article_id"), pl.Series("group", labels), pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))
+        .with_columns(pl.col("row").min().over("group").alias("first"), pl.col("article_id").min().over("group").alias("smallest"))
+        .sort("first", "row")
+    )
+    names = grouped["smallest"].unique()
+    ids = pl.DataFrame({"smallest": names, "story_id": [_story_id_of(name) for name in names.to_list()]}, schema={"smallest": pl.String, "story_id": pl.String})
+    return grouped.join(ids, on="smallest", how="left", maintain_order="left").select(list(STORY_SCHEMA))
+
+
+# Rows of the (articles, neighbours) matrices worked on at once: their float64 temporaries stay
+# a few MB however large the corpus.
+_ROWS_AT_ONCE = 65_536
+
+
+class _Links:
+    """Pairs of row numbers to join, kept as two int64 arrays that grow (16 bytes a link)."""
+
+    def __init__(self) -> None:
+        self._left, self._right = array("q"), array("q")
+
+    def add(self, left: np.ndarray, right: np.ndarray) -> None:
+        self._left.frombytes(np.ascontiguousarray(left, dtype=np.int64).tobytes())
+        self._right.frombytes(np.ascontiguousarray(right, dtype=np.int64).tobytes())
+
+    def components(self, size: int) -> np.ndarray:
+        """A component number per row (rows linked directly or through others share one)."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        left, right = np.frombuffer(self._left, dtype=np.int64), np.frombuffer(self._right, dtype=np.int64)
+        graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(size, size)).tocsr()
+        return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _groups(labels: np.ndarray) -> list[np.ndarray]:
+    """Rows of each component of two or more, members ascending, components by their first member."""
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_labels[1:] != sorted_labels[:-1]]))
+    groups = [group for group in np.split(order, starts[1:]) if len(group) > 1]
+    groups.sort(key=lambda group: int(group[0]))
+    return groups
+
+
+def _outlet_codes(articles: pl.DataFrame) -> np.ndarray | None:
+    """An integer per outlet name (equal names, equal codes; a missing outlet is a name of its own):
+    what average linkage compares, without a Python string per article."""
+    if "outlet" not in articles.columns:
+        return None
+    return articles["outlet"].cast(pl.String).fill_null("\x00").cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
 
 
 def _average_groups(
-    articles: pl.DataFrame, vectors: np.ndarray, config: StoryConfig, components: UnionFind[int], engine: Engine | None, ingested: Sequence | None,
-    full_texts: Sequence[str] | None = None, spill_dir: Path | None = None,
+    articles: pl.DataFrame, vectors: np.ndarray, stamps: np.ndarray, crawled: np.ndarray | None, config: StoryConfig, links: _Links,
+    engine: Engine | None, full_texts: Sequence[str] | None = None, spill_dir: Path | None = None,
 ) -> None:
-    """Join `components` by average linkage, block by block.
+    """Add to `links` the average-linkage clusters, block by block.
 
     Blocks are connected components of candidate pairs (FAISS neighbours within the window whose
     combined similarity reaches mutual_floor), so exact clustering only runs on small dense blocks.
@@ -444,8 +502,7 @@ def _average_groups(
     texts = None
     if full_texts is not None or "text" in articles.columns:
         texts = article_tfidf(articles, engine=engine, texts=full_texts, spill_dir=spill_dir)
-    outlets = articles["outlet"].to_list() if "outlet" in articles.columns else None
-    published = articles["published"].to_list()
+    outlets = _outlet_codes(articles)
 
     def combined(rows: Sequence[int], others: Sequence[int]) -> np.ndarray:
         dense = vectors[list(rows)] @ vectors[list(others)].T
@@ -454,29 +511,24 @@ def _average_groups(
         sparse_part = (texts[list(rows)] @ texts[list(others)].T).toarray()
         return (dense + sparse_part) / 2
 
-    _, neighbours = _neighbours(vectors, published, config, engine, ingested)
+    _, neighbours = _neighbours(vectors, stamps, config, engine, crawled)
     candidates = Candidates.of(neighbours)
-    scored = _candidate_scores(vectors, texts, candidates, timestamps(published), engine)
-    blocks = candidate_blocks(published, candidates, scored, config)
+    scored = _candidate_scores(vectors, texts, candidates, stamps, engine)
+    blocks = _groups(candidate_blocks(stamps, candidates, scored, config).components(len(stamps)))
+    del scored
     clustered = []
-    for block in blocks.groups():
-        if len(block) == 1:
-            continue
+    for block in blocks:
         if len(block) > config.max_block:
-            in_block = set(block)
-            for row in block:  # too large for exact clustering: fall back to links at the cut
-                for other, score in zip(neighbours[row], combined([row], [int(o) for o in neighbours[row]])[0], strict=True):
+            in_block = set(block.tolist())
+            for row in block.tolist():  # too large for exact clustering: fall back to links at the cut
+                for other, score in zip(neighbours[row].tolist(), combined([row], neighbours[row].tolist())[0], strict=True):
                     if other in in_block and other != row and score >= config.min_similarity:
-                        components.join(row, int(other))
+                        links.add(np.array([row]), np.array([other]))
             continue
         clustered.append(block)
-    for block, labels in zip(clustered, _block_labels(clustered, vectors, texts, published, outlets, config, engine), strict=True):
-        first: dict[int, int] = {}
-        for row, label in zip(block, labels, strict=True):
-            if label in first:
-                components.join(row, first[label])
-            else:
-                first[label] = row
+    for block, labels in zip(clustered, _block_labels(clustered, vectors, texts, stamps, outlets, config, engine), strict=True):
+        _, first, inverse = np.unique(np.asarray(labels), return_index=True, return_inverse=True)
+        links.add(block, block[first[inverse]])
 
 
 @dataclass(frozen=True)
@@ -497,10 +549,11 @@ class Candidates:
         return self.rows[row][self.valid[row]]
 
 
-def candidate_blocks(published: Sequence, candidates: Candidates, scored: np.ndarray, config: StoryConfig) -> UnionFind[int]:
-    """Blocks for exact clustering: dated articles joined by every candidate pair at the floor inside
-    the window; an undated article joins only the block of its best candidate at the floor.
-    `scored` holds each candidate's combined similarity where candidates.valid (_candidate_scores).
+def candidate_blocks(stamps: np.ndarray, candidates: Candidates, scored: np.ndarray, config: StoryConfig) -> _Links:
+    """Links that make the blocks for exact clustering: dated articles joined by every candidate pair
+    at the floor inside the window; an undated article (NaN in `stamps`) joins only the block of its
+    best candidate at the floor (the last of equal bests). `scored` holds each candidate's combined
+    similarity where candidates.valid (_candidate_scores).
 
     An undated article may pair with any article, so letting all its pairs join blocks bridged
     years of coverage: on the 9,389-article AllSides sample one block held 8,622 articles (dated
@@ -509,20 +562,22 @@ def candidate_blocks(published: Sequence, candidates: Candidates, scored: np.nda
     and never bridge two.
     """
     floor = min(config.mutual_floor, config.min_similarity)
-    undated = [when is None for when in published]
-    blocks = UnionFind(range(len(published)))
-    for row in np.flatnonzero(candidates.valid.any(axis=1)).tolist():
-        best, best_score = -1, floor
-        chosen = candidates.valid[row]
-        for other, score in zip(candidates.rows[row][chosen].tolist(), scored[row][chosen].tolist(), strict=True):
-            if undated[row]:
-                if score >= best_score:
-                    best, best_score = other, float(score)
-            elif not undated[other] and score >= floor and within_window(published[row], published[other], config.window_days):
-                blocks.join(row, other)
-        if best >= 0:
-            blocks.join(row, best)
-    return blocks
+    undated = np.isnan(stamps)
+    links = _Links()
+    for start in range(0, len(stamps), _ROWS_AT_ONCE):
+        stop = min(start + _ROWS_AT_ONCE, len(stamps))
+        valid, found = candidates.valid[start:stop], candidates.rows[start:stop]
+        others = np.where(valid, found, 0)
+        rows = np.arange(start, stop)[:, None]
+        with np.errstate(invalid="ignore"):
+            reached = valid & (scored[start:stop] >= floor)
+        dated = reached & ~undated[rows] & ~undated[others] & within(np.abs(stamps[rows] - stamps[others]), config.window_days)
+        links.add(np.broadcast_to(rows, found.shape)[dated], found[dated])
+        best_of = np.where(reached & undated[rows], scored[start:stop], -np.inf)[:, ::-1]
+        last_best = best_of.shape[1] - 1 - np.argmax(best_of, axis=1)
+        hanging = np.flatnonzero(np.isfinite(best_of.max(axis=1)))
+        links.add(start + hanging, found[hanging, last_best[hanging]])
+    return links
 
 
 @dataclass(frozen=True)
@@ -570,14 +625,15 @@ def _candidate_scores(vectors: np.ndarray, texts: Any, candidates: Candidates, s
     candidates.rows (NaN where not valid), as `engine` batches of articles close in time (their
     candidates are mostly the same articles, so a batch ships few extra rows)."""
     has = candidates.valid.any(axis=1)
-    order = [row for row in np.argsort(np.where(np.isnan(stamps), np.inf, stamps), kind="stable").tolist() if has[row]]
+    order = np.argsort(np.where(np.isnan(stamps), np.inf, stamps), kind="stable")
+    order = order[has[order]]
     size = engine.batch_size if engine is not None else _CANDIDATE_ROWS
     scored = np.full(candidates.rows.shape, np.nan, dtype=np.float64)  # float64: the scores as computed, so the floor cuts as before
     step = size * _batches_at_once(engine)
     for start in range(0, len(order), step):
         batches = []
         for at in range(start, min(start + step, len(order)), size):
-            rows = np.asarray(order[at : at + size], dtype=np.int64)
+            rows = order[at : at + size].astype(np.int64)
             members = np.unique(np.concatenate([rows, candidates.rows[rows][candidates.valid[rows]]]))
             others = [np.searchsorted(members, candidates[row]) for row in rows.tolist()]
             batches.append(CandidateRows(rows, np.searchsorted(members, rows), others, vectors[members], texts[members] if texts is not None else None))
@@ -591,12 +647,13 @@ def _candidate_scores(vectors: np.ndarray, texts: Any, candidates: Candidates, s
 @dataclass(frozen=True)
 class StoryBlock:
     """One block of candidate-linked articles, self-contained for an engine task: their vectors,
-    TF-IDF rows (None: embeddings only), publication times and outlets (None: unknown)."""
+    TF-IDF rows (None: embeddings only), publication times (column_timestamps) and outlet codes
+    (None: unknown)."""
 
     vectors: np.ndarray
     texts: Any  # scipy.sparse.csr_matrix or None
-    published: list
-    outlets: list[str] | None
+    stamps: np.ndarray
+    outlets: np.ndarray | None
 
 
 def cluster_blocks(config: StoryConfig, blocks: list[StoryBlock]) -> list[list[int]]:
@@ -607,12 +664,13 @@ def cluster_blocks(config: StoryConfig, blocks: list[StoryBlock]) -> list[list[i
         similarity = block.vectors @ block.vectors.T
         if block.texts is not None:
             similarity = (similarity + (block.texts @ block.texts.T).toarray()) / 2
-        labels.append(_average_linkage(similarity, window_matrix(block.published, config.window_days), block.outlets, config))
+        allowed = within(np.abs(block.stamps[:, None] - block.stamps[None, :]), config.window_days)
+        labels.append(_average_linkage(similarity, allowed, block.outlets, config))
     return labels
 
 
 def _block_labels(
-    blocks: list[list[int]], vectors: np.ndarray, texts: Any, published: list, outlets: list[str] | None, config: StoryConfig, engine: Engine | None
+    blocks: list[np.ndarray], vectors: np.ndarray, texts: Any, stamps: np.ndarray, outlets: np.ndarray | None, config: StoryConfig, engine: Engine | None
 ) -> list[list[int]]:
     """cluster_blocks over `blocks` (global rows), as engine batches of about the engine's batch size in articles."""
     from functools import partial
@@ -631,8 +689,7 @@ def _block_labels(
 
     for block in blocks:
         batch.append(StoryBlock(
-            vectors[block], texts[block] if texts is not None else None,
-            [published[row] for row in block], [outlets[row] for row in block] if outlets is not None else None,
+            vectors[block], texts[block] if texts is not None else None, stamps[block], outlets[block] if outlets is not None else None,
         ))
         rows += len(block)
         if rows >= size:
