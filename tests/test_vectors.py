@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from compare.core.timewindow import within
-from compare.core.vectors import window_search
+from compare.core.vectors import flat_search, window_search
 
 DAY = 86400.0
 
@@ -125,3 +125,16 @@ def test_stand_in_dates_widen_the_window_by_their_slack_only() -> None:
     _, reference = window_search(vectors, stamps, 3.0, 5)
     np.testing.assert_array_equal(plain, reference)
     assert (rows != reference).any()
+
+
+def test_flat_search_gives_each_query_its_best_rows_without_holding_a_copy() -> None:
+    """The incremental stories' search: exact top k by inner product, best first; -1 past the rows."""
+    vectors, _ = corpus(300, undated_share=0.0, seed=11)
+    queries = vectors[[0, 150, 299]]
+    scores, rows = flat_search(vectors, queries, 7)
+    expected = np.argsort(-(queries @ vectors.T), axis=1, kind="stable")[:, :7]
+    assert rows.tolist() == expected.tolist()
+    assert np.allclose(scores, np.take_along_axis(queries @ vectors.T, expected, axis=1), atol=1e-5)
+    assert rows[:, 0].tolist() == [0, 150, 299]  # each query is its own best row
+    _, beyond = flat_search(vectors[:4], queries, 6)
+    assert (beyond[:, 4:] == -1).all() and sorted(beyond[0, :4].tolist()) == [0, 1, 2, 3]
