@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from compare.core.config import MinHashConfig
@@ -131,6 +132,23 @@ def test_batched_clusters_equal_one_batch_clusters() -> None:
     expected = clusters_from_pairs(articles, whole_corpus_reuse(articles, CONFIG), CONFIG)
     assert expected["cluster_id"].n_unique() == 2
     assert_frame_equal(cluster_copies(articles, CONFIG, engine=LocalEngine(batch_size=4), limits=TINY), expected)
+
+
+def test_clusters_of_a_build_equal_one_batch_clusters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build's path: texts from the corpus file in chunks, no text column, member texts read a
+    wave of clusters at a time (waves of 2 members here: each cluster its own wave)."""
+    import compare.dedup.clusters as clusters
+    from compare.core.store import ArticleTexts
+
+    articles = planted_corpus()
+    expected = clusters_from_pairs(articles, whole_corpus_reuse(articles, CONFIG), CONFIG)
+    path = tmp_path / "articles.parquet"
+    articles.write_parquet(path)
+    monkeypatch.setattr(clusters, "_MEMBER_TEXTS_AT_ONCE", 2)
+    texts = ArticleTexts(path, articles.height, chunk_rows=5)
+    found = cluster_copies(articles.drop("text"), CONFIG, engine=LocalEngine(batch_size=4), limits=TINY, texts=texts)
+    assert_frame_equal(found, expected)
+    assert found["cluster_id"].n_unique() == 2
 
 
 def test_key_rows_slices_keep_each_key_whole_in_memory_and_spilled(tmp_path: Path) -> None:

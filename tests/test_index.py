@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from polars.testing import assert_frame_equal
 import pytest
 from typer.testing import CliRunner
 
@@ -794,3 +795,16 @@ def test_unchanged_stories_keep_their_stored_facts_and_other_settings_are_not_re
     assert report.stored_facts(second, story, member_ids, settings) is not None
     assert report.stored_facts(second, story, member_ids, looser) is None  # computed for the settings asked
     assert report.stored_facts(second, story, member_ids[1:], settings) is None
+
+
+def test_copy_evidence_described_a_pair_at_a_time_equals_all_at_once(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wire-copy stage reads the texts of the copies it describes a wave of pairs at a time."""
+    import compare.index.stages as stages
+
+    ingest_records(home, demo_records(), "all")
+    whole = build_index(Store(home), settings_for(home))
+    monkeypatch.setattr(stages, "_PAIRS_AT_ONCE", 1)
+    waves = build_index(Store(home), settings_for(home), full=True, keep=5)
+    expected, found = pl.read_parquet(whole.path / "copies.parquet"), pl.read_parquet(waves.path / "copies.parquet")
+    assert found.height >= 2 and waves.manifest.stages["dedup"]["described"] == found.height
+    assert_frame_equal(found, expected)

@@ -16,8 +16,10 @@ import polars as pl
 SECONDS_PER_DAY = 86400.0
 
 
-def timestamps(published: Sequence[datetime | None]) -> np.ndarray:
-    """POSIX seconds of each date, NaN where undated."""
+def timestamps(published: Sequence[datetime | None] | pl.Series) -> np.ndarray:
+    """POSIX seconds of each date, NaN where undated (a date column: column_timestamps)."""
+    if isinstance(published, pl.Series):
+        return column_timestamps(published)
     return np.array([p.timestamp() if p is not None else np.nan for p in published], dtype=np.float64)
 
 

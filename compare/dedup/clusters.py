@@ -179,9 +179,10 @@ def strip_templates(shingle_sets: list[np.ndarray], outlets: Sequence[str], min_
 TEMPLATE_PARTITION_ROWS = 2_000_000
 
 
-def outlet_codes(outlets: Sequence[str]) -> np.ndarray:
+def outlet_codes(outlets: Sequence[str] | pl.Series) -> np.ndarray:
     """uint64 code of each article's outlet (order of first appearance), keying its page template."""
-    return pl.Series(list(outlets), dtype=pl.String).cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
+    series = outlets.cast(pl.String) if isinstance(outlets, pl.Series) else pl.Series(list(outlets), dtype=pl.String)
+    return series.cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
 
 
 def template_keys(hashes: np.ndarray, lengths: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -574,7 +575,7 @@ def _text_batches(texts: Sequence[str], codes: np.ndarray, size: int, slots: np.
         yield TextBatch(list(texts[rows]), codes[rows], first, None if slots is None else slots[rows])
 
 
-def _pair_batches(pairs: np.ndarray, ids: Sequence[str], texts: Sequence[str], codes: np.ndarray, size: int, per_wave: int) -> Iterator[PairBatch]:
+def _pair_batches(pairs: np.ndarray, ids: Sequence[str] | pl.Series, texts: Sequence[str], codes: np.ndarray, size: int, per_wave: int) -> Iterator[PairBatch]:
     """Batches of `size` pairs with their texts, read a wave of `per_wave` batches at a time: an
     undated article's pairs reach across the corpus, so batch by batch a build re-read most of the
     corpus file's chunks for every batch (batches x chunks: N^2); per wave, each chunk once a wave."""
@@ -586,15 +587,16 @@ def _pair_batches(pairs: np.ndarray, ids: Sequence[str], texts: Sequence[str], c
             chunk = wave[first : first + size]
             rows = np.unique(chunk)
             at = np.searchsorted(wanted, rows).tolist()
-            yield PairBatch(np.searchsorted(rows, chunk), [ids[r] for r in rows.tolist()], [fetched[a] for a in at], codes[rows])
+            names = ids.gather(rows).to_list() if isinstance(ids, pl.Series) else [ids[r] for r in rows.tolist()]
+            yield PairBatch(np.searchsorted(rows, chunk), names, [fetched[a] for a in at], codes[rows])
 
 
 def find_reuse(
-    article_ids: Sequence[str],
+    article_ids: Sequence[str] | pl.Series,
     texts: Sequence[str],
-    outlets: Sequence[str],
+    outlets: Sequence[str] | pl.Series,
     config: MinHashConfig,
-    published: Sequence[datetime | None] | None = None,
+    published: Sequence[datetime | None] | pl.Series | None = None,
     *,
     engine: Engine | None = None,
     spill_dir: Path | None = None,
@@ -607,7 +609,8 @@ def find_reuse(
     each text's time slot (candidates: a shared key in the same or adjacent window-wide bucket);
     verify candidate pairs on shingles made again from their two texts. The batches run on `engine`
     (this process when None); key rows past `limits.spill_rows` (per kind) go to a temporary folder
-    under `spill_dir` (the system's temporary folder when None), removed on return.
+    under `spill_dir` (the system's temporary folder when None), removed on return. The ids, outlets
+    and dates may be polars columns (a build's: no Python object per article is made of them).
     """
     from compare.core.distributed import LocalEngine, in_waves
 
@@ -734,7 +737,17 @@ def settle_composites(pairs: Sequence[CopyPair], config: MinHashConfig) -> list[
 def clusters_from_pairs(articles: pl.DataFrame, pairs: Sequence[CopyPair], config: MinHashConfig, texts: Sequence[str] | None = None) -> pl.DataFrame:
     """CLUSTER_SCHEMA rows from verified copy pairs: connected components, earliest article as source."""
     copies = [pair for pair in pairs if pair.kind == "copy"]
-    return clusters_from_groups(articles, _components(articles["id"].to_list(), copies), config, texts)
+    linked = {article_id for pair in copies for article_id in (pair.left, pair.right)}
+    # the components of the linked articles only, in corpus order (an id list and union-find over
+    # every article were about 200 bytes an article)
+    nodes = articles["id"].filter(articles["id"].is_in(pl.Series(list(linked), dtype=pl.String).implode())).to_list()
+    return clusters_from_groups(articles, _components(nodes, copies), config, texts)
+
+
+# Member texts held at once while clusters are scored against their sources: the members of a
+# large corpus's clusters (5% planted copies and their sources: 0.4 KB of text an article) are
+# read a wave of clusters at a time.
+_MEMBER_TEXTS_AT_ONCE = 16_384
 
 
 def clusters_from_groups(articles: pl.DataFrame, groups: Sequence[Sequence[str]], config: MinHashConfig, texts: Sequence[str] | None = None) -> pl.DataFrame:
@@ -746,31 +759,60 @@ def clusters_from_groups(articles: pl.DataFrame, groups: Sequence[Sequence[str]]
     groups = [list(group) for group in groups if len(group) > 1]
     if not groups:
         return pl.DataFrame(schema=CLUSTER_SCHEMA)
-    ids = articles["id"].to_list()
+    members_of = pl.Series("members", [member for group in groups for member in group], dtype=pl.String)
     # Same publication time (many feeds give dates only): a wire agency's own article, then one
     # carrying a wire credit, is the more probable source.
     columns = articles.columns
     wire_outlet = pl.col("outlet").str.contains(_WIRE_OUTLETS).fill_null(False) if "outlet" in columns else pl.lit(False)
     credited = pl.col("wire_credit").is_not_null() if "wire_credit" in columns else pl.lit(False)
-    order = articles.select("id", "published", (~wire_outlet).alias("not_wire"), (~credited).alias("no_credit")).sort(
-        ["published", "not_wire", "no_credit", "id"], nulls_last=True
+    order = (
+        articles.with_row_index("row")
+        .filter(pl.col("id").is_in(members_of.implode()))
+        .select("id", "row", "published", (~wire_outlet).alias("not_wire"), (~credited).alias("no_credit"))
+        .sort(["published", "not_wire", "no_credit", "id"], nulls_last=True)
     )
     rank = {article_id: position for position, article_id in enumerate(order["id"].to_list())}
-    members_of = {member for group in groups for member in group}
-    member_rows = [row for row, article_id in enumerate(ids) if article_id in members_of]
-    if texts is None:
-        texts = articles["text"].to_list()
-    text_of = {ids[row]: texts[row] for row in member_rows}
-    rows: list[tuple[str, str, bool, float]] = []
+    row_of = dict(zip(order["id"].to_list(), order["row"].to_list(), strict=True))
     for members in groups:
         members.sort(key=rank.__getitem__)
-        source = members[0]
-        sets = shingle_texts([text_of[m] for m in members], config.shingle_size)
-        source_set = np.unique(sets.sequence(0))
-        for position, member in enumerate(members):
-            score = 1.0 if position == 0 else jaccard(source_set, np.unique(sets.sequence(position)))
-            rows.append((cluster_id(source), member, position == 0, score))
-    return pl.DataFrame(rows, schema=CLUSTER_SCHEMA, orient="row")
+    scores: list[list[float]] = [[] for _ in groups]
+    for wave in _group_waves(groups, row_of):
+        rows = np.unique(np.asarray([row_of[member] for number in wave for member in groups[number]], dtype=np.int64))
+        fetched = _texts_of(articles, texts, rows)
+        text_of = {article_id: fetched[at] for at, article_id in enumerate(articles["id"].gather(rows).to_list())}
+        for number in wave:
+            sets = shingle_texts([text_of[member] for member in groups[number]], config.shingle_size)
+            source_set = np.unique(sets.sequence(0))
+            scores[number] = [1.0] + [jaccard(source_set, np.unique(sets.sequence(position))) for position in range(1, len(groups[number]))]
+    rows_out = [
+        (cluster_id(members[0]), member, position == 0, score)
+        for members, group_scores in zip(groups, scores, strict=True)
+        for position, (member, score) in enumerate(zip(members, group_scores, strict=True))
+    ]
+    return pl.DataFrame(rows_out, schema=CLUSTER_SCHEMA, orient="row")
+
+
+def _group_waves(groups: Sequence[Sequence[str]], row_of: Mapping[str, int]) -> Iterator[list[int]]:
+    """Group numbers in waves of about _MEMBER_TEXTS_AT_ONCE members, by their first row: copies are
+    close in time, so a wave's texts lie in a few chunks of the corpus file."""
+    by_row = sorted(range(len(groups)), key=lambda number: min(row_of[member] for member in groups[number]))
+    wave: list[int] = []
+    held = 0
+    for number in by_row:
+        wave.append(number)
+        held += len(groups[number])
+        if held >= _MEMBER_TEXTS_AT_ONCE:
+            yield wave
+            wave, held = [], 0
+    if wave:
+        yield wave
+
+
+def _texts_of(articles: pl.DataFrame, texts: Sequence[str] | None, rows: np.ndarray) -> list[str]:
+    """The texts of `rows` (ascending): from `texts` (ArticleTexts reads each chunk once) or the text column."""
+    if texts is None:
+        return articles["text"].gather(rows).to_list()
+    return texts.take(rows) if hasattr(texts, "take") else [texts[row] for row in rows.tolist()]
 
 
 def _published(articles: pl.DataFrame) -> list[datetime | None]:
@@ -785,10 +827,7 @@ def cluster_copies(
     (engine, spill_dir, limits: as for find_reuse). `texts`: the articles' texts in row order when
     `articles` holds none (compare.core.store.ArticleTexts reads them in chunks as the passes walk the rows)."""
     texts = texts if texts is not None else articles["text"].to_list()
-    pairs = find_reuse(
-        articles["id"].to_list(), texts, articles["outlet"].to_list(), config, _published(articles),
-        engine=engine, spill_dir=spill_dir, limits=limits,
-    )
+    pairs = find_reuse(articles["id"], texts, articles["outlet"], config, articles["published"], engine=engine, spill_dir=spill_dir, limits=limits)
     return clusters_from_pairs(articles, pairs, config, texts)
 
 
