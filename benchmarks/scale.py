@@ -7,9 +7,9 @@
 --corpus takes any file `compare ingest` takes, with the same --map options. At each size a fresh
 home gets the first SIZE articles of the corpus in publication order (undated ones spread over the
 span at random, seeded), so every prefix has the corpus's density of articles per day, as a growing
-archive does; then `compare index build --full --json` runs as its own process, timed, its peak
-RSS read with os.wait4. With `--embedder hash` the home's compare.toml sets `[embed] backend =
-"hash"`: a deterministic hashing embedder of the model's dimension stands in for the model, so the
+archive does; then `compare index build --full --json` runs as its own process, timed, its own peak
+RSS read with os.wait4 by a small launcher process (so it does not start from this one's). With
+`--embedder hash` the home's compare.toml sets `[embed] backend = "hash"`: a deterministic hashing embedder of the model's dimension stands in for the model, so the
 other stages can be timed at sizes whose real embedding would take hours; the real model's rate
 (sentences per second, this machine) is measured on `--embed-sample` claims of the corpus in the same
 run, and the texts each build sent to the embedder are recorded, so embedding time at any size is
@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from typing import IO
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -198,22 +199,58 @@ def seed_home(home: Path, parts: Path, size: int, embedder: str, *, facts: bool 
         (home / "compare.toml").write_text("\n".join(settings) + "\n", encoding="utf-8")
 
 
+# A child's peak RSS as wait4 (or its own getrusage) reports it starts from its parent's high-water
+# mark: Linux carries that across exec, and this process held the generated corpus and the largest
+# home's first rows (the 256k build "peaked" at this process's 3.3 GB). So each build is started by
+# a small launcher process that forks and execs it: the build's maxrss starts from the launcher's
+# few MB, and the launcher hands back the build's own rusage through a pipe.
+_LAUNCHER = """
+import os, sys
+report = int(sys.argv[1])
+pid = os.fork()
+if pid == 0:
+    os.close(report)
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+os.write(report, f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime} {os.waitstatus_to_exitcode(status)}".encode())
+"""
+
+
+def own_usage(command: Sequence[str], stdout: IO[bytes], stderr: IO[bytes], env: dict[str, str]) -> tuple[float, float, int]:
+    """Run `command` (its first item an executable path); (its own peak RSS in MB, its CPU seconds, its exit code)."""
+    read, write = os.pipe()
+    try:
+        process = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(write), *command], cwd=REPO, stdout=stdout, stderr=stderr, env=env, pass_fds=(write,))
+        os.close(write)
+        write = -1
+        process.wait()
+        with os.fdopen(read, "rb") as pipe:
+            read = -1
+            fields = pipe.read().decode().split()
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+    if process.returncode != 0 or len(fields) != 3:
+        raise SystemExit(f"the build launcher failed (exit {process.returncode})")
+    return int(fields[0]) / 1024, float(fields[1]), int(fields[2])
+
+
 def timed_build(home: Path) -> dict:
     """One `compare index build --full --json` process: wall seconds, its own peak RSS, its manifest."""
     command = [sys.executable, "-m", "compare", "index", "build", "--home", str(home), "--full", "--json", "--keep", "1"]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, stdout=stdout, stderr=stderr, env=environment)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage: peak RSS and CPU time
+        peak_mb, cpu_seconds, code = own_usage(command, stdout, stderr, environment)
         seconds = time.perf_counter() - started
         stdout.seek(0)
         stderr.seek(0)
         output, errors = stdout.read().decode(), stderr.read().decode(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0:
+    if code != 0:
         raise SystemExit(f"build in {home} failed: {errors.strip()[-800:]}")
     manifest = json.loads(output.strip().splitlines()[-1])
-    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024, "manifest": manifest}
+    return {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak_mb, "manifest": manifest}
 
 
 def exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float | None:
