@@ -7,7 +7,7 @@ The corpus is read once; 1% of it is held back: by default the newest articles b
 built from scratch (`compare index build --full`, the baseline), then the held-back 1% is ingested
 and built incrementally (`compare index build`). Each build runs as its own process, as it does under
 cron, so its time includes interpreter start-up, imports and model loading, and its peak memory is
-that process's own (os.wait4). Right after the full build, `compare report` runs twice (first and
+that process's own (os.wait4, read by a small launcher: see benchmarks/scale.py). Right after the full build, `compare report` runs twice (first and
 second call, each its own process) for each of the three stories with most outlets. Writes
 {"full": {"seconds", "articles_per_s", "peak_rss_mb", "stages", ...},
  "incremental": {"seconds", "new_articles", ...},
@@ -37,6 +37,9 @@ from rich.table import Table  # noqa: E402
 from compare.ingest import parse_field_map, read_paths  # noqa: E402
 from compare.core.store import Store  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale import own_usage  # noqa: E402
+
 TARGET_RATIO = 0.05  # the contract: 1% new articles cost at most 5% of a full build
 
 
@@ -47,18 +50,16 @@ def timed_build(home: Path, extra: list[str], model: str | None) -> dict:
         command += ["--model", model]
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, stdout=stdout, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage: its peak RSS, not the max over all
+        # the build's own peak RSS: started from a small launcher, not from this process (which holds the corpus)
+        peak_mb, _, code = own_usage(command, stdout, stderr, dict(os.environ))
         seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         stdout.seek(0)
         stderr.seek(0)
         output, errors = stdout.read().decode(), stderr.read().decode(errors="replace")
-    if process.returncode != 0:
-        raise SystemExit(f"build failed ({process.returncode}): {errors.strip()[-500:]}")
-    peak_kb = usage.ru_maxrss  # kilobytes on Linux
+    if code != 0:
+        raise SystemExit(f"build failed ({code}): {errors.strip()[-500:]}")
     manifest = json.loads(output.strip().splitlines()[-1])
-    return {"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "manifest": manifest}
+    return {"seconds": seconds, "peak_rss_mb": peak_mb, "manifest": manifest}
 
 
 def timed_report(home: Path, story_id: str, model: str | None) -> float:
