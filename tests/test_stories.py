@@ -315,3 +315,13 @@ def test_column_timestamps_are_the_datetimes_timestamps() -> None:
     column = pl.Series("published", dates, dtype=UTC_DATETIME)
     assert np.array_equal(column_timestamps(column), timestamps(dates), equal_nan=True)
     assert np.isnan(column_timestamps(pl.Series("published", [None, None]))).all()
+
+
+def test_outlet_codes_are_equal_for_equal_names_and_a_missing_outlet_is_its_own() -> None:
+    from compare.core.schema import outlet_codes
+
+    names = ["Ynet", None, "AP", "Ynet", None, "AP"]
+    codes = outlet_codes(names)
+    assert codes.tolist() == outlet_codes(pl.Series("outlet", names)).tolist()
+    assert codes[0] == codes[3] and codes[1] == codes[4] and codes[2] == codes[5]
+    assert len({int(codes[0]), int(codes[1]), int(codes[2])}) == 3

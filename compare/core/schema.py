@@ -6,6 +6,9 @@ and the store can validate what it is given before it writes anything.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import polars as pl
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
@@ -84,3 +87,11 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame
     if missing:
         raise ValueError(f"frame is missing columns: {', '.join(missing)}")
     return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+
+
+def outlet_codes(outlets: Sequence[str | None] | pl.Series) -> np.ndarray:
+    """uint64 code of each article's outlet, in order of first appearance (a missing outlet is a name
+    of its own): what wire copy keys page templates by and story grouping compares, without a
+    Python string per article."""
+    series = outlets.cast(pl.String) if isinstance(outlets, pl.Series) else pl.Series(list(outlets), dtype=pl.String)
+    return series.fill_null("\x00").cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)

@@ -46,9 +46,3 @@ def within_window(left: datetime | None, right: datetime | None, days: float) ->
     if left is None or right is None or days <= 0:
         return True
     return abs((left - right).total_seconds()) <= days * SECONDS_PER_DAY
-
-
-def window_matrix(published: Sequence[datetime | None], days: float) -> np.ndarray:
-    """Boolean matrix: which pairs of `published` may be compared."""
-    stamps = timestamps(published)
-    return within(np.abs(stamps[:, None] - stamps[None, :]), days)

@@ -31,7 +31,7 @@ from compare.core.components import connected_components, union_groups
 from compare.core.config import MinHashConfig
 from compare.dedup.spill import KeyRows
 from compare.dedup.evidence import CopyDetail, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
-from compare.core.schema import CLUSTER_SCHEMA, conform
+from compare.core.schema import CLUSTER_SCHEMA, conform, outlet_codes
 from compare.core.timewindow import SECONDS_PER_DAY, timestamps, within
 from compare.core.wires import WIRE_OUTLET_PATTERN
 from compare.text.normalize import normalize_unicode
@@ -177,12 +177,6 @@ def strip_templates(shingle_sets: list[np.ndarray], outlets: Sequence[str], min_
 # space, so its hash tables stay ~100 MB whatever the corpus (one pass over 7.6M shingles of 8,000
 # AllSides articles peaked at 1.2 GB, 160 bytes a shingle).
 TEMPLATE_PARTITION_ROWS = 2_000_000
-
-
-def outlet_codes(outlets: Sequence[str] | pl.Series) -> np.ndarray:
-    """uint64 code of each article's outlet (order of first appearance), keying its page template."""
-    series = outlets.cast(pl.String) if isinstance(outlets, pl.Series) else pl.Series(list(outlets), dtype=pl.String)
-    return series.cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
 
 
 def template_keys(hashes: np.ndarray, lengths: np.ndarray, codes: np.ndarray) -> np.ndarray:

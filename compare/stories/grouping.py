@@ -24,7 +24,7 @@ import polars as pl
 
 from compare.core.components import union_groups
 from compare.core.config import StoryConfig
-from compare.core.schema import STORY_SCHEMA
+from compare.core.schema import STORY_SCHEMA, outlet_codes
 from compare.text.claims import lede, words
 from compare.core.timewindow import column_timestamps, within
 from compare.core.vectors import flat_search, window_search
@@ -432,9 +432,9 @@ def group_stories(
     elif size > 1:
         _average_groups(articles, vectors, stamps, crawled, config, links, engine, texts, spill_dir)
     if copy_links:
-        rows = articles.select(pl.col("id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))
+        row_of = articles.select(pl.col("id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))
         pairs = pl.DataFrame(list(copy_links), schema={"left": pl.String, "right": pl.String}, orient="row")
-        pairs = pairs.join(rows, left_on="left", right_on="id").join(rows, left_on="right", right_on="id", suffix="_right")
+        pairs = pairs.join(row_of, left_on="left", right_on="id").join(row_of, left_on="right", right_on="id", suffix="_right")
         links.add(pairs["row"].to_numpy(), pairs["row_right"].to_numpy())
     labels = links.components(size)
     grouped = (
@@ -482,14 +482,6 @@ def _groups(labels: np.ndarray) -> list[np.ndarray]:
     return groups
 
 
-def _outlet_codes(articles: pl.DataFrame) -> np.ndarray | None:
-    """An integer per outlet name (equal names, equal codes; a missing outlet is a name of its own):
-    what average linkage compares, without a Python string per article."""
-    if "outlet" not in articles.columns:
-        return None
-    return articles["outlet"].cast(pl.String).fill_null("\x00").cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
-
-
 def _average_groups(
     articles: pl.DataFrame, vectors: np.ndarray, stamps: np.ndarray, crawled: np.ndarray | None, config: StoryConfig, links: _Links,
     engine: Engine | None, full_texts: Sequence[str] | None = None, spill_dir: Path | None = None,
@@ -502,7 +494,7 @@ def _average_groups(
     texts = None
     if full_texts is not None or "text" in articles.columns:
         texts = article_tfidf(articles, engine=engine, texts=full_texts, spill_dir=spill_dir)
-    outlets = _outlet_codes(articles)
+    outlets = outlet_codes(articles["outlet"]) if "outlet" in articles.columns else None
 
     def combined(rows: Sequence[int], others: Sequence[int]) -> np.ndarray:
         dense = vectors[list(rows)] @ vectors[list(others)].T
