@@ -26,7 +26,9 @@ per article index and runs in batches written as Parquet parts, so its memory do
 Writes {"sizes", "seconds": {stage: {size: s}}, "peak_rss_mb": {size: MB}, "exponent": {stage: slope
 of log seconds on log size}, "cpu_seconds" and "cpu_exponent" (the same from the build process's CPU
 time, steadier on a shared machine), "embed": {"sentences_per_second", ...}, "builds": {size: counts},
-"neighbour_search_cpu_seconds": {size: {variant: s}} (with --neighbour-sizes)}.
+"neighbour_search_cpu_seconds": {size: {variant: s}} (with --neighbour-sizes), "step_cpu_seconds" and
+"step_cpu_exponent" ({"stage.step": {size: s}}: the CPU seconds of the steps a stage reports, e.g.
+stories.tfidf, so a stage that grows too fast says which step does)}.
 """
 
 from __future__ import annotations
@@ -378,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds: dict[str, dict[str, float]] = {}
     cpu: dict[str, dict[str, float]] = {}
     peak: dict[str, float] = {}
+    steps: dict[str, dict[str, float]] = {}  # "stage.step" -> size -> CPU seconds
     builds: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="compare-scale-") as temporary:
         root = Path(temporary)
@@ -410,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
                 cpu.setdefault(stage, {})[str(size)] = round(value, 3)
             peak[str(size)] = round(run["peak_rss_mb"], 1)
             stats = manifest.get("stages", {})
+            for stage, counts in stats.items():
+                for step, value in (counts.get("step_cpu_seconds") or {}).items():
+                    steps.setdefault(f"{stage}.{step}", {})[str(size)] = round(value, 3)
             builds[str(size)] = {
                 "articles": manifest["articles"], "clusters": manifest["clusters"], "stories": manifest["stories"], "claims": manifest["claims"],
                 "article_texts_embedded": manifest["embedded"], "claim_texts_embedded": stats.get("claim_vectors", {}).get("embedded"),
@@ -433,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_seconds": cpu,
         "cpu_exponent": {stage: exponent(sizes, [values[str(size)] for size in sizes]) for stage, values in cpu.items()},
         "embed": embed, "builds": builds, "neighbour_search_cpu_seconds": neighbours,
+        "step_cpu_seconds": steps,
+        "step_cpu_exponent": {step: exponent(sizes, [values[str(size)] for size in sizes if str(size) in values]) if len(values) == len(sizes) else None
+                              for step, values in steps.items()},
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -451,6 +460,12 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(
             stage, *(f"{values[str(size)]:.2f}" for size in sizes), "" if slope is None else f"{slope:.2f}",
             *(f"{cpu_values[str(size)]:.2f}" if str(size) in cpu_values else "" for size in sizes), "" if cpu_slope is None else f"{cpu_slope:.2f}",
+        )
+    for step, values in steps.items():
+        slope = result["step_cpu_exponent"][step]
+        table.add_row(
+            f"  {step}", *([""] * (len(sizes) + 1)), *(f"{values[str(size)]:.2f}" if str(size) in values else "" for size in sizes),
+            "" if slope is None else f"{slope:.2f}",
         )
     table.add_row("peak RSS MB", *(f"{peak[str(size)]:.0f}" for size in sizes), str(exponent(sizes, [peak[str(size)] for size in sizes])), *([""] * (len(sizes) + 1)))
     Console(width=200).print(table)

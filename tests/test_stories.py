@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from compare.core.config import StoryConfig
+from compare.core.progress import StepClock
 from compare.embed.embedder import HashingEmbedder
 from compare.core.schema import STORY_SCHEMA, UTC_DATETIME
 from compare.stories.grouping import group_stories, story_id, story_text, tfidf_vectors
@@ -166,6 +168,29 @@ def test_full_text_names_join_two_takes_whose_ledes_differ() -> None:
     result = group_stories(articles, vectors, [], config)
     assert frozenset({"report", "opinion"}) in stories_of(result) and len(stories_of(result)) == 5
     assert len(stories_of(group_stories(articles.drop("text"), vectors, [], config))) == 6
+
+
+def test_the_clock_gets_each_steps_cpu_seconds_and_the_stories_do_not_change() -> None:
+    articles = _articles_with_text([(f"a{n}", f"outlet{n % 3}", f"Storm floods the valley town {n % 2} again and again.") for n in range(8)])
+    vectors = np.stack([unit(1, 0.1 * n, 0) if n % 2 else unit(0, 1, 0.1 * n) for n in range(8)])
+    clock = StepClock()
+    timed = group_stories(articles, vectors, [("a0", "a3")], CONFIG, clock=clock)
+    assert_frame_equal(timed, group_stories(articles, vectors, [("a0", "a3")], CONFIG))
+    assert set(clock.seconds) == {"tfidf", "neighbours", "candidate_scores", "blocks", "clustering", "components"}
+    assert all(value >= 0 for value in clock.seconds.values())
+    components = StepClock()
+    group_stories(articles, vectors, [], CONFIG, method="components", clock=components)
+    assert set(components.seconds) == {"neighbours", "components"}
+
+
+def test_step_clock_sums_the_cpu_seconds_of_repeated_steps() -> None:
+    clock = StepClock()
+    for _ in range(2):
+        with clock.step("spin"):
+            deadline = time.process_time() + 0.02
+            while time.process_time() < deadline:
+                pass
+    assert clock.seconds["spin"] >= 0.04 and set(clock.rounded()) == {"spin"}
 
 
 def test_tfidf_vectors_are_unit_rows_and_symmetric() -> None:

@@ -23,7 +23,7 @@ import polars as pl
 from compare.core.config import EmbedConfig, MinHashConfig, Settings, StoryConfig
 from compare.core.distributed import BatchedEmbedder, Engine, batched_embedder
 from compare.embed.embedder import Embedder
-from compare.core.progress import StepProgress
+from compare.core.progress import StepClock, StepProgress
 from compare.core.store import ArticleTexts, written
 from compare.index.snapshot import (
     CLAIMS,
@@ -355,19 +355,24 @@ class StoriesStage:
         from compare.stories.grouping import group_stories, incremental_stories
 
         progress(0, 1)
-        links = copy_links(built["clusters"])
+        clock = StepClock()
+        with clock.step("copy_links"):
+            links = copy_links(built["clusters"])
         vectors = built["article_vectors"]
         reusable = _reusable(previous)
-        stories = (
-            incremental_stories(corpus.articles, vectors, set(corpus.new_ids), reusable.stories, links, self.config, with_text=corpus.with_text)
-            if reusable else None
-        )
+        stories = None
+        if reusable:
+            with clock.step("incremental"):
+                stories = incremental_stories(corpus.articles, vectors, set(corpus.new_ids), reusable.stories, links, self.config, with_text=corpus.with_text)
         mode = "full" if stories is None else "incremental"
         if stories is None:
-            stories = group_stories(corpus.articles, vectors, links, self.config, engine=engine, texts=corpus.texts, spill_dir=self.scratch)
-        stories = stable_ids(stories, "story_id", previous.stories if previous else None, corpus.renamed)
+            stories = group_stories(corpus.articles, vectors, links, self.config, engine=engine, texts=corpus.texts, spill_dir=self.scratch, clock=clock)
+        with clock.step("stable_ids"):
+            stories = stable_ids(stories, "story_id", previous.stories if previous else None, corpus.renamed)
         progress(1, 1)
-        return StageResult({"stories": conform(stories, STORY_SCHEMA)}, {"mode": mode, "stories": stories["story_id"].n_unique()})
+        # step_cpu_seconds: where the stage's time goes (benchmarks/scale.py gives each step an exponent)
+        stats = {"mode": mode, "stories": stories["story_id"].n_unique(), "step_cpu_seconds": clock.rounded()}
+        return StageResult({"stories": conform(stories, STORY_SCHEMA)}, stats)
 
 
 # --------------------------------------------------------------------------- claim vectors

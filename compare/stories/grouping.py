@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from compare.core.components import union_groups
+from compare.core.progress import StepClock
 from compare.core.config import StoryConfig
 from compare.core.schema import STORY_SCHEMA, outlet_codes
 from compare.text.claims import lede, words
@@ -402,6 +403,7 @@ def group_stories(
     engine: Engine | None = None,
     texts: Sequence[str] | None = None,
     spill_dir: Path | None = None,
+    clock: StepClock | None = None,
 ) -> pl.DataFrame:
     """STORY_SCHEMA rows for every article (an article with no link is a story of its own).
 
@@ -412,8 +414,10 @@ def group_stories(
     candidate scoring and average-linkage blocks run as `engine` batches (compare.core.distributed;
     in this process without one): the same stories either way. Links are kept as row-number arrays
     and joined by scipy's connected components: no Python object per article (a dict union-find,
-    the article ids and dates as Python lists were about 1 KB an article).
+    the article ids and dates as Python lists were about 1 KB an article). `clock` gets the CPU
+    seconds of each step (tfidf, neighbours, candidate_scores, blocks, clustering, components).
     """
+    clock = clock or StepClock()
     method = method or config.method
     if method not in ("average", "components"):
         raise ValueError(f"stories.method: unknown method '{method}' (known: average, components)")
@@ -422,7 +426,8 @@ def group_stories(
     crawled = column_timestamps(articles["ingested_at"]) if "ingested_at" in articles.columns else None
     links = _Links()
     if size > 1 and method == "components":
-        similarities, neighbours = _neighbours(vectors, stamps, config, engine, crawled)
+        with clock.step("neighbours"):
+            similarities, neighbours = _neighbours(vectors, stamps, config, engine, crawled)
         for start in range(0, size, _ROWS_AT_ONCE):
             found, scores = neighbours[start : start + _ROWS_AT_ONCE], similarities[start : start + _ROWS_AT_ONCE]
             rows = np.arange(start, start + len(found))[:, None]
@@ -430,13 +435,14 @@ def group_stories(
             linked = (found >= 0) & (found != rows) & (scores >= config.min_similarity) & within(np.abs(stamps[rows] - stamps[others]), config.window_days)
             links.add(np.broadcast_to(rows, found.shape)[linked], found[linked])
     elif size > 1:
-        _average_groups(articles, vectors, stamps, crawled, config, links, engine, texts, spill_dir)
+        _average_groups(articles, vectors, stamps, crawled, config, links, engine, texts, spill_dir, clock)
     if copy_links:
         row_of = articles.select(pl.col("id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))
         pairs = pl.DataFrame(list(copy_links), schema={"left": pl.String, "right": pl.String}, orient="row")
         pairs = pairs.join(row_of, left_on="left", right_on="id").join(row_of, left_on="right", right_on="id", suffix="_right")
         links.add(pairs["row"].to_numpy(), pairs["row_right"].to_numpy())
-    labels = links.components(size)
+    with clock.step("components"):
+        labels = links.components(size)
     grouped = (
         articles.select(pl.col("id").alias("article_id"), pl.Series("group", labels), pl.int_range(pl.len(), dtype=pl.Int64).alias("row"))
         .with_columns(pl.col("row").min().over("group").alias("first"), pl.col("article_id").min().over("group").alias("smallest"))
@@ -484,16 +490,18 @@ def _groups(labels: np.ndarray) -> list[np.ndarray]:
 
 def _average_groups(
     articles: pl.DataFrame, vectors: np.ndarray, stamps: np.ndarray, crawled: np.ndarray | None, config: StoryConfig, links: _Links,
-    engine: Engine | None, full_texts: Sequence[str] | None = None, spill_dir: Path | None = None,
+    engine: Engine | None, full_texts: Sequence[str] | None = None, spill_dir: Path | None = None, clock: StepClock | None = None,
 ) -> None:
     """Add to `links` the average-linkage clusters, block by block.
 
     Blocks are connected components of candidate pairs (FAISS neighbours within the window whose
     combined similarity reaches mutual_floor), so exact clustering only runs on small dense blocks.
     """
+    clock = clock or StepClock()
     texts = None
     if full_texts is not None or "text" in articles.columns:
-        texts = article_tfidf(articles, engine=engine, texts=full_texts, spill_dir=spill_dir)
+        with clock.step("tfidf"):
+            texts = article_tfidf(articles, engine=engine, texts=full_texts, spill_dir=spill_dir)
     outlets = outlet_codes(articles["outlet"]) if "outlet" in articles.columns else None
 
     def combined(rows: Sequence[int], others: Sequence[int]) -> np.ndarray:
@@ -503,24 +511,28 @@ def _average_groups(
         sparse_part = (texts[list(rows)] @ texts[list(others)].T).toarray()
         return (dense + sparse_part) / 2
 
-    _, neighbours = _neighbours(vectors, stamps, config, engine, crawled)
+    with clock.step("neighbours"):
+        _, neighbours = _neighbours(vectors, stamps, config, engine, crawled)
     candidates = Candidates.of(neighbours)
-    scored = _candidate_scores(vectors, texts, candidates, stamps, engine)
-    blocks = _groups(candidate_blocks(stamps, candidates, scored, config).components(len(stamps)))
+    with clock.step("candidate_scores"):
+        scored = _candidate_scores(vectors, texts, candidates, stamps, engine)
+    with clock.step("blocks"):
+        blocks = _groups(candidate_blocks(stamps, candidates, scored, config).components(len(stamps)))
     del scored
-    clustered = []
-    for block in blocks:
-        if len(block) > config.max_block:
-            in_block = set(block.tolist())
-            for row in block.tolist():  # too large for exact clustering: fall back to links at the cut
-                for other, score in zip(neighbours[row].tolist(), combined([row], neighbours[row].tolist())[0], strict=True):
-                    if other in in_block and other != row and score >= config.min_similarity:
-                        links.add(np.array([row]), np.array([other]))
-            continue
-        clustered.append(block)
-    for block, labels in zip(clustered, _block_labels(clustered, vectors, texts, stamps, outlets, config, engine), strict=True):
-        _, first, inverse = np.unique(np.asarray(labels), return_index=True, return_inverse=True)
-        links.add(block, block[first[inverse]])
+    with clock.step("clustering"):
+        clustered = []
+        for block in blocks:
+            if len(block) > config.max_block:
+                in_block = set(block.tolist())
+                for row in block.tolist():  # too large for exact clustering: fall back to links at the cut
+                    for other, score in zip(neighbours[row].tolist(), combined([row], neighbours[row].tolist())[0], strict=True):
+                        if other in in_block and other != row and score >= config.min_similarity:
+                            links.add(np.array([row]), np.array([other]))
+                continue
+            clustered.append(block)
+        for block, labels in zip(clustered, _block_labels(clustered, vectors, texts, stamps, outlets, config, engine), strict=True):
+            _, first, inverse = np.unique(np.asarray(labels), return_index=True, return_inverse=True)
+            links.add(block, block[first[inverse]])
 
 
 @dataclass(frozen=True)
