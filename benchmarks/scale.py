@@ -440,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_exponent": {stage: exponent(sizes, [values[str(size)] for size in sizes]) for stage, values in cpu.items()},
         "embed": embed, "builds": builds, "neighbour_search_cpu_seconds": neighbours,
         "step_cpu_seconds": steps,
-        "step_cpu_exponent": {step: exponent(sizes, [values[str(size)] for size in sizes if str(size) in values]) if len(values) == len(sizes) else None
+        "step_cpu_exponent": {step: exponent(sizes, [values[str(size)] for size in sizes]) if len(values) == len(sizes) else None
                               for step, values in steps.items()},
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -490,14 +490,13 @@ def _groups(labels: np.ndarray) -> list[np.ndarray]:
 
 def _average_groups(
     articles: pl.DataFrame, vectors: np.ndarray, stamps: np.ndarray, crawled: np.ndarray | None, config: StoryConfig, links: _Links,
-    engine: Engine | None, full_texts: Sequence[str] | None = None, spill_dir: Path | None = None, clock: StepClock | None = None,
+    engine: Engine | None, full_texts: Sequence[str] | None, spill_dir: Path | None, clock: StepClock,
 ) -> None:
     """Add to `links` the average-linkage clusters, block by block.
 
     Blocks are connected components of candidate pairs (FAISS neighbours within the window whose
     combined similarity reaches mutual_floor), so exact clustering only runs on small dense blocks.
     """
-    clock = clock or StepClock()
     texts = None
     if full_texts is not None or "text" in articles.columns:
         with clock.step("tfidf"):
