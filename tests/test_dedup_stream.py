@@ -113,6 +113,18 @@ def test_batched_reuse_equals_the_whole_corpus_pass(tmp_path: Path) -> None:
 
 
 
+def test_the_clock_gets_each_pass_cpu_seconds_and_the_clusters_do_not_change() -> None:
+    """A build reports where wire copy's time goes (benchmarks/scale.py): each pass is a step."""
+    from compare.core.progress import StepClock
+
+    articles = planted_corpus()
+    clock = StepClock()
+    timed = cluster_copies(articles, CONFIG, engine=LocalEngine(batch_size=4), limits=TINY, clock=clock)
+    assert_frame_equal(timed, cluster_copies(articles, CONFIG, engine=LocalEngine(batch_size=4), limits=TINY))
+    assert set(clock.seconds) == {"templates", "signing", "candidates_whole", "candidates_passages", "window", "verification", "composites", "clusters"}
+    assert all(value >= 0 for value in clock.seconds.values())
+
+
 def test_texts_read_from_the_corpus_file_in_chunks_give_the_same_pairs(tmp_path: Path) -> None:
     """A build hands find_reuse the corpus file (ArticleTexts), read a chunk at a time; verification
     fetches each wave's texts in one pass: the pairs equal those from texts in memory."""

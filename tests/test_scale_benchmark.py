@@ -105,6 +105,7 @@ def test_scale_run_writes_the_contract_keys(tmp_path: Path) -> None:
     story_steps = {step for step in result["step_cpu_seconds"] if step.startswith("stories.")}
     assert {"stories.tfidf", "stories.neighbours", "stories.candidate_scores", "stories.blocks", "stories.clustering", "stories.components"} <= story_steps
     assert all(set(result["step_cpu_seconds"][step]) == {"30", "60"} for step in story_steps)
+    assert {"dedup.signing", "dedup.candidates_passages", "dedup.verification", "dedup.evidence"} <= set(result["step_cpu_seconds"])
     assert set(result["step_cpu_exponent"]) == set(result["step_cpu_seconds"])
     assert [result["builds"][size]["articles"] for size in ("30", "60")] == [30, 60]
     assert result["builds"]["60"]["model"] == "bundled:all-MiniLM-L6-v2+hash"

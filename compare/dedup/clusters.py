@@ -29,6 +29,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from compare.core.components import connected_components, union_groups
 from compare.core.config import MinHashConfig
+from compare.core.progress import StepClock
 from compare.dedup.spill import KeyRows
 from compare.dedup.evidence import CopyDetail, SharedSpan, cluster_credit, covered_words, own_ranges, sentence_diff, shared_spans
 from compare.core.schema import CLUSTER_SCHEMA, conform, outlet_codes
@@ -595,6 +596,7 @@ def find_reuse(
     engine: Engine | None = None,
     spill_dir: Path | None = None,
     limits: PassLimits = PassLimits(),
+    clock: StepClock | None = None,
 ) -> list[CopyPair]:
     """Every verified pair, copies and partial reuse, each with its shared spans (left = earlier row).
 
@@ -605,10 +607,12 @@ def find_reuse(
     (this process when None); key rows past `limits.spill_rows` (per kind) go to a temporary folder
     under `spill_dir` (the system's temporary folder when None), removed on return. The ids, outlets
     and dates may be polars columns (a build's: no Python object per article is made of them).
+    `clock` gets the CPU seconds of each pass (benchmarks/scale.py gives each an exponent).
     """
     from compare.core.distributed import LocalEngine, in_waves
 
     engine = engine or LocalEngine()
+    clock = clock or StepClock()
     codes = outlet_codes(outlets)
     per_wave = max(1, limits.articles_per_wave // max(1, engine.batch_size))
     with contextlib.ExitStack() as stack:
@@ -617,34 +621,41 @@ def find_reuse(
         def folder() -> Path:
             return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".dedup-keys-", dir=spill_dir)))
 
-        counts = KeyRows(folder, spill_rows=limits.spill_rows)
-        for found in in_waves(engine, partial(template_counts, config), _text_batches(texts, codes, engine.batch_size), per_wave):
-            counts.add(found)
-        # key slices are independent (all rows of a key in one): summed and grouped as engine batches
-        slices_at_once = 1 if engine.name == "local" else _SLICES_AT_ONCE
-        frequent = list(in_waves(engine, partial(_frequent_keys, min_articles=config.template_min_articles), counts.slices(limits.partition_rows), slices_at_once))
-        counts.discard()
-        templates = np.sort(np.concatenate(frequent)) if frequent else np.zeros(0, np.uint64)
+        with clock.step("templates"):
+            counts = KeyRows(folder, spill_rows=limits.spill_rows)
+            for found in in_waves(engine, partial(template_counts, config), _text_batches(texts, codes, engine.batch_size), per_wave):
+                counts.add(found)
+            # key slices are independent (all rows of a key in one): summed and grouped as engine batches
+            slices_at_once = 1 if engine.name == "local" else _SLICES_AT_ONCE
+            frequent = list(in_waves(engine, partial(_frequent_keys, min_articles=config.template_min_articles), counts.slices(limits.partition_rows), slices_at_once))
+            counts.discard()
+            templates = np.sort(np.concatenate(frequent)) if frequent else np.zeros(0, np.uint64)
 
-        whole, passages = KeyRows(folder, spill_rows=limits.spill_rows), KeyRows(folder, spill_rows=limits.spill_rows)
-        batches = _text_batches(texts, codes, engine.batch_size, time_slots(published, config.window_days, len(texts)))
-        for signed in in_waves(engine, partial(sign_texts, config, templates), batches, per_wave):
-            whole.add(signed.whole)
-            passages.add(signed.passages)
+        with clock.step("signing"):
+            whole, passages = KeyRows(folder, spill_rows=limits.spill_rows), KeyRows(folder, spill_rows=limits.spill_rows)
+            batches = _text_batches(texts, codes, engine.batch_size, time_slots(published, config.window_days, len(texts)))
+            for signed in in_waves(engine, partial(sign_texts, config, templates), batches, per_wave):
+                whole.add(signed.whole)
+                passages.add(signed.passages)
         candidates: set[tuple[int, int]] = set()
-        for found in in_waves(engine, partial(slot_pairs, max_bucket=_NO_CAP), whole.slices(limits.partition_rows), slices_at_once):
-            candidates |= found  # MinHashLSH pairs every text of a bucket
-        whole.discard()
-        for found in in_waves(engine, partial(slot_pairs, max_bucket=config.max_bucket), passages.slices(limits.partition_rows), slices_at_once):
-            candidates |= found
-        passages.discard()
+        with clock.step("candidates_whole"):
+            for found in in_waves(engine, partial(slot_pairs, max_bucket=_NO_CAP), whole.slices(limits.partition_rows), slices_at_once):
+                candidates |= found  # MinHashLSH pairs every text of a bucket
+            whole.discard()
+        with clock.step("candidates_passages"):
+            for found in in_waves(engine, partial(slot_pairs, max_bucket=config.max_bucket), passages.slices(limits.partition_rows), slices_at_once):
+                candidates |= found
+            passages.discard()
 
-    pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
-    del candidates
-    pair_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
-    pair_batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch, pair_wave)
-    verified = [pair for found in in_waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in found]
-    return settle_composites(verified, config)
+    with clock.step("window"):
+        pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
+        del candidates
+    with clock.step("verification"):
+        pair_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
+        pair_batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch, pair_wave)
+        verified = [pair for found in in_waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in found]
+    with clock.step("composites"):
+        return settle_composites(verified, config)
 
 
 def find_copy_pairs(
@@ -815,14 +826,16 @@ def _published(articles: pl.DataFrame) -> list[datetime | None]:
 
 def cluster_copies(
     articles: pl.DataFrame, config: MinHashConfig, *, engine: Engine | None = None, spill_dir: Path | None = None, limits: PassLimits = PassLimits(),
-    texts: Sequence[str] | None = None,
+    texts: Sequence[str] | None = None, clock: StepClock | None = None,
 ) -> pl.DataFrame:
     """CLUSTER_SCHEMA rows: each cluster's members, the earliest-published one marked as source
-    (engine, spill_dir, limits: as for find_reuse). `texts`: the articles' texts in row order when
+    (engine, spill_dir, limits, clock: as for find_reuse). `texts`: the articles' texts in row order when
     `articles` holds none (compare.core.store.ArticleTexts reads them in chunks as the passes walk the rows)."""
     texts = texts if texts is not None else articles["text"].to_list()
-    pairs = find_reuse(articles["id"], texts, articles["outlet"], config, articles["published"], engine=engine, spill_dir=spill_dir, limits=limits)
-    return clusters_from_pairs(articles, pairs, config, texts)
+    clock = clock or StepClock()
+    pairs = find_reuse(articles["id"], texts, articles["outlet"], config, articles["published"], engine=engine, spill_dir=spill_dir, limits=limits, clock=clock)
+    with clock.step("clusters"):
+        return clusters_from_pairs(articles, pairs, config, texts)
 
 
 def copy_links(clusters: pl.DataFrame) -> list[tuple[str, str]]:

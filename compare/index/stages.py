@@ -242,18 +242,24 @@ class WireCopyStage:
 
         progress(0, 1)
         spill = self.home
+        clock = StepClock()
         reusable = _reusable(previous)
-        clusters = (
-            incremental_clusters(corpus.articles, set(corpus.new_ids), reusable.clusters, self.config, engine=engine, spill_dir=spill, with_text=corpus.with_text)
-            if reusable else None
-        )
+        clusters = None
+        if reusable:
+            with clock.step("incremental"):
+                clusters = incremental_clusters(
+                    corpus.articles, set(corpus.new_ids), reusable.clusters, self.config, engine=engine, spill_dir=spill, with_text=corpus.with_text
+                )
         mode = "full" if clusters is None else "incremental"
         if clusters is None:
-            clusters = cluster_copies(corpus.articles, self.config, engine=engine, spill_dir=spill, texts=corpus.texts)
-        clusters = stable_ids(clusters, "cluster_id", previous.clusters if previous else None, corpus.renamed)
-        copies, described = self._evidence(corpus, clusters, reusable.copies if reusable else None)
+            clusters = cluster_copies(corpus.articles, self.config, engine=engine, spill_dir=spill, texts=corpus.texts, clock=clock)
+        with clock.step("stable_ids"):
+            clusters = stable_ids(clusters, "cluster_id", previous.clusters if previous else None, corpus.renamed)
+        with clock.step("evidence"):
+            copies, described = self._evidence(corpus, clusters, reusable.copies if reusable else None)
         progress(1, 1)
-        return StageResult({"clusters": clusters, "copies": copies}, {"mode": mode, "clusters": clusters["cluster_id"].n_unique(), "described": described})
+        stats = {"mode": mode, "clusters": clusters["cluster_id"].n_unique(), "described": described, "step_cpu_seconds": clock.rounded()}
+        return StageResult({"clusters": clusters, "copies": copies}, stats)
 
     def _evidence(self, corpus: Corpus, clusters: pl.DataFrame, known: pl.DataFrame | None) -> tuple[pl.DataFrame, int]:
         """COPY_SCHEMA rows, one per copy; the texts of the pairs to describe are read a wave of
