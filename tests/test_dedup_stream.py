@@ -33,6 +33,12 @@ from compare.dedup.clusters import (
     settle_composites,
     shingle_texts,
     slot_pairs,
+    local_order,
+    hit_pairs,
+    summed_hits,
+    undated_hits,
+    UNDATED_SLOT,
+    UNDATED_MIN_PASSAGE_KEYS,
     template_keep,
     time_slots,
 )
@@ -186,8 +192,9 @@ def test_passage_buckets_are_keyed_by_time_slot_so_far_apart_texts_never_pair() 
     slots = time_slots(published, 14.0, len(published))
     assert slots is not None and slots[-1] == -1 and slots[:5].tolist() == [0, 0, 0, 1, 1]
     docs = np.arange(60, dtype=np.uint32)
-    found = slot_pairs(band_rows(np.full(60, 7, dtype=np.uint64), docs, slots, 0), CONFIG.max_bucket)
-    dated = {(i, j) for i, j in found if j != 59}
+    candidates = slot_pairs(band_rows(np.full(60, 7, dtype=np.uint64), docs, slots, 0), CONFIG.max_bucket)
+    dated, found = candidates.dated, candidates.dated | hit_pairs(candidates.undated)
+    assert all(59 not in pair for pair in dated)
     assert all(abs(int(slots[i]) - int(slots[j])) <= 1 for i, j in dated)  # at most 4 weeks apart, never months
     assert {(i, j) for i in range(59) for j in range(i + 1, min(i + 3, 59))} <= dated  # every pair within 14 days
     assert {(0, 59), (58, 59)} <= found  # the undated text still pairs (a chain: the bucket is over the cap)
@@ -195,6 +202,53 @@ def test_passage_buckets_are_keyed_by_time_slot_so_far_apart_texts_never_pair() 
     chained = _bucket_pairs(pl.DataFrame({"key": np.full(60, 7, dtype=np.uint64), "doc": docs}), CONFIG.max_bucket)
     assert (1, 3) not in chained and (1, 3) in found
     assert time_slots(published, 0.0, 60) is None and time_slots(None, 14.0, 60) is None
+
+
+def test_undated_texts_pair_with_the_texts_of_their_keys_and_keys_are_counted_across_slices() -> None:
+    """An undated text pairs with every text sharing a key (a chain past max_bucket), as all pairs of
+    those keys kept where one text is undated did, without making the pairs of dated texts."""
+    rng = np.random.default_rng(5)
+    keys = rng.integers(0, 40, 600).astype(np.uint64)
+    keys[:120] = 99  # one key over the cap of 50 texts
+    docs = rng.integers(0, 300, 600).astype(np.uint32)
+    slots = np.where(rng.random(300) < 0.2, UNDATED_SLOT, rng.integers(0, 9, 300)).astype(np.int32)
+    rows = band_rows(keys, docs, slots, 0)
+    undated = set(np.flatnonzero(slots == UNDATED_SLOT).tolist())
+    old = {pair for pair in _bucket_pairs(rows, CONFIG.max_bucket) if pair[0] in undated or pair[1] in undated}
+    hits = undated_hits(rows, CONFIG.max_bucket)
+    found = hit_pairs(hits)
+    in_large = {int(doc) for doc in docs[:120]}
+    assert {pair for pair in old if not (set(pair) <= in_large)} <= found  # every pair of a small key
+    assert all(pair[0] in undated or pair[1] in undated for pair in found) and len(found) >= 100
+    chained = sorted(in_large)
+    for doc in in_large & undated:  # in the large key: the first text and the neighbours only
+        at = chained.index(doc)
+        partners = {pair[0] if pair[1] == doc else pair[1] for pair in found if doc in pair and (set(pair) <= in_large)}
+        assert {chained[0], *chained[max(0, at - 1) : at + 2]} - {doc} <= partners
+    # keys counted in two slices add up; passage candidates of an undated text need two keys
+    one = pl.DataFrame({"doc": [1, 2], "doc_other": [5, 5], "keys": [1, 1]}, schema=hits.schema)
+    other = pl.DataFrame({"doc": [1], "doc_other": [5], "keys": [1]}, schema=hits.schema)
+    assert hit_pairs(summed_hits([one, other]), UNDATED_MIN_PASSAGE_KEYS) == {(1, 5)}
+    assert hit_pairs(summed_hits([one, other])) == {(1, 5), (2, 5)}
+
+
+def test_an_undated_text_sharing_one_passage_key_by_chance_is_no_candidate() -> None:
+    """A passage band key two unrelated texts share by chance brings no pair when one is undated
+    (its candidates span the whole corpus); a copy shares many keys and stays."""
+    rows = band_rows(
+        np.array([1, 1, 2, 2, 3, 2, 3, 4], dtype=np.uint64), np.array([0, 1, 2, 3, 3, 4, 4, 5], dtype=np.uint32),
+        np.array([UNDATED_SLOT, 0, 0, UNDATED_SLOT, 0, 0], dtype=np.int32), 0,
+    )
+    hits = undated_hits(rows, CONFIG.max_bucket)
+    assert hit_pairs(hits) == {(0, 1), (2, 3), (3, 4)}
+    assert hit_pairs(hits, UNDATED_MIN_PASSAGE_KEYS) == {(3, 4)}  # 3 and 4 share keys 2 and 3
+
+
+def test_pairs_with_an_undated_text_are_verified_last_and_dated_pairs_keep_their_row_order() -> None:
+    pairs = np.array([[0, 1], [0, 7], [2, 3], [3, 7], [4, 5]])
+    published = [T0 + timedelta(hours=row) for row in range(7)] + [None]
+    assert local_order(pairs, published).tolist() == [0, 2, 4, 1, 3]
+    assert local_order(pairs, None).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_whole_article_band_keys_pair_what_datasketch_lsh_pairs() -> None:

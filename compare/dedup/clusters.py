@@ -355,22 +355,73 @@ def time_slots(published: Sequence[datetime | None] | None, days: float, count: 
     return np.where(np.isnan(buckets), UNDATED_SLOT, np.nan_to_num(buckets)).astype(np.int32)
 
 
-def slot_pairs(frame: pl.DataFrame, max_bucket: int) -> set[tuple[int, int]]:
-    """Passage candidates from band rows (key, slot: time bucket, doc; band_rows): texts sharing a
-    key in the same or adjacent time buckets, and undated texts with every text sharing a key. Two
-    texts within the window are at most one bucket apart, and texts months apart never meet (a key's
-    bucket is no longer one capped chain across years)."""
+# An undated text meets the whole corpus, not a window of it, so the texts sharing one passage band key
+# with it by chance grow with the corpus (on 64k synthetic articles 97% of its unverified candidates
+# shared one key, its copies hundreds). Its passage candidates share at least this many keys.
+UNDATED_MIN_PASSAGE_KEYS = 2
+
+
+@dataclass(frozen=True)
+class SlotPairs:
+    """Candidates from a slice of band rows (slot_pairs): pairs of dated texts, and undated texts with
+    the texts sharing keys with them, counted, since a pair's keys may lie in several slices."""
+
+    dated: set[tuple[int, int]]
+    undated: pl.DataFrame  # (doc, doc_other, keys): doc < doc_other, one of them undated; keys shared in the slice
+
+
+_HIT_SCHEMA = {"doc": pl.UInt32, "doc_other": pl.UInt32, "keys": pl.UInt32}
+
+
+def slot_pairs(frame: pl.DataFrame, max_bucket: int) -> SlotPairs:
+    """Candidates from band rows (key, slot: time bucket, doc; band_rows): texts sharing a key in the
+    same or adjacent time buckets, and undated texts with every text sharing a key. Two texts within
+    the window are at most one bucket apart, and texts months apart never meet (a key's bucket is no
+    longer one capped chain across years)."""
     frame = frame.filter(pl.col("key").is_duplicated())  # most keys are one text's: dropped first, cheaply
     dated = frame.filter(pl.col("slot") != UNDATED_SLOT)
     # each dated row also stands in the next bucket's slot, so adjacent buckets share one
     doubled = pl.concat([dated, dated.with_columns(pl.col("slot") + 1)])
-    found = _bucket_pairs(doubled, max_bucket, on=("key", "slot"))
-    undated_rows = frame.filter(pl.col("slot") == UNDATED_SLOT)
-    if undated_rows.height:
-        undated = set(undated_rows["doc"].unique().to_list())
-        shared = frame.join(undated_rows.select("key").unique(), on="key", how="semi")
-        found |= {pair for pair in _bucket_pairs(shared, max_bucket) if pair[0] in undated or pair[1] in undated}
-    return found
+    return SlotPairs(_bucket_pairs(doubled, max_bucket, on=("key", "slot")), undated_hits(frame, max_bucket))
+
+
+def undated_hits(frame: pl.DataFrame, max_bucket: int) -> pl.DataFrame:
+    """(doc, doc_other, keys) of each undated text of the band rows with every text sharing a key with
+    it, in any slot: undated x members, never all pairs of the key's texts (a key's texts across the
+    corpus grow with it). In a key held by more than `max_bucket` texts, an undated text is paired
+    with the key's first text and its neighbours only (the chain of _bucket_pairs)."""
+    undated = frame.filter(pl.col("slot") == UNDATED_SLOT).select("key", "doc").unique()
+    if undated.height == 0:
+        return pl.DataFrame(schema=_HIT_SCHEMA)
+    members = frame.join(undated.select("key").unique(), on="key", how="semi").select("key", "doc").unique()
+    members = members.with_columns(pl.len().over("key").alias("size"))
+    small = members.filter(pl.col("size") <= max_bucket).select("key", pl.col("doc").alias("doc_other"))
+    everyone = undated.join(small, on="key")
+    chain = (
+        members.filter(pl.col("size") > max_bucket)
+        .sort("key", "doc")
+        .select(
+            "key", "doc",
+            pl.col("doc").shift(1).over("key").alias("previous"),
+            pl.col("doc").shift(-1).over("key").alias("next"),
+            pl.col("doc").first().over("key").alias("first"),
+        )
+        .join(undated, on=["key", "doc"], how="semi")
+        .unpivot(index=["key", "doc"], on=["previous", "next", "first"], value_name="doc_other")
+        .select("key", "doc", pl.col("doc_other").cast(pl.UInt32))
+    )
+    hits = pl.concat([everyone, chain]).filter(pl.col("doc_other").is_not_null() & (pl.col("doc") != pl.col("doc_other")))
+    ordered = hits.select("key", pl.min_horizontal("doc", "doc_other").alias("doc"), pl.max_horizontal("doc", "doc_other").alias("doc_other")).unique()
+    return ordered.group_by("doc", "doc_other").agg(pl.len().cast(pl.UInt32).alias("keys")).select(list(_HIT_SCHEMA))
+
+
+def summed_hits(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Hit counts of the same pairs (undated_hits of several slices) added up."""
+    return pl.concat(frames).group_by("doc", "doc_other").agg(pl.col("keys").sum()).select(list(_HIT_SCHEMA))
+
+
+def hit_pairs(hits: pl.DataFrame, min_keys: int = 1) -> set[tuple[int, int]]:
+    return {(int(i), int(j)) for i, j in hits.filter(pl.col("keys") >= min_keys).select("doc", "doc_other").iter_rows()}
 
 
 def pairs_in_window(pairs: Sequence[tuple[int, int]], published: Sequence[datetime | None] | None, days: float) -> list[tuple[int, int]]:
@@ -552,16 +603,12 @@ class PairBatch:
     codes: np.ndarray
 
 
-def verify_pairs(config: MinHashConfig, templates: np.ndarray, batch: PairBatch) -> list[CopyPair]:
-    """The batch's verified pairs, in its order: exact shingles, template-masked, with shared spans."""
+def verify_pairs(config: MinHashConfig, templates: np.ndarray, batch: PairBatch) -> list[CopyPair | None]:
+    """One result per pair of the batch, in its order: the verified pair on exact shingles,
+    template-masked, with shared spans; None where the two share no reuse."""
     shingled, keep = masked_shingles(batch.texts, batch.codes, templates, config.shingle_size)
     sets: dict[int, np.ndarray] = {}
-    verified = []
-    for i, j in batch.pairs.tolist():
-        pair = _verify(i, j, batch.ids, shingled, keep, sets, config)
-        if pair is not None:
-            verified.append(pair)
-    return verified
+    return [_verify(i, j, batch.ids, shingled, keep, sets, config) for i, j in batch.pairs.tolist()]
 
 
 def _text_batches(texts: Sequence[str], codes: np.ndarray, size: int, slots: np.ndarray | None = None) -> Iterator[TextBatch]:
@@ -584,6 +631,17 @@ def _pair_batches(pairs: np.ndarray, ids: Sequence[str] | pl.Series, texts: Sequ
             at = np.searchsorted(wanted, rows).tolist()
             names = ids.gather(rows).to_list() if isinstance(ids, pl.Series) else [ids[r] for r in rows.tolist()]
             yield PairBatch(np.searchsorted(rows, chunk), names, [fetched[a] for a in at], codes[rows])
+
+
+def local_order(pairs: np.ndarray, published: Sequence[datetime | None] | pl.Series | None) -> np.ndarray:
+    """The order to verify pairs (rows i < j, sorted) in: pairs of dated texts first, then those with
+    an undated text. Texts are read a wave of pairs at a time, a chunk of the corpus file per run of
+    rows; dated pairs are days apart, so a wave's texts lie in a few chunks, while an undated text's
+    partner lies anywhere: mixed in, they made every wave read the whole file (N^2 reads)."""
+    if published is None or len(pairs) == 0:
+        return np.arange(len(pairs))
+    undated = np.isnan(timestamps(published))
+    return np.argsort(undated[pairs].any(axis=1), kind="stable")
 
 
 def find_reuse(
@@ -640,20 +698,28 @@ def find_reuse(
         candidates: set[tuple[int, int]] = set()
         with clock.step("candidates_whole"):
             for found in in_waves(engine, partial(slot_pairs, max_bucket=_NO_CAP), whole.slices(limits.partition_rows), slices_at_once):
-                candidates |= found  # MinHashLSH pairs every text of a bucket
+                candidates |= found.dated | hit_pairs(found.undated)  # MinHashLSH pairs every text of a bucket
             whole.discard()
         with clock.step("candidates_passages"):
+            undated = pl.DataFrame(schema=_HIT_SCHEMA)
             for found in in_waves(engine, partial(slot_pairs, max_bucket=config.max_bucket), passages.slices(limits.partition_rows), slices_at_once):
-                candidates |= found
+                candidates |= found.dated
+                undated = summed_hits([undated, found.undated])
+            candidates |= hit_pairs(undated, UNDATED_MIN_PASSAGE_KEYS)
             passages.discard()
 
     with clock.step("window"):
         pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
         del candidates
+        order = local_order(pairs, published)
     with clock.step("verification"):
         pair_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
-        pair_batches = _pair_batches(pairs, article_ids, texts, codes, limits.pairs_per_batch, pair_wave)
-        verified = [pair for found in in_waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in found]
+        pair_batches = _pair_batches(pairs[order], article_ids, texts, codes, limits.pairs_per_batch, pair_wave)
+        results: list[CopyPair | None] = [None] * len(pairs)
+        found = (pair for batch in in_waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in batch)
+        for position, pair in zip(order.tolist(), found, strict=True):
+            results[position] = pair
+        verified = [pair for pair in results if pair is not None]  # in row order, whatever the order verified
     with clock.step("composites"):
         return settle_composites(verified, config)
 

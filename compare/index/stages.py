@@ -270,6 +270,10 @@ class WireCopyStage:
         pairs = clusters.filter(~pl.col("is_source")).join(sources, on="cluster_id").select("cluster_id", "article_id", "source_id")
         details = {(a, s): detail for a, s, detail in known.select("article_id", "source_id", "detail").iter_rows()} if known is not None else {}
         to_describe = [(a, s) for a, s in pairs.select("article_id", "source_id").iter_rows() if (a, s) not in details]
+        # in the sources' row order: a wave's texts then lie in a few chunks of the corpus file (in
+        # cluster order every wave read most of it: waves x chunks grew as N^2)
+        source_rows = corpus.rows_of([source for _, source in to_describe])
+        to_describe = [to_describe[at] for at in np.argsort(source_rows, kind="stable").tolist()]
         for start in range(0, len(to_describe), _PAIRS_AT_ONCE):
             wave = to_describe[start : start + _PAIRS_AT_ONCE]
             needed = list({article_id for pair in wave for article_id in pair})
