@@ -101,7 +101,7 @@ def reuse(articles: pl.DataFrame, config: MinHashConfig, **options: object) -> l
     return find_reuse(*(articles[c].to_list() for c in ("id", "text", "outlet")), config, articles["published"].to_list(), **options)  # type: ignore[arg-type]
 
 
-def test_batched_reuse_equals_the_whole_corpus_pass(tmp_path: Path) -> None:
+def test_batched_reuse_equals_the_whole_corpus_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     articles = planted_corpus()
     expected = whole_corpus_reuse(articles, CONFIG)
     kinds = {(pair.left, pair.right): pair.kind for pair in expected}
@@ -114,6 +114,8 @@ def test_batched_reuse_equals_the_whole_corpus_pass(tmp_path: Path) -> None:
         assert reuse(articles, CONFIG, engine=engine, spill_dir=tmp_path, limits=TINY) == expected
         assert reuse(articles, CONFIG, engine=engine) == expected
     assert list(tmp_path.iterdir()) == []  # spilled key rows are removed
+    monkeypatch.setattr("compare.dedup.clusters._HITS_HELD", 0)  # undated key counts summed after every slice
+    assert reuse(articles, CONFIG, engine=LocalEngine(batch_size=3), limits=TINY) == expected
     whole = MinHashConfig(window_days=0, template_min_articles=3, passage_shingles=20)
     assert reuse(articles, whole, engine=LocalEngine(batch_size=5), limits=TINY) == whole_corpus_reuse(articles, whole)
 

@@ -371,6 +371,7 @@ class SlotPairs:
 
 
 _HIT_SCHEMA = {"doc": pl.UInt32, "doc_other": pl.UInt32, "keys": pl.UInt32}
+_HITS_HELD = 1_000_000  # undated hit rows of key slices held before they are summed (12 bytes a row)
 
 
 def slot_pairs(frame: pl.DataFrame, max_bucket: int) -> SlotPairs:
@@ -701,11 +702,13 @@ def find_reuse(
                 candidates |= found.dated | hit_pairs(found.undated)  # MinHashLSH pairs every text of a bucket
             whole.discard()
         with clock.step("candidates_passages"):
-            undated = pl.DataFrame(schema=_HIT_SCHEMA)
+            undated = [pl.DataFrame(schema=_HIT_SCHEMA)]
             for found in in_waves(engine, partial(slot_pairs, max_bucket=config.max_bucket), passages.slices(limits.partition_rows), slices_at_once):
                 candidates |= found.dated
-                undated = summed_hits([undated, found.undated])
-            candidates |= hit_pairs(undated, UNDATED_MIN_PASSAGE_KEYS)
+                undated.append(found.undated)
+                if sum(frame.height for frame in undated[1:]) > undated[0].height + _HITS_HELD:  # summed when they double: linear
+                    undated = [summed_hits(undated)]
+            candidates |= hit_pairs(summed_hits(undated), UNDATED_MIN_PASSAGE_KEYS)
             passages.discard()
 
     with clock.step("window"):
