@@ -33,7 +33,7 @@ from compare.dedup.clusters import (
     settle_composites,
     shingle_texts,
     slot_pairs,
-    local_order,
+    verification_groups,
     hit_pairs,
     summed_hits,
     undated_hits,
@@ -246,11 +246,18 @@ def test_an_undated_text_sharing_one_passage_key_by_chance_is_no_candidate() -> 
     assert hit_pairs(hits, UNDATED_MIN_PASSAGE_KEYS) == {(3, 4)}  # 3 and 4 share keys 2 and 3
 
 
-def test_pairs_with_an_undated_text_are_verified_last_and_dated_pairs_keep_their_row_order() -> None:
-    pairs = np.array([[0, 1], [0, 7], [2, 3], [3, 7], [4, 5]])
-    published = [T0 + timedelta(hours=row) for row in range(7)] + [None]
-    assert local_order(pairs, published).tolist() == [0, 2, 4, 1, 3]
-    assert local_order(pairs, None).tolist() == [0, 1, 2, 3, 4]
+def test_pairs_with_an_undated_text_are_verified_last_a_group_of_undated_texts_at_a_time() -> None:
+    pairs = np.array([[0, 1], [0, 7], [2, 3], [2, 8], [3, 7], [4, 5], [7, 8]])
+    undated = np.zeros(9, dtype=bool)
+    undated[[7, 8]] = True
+    groups = list(verification_groups(pairs, undated))
+    assert [(positions.tolist(), held.tolist()) for positions, held in groups] == [
+        ([0, 2, 5], []),  # dated pairs, in row order, nothing held
+        ([1, 3, 4, 6], [7, 8]),  # pairs with an undated text, in their partners' row order: 0, 2, 3, 8 (7-8: 7 is the undated one)
+    ]
+    one_each = list(verification_groups(pairs, undated, held_at_most=1))
+    assert [(positions.tolist(), held.tolist()) for positions, held in one_each[1:]] == [([1, 4, 6], [7]), ([3], [8])]
+    assert [positions.tolist() for positions, _ in verification_groups(pairs, None)] == [list(range(7))]
 
 
 def test_whole_article_band_keys_pair_what_datasketch_lsh_pairs() -> None:

@@ -618,31 +618,58 @@ def _text_batches(texts: Sequence[str], codes: np.ndarray, size: int, slots: np.
         yield TextBatch(list(texts[rows]), codes[rows], first, None if slots is None else slots[rows])
 
 
-def _pair_batches(pairs: np.ndarray, ids: Sequence[str] | pl.Series, texts: Sequence[str], codes: np.ndarray, size: int, per_wave: int) -> Iterator[PairBatch]:
-    """Batches of `size` pairs with their texts, read a wave of `per_wave` batches at a time: an
-    undated article's pairs reach across the corpus, so batch by batch a build re-read most of the
-    corpus file's chunks for every batch (batches x chunks: N^2); per wave, each chunk once a wave."""
+def _pair_batches(
+    pairs: np.ndarray, ids: Sequence[str] | pl.Series, texts: Sequence[str], codes: np.ndarray, size: int, per_wave: int,
+    held: Mapping[int, str] | None = None,
+) -> Iterator[PairBatch]:
+    """Batches of `size` pairs with their texts, read a wave of `per_wave` batches at a time (batch by
+    batch, scattered pairs re-read most of the corpus file's chunks for every batch); rows in `held`
+    are not read again."""
+    held = held or {}
     for start in range(0, len(pairs), size * per_wave):
         wave = pairs[start : start + size * per_wave]
         wanted = np.unique(wave)
-        fetched = texts.take(wanted) if hasattr(texts, "take") else [texts[r] for r in wanted.tolist()]
+        missing = [row for row in wanted.tolist() if row not in held]
+        read = dict(zip(missing, _texts_at(texts, np.asarray(missing, dtype=np.int64)), strict=True))
         for first in range(0, len(wave), size):
             chunk = wave[first : first + size]
             rows = np.unique(chunk)
-            at = np.searchsorted(wanted, rows).tolist()
             names = ids.gather(rows).to_list() if isinstance(ids, pl.Series) else [ids[r] for r in rows.tolist()]
-            yield PairBatch(np.searchsorted(rows, chunk), names, [fetched[a] for a in at], codes[rows])
+            batch_texts = [held[row] if row in held else read[row] for row in rows.tolist()]
+            yield PairBatch(np.searchsorted(rows, chunk), names, batch_texts, codes[rows])
 
 
-def local_order(pairs: np.ndarray, published: Sequence[datetime | None] | pl.Series | None) -> np.ndarray:
-    """The order to verify pairs (rows i < j, sorted) in: pairs of dated texts first, then those with
-    an undated text. Texts are read a wave of pairs at a time, a chunk of the corpus file per run of
-    rows; dated pairs are days apart, so a wave's texts lie in a few chunks, while an undated text's
-    partner lies anywhere: mixed in, they made every wave read the whole file (N^2 reads)."""
-    if published is None or len(pairs) == 0:
-        return np.arange(len(pairs))
-    undated = np.isnan(timestamps(published))
-    return np.argsort(undated[pairs].any(axis=1), kind="stable")
+def _texts_at(texts: Sequence[str], rows: np.ndarray) -> list[str]:
+    return texts.take(rows) if hasattr(texts, "take") else [texts[row] for row in rows.tolist()]
+
+
+# Undated texts held at once while their pairs are verified (about 2.4 KB each on AllSides: ~160 MB).
+UNDATED_TEXTS_HELD = 65_536
+
+
+def verification_groups(pairs: np.ndarray, undated: np.ndarray | None, held_at_most: int = UNDATED_TEXTS_HELD) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions of pairs, rows to hold) in the order to verify `pairs` (rows i < j, sorted).
+
+    Texts are read from the corpus file a chunk of rows at a time. Pairs of dated texts are days
+    apart, so in row order a wave of them reads a few chunks. An undated text's partner lies anywhere:
+    mixed in, they made every wave read the whole file (waves x chunks: N^2). So they come last, a
+    group of up to `held_at_most` undated texts at a time, those texts held (read once) and their
+    pairs in their partners' row order (each chunk read about once per group).
+    """
+    if undated is None or len(pairs) == 0:
+        yield np.arange(len(pairs)), np.zeros(0, np.int64)
+        return
+    first_undated, second_undated = undated[pairs[:, 0]], undated[pairs[:, 1]]
+    with_undated = first_undated | second_undated
+    yield np.flatnonzero(~with_undated), np.zeros(0, np.int64)
+    positions = np.flatnonzero(with_undated)
+    own = np.where(first_undated[positions], pairs[positions, 0], pairs[positions, 1])  # the undated text (the first when both are)
+    partner = np.where(first_undated[positions], pairs[positions, 1], pairs[positions, 0])
+    texts = np.unique(own)
+    for start in range(0, texts.size, held_at_most):
+        group = texts[start : start + held_at_most]
+        mine = np.isin(own, group)
+        yield positions[mine][np.argsort(partner[mine], kind="stable")], group
 
 
 def find_reuse(
@@ -714,14 +741,16 @@ def find_reuse(
     with clock.step("window"):
         pairs = np.asarray(pairs_in_window(sorted(candidates), published, config.window_days), dtype=np.int64).reshape(-1, 2)
         del candidates
-        order = local_order(pairs, published)
     with clock.step("verification"):
         pair_wave = max(1, limits.articles_per_wave // max(1, limits.pairs_per_batch))
-        pair_batches = _pair_batches(pairs[order], article_ids, texts, codes, limits.pairs_per_batch, pair_wave)
+        undated = None if published is None else np.isnan(timestamps(published))
         results: list[CopyPair | None] = [None] * len(pairs)
-        found = (pair for batch in in_waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in batch)
-        for position, pair in zip(order.tolist(), found, strict=True):
-            results[position] = pair
+        for positions, held_rows in verification_groups(pairs, undated):
+            held = dict(zip(held_rows.tolist(), _texts_at(texts, held_rows), strict=True))
+            pair_batches = _pair_batches(pairs[positions], article_ids, texts, codes, limits.pairs_per_batch, pair_wave, held)
+            found = (pair for batch in in_waves(engine, partial(verify_pairs, config, templates), pair_batches, pair_wave) for pair in batch)
+            for position, pair in zip(positions.tolist(), found, strict=True):
+                results[position] = pair
         verified = [pair for pair in results if pair is not None]  # in row order, whatever the order verified
     with clock.step("composites"):
         return settle_composites(verified, config)
@@ -886,7 +915,7 @@ def _texts_of(articles: pl.DataFrame, texts: Sequence[str] | None, rows: np.ndar
     """The texts of `rows` (ascending): from `texts` (ArticleTexts reads each chunk once) or the text column."""
     if texts is None:
         return articles["text"].gather(rows).to_list()
-    return texts.take(rows) if hasattr(texts, "take") else [texts[row] for row in rows.tolist()]
+    return _texts_at(texts, rows)
 
 
 def _published(articles: pl.DataFrame) -> list[datetime | None]:
