@@ -31,7 +31,8 @@ class MinHashConfig:
     template_min_articles: int = 5  # a shingle in this many articles of one outlet is its page template, masked
     seed: int = 1  # MinHash permutation seed
     # Candidates only between articles published at most this many days apart (undated ones pair
-    # with all); 0 = whole corpus. Reprints follow the original within days.
+    # with any that shares a whole-article band key or two passage keys); 0 = whole corpus. Reprints
+    # follow the original within days.
     window_days: float = 14.0
     # Passage-level candidates: windows of this many shingles (half overlapping), banded MinHash
     # (bands x rows permutations); 0 turns them off. A copied passage matches a window at Jaccard >= 0.6,
