@@ -34,6 +34,7 @@ from compare.dedup.clusters import (
     shingle_texts,
     slot_pairs,
     verification_groups,
+    is_template,
     hit_pairs,
     summed_hits,
     undated_hits,
@@ -258,6 +259,16 @@ def test_pairs_with_an_undated_text_are_verified_last_a_group_of_undated_texts_a
     one_each = list(verification_groups(pairs, undated, held_at_most=1))
     assert [(positions.tolist(), held.tolist()) for positions, held in one_each[1:]] == [([1, 4, 6], [7]), ([3], [8])]
     assert [positions.tolist() for positions, _ in verification_groups(pairs, None)] == [list(range(7))]
+
+
+def test_is_template_finds_exactly_the_keys_of_the_sorted_template_array() -> None:
+    rng = np.random.default_rng(3)
+    templates = np.unique(rng.integers(0, 2**64, 5_000, dtype=np.uint64))
+    keys = np.concatenate([templates[::3], rng.integers(0, 2**64, 20_000, dtype=np.uint64), templates[:5] ^ np.uint64(1 << 40)])
+    expected = np.isin(keys, templates)
+    assert expected.sum() == templates[::3].size
+    assert (is_template(keys, templates) == expected).all()  # the same low bits (the last five) but other keys: not templates
+    assert not is_template(keys, np.zeros(0, np.uint64)).any() and is_template(np.zeros(0, np.uint64), templates).size == 0
 
 
 def test_whole_article_band_keys_pair_what_datasketch_lsh_pairs() -> None:

@@ -564,8 +564,29 @@ def masked_shingles(texts: Sequence[str], codes: np.ndarray, templates: np.ndarr
     if templates.size == 0:
         return shingled, np.ones(shingled.hashes.size, dtype=np.bool_)
     keys = template_keys(shingled.hashes, np.diff(shingled.doc_shingles), codes)
-    found = np.minimum(np.searchsorted(templates, keys), templates.size - 1)
-    return shingled, templates[found] != keys
+    return shingled, ~is_template(keys, templates)
+
+
+# Low bits of a key that index is_template's filter (4 MB of bools): a key whose slot no template
+# holds is no template, so the sorted array is searched for few keys.
+_FILTER_BITS = 22
+
+
+def is_template(keys: np.ndarray, templates: np.ndarray) -> np.ndarray:
+    """Per key: whether it is in `templates` (sorted). A binary search per shingle cost about half of
+    signing at 256k articles, and more as the template array outgrew the CPU caches; keys are
+    hashes, so their low bits pick a slot of a filter first and only keys in a template's slot are
+    searched."""
+    found = np.zeros(keys.size, dtype=np.bool_)
+    if templates.size == 0 or keys.size == 0:
+        return found
+    mask = np.uint64((1 << _FILTER_BITS) - 1)
+    slots = np.zeros(1 << _FILTER_BITS, dtype=np.bool_)
+    slots[templates & mask] = True
+    maybe = np.flatnonzero(slots[keys & mask])
+    at = np.minimum(np.searchsorted(templates, keys[maybe]), templates.size - 1)
+    found[maybe] = templates[at] == keys[maybe]
+    return found
 
 
 @dataclass(frozen=True)
